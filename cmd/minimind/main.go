@@ -1,0 +1,82 @@
+// Command minimind trains, fine-tunes, evaluates, chats with and serves
+// MiniMind language models. Run `minimind --help` for the subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit statuses, documented in the root command's help.
+const (
+	exitOK          = 0
+	exitError       = 1 // any failure not listed below
+	exitUsage       = 2 // bad flags or arguments
+	exitInterrupted = 130
+)
+
+// errUsage marks errors caused by how the command was invoked.
+var errUsage = errors.New("usage")
+
+// globalOptions are the flags every subcommand shares.
+type globalOptions struct {
+	threads int  // worker threads for kernels (0 = GOMAXPROCS)
+	quiet   bool // no progress bars
+}
+
+func newRootCommand() *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "minimind",
+		Short: "Train, fine-tune, evaluate, chat with and serve MiniMind language models",
+		Long: `minimind is one binary for the whole MiniMind workflow: tokenizers, pretraining,
+supervised fine-tuning, evaluation, chat and an OpenAI-compatible server. It
+reads and writes the checkpoints (HF config.json + model.safetensors, and
+PyTorch .pth state dicts) and tokenizer files that the Python MiniMind uses.
+
+Exit status:
+  0    success
+  1    an error (the message says what failed)
+  2    bad flags or arguments
+  130  interrupted (Ctrl-C); training saves a checkpoint first`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.PersistentFlags().IntVar(&g.threads, "threads", 0, "worker threads for the compute kernels (0 = all cores)")
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress bars")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w: %v\nRun '%s --help' for usage", errUsage, err, c.CommandPath())
+	})
+	addCommands(root, g)
+	return root
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCommand().ExecuteContext(ctx)
+	stop()
+	os.Exit(exitCode(err))
+}
+
+// exitCode maps an error to the documented exit status and prints it.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(os.Stderr, "minimind: interrupted")
+		return exitInterrupted
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "minimind:", err)
+		return exitUsage
+	default:
+		fmt.Fprintln(os.Stderr, "minimind:", err)
+		return exitError
+	}
+}

@@ -1,0 +1,86 @@
+package kernels
+
+// Backend is every computation the model performs. Methods are grouped as
+// forward/backward pairs; each doc comment gives the shapes.
+type Backend interface {
+	// Name identifies the implementation (and its GEMM path) for logs.
+	Name() string
+
+	// MatMul: c[m,n] = op(a)·op(b), or c += op(a)·op(b) when accumulate.
+	// op(a) is [m,k]: a is [m,k], or [k,m] when transA. op(b) is [k,n]: b is
+	// [k,n], or [n,k] when transB. All three are dense row-major.
+	// The linear layer y = x·Wᵀ is MatMul(y, x, W, N, out, in, false, true, false);
+	// its backward is dx += dy·W (no transposes) and dW += dyᵀ·x (transA).
+	MatMul(c, a, b []float32, m, n, k int, transA, transB, accumulate bool)
+
+	// EmbeddingForward: out[N,C] = table[ids[i]].
+	EmbeddingForward(out []float32, ids []int32, table []float32, N, C int)
+	// EmbeddingBackward: dTable[ids[i]] += dOut[i].
+	EmbeddingBackward(dTable []float32, ids []int32, dOut []float32, N, C int)
+
+	// RMSNormForward: out[N,C] = w ⊙ in / sqrt(mean(in²) + eps); rstd[N]
+	// saves 1/sqrt(mean(in²)+eps) for backward.
+	RMSNormForward(out, rstd, in, w []float32, N, C int, eps float32)
+	// RMSNormBackward: dIn[N,C] += ∂, dW[C] += ∂.
+	RMSNormBackward(dIn, dW, dOut, in, w, rstd []float32, N, C int)
+
+	// RoPEForward rotates x[N,NH,HS] in place, row i at position pos[i]
+	// ("rotate half" pairs (j, j+HS/2)). cos, sin are tables [*, HS/2].
+	RoPEForward(x []float32, pos []int32, cos, sin []float32, N, NH, HS int)
+	// RoPEBackward applies the inverse rotation to dx[N,NH,HS] in place.
+	RoPEBackward(dx []float32, pos []int32, cos, sin []float32, N, NH, HS int)
+
+	// AttentionForward: causal grouped-query attention.
+	// q, out [B,T,NH,HS]; k, v [B,S,NKV,HS] of which positions [0, P+T) are
+	// valid (query t sits at position P+t and sees keys 0..P+t); lse[B,NH,T]
+	// saves each row's log-sum-exp of the scaled scores for backward.
+	// mask is nil or [B,S] with 1 = attend, 0 = padding: padding adds -1e9
+	// to the score (a finite mask, as the original, so rows never become NaN).
+	AttentionForward(out, lse, q, k, v, mask []float32, B, T, S, P, NH, NKV, HS int)
+	// AttentionBackward (P = 0, S = T): dq, dk, dv += ∂ of the forward above.
+	AttentionBackward(dq, dk, dv, dOut, out, lse, q, k, v, mask []float32, B, T, NH, NKV, HS int)
+
+	// SwiGLUForward: out[i] = silu(gate[i]) * up[i] over n elements.
+	SwiGLUForward(out, gate, up []float32, n int)
+	// SwiGLUBackward: dGate, dUp += ∂.
+	SwiGLUBackward(dGate, dUp, dOut, gate, up []float32, n int)
+
+	// Add: out[i] = a[i] + b[i]; out may alias a or b.
+	Add(out, a, b []float32, n int)
+
+	// CrossEntropyForward: losses[N] = logsumexp(logits[i]) - logits[i,targets[i]]
+	// for logits[N,V]. A negative target gives loss 0.
+	CrossEntropyForward(losses, logits []float32, targets []int32, N, V int)
+	// CrossEntropyBackward WRITES dLogits[N,V] = dLoss[i]·(softmax(logits[i]) - onehot)
+	// (zero rows for negative targets). dLogits may alias logits.
+	CrossEntropyBackward(dLogits, logits []float32, targets []int32, dLoss []float32, N, V int)
+
+	// MoERoute: probs[N,E] = softmax(logits[N,E]); topIdx/topW[N,K] = the K
+	// largest probs (ties to the lower index, in descending order), renormalised
+	// to sum to 1 (+1e-20 in the denominator) when norm and K > 1.
+	MoERoute(probs, topW []float32, topIdx []int32, logits []float32, N, E, K int, norm bool)
+	// MoERouteBackward: dLogits[N,E] += ∂ given dTopW[N,K] (the gradient of
+	// the routing weights) and dProbs[N,E] (gradient reaching the softmax
+	// probabilities directly, e.g. from the balance loss; may be nil).
+	MoERouteBackward(dLogits, dTopW, dProbs, probs, topW []float32, topIdx []int32, N, E, K int, norm bool)
+
+	// Gather: out[i,:] = in[rows[i],:] for i < M (in is [*,C]).
+	Gather(out, in []float32, rows []int32, M, C int)
+	// ScatterAdd: out[rows[i],:] += w[i]·in[i,:] for i < M (w nil means 1).
+	// rows may repeat; the result does not depend on thread count.
+	ScatterAdd(out, in []float32, rows []int32, w []float32, M, C int)
+	// RowDot: out[i] += dot(a[rows[i],:], b[i,:]) for i < M.
+	RowDot(out, a []float32, rows []int32, b []float32, M, C int)
+
+	// SumSquares returns Σ x² accumulated in float64.
+	SumSquares(x []float32) float64
+	// Scale: x *= s.
+	Scale(x []float32, s float32)
+	// Zero: x = 0.
+	Zero(x []float32)
+
+	// AdamW performs one torch.optim.AdamW step (decoupled weight decay) at
+	// 1-based step t: p *= 1-lr·wd; m = β1 m + (1-β1) g; v = β2 v + (1-β2) g²;
+	// p -= lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + eps).
+	AdamW(p, g, m, v []float32, lr, beta1, beta2, eps, wd float32, t int)
+}
