@@ -64,8 +64,8 @@ type Backend interface {
 	// probabilities directly, e.g. from the balance loss; may be nil).
 	MoERouteBackward(dLogits, dTopW, dProbs, probs, topW []float32, topIdx []int32, N, E, K int, norm bool)
 
-	// Gather: out[i,:] = in[rows[i],:] for i < M (in is [*,C]).
-	Gather(out, in []float32, rows []int32, M, C int)
+	// Gather: out[i,:] = w[i]·in[rows[i],:] for i < M (in is [*,C]; w nil means 1).
+	Gather(out, in []float32, rows []int32, w []float32, M, C int)
 	// ScatterAdd: out[rows[i],:] += w[i]·in[i,:] for i < M (w nil means 1).
 	// rows may repeat; the result does not depend on thread count.
 	ScatterAdd(out, in []float32, rows []int32, w []float32, M, C int)

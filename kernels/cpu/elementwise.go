@@ -1,0 +1,319 @@
+package cpu
+
+import (
+	"math"
+)
+
+// ---- Embedding ----
+
+type embTask struct {
+	back     bool
+	out, tab []float32
+	ids      []int32
+	N, C     int
+}
+
+func (t *embTask) Run(lo, hi int) {
+	if !t.back {
+		for i := lo; i < hi; i++ {
+			id := int(t.ids[i])
+			copy(t.out[i*t.C:(i+1)*t.C], t.tab[id*t.C:(id+1)*t.C])
+		}
+		return
+	}
+	// Backward is split by columns so repeated ids never race and the
+	// summation order is the row order whatever the thread count.
+	for i := 0; i < t.N; i++ {
+		id := int(t.ids[i])
+		dst := t.tab[id*t.C+lo : id*t.C+hi]
+		src := t.out[i*t.C+lo : i*t.C+hi]
+		for j := range dst {
+			dst[j] += src[j]
+		}
+	}
+}
+
+// EmbeddingForward implements kernels.Backend.
+func (b *Backend) EmbeddingForward(out []float32, ids []int32, table []float32, N, C int) {
+	t := &b.emb
+	*t = embTask{out: out, tab: table, ids: ids, N: N, C: C}
+	b.pool.For(N, 64, t)
+}
+
+// EmbeddingBackward implements kernels.Backend.
+func (b *Backend) EmbeddingBackward(dTable []float32, ids []int32, dOut []float32, N, C int) {
+	t := &b.emb
+	*t = embTask{back: true, out: dOut, tab: dTable, ids: ids, N: N, C: C}
+	b.pool.Split(C, t)
+}
+
+// ---- RMSNorm ----
+
+type normTask struct {
+	back                        bool
+	out, rstd, in, w, dIn, dOut []float32
+	partial                     []float32 // [shares, C] dW partial sums
+	N, C, shares                int
+	eps                         float32
+}
+
+func (t *normTask) Run(lo, hi int) {
+	C := t.C
+	if !t.back {
+		for i := lo; i < hi; i++ {
+			x := t.in[i*C : (i+1)*C]
+			var ss float32
+			for _, v := range x {
+				ss += v * v
+			}
+			r := float32(1 / math.Sqrt(float64(ss/float32(C)+t.eps)))
+			t.rstd[i] = r
+			o := t.out[i*C : (i+1)*C]
+			for j, v := range x {
+				o[j] = t.w[j] * (v * r)
+			}
+		}
+		return
+	}
+	dw := t.partial[shareOf(lo, t.N, t.shares)*C:][:C]
+	clear(dw)
+	for i := lo; i < hi; i++ {
+		x := t.in[i*C : (i+1)*C]
+		dy := t.dOut[i*C : (i+1)*C]
+		r := t.rstd[i]
+		var dot float32
+		for j := range x {
+			n := x[j] * r
+			dot += t.w[j] * dy[j] * n
+			dw[j] += dy[j] * n
+		}
+		dot /= float32(C)
+		dx := t.dIn[i*C : (i+1)*C]
+		for j := range x {
+			dx[j] += r * (t.w[j]*dy[j] - x[j]*r*dot)
+		}
+	}
+}
+
+// RMSNormForward implements kernels.Backend.
+func (b *Backend) RMSNormForward(out, rstd, in, w []float32, N, C int, eps float32) {
+	t := &b.norm
+	*t = normTask{out: out, rstd: rstd, in: in, w: w, N: N, C: C, eps: eps, partial: t.partial}
+	b.pool.For(N, 16, t)
+}
+
+// RMSNormBackward implements kernels.Backend.
+func (b *Backend) RMSNormBackward(dIn, dW, dOut, in, w, rstd []float32, N, C int) {
+	t := &b.norm
+	*t = normTask{back: true, dIn: dIn, dOut: dOut, in: in, w: w, rstd: rstd, N: N, C: C, shares: b.shares}
+	t.partial = grow(b.norm.partial, b.shares*C)
+	b.norm.partial = t.partial
+	b.pool.Split(N, t)
+	chunk := (N + b.shares - 1) / b.shares
+	used := (N + chunk - 1) / chunk
+	for s := 0; s < used; s++ {
+		p := t.partial[s*C : (s+1)*C]
+		for j := range p {
+			dW[j] += p[j]
+		}
+	}
+}
+
+// ---- RoPE ----
+
+type ropeTask struct {
+	x        []float32
+	pos      []int32
+	cos, sin []float32
+	NH, HS   int
+	sign     float32
+}
+
+func (t *ropeTask) Run(lo, hi int) {
+	half := t.HS / 2
+	for i := lo; i < hi; i++ {
+		p := int(t.pos[i])
+		c := t.cos[p*half : (p+1)*half]
+		s := t.sin[p*half : (p+1)*half]
+		for h := 0; h < t.NH; h++ {
+			v := t.x[(i*t.NH+h)*t.HS:][:t.HS]
+			lo, hi := v[:half], v[half:t.HS]
+			for j := range lo {
+				a, bb := lo[j], hi[j]
+				sn := t.sign * s[j]
+				lo[j] = a*c[j] - bb*sn
+				hi[j] = bb*c[j] + a*sn
+			}
+		}
+	}
+}
+
+// RoPEForward implements kernels.Backend.
+func (b *Backend) RoPEForward(x []float32, pos []int32, cos, sin []float32, N, NH, HS int) {
+	t := &b.rope
+	*t = ropeTask{x: x, pos: pos, cos: cos, sin: sin, NH: NH, HS: HS, sign: 1}
+	b.pool.For(N, 32, t)
+}
+
+// RoPEBackward implements kernels.Backend.
+func (b *Backend) RoPEBackward(dx []float32, pos []int32, cos, sin []float32, N, NH, HS int) {
+	t := &b.rope
+	*t = ropeTask{x: dx, pos: pos, cos: cos, sin: sin, NH: NH, HS: HS, sign: -1}
+	b.pool.For(N, 32, t)
+}
+
+// ---- element-wise: SwiGLU, Add, Scale, Zero ----
+
+type ewOp int
+
+const (
+	opSwiGLU ewOp = iota
+	opSwiGLUBack
+	opAdd
+	opScale
+	opZero
+)
+
+type ewTask struct {
+	op                     ewOp
+	out, a, b2, dA, dB, dO []float32
+	s                      float32
+}
+
+func (t *ewTask) Run(lo, hi int) {
+	switch t.op {
+	case opSwiGLU:
+		g, u, o := t.a[lo:hi], t.b2[lo:hi], t.out[lo:hi]
+		for i := range o {
+			o[i] = g[i] / (1 + float32(math.Exp(float64(-g[i])))) * u[i]
+		}
+	case opSwiGLUBack:
+		g, u, d := t.a[lo:hi], t.b2[lo:hi], t.dO[lo:hi]
+		dg, du := t.dA[lo:hi], t.dB[lo:hi]
+		for i := range g {
+			s := 1 / (1 + float32(math.Exp(float64(-g[i]))))
+			du[i] += d[i] * g[i] * s
+			dg[i] += d[i] * u[i] * s * (1 + g[i]*(1-s))
+		}
+	case opAdd:
+		a, bb, o := t.a[lo:hi], t.b2[lo:hi], t.out[lo:hi]
+		for i := range o {
+			o[i] = a[i] + bb[i]
+		}
+	case opScale:
+		o := t.out[lo:hi]
+		for i := range o {
+			o[i] *= t.s
+		}
+	case opZero:
+		clear(t.out[lo:hi])
+	}
+}
+
+const ewGrain = 1 << 14
+
+// SwiGLUForward implements kernels.Backend.
+func (b *Backend) SwiGLUForward(out, gate, up []float32, n int) {
+	t := &b.ew
+	*t = ewTask{op: opSwiGLU, out: out[:n], a: gate[:n], b2: up[:n]}
+	b.pool.For(n, ewGrain, t)
+}
+
+// SwiGLUBackward implements kernels.Backend.
+func (b *Backend) SwiGLUBackward(dGate, dUp, dOut, gate, up []float32, n int) {
+	t := &b.ew
+	*t = ewTask{op: opSwiGLUBack, dA: dGate[:n], dB: dUp[:n], dO: dOut[:n], a: gate[:n], b2: up[:n]}
+	b.pool.For(n, ewGrain, t)
+}
+
+// Add implements kernels.Backend.
+func (b *Backend) Add(out, a, c []float32, n int) {
+	t := &b.ew
+	*t = ewTask{op: opAdd, out: out[:n], a: a[:n], b2: c[:n]}
+	b.pool.For(n, ewGrain, t)
+}
+
+// Scale implements kernels.Backend.
+func (b *Backend) Scale(x []float32, s float32) {
+	t := &b.ew
+	*t = ewTask{op: opScale, out: x, s: s}
+	b.pool.For(len(x), ewGrain, t)
+}
+
+// Zero implements kernels.Backend.
+func (b *Backend) Zero(x []float32) {
+	t := &b.ew
+	*t = ewTask{op: opZero, out: x}
+	b.pool.For(len(x), ewGrain*4, t)
+}
+
+// ---- reductions and AdamW ----
+
+type reduceTask struct {
+	x       []float32
+	partial [64]float64
+	n       int
+	shares  int
+}
+
+func (t *reduceTask) Run(lo, hi int) {
+	var s0, s1, s2, s3 float64
+	x := t.x[lo:hi]
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i]) * float64(x[i])
+		s1 += float64(x[i+1]) * float64(x[i+1])
+		s2 += float64(x[i+2]) * float64(x[i+2])
+		s3 += float64(x[i+3]) * float64(x[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i]) * float64(x[i])
+	}
+	t.partial[shareOf(lo, t.n, t.shares)] = s0 + s1 + s2 + s3
+}
+
+// SumSquares implements kernels.Backend.
+func (b *Backend) SumSquares(x []float32) float64 {
+	t := &b.red
+	shares := min(b.shares, len(t.partial))
+	t.x, t.n, t.shares = x, len(x), shares
+	clear(t.partial[:])
+	if len(x) == 0 {
+		return 0
+	}
+	chunk := (len(x) + shares - 1) / shares
+	b.pool.For(len(x), chunk, t)
+	var s float64
+	for _, p := range t.partial[:shares] {
+		s += p
+	}
+	return s
+}
+
+type adamTask struct {
+	p, g, m, v          []float32
+	lr, b1, b2, eps, wd float32
+	stepSize, bc2Sqrt   float32
+}
+
+func (t *adamTask) Run(lo, hi int) {
+	p, g, m, v := t.p[lo:hi], t.g[lo:hi], t.m[lo:hi], t.v[lo:hi]
+	decay := 1 - t.lr*t.wd
+	for i := range p {
+		p[i] *= decay
+		m[i] = t.b1*m[i] + (1-t.b1)*g[i]
+		v[i] = t.b2*v[i] + (1-t.b2)*g[i]*g[i]
+		denom := float32(math.Sqrt(float64(v[i])))/t.bc2Sqrt + t.eps
+		p[i] -= t.stepSize * m[i] / denom
+	}
+}
+
+// AdamW implements kernels.Backend.
+func (b *Backend) AdamW(p, g, m, v []float32, lr, beta1, beta2, eps, wd float32, step int) {
+	bc1 := 1 - math.Pow(float64(beta1), float64(step))
+	bc2 := 1 - math.Pow(float64(beta2), float64(step))
+	t := &b.adam
+	*t = adamTask{p: p, g: g[:len(p)], m: m[:len(p)], v: v[:len(p)], lr: lr, b1: beta1, b2: beta2, eps: eps, wd: wd,
+		stepSize: float32(float64(lr) / bc1), bc2Sqrt: float32(math.Sqrt(bc2))}
+	b.pool.For(len(p), ewGrain, t)
+}

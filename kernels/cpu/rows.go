@@ -1,0 +1,242 @@
+package cpu
+
+import "math"
+
+// ---- cross-entropy ----
+
+type ceTask struct {
+	back                  bool
+	losses, logits, dL, d []float32
+	targets               []int32
+	V                     int
+}
+
+func lse(row []float32) float32 {
+	mx := float32(math.Inf(-1))
+	for _, v := range row {
+		mx = max(mx, v)
+	}
+	var s float32
+	for _, v := range row {
+		s += float32(math.Exp(float64(v - mx)))
+	}
+	return mx + float32(math.Log(float64(s)))
+}
+
+func (t *ceTask) Run(lo, hi int) {
+	V := t.V
+	for i := lo; i < hi; i++ {
+		row := t.logits[i*V : (i+1)*V]
+		tg := t.targets[i]
+		if !t.back {
+			if tg < 0 {
+				t.losses[i] = 0
+				continue
+			}
+			t.losses[i] = lse(row) - row[tg]
+			continue
+		}
+		drow := t.d[i*V : (i+1)*V]
+		if tg < 0 {
+			clear(drow)
+			continue
+		}
+		l := lse(row)
+		g := t.dL[i]
+		for j, v := range row {
+			drow[j] = g * float32(math.Exp(float64(v-l)))
+		}
+		drow[tg] -= g
+	}
+}
+
+// CrossEntropyForward implements kernels.Backend.
+func (b *Backend) CrossEntropyForward(losses, logits []float32, targets []int32, N, V int) {
+	t := &b.ce
+	*t = ceTask{losses: losses, logits: logits, targets: targets, V: V}
+	b.pool.For(N, 4, t)
+}
+
+// CrossEntropyBackward implements kernels.Backend.
+func (b *Backend) CrossEntropyBackward(dLogits, logits []float32, targets []int32, dLoss []float32, N, V int) {
+	t := &b.ce
+	*t = ceTask{back: true, d: dLogits, logits: logits, targets: targets, dL: dLoss, V: V}
+	b.pool.For(N, 4, t)
+}
+
+// ---- MoE routing ----
+
+type routeTask struct {
+	back                                     bool
+	probs, topW, logits, dLogits, dTopW, dPr []float32
+	topIdx                                   []int32
+	E, K                                     int
+	norm                                     bool
+}
+
+func (t *routeTask) Run(lo, hi int) {
+	E, K := t.E, t.K
+	for i := lo; i < hi; i++ {
+		p := t.probs[i*E : (i+1)*E]
+		idx := t.topIdx[i*K : (i+1)*K]
+		w := t.topW[i*K : (i+1)*K]
+		if !t.back {
+			row := t.logits[i*E : (i+1)*E]
+			l := lse(row)
+			for e := range row {
+				p[e] = float32(math.Exp(float64(row[e] - l)))
+			}
+			var sum float32
+			for s := 0; s < K; s++ {
+				best := -1
+				for e := 0; e < E; e++ {
+					taken := false
+					for r := 0; r < s; r++ {
+						taken = taken || int(idx[r]) == e
+					}
+					if !taken && (best < 0 || p[e] > p[best]) {
+						best = e
+					}
+				}
+				idx[s] = int32(best)
+				w[s] = p[best]
+				sum += p[best]
+			}
+			if t.norm && K > 1 {
+				den := sum + 1e-20
+				for s := range w {
+					w[s] /= den
+				}
+			}
+			continue
+		}
+		dw := t.dTopW[i*K : (i+1)*K]
+		dl := t.dLogits[i*E : (i+1)*E]
+		// dp_e for the selected experts, then the softmax Jacobian.
+		var dot float32
+		extra := func(e int) float32 {
+			if t.dPr == nil {
+				return 0
+			}
+			return t.dPr[i*E+e]
+		}
+		var z, c float32
+		if t.norm && K > 1 {
+			for s := 0; s < K; s++ {
+				z += p[idx[s]]
+			}
+			z += 1e-20
+			for s := 0; s < K; s++ {
+				c += dw[s] * p[idx[s]] / z
+			}
+		}
+		dsel := func(e int) float32 {
+			var d float32
+			for s := 0; s < K; s++ {
+				if int(idx[s]) == e {
+					if t.norm && K > 1 {
+						d += (dw[s] - c) / z
+					} else {
+						d += dw[s]
+					}
+				}
+			}
+			return d
+		}
+		for e := 0; e < E; e++ {
+			dot += p[e] * (dsel(e) + extra(e))
+		}
+		for e := 0; e < E; e++ {
+			dl[e] += p[e] * (dsel(e) + extra(e) - dot)
+		}
+	}
+}
+
+// MoERoute implements kernels.Backend.
+func (b *Backend) MoERoute(probs, topW []float32, topIdx []int32, logits []float32, N, E, K int, norm bool) {
+	t := &b.route
+	*t = routeTask{probs: probs, topW: topW, topIdx: topIdx, logits: logits, E: E, K: K, norm: norm}
+	b.pool.For(N, 64, t)
+}
+
+// MoERouteBackward implements kernels.Backend.
+func (b *Backend) MoERouteBackward(dLogits, dTopW, dProbs, probs, topW []float32, topIdx []int32, N, E, K int, norm bool) {
+	t := &b.route
+	*t = routeTask{back: true, dLogits: dLogits, dTopW: dTopW, dPr: dProbs, probs: probs, topW: topW, topIdx: topIdx, E: E, K: K, norm: norm}
+	b.pool.For(N, 64, t)
+}
+
+// ---- gather / scatter / row dot ----
+
+type rowsOp int
+
+const (
+	opGather rowsOp = iota
+	opScatter
+	opRowDot
+)
+
+type rowsTask struct {
+	op         rowsOp
+	out, in, w []float32
+	rows       []int32
+	M, C       int
+}
+
+func (t *rowsTask) Run(lo, hi int) {
+	C := t.C
+	switch t.op {
+	case opGather:
+		for i := lo; i < hi; i++ {
+			src := t.in[int(t.rows[i])*C:][:C]
+			dst := t.out[i*C : (i+1)*C]
+			if t.w == nil {
+				copy(dst, src)
+				continue
+			}
+			s := t.w[i]
+			for j := range dst {
+				dst[j] = s * src[j]
+			}
+		}
+	case opScatter:
+		// Split by columns: repeated rows never race, and each output
+		// element sums its contributions in i order.
+		for i := 0; i < t.M; i++ {
+			src := t.in[i*C+lo : i*C+hi]
+			dst := t.out[int(t.rows[i])*C+lo : int(t.rows[i])*C+hi]
+			s := float32(1)
+			if t.w != nil {
+				s = t.w[i]
+			}
+			for j := range dst {
+				dst[j] += s * src[j]
+			}
+		}
+	case opRowDot:
+		for i := lo; i < hi; i++ {
+			t.out[i] += dot(t.in[int(t.rows[i])*C:][:C], t.w[i*C:(i+1)*C])
+		}
+	}
+}
+
+// Gather implements kernels.Backend.
+func (b *Backend) Gather(out, in []float32, rows []int32, w []float32, M, C int) {
+	t := &b.rows
+	*t = rowsTask{op: opGather, out: out, in: in, rows: rows, w: w, M: M, C: C}
+	b.pool.For(M, 16, t)
+}
+
+// ScatterAdd implements kernels.Backend.
+func (b *Backend) ScatterAdd(out, in []float32, rows []int32, w []float32, M, C int) {
+	t := &b.rows
+	*t = rowsTask{op: opScatter, out: out, in: in, rows: rows, w: w, M: M, C: C}
+	b.pool.Split(C, t)
+}
+
+// RowDot implements kernels.Backend.
+func (b *Backend) RowDot(out, a []float32, rows []int32, bm []float32, M, C int) {
+	t := &b.rows
+	*t = rowsTask{op: opRowDot, out: out, in: a, rows: rows, w: bm, M: M, C: C}
+	b.pool.For(M, 16, t)
+}

@@ -1,0 +1,211 @@
+package gemm
+
+// job is one blocked Sgemm call. It is the parallel.Task handed to the pool
+// (as a pointer into the Gemm, so passing it does not allocate); phase
+// selects what Run does with its item range.
+type job struct {
+	g              *Gemm
+	phase          int
+	transA, transB bool
+	m, k           int
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	c              []float32
+	ldc            int
+
+	// The current block: k range [pc, pc+kc), columns [jc, jc+nc).
+	pc, kc, jc, nc int
+	accum          bool // add into C (accumulate, or not the first k block)
+	packA          bool // the pack phase also packs A (first column block)
+	mPanels        int  // ceil(m/mr): A panels
+	nPanels        int  // ceil(nc/nr): B panels in this column block
+	subPanels      int  // B panels per compute item
+	nSubs          int  // compute items per row block
+}
+
+const (
+	phasePack    = iota // items: A panels (if packA) then B panels
+	phaseCompute        // items: row blocks × column sub-ranges
+)
+
+// Run implements parallel.Task.
+func (j *job) Run(lo, hi int) {
+	if j.phase == phasePack {
+		for t := lo; t < hi; t++ {
+			switch {
+			case !j.packA:
+				j.packBPanel(t)
+			case t < j.mPanels:
+				j.packAPanel(t)
+			default:
+				j.packBPanel(t - j.mPanels)
+			}
+		}
+		return
+	}
+	for t := lo; t < hi; t++ {
+		j.compute(t/j.nSubs, t%j.nSubs)
+	}
+}
+
+// blocked runs the packed, cache-blocked algorithm (see the package doc).
+//
+// Loop order: k blocks outermost, so op(A) is packed once per k block (for
+// all rows at once: m×kc floats, in L3 for the shapes we train) and each
+// kc×nc block of op(B) exactly once per call. Each block costs two pool
+// calls: one packs (A panels and B panels are independent items), one
+// computes tiles. Item boundaries never change the arithmetic, so results
+// do not depend on the number of workers.
+func (g *Gemm) blocked(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
+	cfg := &g.cfg
+	mr, nr := cfg.mr, cfg.nr
+	j := &g.job
+	*j = job{g: g, transA: transA, transB: transB, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
+	j.mPanels = (m + mr - 1) / mr
+	kcMax := min(cfg.kc, k)
+	ncMax := min(cfg.nc, n)
+	if need := j.mPanels * mr * kcMax; len(g.apack) < need {
+		g.apack = make([]float32, need)
+	}
+	if need := (ncMax + nr - 1) / nr * nr * kcMax; len(g.bpack) < need {
+		g.bpack = make([]float32, need)
+	}
+	workers := g.pool.Workers()
+	mBlocks := (m + cfg.mc - 1) / cfg.mc
+	for pc := 0; pc < k; pc += cfg.kc {
+		j.pc, j.kc = pc, min(cfg.kc, k-pc)
+		j.accum = accumulate || pc > 0
+		for jc := 0; jc < n; jc += cfg.nc {
+			j.jc, j.nc = jc, min(cfg.nc, n-jc)
+			j.nPanels = (j.nc + nr - 1) / nr
+			j.packA = jc == 0
+			items := j.nPanels
+			if j.packA {
+				items += j.mPanels
+			}
+			j.phase = phasePack
+			g.pool.For(items, 4, j)
+
+			// Enough items for balance (≈4 per worker) without cutting the
+			// column range so thin that A blocks are re-read needlessly.
+			j.nSubs = 1
+			if want := 4 * workers; mBlocks < want {
+				j.nSubs = min(j.nPanels, (want+mBlocks-1)/mBlocks)
+			}
+			j.subPanels = (j.nPanels + j.nSubs - 1) / j.nSubs
+			j.nSubs = (j.nPanels + j.subPanels - 1) / j.subPanels
+			j.phase = phaseCompute
+			g.pool.For(mBlocks*j.nSubs, 1, j)
+		}
+	}
+	j.a, j.b, j.c = nil, nil, nil // do not pin the caller's slices
+}
+
+// packAPanel packs rows [ip*mr, ip*mr+mr) of op(A), k range [pc, pc+kc),
+// as dst[p*mr+i], zero-filling rows past m.
+func (j *job) packAPanel(ip int) {
+	mr := j.g.cfg.mr
+	kc := j.kc
+	dst := j.g.apack[ip*mr*kc : (ip+1)*mr*kc]
+	i0 := ip * mr
+	rows := min(mr, j.m-i0)
+	if j.transA {
+		// A is k×m: row p of A holds op(A)[·][p] contiguously.
+		for p := 0; p < kc; p++ {
+			src := j.a[(j.pc+p)*j.lda+i0:]
+			d := dst[p*mr : p*mr+mr]
+			copy(d[:rows], src[:rows])
+			clear(d[rows:])
+		}
+		return
+	}
+	for i := 0; i < rows; i++ {
+		src := j.a[(i0+i)*j.lda+j.pc:]
+		src = src[:kc]
+		for p, v := range src {
+			dst[p*mr+i] = v
+		}
+	}
+	for i := rows; i < mr; i++ {
+		for p := 0; p < kc; p++ {
+			dst[p*mr+i] = 0
+		}
+	}
+}
+
+// packBPanel packs columns [jc+jp*nr, +nr) of op(B), k range [pc, pc+kc),
+// as dst[p*nr+j], zero-filling columns past the block.
+func (j *job) packBPanel(jp int) {
+	nr := j.g.cfg.nr
+	kc := j.kc
+	dst := j.g.bpack[jp*nr*kc : (jp+1)*nr*kc]
+	j0 := j.jc + jp*nr
+	cols := min(nr, j.jc+j.nc-j0)
+	if !j.transB {
+		for p := 0; p < kc; p++ {
+			src := j.b[(j.pc+p)*j.ldb+j0:]
+			d := dst[p*nr : p*nr+nr]
+			copy(d[:cols], src[:cols])
+			clear(d[cols:])
+		}
+		return
+	}
+	// B is n×k: row j of B holds op(B)[·][j] contiguously.
+	for jj := 0; jj < cols; jj++ {
+		src := j.b[(j0+jj)*j.ldb+j.pc:]
+		src = src[:kc]
+		for p, v := range src {
+			dst[p*nr+jj] = v
+		}
+	}
+	for jj := cols; jj < nr; jj++ {
+		for p := 0; p < kc; p++ {
+			dst[p*nr+jj] = 0
+		}
+	}
+}
+
+// compute runs the micro-kernel over row block ib (mc rows) × column
+// sub-range js (subPanels B panels) of the current block.
+func (j *job) compute(ib, js int) {
+	cfg := &j.g.cfg
+	mr, nr, kc := cfg.mr, cfg.nr, j.kc
+	ip0 := ib * cfg.mc / mr
+	ip1 := min(j.mPanels, ip0+cfg.mc/mr)
+	jp0 := js * j.subPanels
+	jp1 := min(j.nPanels, jp0+j.subPanels)
+	accum := 0
+	if j.accum {
+		accum = 1
+	}
+	ap, bp, c := j.g.apack, j.g.bpack, j.c
+	var tile [maxTile]float32
+	for jp := jp0; jp < jp1; jp++ {
+		b := &bp[jp*nr*kc]
+		col := j.jc + jp*nr
+		cols := min(nr, j.jc+j.nc-col)
+		for ip := ip0; ip < ip1; ip++ {
+			a := &ap[ip*mr*kc]
+			row := ip * mr
+			rows := min(mr, j.m-row)
+			if rows == mr && cols == nr {
+				j.g.kernel(kc, a, b, &c[row*j.ldc+col], j.ldc, accum)
+				continue
+			}
+			j.g.kernel(kc, a, b, &tile[0], nr, 0)
+			for i := 0; i < rows; i++ {
+				dst := c[(row+i)*j.ldc+col : (row+i)*j.ldc+col+cols]
+				src := tile[i*nr : i*nr+cols]
+				if accum != 0 {
+					for jj, v := range src {
+						dst[jj] += v
+					}
+				} else {
+					copy(dst, src)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,14 @@
+//go:build !amd64
+
+package gemm
+
+// Only the generic kernels exist off amd64.
+const (
+	hasAVX2   = false
+	hasAVX512 = false
+)
+
+func kernAVX2(kc int, a, b, c *float32, ldc int, accum int)     { panic("gemm: AVX2 on non-amd64") }
+func kernAVX512(kc int, a, b, c *float32, ldc int, accum int)   { panic("gemm: AVX512 on non-amd64") }
+func dot4AVX2(k int, a, b *float32, ldb int, out *[4]float32)   { panic("gemm: AVX2 on non-amd64") }
+func dot4AVX512(k int, a, b *float32, ldb int, out *[4]float32) { panic("gemm: AVX512 on non-amd64") }

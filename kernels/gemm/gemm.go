@@ -1,0 +1,164 @@
+package gemm
+
+import (
+	"fmt"
+
+	"github.com/minimind-go/minimind/kernels/parallel"
+)
+
+// Kind names a micro-kernel family.
+type Kind int
+
+const (
+	// Auto picks the best kind the CPU supports: AVX512 > AVX2 > Generic.
+	Auto Kind = iota
+	// Generic is the pure-Go micro-kernel; it runs everywhere.
+	Generic
+	// AVX2 is the AVX2+FMA assembly micro-kernel (amd64).
+	AVX2
+	// AVX512 is the AVX-512F assembly micro-kernel (amd64).
+	AVX512
+)
+
+// String returns the kind's name.
+func (k Kind) String() string {
+	switch k {
+	case Auto:
+		return "auto"
+	case Generic:
+		return "generic"
+	case AVX2:
+		return "avx2"
+	case AVX512:
+		return "avx512"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Supported reports whether this CPU can run kind (Generic always; Auto
+// always, since it resolves to a supported kind).
+func Supported(k Kind) bool {
+	switch k {
+	case Auto, Generic:
+		return true
+	case AVX2:
+		return hasAVX2
+	case AVX512:
+		return hasAVX512
+	}
+	return false
+}
+
+// best is what Auto resolves to on this CPU.
+func best() Kind {
+	switch {
+	case hasAVX512:
+		return AVX512
+	case hasAVX2:
+		return AVX2
+	}
+	return Generic
+}
+
+// config is one kind's register tile and cache blocking.
+type config struct {
+	mr, nr int // micro-tile: rows of A × columns of B held in registers
+	kc     int // depth of a packed block: kc×nr B micro-panel lives in L1
+	mc     int // rows per work item: the mc×kc A block lives in L2
+	nc     int // columns of B packed at once: kc×nc lives in L3
+	vec    int // dot kernel's k granularity (floats per vector)
+}
+
+// maxTile bounds mr·nr over all kinds (AVX-512: 12×32); edge tiles are
+// computed into a stack array of this size.
+const maxTile = 12 * 32
+
+// Gemm multiplies matrices on a pool's workers. It owns the packing
+// buffers, grown on demand and reused, so steady-state calls do not
+// allocate. Not safe for concurrent use.
+type Gemm struct {
+	pool  *parallel.Pool
+	kind  Kind
+	cfg   config
+	apack []float32 // all of op(A) for one k block: ceil(m/mr) panels of mr×kc
+	bpack []float32 // one kc×nc block of op(B): ceil(nc/nr) panels of kc×nr
+	job   job       // the call in progress; also the Task given to the pool
+	sk    skinnyJob
+}
+
+// New returns a Gemm using kind (Auto = the best the CPU supports:
+// AVX512 > AVX2 > Generic). An unsupported kind is an error.
+func New(pool *parallel.Pool, kind Kind) (*Gemm, error) {
+	if pool == nil {
+		return nil, fmt.Errorf("gemm: nil pool")
+	}
+	if kind == Auto {
+		kind = best()
+	}
+	if !Supported(kind) {
+		return nil, fmt.Errorf("gemm: kind %v not supported by this CPU", kind)
+	}
+	g := &Gemm{pool: pool, kind: kind, cfg: configFor(kind)}
+	g.job.g = g
+	g.sk.g = g
+	return g, nil
+}
+
+// Kind reports the micro-kernel family in use (never Auto).
+func (g *Gemm) Kind() Kind { return g.kind }
+
+// Sgemm computes C[m×n] = op(A)·op(B), or C += op(A)·op(B) when accumulate.
+// All matrices are row-major with leading dimensions (row strides, in
+// elements). op(A) is m×k: A is m×k (lda ≥ k), or k×m when transA
+// (lda ≥ m). op(B) is k×n: B is k×n (ldb ≥ n), or n×k when transB
+// (ldb ≥ k). ldc ≥ n. Bad dimensions or short slices panic.
+func (g *Gemm) Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
+	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		if !accumulate {
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
+	if transB && !transA && m <= skinnyMaxM {
+		g.skinny(m, n, k, a, lda, b, ldb, c, ldc, accumulate)
+		return
+	}
+	g.blocked(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate)
+}
+
+// checkArgs panics unless the dimensions, leading dimensions and slice
+// lengths describe valid matrices.
+func checkArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", m, n, k))
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	checkMat("a", a, ar, ac, lda)
+	checkMat("b", b, br, bc, ldb)
+	checkMat("c", c, m, n, ldc)
+}
+
+func checkMat(name string, s []float32, rows, cols, ld int) {
+	if ld < max(cols, 1) {
+		panic(fmt.Sprintf("gemm: ld%s=%d < max(cols=%d, 1)", name, ld, cols))
+	}
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if need := (rows-1)*ld + cols; len(s) < need {
+		panic(fmt.Sprintf("gemm: len(%s)=%d < %d for %d×%d with ld=%d", name, len(s), need, rows, cols, ld))
+	}
+}

@@ -1,0 +1,362 @@
+//go:build amd64
+
+#include "textflag.h"
+
+// Micro-kernels for the blocked path and dot kernels for the skinny path.
+// Contracts are in kernel.go (Gemm.kernel, Gemm.dot4). Packed panels are
+// k-major: a holds mr floats per k step, b holds nr floats per k step.
+
+// ---------------------------------------------------------------------------
+// AVX2 6×16 micro-kernel.
+//
+// Registers: Y0–Y11 accumulate the tile, two YMM per row (row r in
+// Y(2r), Y(2r+1): columns 0–7 and 8–15). Y12, Y13 hold the 16 floats of b
+// for this k step; Y14, Y15 alternate as broadcasts of a[r]. Per k step:
+// 2 loads of b, 6 broadcast loads, 12 FMAs — FMA-bound on two FMA pipes
+// (6 cycles) with 12 independent chains, enough to cover the FMA latency
+// (4–5 cycles × 2 pipes = 8–10 in flight).
+//
+// SI = a, DI = b, DX = c row pointer, R8 = ldc in bytes, CX = k counter.
+
+// func kernAVX2(kc int, a, b, c *float32, ldc int, accum int)
+TEXT ·kernAVX2(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	MOVQ accum+40(FP), R9
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+avx2loop:
+	VMOVUPS      (DI), Y12
+	VMOVUPS      32(DI), Y13
+	VBROADCASTSS (SI), Y14
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	ADDQ         $24, SI
+	ADDQ         $64, DI
+	DECQ         CX
+	JNZ          avx2loop
+
+	TESTQ R9, R9
+	JZ    avx2set
+
+#define AVX2ADD(r0, r1) VADDPS (DX), r0, r0; VADDPS 32(DX), r1, r1; VMOVUPS r0, (DX); VMOVUPS r1, 32(DX); ADDQ R8, DX
+	AVX2ADD(Y0, Y1)
+	AVX2ADD(Y2, Y3)
+	AVX2ADD(Y4, Y5)
+	AVX2ADD(Y6, Y7)
+	AVX2ADD(Y8, Y9)
+	AVX2ADD(Y10, Y11)
+	VZEROUPPER
+	RET
+
+avx2set:
+#define AVX2SET(r0, r1) VMOVUPS r0, (DX); VMOVUPS r1, 32(DX); ADDQ R8, DX
+	AVX2SET(Y0, Y1)
+	AVX2SET(Y2, Y3)
+	AVX2SET(Y4, Y5)
+	AVX2SET(Y6, Y7)
+	AVX2SET(Y8, Y9)
+	AVX2SET(Y10, Y11)
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// AVX-512 12×32 micro-kernel (AVX-512F instructions only).
+//
+// Registers: Z0–Z23 accumulate the tile, two ZMM per row (row r in
+// Z(2r), Z(2r+1): columns 0–15 and 16–31). Z24, Z25 hold the 32 floats of
+// b for this k step; Z26–Z31 take the broadcasts of a[0..11], two rows at a
+// time, rotating so each broadcast has time to land. Per k step: 2 loads
+// of b, 12 broadcast loads, 24 FMAs — FMA-bound on two 512-bit FMA pipes
+// (12 cycles) with 24 independent chains.
+
+// func kernAVX512(kc int, a, b, c *float32, ldc int, accum int)
+TEXT ·kernAVX512(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	MOVQ accum+40(FP), R9
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+avx512loop:
+	VMOVUPS      (DI), Z24
+	VMOVUPS      64(DI), Z25
+	VBROADCASTSS (SI), Z26
+	VBROADCASTSS 4(SI), Z27
+	VBROADCASTSS 8(SI), Z28
+	VBROADCASTSS 12(SI), Z29
+	VFMADD231PS  Z24, Z26, Z0
+	VFMADD231PS  Z25, Z26, Z1
+	VFMADD231PS  Z24, Z27, Z2
+	VFMADD231PS  Z25, Z27, Z3
+	VBROADCASTSS 16(SI), Z30
+	VBROADCASTSS 20(SI), Z31
+	VFMADD231PS  Z24, Z28, Z4
+	VFMADD231PS  Z25, Z28, Z5
+	VFMADD231PS  Z24, Z29, Z6
+	VFMADD231PS  Z25, Z29, Z7
+	VBROADCASTSS 24(SI), Z26
+	VBROADCASTSS 28(SI), Z27
+	VFMADD231PS  Z24, Z30, Z8
+	VFMADD231PS  Z25, Z30, Z9
+	VFMADD231PS  Z24, Z31, Z10
+	VFMADD231PS  Z25, Z31, Z11
+	VBROADCASTSS 32(SI), Z28
+	VBROADCASTSS 36(SI), Z29
+	VFMADD231PS  Z24, Z26, Z12
+	VFMADD231PS  Z25, Z26, Z13
+	VFMADD231PS  Z24, Z27, Z14
+	VFMADD231PS  Z25, Z27, Z15
+	VBROADCASTSS 40(SI), Z30
+	VBROADCASTSS 44(SI), Z31
+	VFMADD231PS  Z24, Z28, Z16
+	VFMADD231PS  Z25, Z28, Z17
+	VFMADD231PS  Z24, Z29, Z18
+	VFMADD231PS  Z25, Z29, Z19
+	VFMADD231PS  Z24, Z30, Z20
+	VFMADD231PS  Z25, Z30, Z21
+	VFMADD231PS  Z24, Z31, Z22
+	VFMADD231PS  Z25, Z31, Z23
+	ADDQ         $48, SI
+	ADDQ         $128, DI
+	DECQ         CX
+	JNZ          avx512loop
+
+	TESTQ R9, R9
+	JZ    avx512set
+
+#define AVX512ADD(r0, r1) VADDPS (DX), r0, r0; VADDPS 64(DX), r1, r1; VMOVUPS r0, (DX); VMOVUPS r1, 64(DX); ADDQ R8, DX
+	AVX512ADD(Z0, Z1)
+	AVX512ADD(Z2, Z3)
+	AVX512ADD(Z4, Z5)
+	AVX512ADD(Z6, Z7)
+	AVX512ADD(Z8, Z9)
+	AVX512ADD(Z10, Z11)
+	AVX512ADD(Z12, Z13)
+	AVX512ADD(Z14, Z15)
+	AVX512ADD(Z16, Z17)
+	AVX512ADD(Z18, Z19)
+	AVX512ADD(Z20, Z21)
+	AVX512ADD(Z22, Z23)
+	VZEROUPPER
+	RET
+
+avx512set:
+#define AVX512SET(r0, r1) VMOVUPS r0, (DX); VMOVUPS r1, 64(DX); ADDQ R8, DX
+	AVX512SET(Z0, Z1)
+	AVX512SET(Z2, Z3)
+	AVX512SET(Z4, Z5)
+	AVX512SET(Z6, Z7)
+	AVX512SET(Z8, Z9)
+	AVX512SET(Z10, Z11)
+	AVX512SET(Z12, Z13)
+	AVX512SET(Z14, Z15)
+	AVX512SET(Z16, Z17)
+	AVX512SET(Z18, Z19)
+	AVX512SET(Z20, Z21)
+	AVX512SET(Z22, Z23)
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// Dot kernels: out[r] = Σ_p a[p]·b[r*ldb+p], r < 4.
+//
+// Registers: SI = a, DI/R9/R10/R11 = the four b rows, AX = byte offset,
+// CX = floats left. Accumulators: 4 for even vectors, 4 for odd vectors
+// (8 chains hide the FMA latency). The a vector is loaded once and each b
+// vector is an FMA memory operand, so every byte of b is read exactly once.
+// The final sums are reduced horizontally to one XMM holding out[0..3].
+
+// func dot4AVX2(k int, a, b *float32, ldb int, out *[4]float32)
+TEXT ·dot4AVX2(SB), NOSPLIT, $0-40
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ ldb+24(FP), R8
+	SHLQ $2, R8
+	LEAQ (DI)(R8*1), R9
+	LEAQ (R9)(R8*1), R10
+	LEAQ (R10)(R8*1), R11
+	MOVQ out+32(FP), DX
+	XORQ AX, AX
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+	CMPQ CX, $16
+	JLT  dot2tail
+
+dot2loop:
+	VMOVUPS     (SI)(AX*1), Y8
+	VMOVUPS     32(SI)(AX*1), Y9
+	VFMADD231PS (DI)(AX*1), Y8, Y0
+	VFMADD231PS (R9)(AX*1), Y8, Y1
+	VFMADD231PS (R10)(AX*1), Y8, Y2
+	VFMADD231PS (R11)(AX*1), Y8, Y3
+	VFMADD231PS 32(DI)(AX*1), Y9, Y4
+	VFMADD231PS 32(R9)(AX*1), Y9, Y5
+	VFMADD231PS 32(R10)(AX*1), Y9, Y6
+	VFMADD231PS 32(R11)(AX*1), Y9, Y7
+	ADDQ        $64, AX
+	SUBQ        $16, CX
+	CMPQ        CX, $16
+	JGE         dot2loop
+
+dot2tail:
+	TESTQ       CX, CX
+	JZ          dot2reduce
+	VMOVUPS     (SI)(AX*1), Y8
+	VFMADD231PS (DI)(AX*1), Y8, Y0
+	VFMADD231PS (R9)(AX*1), Y8, Y1
+	VFMADD231PS (R10)(AX*1), Y8, Y2
+	VFMADD231PS (R11)(AX*1), Y8, Y3
+
+dot2reduce:
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+	VHADDPS      Y1, Y0, Y0 // per lane: [s0 s0 s1 s1]
+	VHADDPS      Y3, Y2, Y2 // per lane: [s2 s2 s3 s3]
+	VHADDPS      Y2, Y0, Y0 // per lane: [s0 s1 s2 s3]
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVUPS      X0, (DX)
+	VZEROUPPER
+	RET
+
+// func dot4AVX512(k int, a, b *float32, ldb int, out *[4]float32)
+TEXT ·dot4AVX512(SB), NOSPLIT, $0-40
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ ldb+24(FP), R8
+	SHLQ $2, R8
+	LEAQ (DI)(R8*1), R9
+	LEAQ (R9)(R8*1), R10
+	LEAQ (R10)(R8*1), R11
+	MOVQ out+32(FP), DX
+	XORQ AX, AX
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+	CMPQ CX, $32
+	JLT  dot5tail
+
+dot5loop:
+	VMOVUPS     (SI)(AX*1), Z8
+	VMOVUPS     64(SI)(AX*1), Z9
+	VFMADD231PS (DI)(AX*1), Z8, Z0
+	VFMADD231PS (R9)(AX*1), Z8, Z1
+	VFMADD231PS (R10)(AX*1), Z8, Z2
+	VFMADD231PS (R11)(AX*1), Z8, Z3
+	VFMADD231PS 64(DI)(AX*1), Z9, Z4
+	VFMADD231PS 64(R9)(AX*1), Z9, Z5
+	VFMADD231PS 64(R10)(AX*1), Z9, Z6
+	VFMADD231PS 64(R11)(AX*1), Z9, Z7
+	ADDQ        $128, AX
+	SUBQ        $32, CX
+	CMPQ        CX, $32
+	JGE         dot5loop
+
+dot5tail:
+	TESTQ       CX, CX
+	JZ          dot5reduce
+	VMOVUPS     (SI)(AX*1), Z8
+	VFMADD231PS (DI)(AX*1), Z8, Z0
+	VFMADD231PS (R9)(AX*1), Z8, Z1
+	VFMADD231PS (R10)(AX*1), Z8, Z2
+	VFMADD231PS (R11)(AX*1), Z8, Z3
+
+dot5reduce:
+	VADDPS        Z4, Z0, Z0
+	VADDPS        Z5, Z1, Z1
+	VADDPS        Z6, Z2, Z2
+	VADDPS        Z7, Z3, Z3
+	VEXTRACTF64X4 $1, Z0, Y4 // fold 512 → 256 bits (AVX-512F form)
+	VEXTRACTF64X4 $1, Z1, Y5
+	VEXTRACTF64X4 $1, Z2, Y6
+	VEXTRACTF64X4 $1, Z3, Y7
+	VADDPS        Y4, Y0, Y0
+	VADDPS        Y5, Y1, Y1
+	VADDPS        Y6, Y2, Y2
+	VADDPS        Y7, Y3, Y3
+	VHADDPS       Y1, Y0, Y0
+	VHADDPS       Y3, Y2, Y2
+	VHADDPS       Y2, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVUPS       X0, (DX)
+	VZEROUPPER
+	RET

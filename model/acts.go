@@ -1,0 +1,170 @@
+package model
+
+// ffnActs saves one SwiGLU FFN's intermediates for rows it processed.
+type ffnActs struct {
+	gate, up, h []float32 // [rows, F]
+}
+
+// moeActs saves one MoE layer's routing and expert intermediates.
+type moeActs struct {
+	logits, probs []float32 // [N,E] router logits and softmax
+	topW          []float32 // [N,K] routing weights
+	topIdx        []int32   // [N,K] chosen experts
+	// Token-slot assignments grouped by expert: grouped row j is token
+	// tok[j], slot slot[j] (= n*K+s), weight wSel[j]; expert e owns rows
+	// [off[e], off[e+1]).
+	tok, slot []int32
+	wSel      []float32
+	off       []int
+	xg        []float32 // [N*K, C] gathered expert inputs
+	ex        ffnActs   // [N*K, F] expert intermediates (grouped rows)
+	y         []float32 // [N*K, C] expert outputs before weighting
+	shared    []ffnActs // [N, F] per shared expert
+	out       []float32 // [N,C] layer output
+	aux       float64   // this layer's balance loss
+	counts    []float64 // [B or 1, E] assignment counts for the balance loss
+}
+
+// layerActs saves what one decoder block's backward pass needs.
+type layerActs struct {
+	res    []float32 // [N,C] block input (residual stream)
+	ln1    []float32 // [N,C] input_layernorm output
+	rstd1  []float32 // [N]
+	q      []float32 // [N, NH*HS] after RoPE
+	k, v   []float32 // [N, NKV*HS] (k after RoPE)
+	att    []float32 // [N,C] attention output before o_proj
+	lse    []float32 // [B,NH,T]
+	mid    []float32 // [N,C] residual after attention
+	ln2    []float32 // [N,C] post_attention_layernorm output
+	rstd2  []float32 // [N]
+	ffn    ffnActs   // dense FFN [N,F]
+	ffnOut []float32 // [N,C] dense FFN output
+	moe    *moeActs
+}
+
+// acts is every activation for up to maxN = B*T rows, allocated once.
+// In inference mode all layers share one set of buffers (nothing is kept
+// for a backward pass).
+type acts struct {
+	maxN, maxB int
+	layers     []layerActs
+	final      []float32 // [N,C] output of the last block
+	lnf        []float32 // [N,C] final norm output
+	rstdf      []float32 // [N]
+	logits     []float32 // [N,V]
+	losses     []float32 // [N]
+	dLoss      []float32 // [N]
+	pos        []int32   // [N]
+	keepRows   []int32   // [N] rows whose logits are kept
+	keepBuf    []float32 // [N,C] gathered final-norm rows for logits_to_keep
+
+	// Backward scratch, shared by all layers.
+	dres, dln, dtmp []float32 // [N,C]
+	dq, datt        []float32 // [N,C]
+	dk, dv          []float32 // [N, NKV*HS]
+	dffn            ffnActs   // [max(N, N*K), F]: dgate, dup, dh
+	dxg, dy         []float32 // [N*K, C]
+	dwSel           []float32 // [N*K]
+	dTopW           []float32 // [N,K]
+	dProbs, dLogitR []float32 // [N,E]
+}
+
+func newFFNActs(rows, F int) ffnActs {
+	return ffnActs{gate: make([]float32, rows*F), up: make([]float32, rows*F), h: make([]float32, rows*F)}
+}
+
+// newActs allocates activations for maxN rows (maxB sequences). training
+// keeps a separate set per layer plus the backward scratch.
+func newActs(c *Config, maxB, maxN int, training bool) *acts {
+	C, F, V := c.HiddenSize, c.IntermediateSize, c.VocabSize
+	kvC := c.NumKeyValueHeads * c.HeadSize()
+	NK := maxN * c.NumExpertsPerTok
+	E := c.NRoutedExperts
+	f := func(n int) []float32 { return make([]float32, n) }
+	newLayer := func() layerActs {
+		la := layerActs{
+			res: f(maxN * C), ln1: f(maxN * C), rstd1: f(maxN),
+			q: f(maxN * C), k: f(maxN * kvC), v: f(maxN * kvC),
+			att: f(maxN * C), lse: f(maxN * c.NumAttentionHeads),
+			mid: f(maxN * C), ln2: f(maxN * C), rstd2: f(maxN),
+		}
+		if !c.UseMoE {
+			la.ffn = newFFNActs(maxN, F)
+			la.ffnOut = f(maxN * C)
+			return la
+		}
+		m := &moeActs{
+			logits: f(maxN * E), probs: f(maxN * E),
+			topW: f(NK), topIdx: make([]int32, NK),
+			tok: make([]int32, NK), slot: make([]int32, NK), wSel: f(NK), off: make([]int, E+1),
+			xg: f(NK * C), ex: newFFNActs(NK, F), y: f(NK * C),
+			out: f(maxN * C), counts: make([]float64, maxB*E),
+		}
+		for s := 0; s < c.NSharedExperts; s++ {
+			m.shared = append(m.shared, newFFNActs(maxN, F))
+		}
+		la.moe = m
+		return la
+	}
+	a := &acts{maxN: maxN, maxB: maxB}
+	if training {
+		for l := 0; l < c.NumHiddenLayers; l++ {
+			a.layers = append(a.layers, newLayer())
+		}
+	} else {
+		one := newLayer()
+		for l := 0; l < c.NumHiddenLayers; l++ {
+			a.layers = append(a.layers, one)
+		}
+	}
+	a.final, a.lnf, a.rstdf = f(maxN*C), f(maxN*C), f(maxN)
+	a.logits, a.losses, a.dLoss = f(maxN*V), f(maxN), f(maxN)
+	a.pos, a.keepRows, a.keepBuf = make([]int32, maxN), make([]int32, maxN), f(maxN*C)
+	if training {
+		a.dres, a.dln, a.dtmp = f(maxN*C), f(maxN*C), f(maxN*C)
+		a.dq, a.datt = f(maxN*C), f(maxN*C)
+		a.dk, a.dv = f(maxN*kvC), f(maxN*kvC)
+		rows := maxN
+		if c.UseMoE {
+			rows = max(rows, NK)
+			a.dxg, a.dy, a.dwSel = f(NK*C), f(NK*C), f(NK)
+			a.dTopW, a.dProbs, a.dLogitR = f(NK), f(maxN*E), f(maxN*E)
+		}
+		a.dffn = newFFNActs(rows, F)
+	}
+	return a
+}
+
+// bytes reports the activation memory in bytes (float32 and int32 alike).
+func (a *acts) bytes() int64 {
+	var n int64
+	seen := map[*float32]bool{}
+	add := func(s []float32) {
+		if len(s) > 0 && !seen[&s[0]] {
+			seen[&s[0]] = true
+			n += int64(len(s)) * 4
+		}
+	}
+	addF := func(f ffnActs) { add(f.gate); add(f.up); add(f.h) }
+	for _, l := range a.layers {
+		for _, s := range [][]float32{l.res, l.ln1, l.rstd1, l.q, l.k, l.v, l.att, l.lse, l.mid, l.ln2, l.rstd2, l.ffnOut} {
+			add(s)
+		}
+		addF(l.ffn)
+		if m := l.moe; m != nil {
+			for _, s := range [][]float32{m.logits, m.probs, m.topW, m.wSel, m.xg, m.y, m.out} {
+				add(s)
+			}
+			addF(m.ex)
+			for _, s := range m.shared {
+				addF(s)
+			}
+			n += int64(len(m.topIdx)+len(m.tok)+len(m.slot)) * 4
+		}
+	}
+	for _, s := range [][]float32{a.final, a.lnf, a.rstdf, a.logits, a.losses, a.dLoss, a.keepBuf, a.dres, a.dln, a.dtmp, a.dq, a.datt, a.dk, a.dv, a.dxg, a.dy, a.dwSel, a.dTopW, a.dProbs, a.dLogitR} {
+		add(s)
+	}
+	addF(a.dffn)
+	return n
+}

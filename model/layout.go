@@ -1,0 +1,144 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// ParamSpec names one parameter tensor: its HF key, shape and offset in the
+// slab.
+type ParamSpec struct {
+	Name   string
+	Shape  []int
+	Offset int
+}
+
+// Size is the number of elements.
+func (s ParamSpec) Size() int {
+	n := 1
+	for _, d := range s.Shape {
+		n *= d
+	}
+	return n
+}
+
+// LMHeadName is the alias of the tied embedding matrix: it is not a second
+// tensor in the slab; writers that need it (.pth) add it on the way out.
+const (
+	EmbedName  = "model.embed_tokens.weight"
+	LMHeadName = "lm_head.weight"
+)
+
+// Layout returns every parameter in MiniMind's state_dict order (SPEC §3):
+// embedding, then per layer attention, norms and FFN (dense, or routed
+// experts, router, shared experts), then the final norm.
+func Layout(c *Config) []ParamSpec {
+	C, F, hd := c.HiddenSize, c.IntermediateSize, c.HeadSize()
+	kvC := c.NumKeyValueHeads * hd
+	var specs []ParamSpec
+	add := func(name string, shape ...int) {
+		off := 0
+		if n := len(specs); n > 0 {
+			off = specs[n-1].Offset + specs[n-1].Size()
+		}
+		specs = append(specs, ParamSpec{Name: name, Shape: shape, Offset: off})
+	}
+	ffn := func(prefix string) {
+		add(prefix+".gate_proj.weight", F, C)
+		add(prefix+".down_proj.weight", C, F)
+		add(prefix+".up_proj.weight", F, C)
+	}
+	add(EmbedName, c.VocabSize, C)
+	for l := 0; l < c.NumHiddenLayers; l++ {
+		p := fmt.Sprintf("model.layers.%d.", l)
+		add(p+"self_attn.q_proj.weight", C, C)
+		add(p+"self_attn.k_proj.weight", kvC, C)
+		add(p+"self_attn.v_proj.weight", kvC, C)
+		add(p+"self_attn.o_proj.weight", C, C)
+		add(p+"input_layernorm.weight", C)
+		add(p+"post_attention_layernorm.weight", C)
+		if !c.UseMoE {
+			ffn(p + "mlp")
+			continue
+		}
+		for e := 0; e < c.NRoutedExperts; e++ {
+			ffn(fmt.Sprintf("%smlp.experts.%d", p, e))
+		}
+		add(p+"mlp.gate.weight", c.NRoutedExperts, C)
+		for s := 0; s < c.NSharedExperts; s++ {
+			ffn(fmt.Sprintf("%smlp.shared_experts.%d", p, s))
+		}
+	}
+	add("model.norm.weight", C)
+	return specs
+}
+
+// Params is every parameter of a model in one contiguous float32 slab, with
+// named views in Layout order. Gradients and optimizer moments use slabs of
+// the same length and layout (see View).
+type Params struct {
+	Config Config
+	Specs  []ParamSpec
+	Data   []float32
+	index  map[string]int
+}
+
+// NewParams allocates a zeroed slab for cfg (which must be valid).
+func NewParams(cfg Config) (*Params, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	specs := Layout(&cfg)
+	last := specs[len(specs)-1]
+	p := &Params{Config: cfg, Specs: specs, Data: make([]float32, last.Offset+last.Size()), index: map[string]int{}}
+	for i, s := range specs {
+		p.index[s.Name] = i
+	}
+	return p, nil
+}
+
+// Spec looks a parameter up by its HF key; lm_head.weight resolves to the
+// tied embedding.
+func (p *Params) Spec(name string) (ParamSpec, bool) {
+	if name == LMHeadName {
+		name = EmbedName
+	}
+	i, ok := p.index[name]
+	if !ok {
+		return ParamSpec{}, false
+	}
+	return p.Specs[i], true
+}
+
+// View returns the named tensor's elements within slab, which must have the
+// layout of p (p.Data itself, a gradient slab or a moment slab). The view is
+// capped so appending to it cannot spill into its neighbour.
+func (p *Params) View(slab []float32, name string) []float32 {
+	s, ok := p.Spec(name)
+	if !ok {
+		panic("model: no parameter " + name)
+	}
+	return slab[s.Offset : s.Offset+s.Size() : s.Offset+s.Size()]
+}
+
+// Init fills the slab as PyTorch's default initialisation does for the
+// original (SPEC §2.7; the original calls no post_init): every Linear and
+// the router ~ U(−1/√fan_in, 1/√fan_in) (the tied embedding is lm_head's
+// Linear), RMSNorm weights = 1. Deterministic for a seed.
+func (p *Params) Init(seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0x6d696e696d696e64)) // "minimind"
+	for _, s := range p.Specs {
+		v := p.Data[s.Offset : s.Offset+s.Size()]
+		if len(s.Shape) == 1 {
+			for i := range v {
+				v[i] = 1
+			}
+			continue
+		}
+		bound := 1 / math.Sqrt(float64(s.Shape[1]))
+		for i := range v {
+			v[i] = float32((2*rng.Float64() - 1) * bound)
+		}
+	}
+}

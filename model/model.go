@@ -1,0 +1,188 @@
+// Package model is the MiniMind decoder (the MiniMind2 "2510" architecture):
+// its Config (config.json), the parameter slab and its named views, the
+// forward pass, the hand-written backward pass, Mixture-of-Experts routing
+// and the KV cache for incremental decoding.
+//
+// The model calls a kernels.Backend for every computation; it never loops
+// over tensors itself except for O(N·E) routing bookkeeping.
+//
+// A Model is used by one goroutine at a time. Activations are allocated
+// once for the largest batch seen and reused, so a training step does not
+// allocate after the first.
+package model
+
+import (
+	"fmt"
+
+	"github.com/minimind-go/minimind/kernels"
+)
+
+// Model binds a parameter slab to a backend and owns the activations.
+type Model struct {
+	Config Config
+	Params *Params
+	// Grads has the layout of Params.Data; it is allocated by the first
+	// ForwardBackward (or EnableGrads) and accumulates until ZeroGrad.
+	Grads []float32
+
+	be       kernels.Backend
+	w, g     weights
+	cos, sin []float32 // RoPE tables [MaxPositionEmbeddings, HS/2]
+	train    *acts     // per-layer activations for training
+	infer    *acts     // shared-buffer activations for inference
+	lastN    int       // rows of the last forward, for the accessors
+	lastKeep int       // logits rows of the last forward
+}
+
+// New binds p to the backend be.
+func New(p *Params, be kernels.Backend) *Model {
+	m := &Model{Config: p.Config, Params: p, be: be}
+	m.w = bind(p, p.Data)
+	m.cos, m.sin = m.Config.RopeTables(m.Config.MaxPositionEmbeddings)
+	return m
+}
+
+// Backend returns the kernels the model runs on.
+func (m *Model) Backend() kernels.Backend { return m.be }
+
+// EnableGrads allocates the gradient slab (zeroed) if it is not there yet.
+func (m *Model) EnableGrads() {
+	if m.Grads == nil {
+		m.Grads = make([]float32, len(m.Params.Data))
+		m.g = bind(m.Params, m.Grads)
+	}
+}
+
+// ZeroGrad clears the gradient slab (once per optimizer step).
+func (m *Model) ZeroGrad() {
+	m.EnableGrads()
+	m.be.Zero(m.Grads)
+}
+
+// Stats is the outcome of a loss computation.
+type Stats struct {
+	Loss   float64 // CE + Aux: what the optimizer minimises
+	CE     float64 // masked mean cross-entropy
+	Aux    float64 // MoE balance loss summed over layers (0 for dense, and in eval)
+	Tokens float64 // Σ loss_mask (target positions counted)
+}
+
+func (m *Model) checkBatch(ids []int32, B, T int) error {
+	if B <= 0 || T <= 0 {
+		return fmt.Errorf("model: batch %d×%d must be positive", B, T)
+	}
+	if len(ids) != B*T {
+		return fmt.Errorf("model: %d token ids for a %d×%d batch", len(ids), B, T)
+	}
+	for i, id := range ids {
+		if id < 0 || int(id) >= m.Config.VocabSize {
+			return fmt.Errorf("model: token id %d at position %d is outside the vocabulary [0,%d)", id, i, m.Config.VocabSize)
+		}
+	}
+	return nil
+}
+
+func (m *Model) trainActs(B, N int) *acts {
+	if m.train == nil || m.train.maxN < N || m.train.maxB < B {
+		m.train = newActs(&m.Config, B, N, true)
+	}
+	return m.train
+}
+
+func (m *Model) inferActs(B, N int) *acts {
+	if m.infer == nil || m.infer.maxN < N || m.infer.maxB < B {
+		m.infer = newActs(&m.Config, B, N, false)
+	}
+	return m.infer
+}
+
+// ForwardBackward runs one micro-batch in training mode: ids, targets and
+// lossMask are [B,T] (targets with mask 0 are ignored; negative targets are
+// ignored too). The loss is CE + aux; its gradient times scale (1/accumulation
+// steps) is ADDED to Grads.
+func (m *Model) ForwardBackward(ids, targets []int32, lossMask []float32, B, T int, scale float32) (Stats, error) {
+	if err := m.checkLoss(ids, targets, lossMask, B, T); err != nil {
+		return Stats{}, err
+	}
+	m.EnableGrads()
+	a := m.trainActs(B, B*T)
+	m.forward(a, ids, B, T, nil, nil, true)
+	st := m.loss(a, targets, lossMask, B*T, scale)
+	m.backward(a, ids, targets, B, T, scale)
+	return st, nil
+}
+
+// Loss runs the forward pass and the masked cross-entropy without touching
+// gradients. training selects the training-mode MoE balance loss.
+func (m *Model) Loss(ids, targets []int32, lossMask []float32, B, T int, training bool) (Stats, error) {
+	if err := m.checkLoss(ids, targets, lossMask, B, T); err != nil {
+		return Stats{}, err
+	}
+	a := m.inferActs(B, B*T)
+	if training {
+		a = m.trainActs(B, B*T)
+	}
+	m.forward(a, ids, B, T, nil, nil, training)
+	return m.loss(a, targets, lossMask, B*T, 0), nil
+}
+
+func (m *Model) checkLoss(ids, targets []int32, lossMask []float32, B, T int) error {
+	if err := m.checkBatch(ids, B, T); err != nil {
+		return err
+	}
+	if len(targets) != B*T || len(lossMask) != B*T {
+		return fmt.Errorf("model: targets (%d) and loss mask (%d) must have %d entries", len(targets), len(lossMask), B*T)
+	}
+	for i, t := range targets {
+		if int(t) >= m.Config.VocabSize {
+			return fmt.Errorf("model: target id %d at position %d is outside the vocabulary", t, i)
+		}
+	}
+	return nil
+}
+
+// Logits runs the forward pass in inference mode over ids [B,T] and returns
+// the logits: all [B,T,V] when keep is 0, else those of the last keep
+// positions of each row, [B,keep,V] (logits_to_keep). mask is nil or [B,T]
+// (1 = token, 0 = padding). The returned slice is reused by the next call.
+func (m *Model) Logits(ids []int32, B, T int, mask []float32, keep int) ([]float32, error) {
+	if err := m.checkBatch(ids, B, T); err != nil {
+		return nil, err
+	}
+	if mask != nil && len(mask) != B*T {
+		return nil, fmt.Errorf("model: attention mask has %d entries, want %d", len(mask), B*T)
+	}
+	if T > m.Config.MaxPositionEmbeddings {
+		return nil, fmt.Errorf("model: %d positions exceed max_position_embeddings %d", T, m.Config.MaxPositionEmbeddings)
+	}
+	a := m.inferActs(B, B*T)
+	m.forward(a, ids, B, T, nil, mask, false)
+	return m.project(a, B, T, keep), nil
+}
+
+// FinalHidden returns the final-norm output [N,C] of the last forward pass.
+func (m *Model) FinalHidden(training bool) []float32 {
+	a := m.infer
+	if training {
+		a = m.train
+	}
+	return a.lnf[:m.lastN*m.Config.HiddenSize]
+}
+
+// TokenLosses returns the per-position cross-entropy [N] (before masking)
+// of the last Loss or ForwardBackward.
+func (m *Model) TokenLosses(training bool) []float32 {
+	a := m.infer
+	if training {
+		a = m.train
+	}
+	return a.losses[:m.lastN]
+}
+
+// ActivationBytes reports the training activation memory allocated so far.
+func (m *Model) ActivationBytes() int64 {
+	if m.train == nil {
+		return 0
+	}
+	return m.train.bytes()
+}

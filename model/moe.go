@@ -1,0 +1,153 @@
+package model
+
+// moeForward runs the Mixture-of-Experts FFN on la.ln2 into la.moe.out
+// (SPEC §2.5): softmax router, top-k, renormalised weights, every routed
+// expert run once on the group of tokens sent to it (large GEMMs, as the
+// original's eval path), weighted scatter-add, then shared experts. In
+// training mode it also computes the balance loss.
+func (m *Model) moeForward(la *layerActs, lw *layerW, B, T int, training bool) {
+	c, be := &m.Config, m.be
+	N, C, F := B*T, c.HiddenSize, c.IntermediateSize
+	E, K := c.NRoutedExperts, c.NumExpertsPerTok
+	NK := N * K
+	mo := la.moe
+	x := la.ln2[:N*C]
+
+	be.MatMul(mo.logits[:N*E], x, lw.router, N, E, C, false, true, false)
+	be.MoERoute(mo.probs[:N*E], mo.topW[:NK], mo.topIdx[:NK], mo.logits[:N*E], N, E, K, c.NormTopkProb)
+
+	// Group the N·K (token, slot) pairs by expert, tokens in order.
+	off := mo.off
+	clear(off)
+	for _, e := range mo.topIdx[:NK] {
+		off[e+1]++
+	}
+	for e := 0; e < E; e++ {
+		off[e+1] += off[e]
+	}
+	for j := 0; j < NK; j++ { // stable counting sort
+		e := mo.topIdx[j]
+		dst := off[e]
+		off[e]++
+		mo.tok[dst] = int32(j / K)
+		mo.slot[dst] = int32(j)
+		mo.wSel[dst] = mo.topW[j]
+	}
+	copy(off[1:], off[:E])
+	off[0] = 0
+
+	be.Gather(mo.xg[:NK*C], x, mo.tok[:NK], nil, NK, C)
+	for e := 0; e < E; e++ {
+		lo, hi := off[e], off[e+1]
+		if lo == hi {
+			continue
+		}
+		ex := ffnActs{gate: mo.ex.gate[lo*F : hi*F], up: mo.ex.up[lo*F : hi*F], h: mo.ex.h[lo*F : hi*F]}
+		m.ffnForward(&ex, &lw.experts[e], mo.xg[lo*C:hi*C], hi-lo, mo.y[lo*C:hi*C], false)
+	}
+	out := mo.out[:N*C]
+	be.Zero(out)
+	be.ScatterAdd(out, mo.y[:NK*C], mo.tok[:NK], mo.wSel[:NK], NK, C)
+	for s := range lw.shared {
+		m.ffnForward(&mo.shared[s], &lw.shared[s], x, N, out, true)
+	}
+
+	mo.aux = 0
+	if training && c.AuxLossAlpha > 0 {
+		mo.aux = m.balanceLoss(mo, B, T)
+	}
+}
+
+// balanceLoss computes the load-balance loss and keeps, in mo.counts, the
+// normalised assignment counts its gradient needs (they are constants for
+// autograd; only the mean probabilities carry gradient).
+//
+//	seq_aux:  c[b,e] = count_b(e)·E/(T·K), aux = α·mean_b Σ_e c[b,e]·mean_t p[b,t,e]
+//	else:     f[e]   = count(e)·E/(N·K),   aux = α·Σ_e f[e]·mean_n p[n,e]
+func (m *Model) balanceLoss(mo *moeActs, B, T int) float64 {
+	c := &m.Config
+	E, K := c.NRoutedExperts, c.NumExpertsPerTok
+	groups, per := B, T // sequences, tokens per group
+	if !c.SeqAux {
+		groups, per = 1, B*T
+	}
+	counts := mo.counts[:groups*E]
+	clear(counts)
+	for j, e := range mo.topIdx[:B*T*K] {
+		g := j / K / per
+		counts[g*E+int(e)]++
+	}
+	var aux float64
+	for g := 0; g < groups; g++ {
+		for e := 0; e < E; e++ {
+			counts[g*E+e] *= float64(E) / float64(per*K)
+			var pm float64
+			for t := 0; t < per; t++ {
+				pm += float64(mo.probs[(g*per+t)*E+e])
+			}
+			aux += counts[g*E+e] * pm / float64(per)
+		}
+	}
+	return c.AuxLossAlpha * aux / float64(groups)
+}
+
+// moeBackward: a.dres is d(out) of out = mid + MoE(ln2); adds d(ln2) to
+// a.dln and the layer's MoE weight gradients to lg.
+func (m *Model) moeBackward(a *acts, la *layerActs, lw, lg *layerW, B, T int, scale float32) {
+	c, be := &m.Config, m.be
+	N, C := B*T, c.HiddenSize
+	E, K := c.NRoutedExperts, c.NumExpertsPerTok
+	NK := N * K
+	mo := la.moe
+	x, dOut, dx := la.ln2[:N*C], a.dres[:N*C], a.dln[:N*C]
+
+	// Shared experts see every token with weight 1.
+	for s := range lw.shared {
+		m.ffnBackward(a, &mo.shared[s], &lw.shared[s], &lg.shared[s], x, dOut, dx, N)
+	}
+
+	// out[tok[j]] += wSel[j]·y[j]: dy[j] = wSel[j]·dOut[tok[j]], dw[j] = dOut[tok[j]]·y[j].
+	dy, dwSel, dxg := a.dy[:NK*C], a.dwSel[:NK], a.dxg[:NK*C]
+	be.Gather(dy, dOut, mo.tok[:NK], mo.wSel[:NK], NK, C)
+	be.Zero(dwSel)
+	be.RowDot(dwSel, dOut, mo.tok[:NK], mo.y[:NK*C], NK, C)
+	be.Zero(dxg)
+	F := c.IntermediateSize
+	for e := 0; e < E; e++ {
+		lo, hi := mo.off[e], mo.off[e+1]
+		if lo == hi {
+			continue
+		}
+		ex := ffnActs{gate: mo.ex.gate[lo*F : hi*F], up: mo.ex.up[lo*F : hi*F], h: mo.ex.h[lo*F : hi*F]}
+		m.ffnBackward(a, &ex, &lw.experts[e], &lg.experts[e], mo.xg[lo*C:hi*C], dy[lo*C:hi*C], dxg[lo*C:hi*C], hi-lo)
+	}
+	// xg[j] = x[tok[j]]
+	be.ScatterAdd(dx, dxg, mo.tok[:NK], nil, NK, C)
+
+	// Routing weights and balance loss → router probabilities → logits.
+	dTopW := a.dTopW[:NK]
+	for j := 0; j < NK; j++ {
+		dTopW[mo.slot[j]] = dwSel[j]
+	}
+	dProbs := a.dProbs[:N*E]
+	be.Zero(dProbs)
+	if c.AuxLossAlpha > 0 { // forward filled mo.counts
+		groups, per := B, T
+		if !c.SeqAux {
+			groups, per = 1, N
+		}
+		k := float64(scale) * c.AuxLossAlpha / float64(groups) / float64(per)
+		for n := 0; n < N; n++ {
+			g := n / per
+			for e := 0; e < E; e++ {
+				dProbs[n*E+e] = float32(k * mo.counts[g*E+e])
+			}
+		}
+	}
+	dLogits := a.dLogitR[:N*E]
+	be.Zero(dLogits)
+	be.MoERouteBackward(dLogits, dTopW, dProbs, mo.probs[:N*E], mo.topW[:NK], mo.topIdx[:NK], N, E, K, c.NormTopkProb)
+	// logits = x·Wgᵀ
+	be.MatMul(lg.router, dLogits, x, E, C, N, true, false, true)
+	be.MatMul(dx, dLogits, lw.router, N, C, E, false, false, true)
+}
