@@ -133,7 +133,13 @@ func Parse(tokenizerJSON, configJSONBytes []byte) (*Tokenizer, error) {
 			return nil, err
 		}
 	}
-	return build(&f, merges, cfg)
+	t, err := build(&f, merges, cfg)
+	if err != nil {
+		return nil, err
+	}
+	t.jsonData = tokenizerJSON
+	t.configData = configJSONBytes
+	return t, nil
 }
 
 func isNull(m json.RawMessage) bool {

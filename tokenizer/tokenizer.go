@@ -33,8 +33,10 @@ type Tokenizer struct {
 	fuseUnk        bool
 
 	cfg   Config
-	file  *fileJSON // kept so Save can write the same structure back
 	cache *encodeCache
+
+	// The source files, kept so Save writes exactly what was loaded.
+	jsonData, configData []byte
 }
 
 func mergeKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
@@ -72,7 +74,6 @@ func build(f *fileJSON, merges [][2]string, cfg Config) (*Tokenizer, error) {
 		unk:          -1,
 		fuseUnk:      m.FuseUnk,
 		cfg:          cfg,
-		file:         f,
 		cache:        newEncodeCache(),
 	}
 	var pre byteLevelJSON

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -658,7 +657,7 @@ func opName(op byte) string {
 		return n
 	}
 	if op >= 0x20 && op < 0x7f {
-		return fmt.Sprintf("%q (0x%02x)", strings.Repeat(string(rune(op)), 1), op)
+		return fmt.Sprintf("%q (0x%02x)", rune(op), op)
 	}
 	return fmt.Sprintf("0x%02x", op)
 }
