@@ -35,13 +35,17 @@ func Marshal(v any) ([]byte, error) {
 type writer struct {
 	buf   bytes.Buffer
 	memo  map[any]uint32 // *List, *Dict, *Object and Global → memo index
+	next  uint32
 	nodes int
 	depth int
 }
 
 // put memoizes the value just written under key.
 func (w *writer) put(key any) {
-	idx := uint32(len(w.memo))
+	// A counter, not len(memo): an *Object reached again through its own
+	// arguments is put twice, and indices must never repeat.
+	idx := w.next
+	w.next++
 	w.memo[key] = idx
 	if idx < 256 {
 		w.buf.Write([]byte{opBinPut, byte(idx)})

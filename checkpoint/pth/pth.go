@@ -1,0 +1,565 @@
+// Package pth reads and writes PyTorch state dicts in the zip format
+// torch.save has used since 1.6: a zip archive holding <prefix>/data.pkl (the
+// pickled dict, see package pickle), <prefix>/data/<key> (one raw
+// little-endian storage per key), <prefix>/version and, from torch 2.0,
+// <prefix>/byteorder.
+//
+// This is the format of MiniMind's trainer checkpoints (out/*.pth, a dict of
+// fp16 tensors). Values are returned as float32 whatever the stored dtype.
+//
+// Error policy: reading never panics and never executes pickled code; a
+// truncated or corrupt archive, a pickle that is not a flat dict of tensors
+// (for example a full training checkpoint with nested dicts), an unsupported
+// dtype, or a view reaching outside its storage is an error prefixed "pth:"
+// naming the file, the key or the record. Writing goes through
+// internal/atomicfile, so a failed write leaves any old file intact.
+package pth
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/minimind-go/minimind/checkpoint/pickle"
+	"github.com/minimind-go/minimind/checkpoint/safetensors"
+	"github.com/minimind-go/minimind/internal/atomicfile"
+)
+
+// Tensor is one state-dict entry with its values converted to float32.
+type Tensor struct {
+	Name string
+	// DType is the stored element type: "F32", "F16" or "BF16".
+	DType string
+	Shape []int
+	Data  []float32
+}
+
+// maxPickleSize bounds data.pkl: a state dict's pickle is a few hundred
+// bytes per tensor, so this is generous while keeping a hostile archive from
+// claiming gigabytes.
+const maxPickleSize = 256 << 20
+
+// storageTypes maps torch's legacy storage classes to dtypes.
+var storageTypes = map[string]string{
+	"FloatStorage":    "F32",
+	"HalfStorage":     "F16",
+	"BFloat16Storage": "BF16",
+	"DoubleStorage":   "F64",
+	"LongStorage":     "I64",
+	"IntStorage":      "I32",
+	"ShortStorage":    "I16",
+	"CharStorage":     "I8",
+	"ByteStorage":     "U8",
+	"BoolStorage":     "BOOL",
+}
+
+// ReadStateDict reads the state dict in the torch zip checkpoint at path.
+// Tensors come back in the dict's order; tied entries sharing one storage
+// are all returned, each with its own copy of the values.
+func ReadStateDict(path string) ([]Tensor, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pth: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("pth: %w", err)
+	}
+	ts, err := ReadStateDictFrom(f, fi.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s)", err, path)
+	}
+	return ts, nil
+}
+
+// ReadStateDictFrom is ReadStateDict for an archive of size bytes read
+// through r.
+func ReadStateDictFrom(r io.ReaderAt, size int64) ([]Tensor, error) {
+	var magic [4]byte
+	if _, err := r.ReadAt(magic[:], 0); err != nil {
+		return nil, fmt.Errorf("pth: reading header: %w", err)
+	}
+	if magic[0] == 0x80 {
+		return nil, errors.New("pth: legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with a newer torch")
+	}
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("pth: not a torch zip checkpoint: %w", err)
+	}
+	a, err := newArchive(zr)
+	if err != nil {
+		return nil, err
+	}
+	return a.stateDict()
+}
+
+// archive gives access to the records under one prefix.
+type archive struct {
+	prefix  string
+	records map[string]*zip.File
+	// storages caches decoded storages by key, so tied tensors read once.
+	storages map[string]*storage
+}
+
+type storage struct {
+	dtype string
+	data  []byte
+}
+
+func newArchive(zr *zip.Reader) (*archive, error) {
+	a := &archive{records: map[string]*zip.File{}, storages: map[string]*storage{}}
+	for _, f := range zr.File {
+		dir, base := path.Split(f.Name)
+		if base == "data.pkl" && strings.Count(dir, "/") == 1 && a.prefix == "" {
+			a.prefix = dir
+		}
+	}
+	if a.prefix == "" {
+		return nil, errors.New("pth: archive has no <prefix>/data.pkl record; not a torch.save checkpoint")
+	}
+	for _, f := range zr.File {
+		if rest, ok := strings.CutPrefix(f.Name, a.prefix); ok {
+			a.records[rest] = f
+		}
+	}
+	if bo, ok := a.records["byteorder"]; ok {
+		b, err := a.read(bo, 16)
+		if err != nil {
+			return nil, err
+		}
+		if s := strings.TrimSpace(string(b)); s != "little" {
+			return nil, fmt.Errorf("pth: byteorder %q is not supported (only little-endian)", s)
+		}
+	}
+	return a, nil
+}
+
+// read returns a record's content, refusing more than limit bytes.
+func (a *archive) read(f *zip.File, limit int64) ([]byte, error) {
+	if f.UncompressedSize64 > uint64(limit) {
+		return nil, fmt.Errorf("pth: record %s of %d bytes exceeds %d", f.Name, f.UncompressedSize64, limit)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, fmt.Errorf("pth: record %s: %w", f.Name, err)
+	}
+	defer rc.Close()
+	// Trust the declared size only as an upper bound; zip.Reader checks
+	// that the content matches it and its CRC.
+	b, err := io.ReadAll(io.LimitReader(rc, int64(f.UncompressedSize64)+1))
+	if err != nil {
+		return nil, fmt.Errorf("pth: record %s: %w", f.Name, err)
+	}
+	if uint64(len(b)) != f.UncompressedSize64 {
+		return nil, fmt.Errorf("pth: record %s holds %d bytes, header says %d", f.Name, len(b), f.UncompressedSize64)
+	}
+	return b, nil
+}
+
+func (a *archive) stateDict() ([]Tensor, error) {
+	pkl, err := a.read(a.records["data.pkl"], maxPickleSize)
+	if err != nil {
+		return nil, err
+	}
+	top, err := pickle.Unmarshal(pkl, nil)
+	if err != nil {
+		return nil, fmt.Errorf("pth: data.pkl: %w", err)
+	}
+	d, ok := top.(*pickle.Dict)
+	if !ok {
+		return nil, fmt.Errorf("pth: data.pkl holds %s, not a state dict", pickle.TypeName(top))
+	}
+	out := make([]Tensor, 0, d.Len())
+	for i, k := range d.Keys() {
+		name, ok := k.(string)
+		if !ok {
+			return nil, fmt.Errorf("pth: state dict key %v is %s, not a string", k, pickle.TypeName(k))
+		}
+		t, err := a.tensor(name, d.Values()[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+var (
+	rebuildTensor    = pickle.Global{Module: "torch._utils", Name: "_rebuild_tensor_v2"}
+	rebuildParameter = pickle.Global{Module: "torch._utils", Name: "_rebuild_parameter"}
+	rebuildParamWith = pickle.Global{Module: "torch._utils", Name: "_rebuild_parameter_with_state"}
+)
+
+// tensor decodes one state-dict value.
+func (a *archive) tensor(name string, v any) (Tensor, error) {
+	o, ok := v.(*pickle.Object)
+	if !ok {
+		if _, isDict := v.(*pickle.Dict); isDict {
+			return Tensor{}, fmt.Errorf("pth: key %q holds a nested dict, not a tensor: this is not a flat state dict (a training checkpoint? extract its model state dict first)", name)
+		}
+		return Tensor{}, fmt.Errorf("pth: key %q holds %s, not a tensor", name, pickle.TypeName(v))
+	}
+	// nn.Parameter wraps the tensor: _rebuild_parameter(tensor, requires_grad, hooks[, state]).
+	if o.Callable == rebuildParameter || o.Callable == rebuildParamWith {
+		if len(o.Args) < 1 {
+			return Tensor{}, fmt.Errorf("pth: key %q: %s without arguments", name, o.Callable)
+		}
+		inner, ok := o.Args[0].(*pickle.Object)
+		if !ok {
+			return Tensor{}, fmt.Errorf("pth: key %q: parameter wraps %s, not a tensor", name, pickle.TypeName(o.Args[0]))
+		}
+		o = inner
+	}
+	if o.Callable != rebuildTensor {
+		return Tensor{}, fmt.Errorf("pth: key %q holds an object built by %s, not a tensor", name, o.Callable)
+	}
+	// _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
+	if len(o.Args) < 4 {
+		return Tensor{}, fmt.Errorf("pth: key %q: _rebuild_tensor_v2 has %d arguments, want at least 4", name, len(o.Args))
+	}
+	st, err := a.storage(name, o.Args[0])
+	if err != nil {
+		return Tensor{}, err
+	}
+	offset, ok := o.Args[1].(int64)
+	if !ok {
+		return Tensor{}, fmt.Errorf("pth: key %q: storage offset is %s, not an int", name, pickle.TypeName(o.Args[1]))
+	}
+	shape, err := intTuple(o.Args[2])
+	if err != nil {
+		return Tensor{}, fmt.Errorf("pth: key %q: size: %w", name, err)
+	}
+	stride, err := intTuple(o.Args[3])
+	if err != nil {
+		return Tensor{}, fmt.Errorf("pth: key %q: stride: %w", name, err)
+	}
+	var data []float32
+	switch st.dtype {
+	case "F32", "F16", "BF16", "F64":
+		data, err = gather(st, offset, shape, stride)
+		if err != nil {
+			return Tensor{}, fmt.Errorf("pth: key %q: %w", name, err)
+		}
+	default:
+		return Tensor{}, fmt.Errorf("pth: key %q has dtype %s; only float32, float16, bfloat16 (and float64, converted) tensors are supported", name, st.dtype)
+	}
+	dt := st.dtype
+	if dt == "F64" {
+		dt = "F32" // values were rounded to float32 on the way in
+	}
+	sh := make([]int, len(shape))
+	for i, s := range shape {
+		sh[i] = int(s)
+	}
+	return Tensor{Name: name, DType: dt, Shape: sh, Data: data}, nil
+}
+
+// intTuple checks that v is a tuple of non-negative ints.
+func intTuple(v any) ([]int64, error) {
+	t, ok := v.(pickle.Tuple)
+	if !ok {
+		return nil, fmt.Errorf("is %s, not a tuple", pickle.TypeName(v))
+	}
+	out := make([]int64, len(t))
+	for i, x := range t {
+		n, ok := x.(int64)
+		if !ok || n < 0 {
+			return nil, fmt.Errorf("entry %d is %v, not a non-negative int", i, x)
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+// storage resolves a persistent id ("storage", torch.XStorage, key,
+// location, numel) to the storage's bytes.
+func (a *archive) storage(name string, v any) (*storage, error) {
+	pid, ok := v.(pickle.PersistentID)
+	if !ok {
+		return nil, fmt.Errorf("pth: key %q: tensor storage is %s, not a persistent id", name, pickle.TypeName(v))
+	}
+	id, ok := pid.ID.(pickle.Tuple)
+	if !ok || len(id) != 5 || id[0] != "storage" {
+		return nil, fmt.Errorf("pth: key %q: persistent id %v is not (\"storage\", type, key, location, numel)", name, pid.ID)
+	}
+	g, ok := id[1].(pickle.Global)
+	dtype := storageTypes[g.Name]
+	if !ok || g.Module != "torch" || dtype == "" {
+		return nil, fmt.Errorf("pth: key %q: unknown storage type %v", name, id[1])
+	}
+	key, ok1 := id[2].(string)
+	numel, ok2 := id[4].(int64)
+	if !ok1 || !ok2 || numel < 0 {
+		return nil, fmt.Errorf("pth: key %q: persistent id %v has a bad key or size", name, id)
+	}
+	if st, ok := a.storages[key]; ok {
+		if st.dtype != dtype {
+			return nil, fmt.Errorf("pth: key %q: storage %s read as both %s and %s", name, key, st.dtype, dtype)
+		}
+		return st, nil
+	}
+	rec, ok := a.records["data/"+key]
+	if !ok {
+		return nil, fmt.Errorf("pth: key %q: storage record %sdata/%s is missing", name, a.prefix, key)
+	}
+	size := safetensors.DType(dtype).Size()
+	if uint64(numel) > math.MaxInt64/uint64(size) || rec.UncompressedSize64 != uint64(numel)*uint64(size) {
+		return nil, fmt.Errorf("pth: key %q: storage %s holds %d bytes, want %d elements of %s", name, key, rec.UncompressedSize64, numel, dtype)
+	}
+	b, err := a.read(rec, int64(rec.UncompressedSize64))
+	if err != nil {
+		return nil, err
+	}
+	st := &storage{dtype: dtype, data: b}
+	a.storages[key] = st
+	return st, nil
+}
+
+// gather copies the (possibly strided) view out of the storage, converting
+// to float32.
+func gather(st *storage, offset int64, shape, stride []int64) ([]float32, error) {
+	if len(shape) != len(stride) {
+		return nil, fmt.Errorf("size %v and stride %v differ in rank", shape, stride)
+	}
+	esize := int64(safetensors.DType(st.dtype).Size())
+	snumel := int64(len(st.data)) / esize
+	numel := int64(1)
+	last := offset // highest element index the view touches
+	for i, s := range shape {
+		if s != 0 && numel > snumel/s+1 {
+			return nil, fmt.Errorf("size %v is larger than its storage of %d elements", shape, snumel)
+		}
+		numel *= s
+		if s > 0 {
+			if stride[i] > 0 && s-1 > (math.MaxInt64-last)/stride[i] {
+				return nil, fmt.Errorf("size %v with stride %v overflows", shape, stride)
+			}
+			last += (s - 1) * stride[i]
+		}
+	}
+	if numel == 0 {
+		return []float32{}, nil
+	}
+	// Views larger than their storage only come from expand(); refusing
+	// them keeps a hostile size from forcing a huge allocation.
+	if numel > snumel {
+		return nil, fmt.Errorf("size %v (%d elements) is larger than its storage of %d elements", shape, numel, snumel)
+	}
+	if offset < 0 || last >= snumel {
+		return nil, fmt.Errorf("view (offset %d, size %v, stride %v) reaches element %d of a storage of %d", offset, shape, stride, last, snumel)
+	}
+	out := make([]float32, numel)
+	decode := decoder(st.dtype)
+	if contiguous(shape, stride) {
+		for i := range out {
+			out[i] = decode(st.data, offset+int64(i))
+		}
+		return out, nil
+	}
+	idx := make([]int64, len(shape))
+	for i := range out {
+		pos := offset
+		for d, x := range idx {
+			pos += x * stride[d]
+		}
+		out[i] = decode(st.data, pos)
+		for d := len(idx) - 1; d >= 0; d-- { // odometer increment, last dim fastest
+			idx[d]++
+			if idx[d] < shape[d] {
+				break
+			}
+			idx[d] = 0
+		}
+	}
+	return out, nil
+}
+
+func contiguous(shape, stride []int64) bool {
+	want := int64(1)
+	for i := len(shape) - 1; i >= 0; i-- {
+		if shape[i] != 1 && stride[i] != want {
+			return false
+		}
+		want *= shape[i]
+	}
+	return true
+}
+
+// decoder returns a function reading element i of a storage as float32.
+func decoder(dtype string) func(b []byte, i int64) float32 {
+	le := binary.LittleEndian
+	switch dtype {
+	case "F16":
+		return func(b []byte, i int64) float32 { return safetensors.F16ToFloat32(le.Uint16(b[2*i:])) }
+	case "BF16":
+		return func(b []byte, i int64) float32 { return safetensors.BF16ToFloat32(le.Uint16(b[2*i:])) }
+	case "F64":
+		return func(b []byte, i int64) float32 { return float32(math.Float64frombits(le.Uint64(b[8*i:]))) }
+	}
+	return func(b []byte, i int64) float32 { return math.Float32frombits(le.Uint32(b[4*i:])) }
+}
+
+// WriteStateDict writes tensors as a torch zip checkpoint that torch.load
+// reads as a dict {name: tensor}, storing values as dtype "F16" (what
+// MiniMind's trainers save), "BF16" or "F32" with round-to-nearest-even.
+// Tensors whose Data slices are the same slice (tied weights) share one
+// storage, as in a torch state dict. Each tensor's own DType is ignored.
+// The file is replaced atomically.
+func WriteStateDict(path string, tensors []Tensor, dtype string) error {
+	storageClass, ok := map[string]string{"F32": "FloatStorage", "F16": "HalfStorage", "BF16": "BFloat16Storage"}[dtype]
+	if !ok {
+		return fmt.Errorf("pth: write %s: dtype %q is not F32, F16 or BF16", path, dtype)
+	}
+	type entry struct {
+		key  string
+		data []float32
+	}
+	d := pickle.NewDict()
+	var storages []entry
+	byData := map[[2]uintptr]string{} // (first element address, length) → key
+	for _, t := range tensors {
+		n := 1
+		for _, s := range t.Shape {
+			if s < 0 {
+				return fmt.Errorf("pth: write %s: tensor %q has negative dimension in %v", path, t.Name, t.Shape)
+			}
+			n *= s
+		}
+		if n != len(t.Data) {
+			return fmt.Errorf("pth: write %s: tensor %q: shape %v needs %d values, have %d", path, t.Name, t.Shape, n, len(t.Data))
+		}
+		if _, dup := d.Get(t.Name); dup {
+			return fmt.Errorf("pth: write %s: tensor %q appears twice", path, t.Name)
+		}
+		var key string
+		var id [2]uintptr
+		if len(t.Data) > 0 {
+			id = [2]uintptr{uintptrOf(t.Data), uintptr(len(t.Data))}
+		}
+		if k, ok := byData[id]; ok && len(t.Data) > 0 {
+			key = k
+		} else {
+			key = strconv.Itoa(len(storages))
+			storages = append(storages, entry{key, t.Data})
+			if len(t.Data) > 0 {
+				byData[id] = key
+			}
+		}
+		shape := make(pickle.Tuple, len(t.Shape))
+		stride := make(pickle.Tuple, len(t.Shape))
+		s := int64(1)
+		for i := len(t.Shape) - 1; i >= 0; i-- {
+			shape[i] = int64(t.Shape[i])
+			stride[i] = s
+			s *= int64(t.Shape[i])
+		}
+		obj := &pickle.Object{
+			Callable: rebuildTensor,
+			Args: pickle.Tuple{
+				pickle.PersistentID{ID: pickle.Tuple{"storage", pickle.Global{Module: "torch", Name: storageClass}, key, "cpu", int64(len(t.Data))}},
+				int64(0), shape, stride, false,
+				orderedDict(), // backward_hooks: torch passes an empty OrderedDict
+			},
+		}
+		if err := d.Set(t.Name, obj); err != nil {
+			return fmt.Errorf("pth: write %s: %w", path, err)
+		}
+	}
+	pkl, err := pickle.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("pth: write %s: %w", path, err)
+	}
+	prefix := "archive/"
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		cw := &countingWriter{w: w}
+		zw := zip.NewWriter(cw)
+		put := func(name string, data []byte) error {
+			return storeAligned(zw, cw, prefix+name, data)
+		}
+		if err := put("data.pkl", pkl); err != nil {
+			return err
+		}
+		if err := put("byteorder", []byte("little")); err != nil {
+			return err
+		}
+		for _, s := range storages {
+			if err := put("data/"+s.key, encode(s.data, dtype)); err != nil {
+				return err
+			}
+		}
+		if err := put("version", []byte("3\n")); err != nil {
+			return err
+		}
+		return zw.Close()
+	})
+}
+
+func orderedDict() *pickle.Dict {
+	d := pickle.NewDict()
+	d.Ordered = true
+	return d
+}
+
+// encode converts values to little-endian bytes of dtype.
+func encode(x []float32, dtype string) []byte {
+	st := safetensors.FromFloat32("", nil, x, safetensors.DType(dtype))
+	return st.Data
+}
+
+// countingWriter tracks the archive offset so records can be aligned.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// alignment is where torch's writer places record data (64 bytes), so
+// readers may memory-map storages; torch.load does not require it.
+const alignment = 64
+
+// storeAligned writes one uncompressed record whose data starts at a
+// multiple of alignment, padding with an extra field as torch does
+// (header id "FB", filled with 'Z').
+func storeAligned(zw *zip.Writer, cw *countingWriter, name string, data []byte) error {
+	if err := zw.Flush(); err != nil {
+		return err
+	}
+	const localHeader = 30 // fixed part of a zip local file header
+	start := cw.n + localHeader + int64(len(name))
+	pad := (alignment - (start+4)%alignment) % alignment // +4: the extra field's own header
+	extra := make([]byte, 4+pad)
+	binary.LittleEndian.PutUint16(extra, 0x4246) // "FB"
+	binary.LittleEndian.PutUint16(extra[2:], uint16(pad))
+	copy(extra[4:], bytes.Repeat([]byte{'Z'}, int(pad)))
+	fh := &zip.FileHeader{
+		Name:               name,
+		Method:             zip.Store,
+		CRC32:              crc32.ChecksumIEEE(data),
+		CompressedSize64:   uint64(len(data)),
+		UncompressedSize64: uint64(len(data)),
+		Extra:              extra,
+	}
+	w, err := zw.CreateRaw(fh)
+	if err != nil {
+		return fmt.Errorf("pth: zip record %s: %w", name, err)
+	}
+	if _, err := w.Write(data); err != nil {
+		return fmt.Errorf("pth: zip record %s: %w", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,483 @@
+package main
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/minimind-go/minimind/tokenizer"
+)
+
+func newTokenizerCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tokenizer",
+		Short: "Train, inspect and run byte-level BPE tokenizers",
+		Long: `Work with byte-level BPE tokenizers in HuggingFace tokenizer.json format.
+
+Every command that needs a tokenizer takes --tokenizer PATH (a tokenizer.json
+file or a folder holding one, plus tokenizer_config.json if present). Without
+it, the project's own default tokenizer (vocab 6400, MiniMind's special tokens
+and chat template, built into the binary) is used.`,
+	}
+	cmd.AddCommand(newTokenizerTrainCommand(g), newTokenizerEncodeCommand(g),
+		newTokenizerDecodeCommand(g), newTokenizerStatsCommand(g))
+	return cmd
+}
+
+// loadTokenizer resolves --tokenizer: a path, or the built-in default.
+func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
+	if path == "" {
+		return tokenizer.Default()
+	}
+	return tokenizer.Load(path)
+}
+
+// TokenizerTrainOptions are the flags of `tokenizer train`.
+type TokenizerTrainOptions struct {
+	Data         []string
+	VocabSize    int
+	Out          string
+	MinFrequency int64
+}
+
+// AddFlags registers the flags, named as in MiniMind's train_tokenizer.py.
+func (o *TokenizerTrainOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringSliceVar(&o.Data, "data", nil, "JSONL training files (.jsonl or .jsonl.gz; repeat or comma-separate)")
+	f.IntVar(&o.VocabSize, "vocab_size", 6400, "vocabulary size including the 3 special tokens and 256 byte tokens")
+	f.StringVar(&o.Out, "out", "", "output folder for tokenizer.json and tokenizer_config.json")
+	f.Int64Var(&o.MinFrequency, "min_frequency", 0, "never merge a pair seen fewer times (0 = no limit)")
+}
+
+func newTokenizerTrainCommand(g *globalOptions) *cobra.Command {
+	var opts TokenizerTrainOptions
+	cmd := &cobra.Command{
+		Use:   "train --data FILE... --out DIR",
+		Short: "Train a byte-level BPE tokenizer from JSONL text",
+		Long: `Train a byte-level BPE tokenizer with HuggingFace BpeTrainer semantics.
+
+Input lines are {"text": ...} or {"conversations": [{"role", "content"}...]}
+(each message content counts as a document), in .jsonl or .jsonl.gz files.
+The output folder gets a tokenizer.json that HF tokenizers can load (special
+tokens <|endoftext|>=0, <|im_start|>=1, <|im_end|>=2, ByteLevel pre-tokenizer
+with the GPT-2 pattern, ByteLevel decoder) and a tokenizer_config.json with
+MiniMind's settings and chat template. The same input always gives the same
+files.
+
+Examples:
+  minimind tokenizer train --data pretrain.jsonl --out ./my_tokenizer
+  minimind tokenizer train --data a.jsonl.gz,b.jsonl.gz --vocab_size 8000 --out out/tok
+
+Exit status: 0 on success, 1 on a read or write error, 2 on bad flags,
+130 if interrupted.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runTokenizerTrain(c.Context(), opts, g, c.ErrOrStderr())
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runTokenizerTrain(ctx context.Context, opts TokenizerTrainOptions, g *globalOptions, stderr io.Writer) error {
+	if len(opts.Data) == 0 || opts.Out == "" {
+		return fmt.Errorf("%w: --data and --out are required", errUsage)
+	}
+	var bar *progressbar.ProgressBar
+	progress := func(p tokenizer.Progress) {
+		if g.quiet {
+			return
+		}
+		switch {
+		case p.Stage == "count":
+			if bar == nil {
+				bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(stderr),
+					progressbar.OptionSetDescription("counting words (documents)"),
+					progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond))
+			}
+			_ = bar.Set(p.Done)
+		case p.Stage == "merge":
+			if bar == nil || bar.GetMax() != p.Total {
+				if bar != nil {
+					_ = bar.Finish()
+					fmt.Fprintln(stderr)
+				}
+				bar = progressbar.NewOptions(p.Total, progressbar.OptionSetWriter(stderr),
+					progressbar.OptionSetDescription("learning merges"),
+					progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond))
+			}
+			_ = bar.Set(p.Done)
+		}
+	}
+	start := time.Now()
+	tr := tokenizer.NewTrainer(tokenizer.TrainOptions{
+		VocabSize:    opts.VocabSize,
+		MinFrequency: opts.MinFrequency,
+		Workers:      g.threads,
+		OnProgress:   progress,
+	})
+	for _, path := range opts.Data {
+		if err := tr.AddFile(ctx, path); err != nil {
+			return err
+		}
+	}
+	counted := time.Since(start)
+	tok, err := tr.Train(ctx)
+	if err != nil {
+		return err
+	}
+	if bar != nil {
+		_ = bar.Finish()
+		fmt.Fprintln(stderr)
+	}
+	if err := tok.Save(opts.Out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "trained vocab %d on %d documents in %s (counting %s); wrote %s\n",
+		tok.VocabSize(), tr.Docs(), time.Since(start).Round(time.Millisecond), counted.Round(time.Millisecond), opts.Out)
+	return nil
+}
+
+// TokenizerEncodeOptions are the flags of `tokenizer encode`.
+type TokenizerEncodeOptions struct {
+	Tokenizer string
+	Bench     bool
+}
+
+// AddFlags registers the flags.
+func (o *TokenizerEncodeOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json or a folder holding one (default: the built-in tokenizer)")
+	f.BoolVar(&o.Bench, "bench", false, "print no ids; report encoding throughput (MB/s of text) on stderr")
+}
+
+func newTokenizerEncodeCommand(g *globalOptions) *cobra.Command {
+	var opts TokenizerEncodeOptions
+	cmd := &cobra.Command{
+		Use:   "encode [--tokenizer PATH] < docs.jsonl",
+		Short: "Encode JSONL {\"text\"} lines from stdin into JSON arrays of ids",
+		Long: `Read {"text": ...} JSONL lines on stdin and print one JSON array of token ids
+per line, in order. Special-token strings in the text (<|im_start|> ...) become
+their ids, as in HF's encode(text, add_special_tokens=False). Documents are
+encoded in parallel (--threads).
+
+With --bench, all input is read first, then encoded once and the throughput
+in MB/s of UTF-8 text is reported; no ids are printed.
+
+Examples:
+  echo '{"text": "你好，世界！"}' | minimind tokenizer encode
+  zcat pretrain.jsonl.gz | minimind tokenizer encode --tokenizer ./tok > ids.jsonl
+  zcat pretrain.jsonl.gz | minimind tokenizer encode --bench --threads 2
+
+Exit status: 0 on success, 1 on bad input or a missing tokenizer, 2 on bad
+flags.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runTokenizerEncode(c.Context(), opts, g, c.InOrStdin(), c.OutOrStdout(), c.ErrOrStderr())
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// readTexts reads up to max {"text"} lines (max <= 0: all), returning the
+// texts and whether input is exhausted. line counts lines read so far.
+func readTexts(br *bufio.Reader, max int, line *int) ([]string, bool, error) {
+	var texts []string
+	for max <= 0 || len(texts) < max {
+		b, err := br.ReadBytes('\n')
+		if len(strings.TrimSpace(string(b))) > 0 {
+			*line++
+			var v struct {
+				Text *string `json:"text"`
+			}
+			if jerr := json.Unmarshal(b, &v); jerr != nil {
+				return nil, false, fmt.Errorf("line %d: %w", *line, jerr)
+			}
+			if v.Text == nil {
+				return nil, false, fmt.Errorf("line %d: no \"text\" field", *line)
+			}
+			texts = append(texts, *v.Text)
+		} else if len(b) > 0 {
+			*line++
+		}
+		if errors.Is(err, io.EOF) {
+			return texts, true, nil
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("line %d: %w", *line+1, err)
+		}
+	}
+	return texts, false, nil
+}
+
+func runTokenizerEncode(ctx context.Context, opts TokenizerEncodeOptions, g *globalOptions, in io.Reader, out, stderr io.Writer) error {
+	tok, err := loadTokenizer(opts.Tokenizer)
+	if err != nil {
+		return err
+	}
+	br := bufio.NewReaderSize(in, 1<<20)
+	line := 0
+	if opts.Bench {
+		texts, _, err := readTexts(br, 0, &line)
+		if err != nil {
+			return fmt.Errorf("stdin: %w", err)
+		}
+		var size, tokens int
+		for _, t := range texts {
+			size += len(t)
+		}
+		workers := g.threads
+		if workers <= 0 {
+			workers = runtime.GOMAXPROCS(0)
+		}
+		start := time.Now()
+		ids := tok.EncodeBatchWorkers(texts, workers)
+		sec := time.Since(start).Seconds()
+		for _, x := range ids {
+			tokens += len(x)
+		}
+		fmt.Fprintf(stderr, "encoded %d documents, %.1f MB, %d tokens in %.2fs with %d threads: %.1f MB/s, %.0f tokens/s\n",
+			len(texts), float64(size)/1e6, tokens, sec, workers, float64(size)/1e6/sec, float64(tokens)/sec)
+		return nil
+	}
+	w := bufio.NewWriterSize(out, 1<<20)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		texts, done, err := readTexts(br, 4096, &line)
+		if err != nil {
+			return fmt.Errorf("stdin: %w", err)
+		}
+		for _, ids := range tok.EncodeBatchWorkers(texts, g.threads) {
+			writeIDs(w, ids)
+		}
+		if done {
+			break
+		}
+	}
+	return w.Flush()
+}
+
+// writeIDs prints ids as a compact JSON array line; by hand because
+// encoding/json would box every element.
+func writeIDs(w *bufio.Writer, ids []int32) {
+	var buf [12]byte
+	w.WriteByte('[')
+	for i, id := range ids {
+		if i > 0 {
+			w.WriteString(", ")
+		}
+		w.Write(fmt.Appendf(buf[:0], "%d", id))
+	}
+	w.WriteString("]\n")
+}
+
+// TokenizerDecodeOptions are the flags of `tokenizer decode`.
+type TokenizerDecodeOptions struct {
+	Tokenizer   string
+	SkipSpecial bool
+}
+
+// AddFlags registers the flags.
+func (o *TokenizerDecodeOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json or a folder holding one (default: the built-in tokenizer)")
+	f.BoolVar(&o.SkipSpecial, "skip_special_tokens", false, "drop special tokens such as <|im_end|>")
+}
+
+func newTokenizerDecodeCommand(g *globalOptions) *cobra.Command {
+	var opts TokenizerDecodeOptions
+	cmd := &cobra.Command{
+		Use:   "decode [--tokenizer PATH] < ids.jsonl",
+		Short: "Decode JSON arrays of ids from stdin into JSONL {\"text\"} lines",
+		Long: `Read one JSON array of token ids per line on stdin and print {"text": ...}
+per line: the reverse of 'minimind tokenizer encode'. Unknown ids are skipped
+and invalid UTF-8 becomes U+FFFD, as in HF's decode.
+
+Examples:
+  echo '[5134, 270, 2219, 286]' | minimind tokenizer decode --tokenizer ../shared/minimind
+  minimind tokenizer encode < docs.jsonl | minimind tokenizer decode
+
+Exit status: 0 on success, 1 on bad input or a missing tokenizer, 2 on bad
+flags.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runTokenizerDecode(c.Context(), opts, g, c.InOrStdin(), c.OutOrStdout())
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runTokenizerDecode(ctx context.Context, opts TokenizerDecodeOptions, _ *globalOptions, in io.Reader, out io.Writer) error {
+	tok, err := loadTokenizer(opts.Tokenizer)
+	if err != nil {
+		return err
+	}
+	br := bufio.NewReaderSize(in, 1<<20)
+	w := bufio.NewWriter(out)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for line := 1; ; line++ {
+		if line%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		b, rerr := br.ReadBytes('\n')
+		if len(strings.TrimSpace(string(b))) > 0 {
+			var ids []int32
+			if err := json.Unmarshal(b, &ids); err != nil {
+				return fmt.Errorf("stdin line %d: %w", line, err)
+			}
+			text := tok.Decode(ids)
+			if opts.SkipSpecial {
+				text = tok.DecodeSkipSpecial(ids)
+			}
+			if err := enc.Encode(struct {
+				Text string `json:"text"`
+			}{text}); err != nil {
+				return err
+			}
+		}
+		if errors.Is(rerr, io.EOF) {
+			break
+		}
+		if rerr != nil {
+			return fmt.Errorf("stdin line %d: %w", line, rerr)
+		}
+	}
+	return w.Flush()
+}
+
+// TokenizerStatsOptions are the flags of `tokenizer stats`.
+type TokenizerStatsOptions struct {
+	Tokenizer []string
+	Data      []string
+}
+
+// AddFlags registers the flags.
+func (o *TokenizerStatsOptions) AddFlags(f *pflag.FlagSet) {
+	f.StringSliceVar(&o.Tokenizer, "tokenizer", nil, "tokenizers to compare (repeatable; \"default\" = the built-in one; none = the built-in one)")
+	f.StringSliceVar(&o.Data, "data", nil, "JSONL {\"text\"} files (.jsonl or .jsonl.gz)")
+}
+
+func newTokenizerStatsCommand(g *globalOptions) *cobra.Command {
+	var opts TokenizerStatsOptions
+	cmd := &cobra.Command{
+		Use:   "stats --data FILE... [--tokenizer PATH...]",
+		Short: "Report compression (characters and bytes per token) on JSONL text",
+		Long: `Encode every {"text"} document of each --data file with each --tokenizer and
+print characters per token and bytes per token: higher means better
+compression, so more text fits in a context window.
+
+Examples:
+  minimind tokenizer stats --data ../shared/corpus/eval_zh_poetry.jsonl.gz
+  minimind tokenizer stats --tokenizer default,../shared/minimind --data eval.jsonl.gz
+
+Exit status: 0 on success, 1 on bad input or a missing tokenizer, 2 on bad
+flags.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runTokenizerStats(c.Context(), opts, g, c.OutOrStdout())
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runTokenizerStats(ctx context.Context, opts TokenizerStatsOptions, g *globalOptions, out io.Writer) error {
+	if len(opts.Data) == 0 {
+		return fmt.Errorf("%w: --data is required", errUsage)
+	}
+	names := opts.Tokenizer
+	if len(names) == 0 {
+		names = []string{"default"}
+	}
+	toks := make([]*tokenizer.Tokenizer, len(names))
+	for i, n := range names {
+		path := n
+		if n == "default" {
+			path = ""
+		}
+		t, err := loadTokenizer(path)
+		if err != nil {
+			return err
+		}
+		toks[i] = t
+	}
+	fmt.Fprintf(out, "%-40s %-30s %10s %12s %12s %10s %10s\n", "data", "tokenizer", "docs", "chars", "tokens", "chars/tok", "bytes/tok")
+	for _, path := range opts.Data {
+		texts, err := readTextFile(path)
+		if err != nil {
+			return err
+		}
+		var chars, size int
+		for _, t := range texts {
+			chars += len([]rune(t))
+			size += len(t)
+		}
+		for i, tok := range toks {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			tokens := 0
+			for _, ids := range tok.EncodeBatchWorkers(texts, g.threads) {
+				tokens += len(ids)
+			}
+			fmt.Fprintf(out, "%-40s %-30s %10d %12d %12d %10.3f %10.3f\n", shorten(path, 40), shorten(names[i], 30),
+				len(texts), chars, tokens, float64(chars)/float64(max(tokens, 1)), float64(size)/float64(max(tokens, 1)))
+		}
+	}
+	return nil
+}
+
+// readTextFile reads the "text" of every line of a JSONL(.gz) file.
+func readTextFile(path string) ([]string, error) {
+	r, closeFn, err := openMaybeGzip(path)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+	line := 0
+	texts, _, err := readTexts(bufio.NewReaderSize(r, 1<<20), 0, &line)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return texts, nil
+}
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n+1:]
+}
+
+// openMaybeGzip opens path, decompressing it if it ends in .gz.
+func openMaybeGzip(path string) (io.Reader, func(), error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !strings.HasSuffix(path, ".gz") {
+		return f, func() { f.Close() }, nil
+	}
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return gz, func() { gz.Close(); f.Close() }, nil
+}
