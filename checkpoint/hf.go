@@ -122,7 +122,7 @@ func SaveHF(dir string, p *model.Params, dtype safetensors.DType) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	cfgJSON, err := json.Marshal(p.Config)
+	cfgJSON, err := json.MarshalIndent(p.Config, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -239,7 +239,9 @@ type configJSONType Config
 func configJSON(c Config) configJSONType { return configJSONType(c) }
 
 // MarshalJSON writes every MiniMind field plus model_type, architectures,
-// tie_word_embeddings and any unknown fields read earlier, with sorted keys.
+// tie_word_embeddings and any unknown fields read earlier, with sorted keys
+// (one per line; json.Marshal compacts it, json.MarshalIndent keeps it
+// readable).
 func (c Config) MarshalJSON() ([]byte, error) {
 	b, err := json.Marshal(configJSONType(c))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -100,5 +101,61 @@ func TestEncodeBatchMatchesEncode(t *testing.T) {
 		if !slices.Equal(got[i], c.IDs) && len(c.IDs)+len(got[i]) > 0 {
 			t.Errorf("line %d: batch %v, want %v", i+1, got[i], c.IDs)
 		}
+	}
+}
+
+type chatIDsCase struct {
+	Rendered string  `json:"rendered"`
+	IDs      []int32 `json:"ids"`
+}
+
+// chat.jsonl also holds the ids of each rendered prompt.
+func TestChatFixtureIDs(t *testing.T) {
+	tok := miniMind(t)
+	cases := readJSONL[chatIDsCase](t, sharedPath(t, "fixtures/tokenizer/chat.jsonl"))
+	for i, c := range cases {
+		if got := tok.Encode(c.Rendered); !slices.Equal(got, c.IDs) {
+			t.Errorf("line %d:\n want %v\n  got %v", i+1, c.IDs, got)
+		}
+	}
+	t.Logf("chat.jsonl: %d lines' ids checked", len(cases))
+}
+
+// The id vectors of SPEC.md §4, independent of the fixture files.
+func TestSpecVectors(t *testing.T) {
+	tok := miniMind(t)
+	tests := []struct {
+		name string
+		text string
+		want []int32
+	}{
+		{"issue 111", "这是一个测试，看看分词器是否能正确处理中文。", []int32{434, 1589, 3560, 270, 1380, 1380, 554, 1582, 1179, 2010, 424, 2826, 1958, 413, 677, 286}},
+		{"assistant header", "<|im_start|>assistant\n", []int32{1, 1078, 538, 501, 201}},
+		{"im_end newline", "<|im_end|>\n", []int32{2, 201}},
+		{"system", "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n", []int32{1, 85, 736, 201, 59, 292, 389, 260, 3836, 1861, 501, 2, 201}},
+		{"nihao", "你好！有什么可以帮你？", []int32{5134, 2207, 5183, 451, 1086, 608, 814}},
+		{"think", "<think>", []int32{30, 450, 1573, 32}},
+		{"two newlines", "\n\n", []int32{201, 201}},
+		{"hello world", "Hello, world!", []int32{42, 392, 338, 14, 1636, 3}},
+		{"sun", "The sun sets in the west", []int32{1148, 4289, 271, 1943, 295, 276, 288, 533}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tok.Encode(tc.text); !slices.Equal(got, tc.want) {
+				t.Errorf("Encode(%q)\n want %v\n  got %v", tc.text, tc.want, got)
+			}
+		})
+	}
+	if id, ok := tok.TokenID("<|im_end|>"); !ok || id != 2 {
+		t.Errorf("TokenID(<|im_end|>) = %d, %v", id, ok)
+	}
+	if got := tok.DecodeSkipSpecial([]int32{1, 1078, 538, 501, 201, 5134, 2}); got != "assistant\n你好" {
+		t.Errorf("DecodeSkipSpecial = %q", got)
+	}
+	if tok.VocabSize() != 6400 {
+		t.Errorf("VocabSize = %d, want 6400", tok.VocabSize())
+	}
+	if !strings.Contains(tok.ChatTemplate(), "<|im_start|>") {
+		t.Error("ChatTemplate not loaded from tokenizer_config.json")
 	}
 }

@@ -48,18 +48,32 @@ type Tensor struct {
 // claiming gigabytes.
 const maxPickleSize = 256 << 20
 
-// storageTypes maps torch's legacy storage classes to dtypes.
-var storageTypes = map[string]string{
-	"FloatStorage":    "F32",
-	"HalfStorage":     "F16",
-	"BFloat16Storage": "BF16",
-	"DoubleStorage":   "F64",
-	"LongStorage":     "I64",
-	"IntStorage":      "I32",
-	"ShortStorage":    "I16",
-	"CharStorage":     "I8",
-	"ByteStorage":     "U8",
-	"BoolStorage":     "BOOL",
+// storageDType maps torch's legacy storage class names to dtypes ("" if
+// unknown).
+func storageDType(class string) string {
+	switch class {
+	case "FloatStorage":
+		return "F32"
+	case "HalfStorage":
+		return "F16"
+	case "BFloat16Storage":
+		return "BF16"
+	case "DoubleStorage":
+		return "F64"
+	case "LongStorage":
+		return "I64"
+	case "IntStorage":
+		return "I32"
+	case "ShortStorage":
+		return "I16"
+	case "CharStorage":
+		return "I8"
+	case "ByteStorage":
+		return "U8"
+	case "BoolStorage":
+		return "BOOL"
+	}
+	return ""
 }
 
 // ReadStateDict reads the state dict in the torch zip checkpoint at path.
@@ -194,6 +208,8 @@ func (a *archive) stateDict() ([]Tensor, error) {
 	return out, nil
 }
 
+// The torch._utils callables a state-dict value can be built by. They are
+// never modified.
 var (
 	rebuildTensor    = pickle.Global{Module: "torch._utils", Name: "_rebuild_tensor_v2"}
 	rebuildParameter = pickle.Global{Module: "torch._utils", Name: "_rebuild_parameter"}
@@ -232,8 +248,8 @@ func (a *archive) tensor(name string, v any) (Tensor, error) {
 		return Tensor{}, err
 	}
 	offset, ok := o.Args[1].(int64)
-	if !ok {
-		return Tensor{}, fmt.Errorf("pth: key %q: storage offset is %s, not an int", name, pickle.TypeName(o.Args[1]))
+	if !ok || offset < 0 {
+		return Tensor{}, fmt.Errorf("pth: key %q: storage offset %v is not a non-negative int", name, o.Args[1])
 	}
 	shape, err := intTuple(o.Args[2])
 	if err != nil {
@@ -293,7 +309,7 @@ func (a *archive) storage(name string, v any) (*storage, error) {
 		return nil, fmt.Errorf("pth: key %q: persistent id %v is not (\"storage\", type, key, location, numel)", name, pid.ID)
 	}
 	g, ok := id[1].(pickle.Global)
-	dtype := storageTypes[g.Name]
+	dtype := storageDType(g.Name)
 	if !ok || g.Module != "torch" || dtype == "" {
 		return nil, fmt.Errorf("pth: key %q: unknown storage type %v", name, id[1])
 	}
@@ -333,29 +349,27 @@ func gather(st *storage, offset int64, shape, stride []int64) ([]float32, error)
 	}
 	esize := int64(safetensors.DType(st.dtype).Size())
 	snumel := int64(len(st.data)) / esize
+	for _, sz := range shape {
+		if sz == 0 {
+			return []float32{}, nil
+		}
+	}
 	numel := int64(1)
 	last := offset // highest element index the view touches
-	for i, s := range shape {
-		if s != 0 && numel > snumel/s+1 {
+	for i, sz := range shape {
+		// Views larger than their storage only come from expand(); refusing
+		// them keeps a hostile size from forcing a huge allocation, and
+		// bounds numel so the product cannot overflow.
+		if numel > snumel/sz {
 			return nil, fmt.Errorf("size %v is larger than its storage of %d elements", shape, snumel)
 		}
-		numel *= s
-		if s > 0 {
-			if stride[i] > 0 && s-1 > (math.MaxInt64-last)/stride[i] {
-				return nil, fmt.Errorf("size %v with stride %v overflows", shape, stride)
-			}
-			last += (s - 1) * stride[i]
+		numel *= sz
+		if stride[i] > 0 && sz-1 > (math.MaxInt64-last)/stride[i] {
+			return nil, fmt.Errorf("size %v with stride %v overflows", shape, stride)
 		}
+		last += (sz - 1) * stride[i]
 	}
-	if numel == 0 {
-		return []float32{}, nil
-	}
-	// Views larger than their storage only come from expand(); refusing
-	// them keeps a hostile size from forcing a huge allocation.
-	if numel > snumel {
-		return nil, fmt.Errorf("size %v (%d elements) is larger than its storage of %d elements", shape, numel, snumel)
-	}
-	if offset < 0 || last >= snumel {
+	if last >= snumel {
 		return nil, fmt.Errorf("view (offset %d, size %v, stride %v) reaches element %d of a storage of %d", offset, shape, stride, last, snumel)
 	}
 	out := make([]float32, numel)
@@ -426,7 +440,12 @@ func WriteStateDict(path string, tensors []Tensor, dtype string) error {
 	}
 	d := pickle.NewDict()
 	var storages []entry
-	byData := map[[2]uintptr]string{} // (first element address, length) → key
+	// Tied tensors share a Data slice: same first element, same length.
+	type sliceID struct {
+		first *float32
+		n     int
+	}
+	byData := map[sliceID]string{}
 	for _, t := range tensors {
 		n := 1
 		for _, s := range t.Shape {
@@ -441,14 +460,12 @@ func WriteStateDict(path string, tensors []Tensor, dtype string) error {
 		if _, dup := d.Get(t.Name); dup {
 			return fmt.Errorf("pth: write %s: tensor %q appears twice", path, t.Name)
 		}
-		var key string
-		var id [2]uintptr
+		var id sliceID
 		if len(t.Data) > 0 {
-			id = [2]uintptr{uintptrOf(t.Data), uintptr(len(t.Data))}
+			id = sliceID{&t.Data[0], len(t.Data)}
 		}
-		if k, ok := byData[id]; ok && len(t.Data) > 0 {
-			key = k
-		} else {
+		key, shared := byData[id]
+		if !shared || len(t.Data) == 0 {
 			key = strconv.Itoa(len(storages))
 			storages = append(storages, entry{key, t.Data})
 			if len(t.Data) > 0 {

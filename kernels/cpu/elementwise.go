@@ -105,9 +105,8 @@ func (b *Backend) RMSNormForward(out, rstd, in, w []float32, N, C int, eps float
 // RMSNormBackward implements kernels.Backend.
 func (b *Backend) RMSNormBackward(dIn, dW, dOut, in, w, rstd []float32, N, C int) {
 	t := &b.norm
-	*t = normTask{back: true, dIn: dIn, dOut: dOut, in: in, w: w, rstd: rstd, N: N, C: C, shares: b.shares}
-	t.partial = grow(b.norm.partial, b.shares*C)
-	b.norm.partial = t.partial
+	partial := grow(t.partial, b.shares*C)
+	*t = normTask{back: true, dIn: dIn, dOut: dOut, in: in, w: w, rstd: rstd, N: N, C: C, shares: b.shares, partial: partial}
 	b.pool.Split(N, t)
 	chunk := (N + b.shares - 1) / b.shares
 	used := (N + chunk - 1) / chunk
