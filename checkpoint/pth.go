@@ -1,0 +1,190 @@
+package checkpoint
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/minimind-go/minimind/checkpoint/pth"
+	"github.com/minimind-go/minimind/model"
+)
+
+// Load reads weights from any path a user may give as a "model path": an
+// HF-layout directory (config.json + model.safetensors), or a PyTorch .pth
+// state dict (sizes from the tensors; heads, rope_theta and the other
+// fields that shapes cannot tell come from base, e.g. the user's flags).
+func Load(path string, base model.Config) (*model.Params, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return LoadHF(path)
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".pth", ".pt", ".bin":
+		return LoadPth(path, base)
+	case ".safetensors":
+		return LoadHF(filepath.Dir(path))
+	}
+	return nil, fmt.Errorf("%s: not a model directory, .pth or .safetensors file", path)
+}
+
+// stripPrefix removes wrappers' key prefixes: DDP's "module." and
+// torch.compile's "_orig_mod.".
+func stripPrefix(name string) string {
+	for _, p := range []string{"module.", "_orig_mod."} {
+		name = strings.TrimPrefix(name, p)
+	}
+	return name
+}
+
+var layerRe = regexp.MustCompile(`^model\.layers\.(\d+)\.`)
+var expertRe = regexp.MustCompile(`^model\.layers\.0\.mlp\.experts\.(\d+)\.`)
+var sharedRe = regexp.MustCompile(`^model\.layers\.0\.mlp\.shared_experts\.(\d+)\.`)
+
+// ConfigFromShapes derives the sizes of a MiniMind model from its
+// state-dict shapes (hidden from model.norm.weight, layers from the largest
+// layer index, intermediate from a gate_proj, experts from mlp.experts.N,
+// vocab from the embedding, kv heads from k_proj and the head size implied
+// by base's num_attention_heads). Other fields come from base.
+func ConfigFromShapes(shapes map[string][]int, base model.Config) (model.Config, error) {
+	c := base
+	get := func(name string, dims int) ([]int, error) {
+		s, ok := shapes[name]
+		if !ok {
+			return nil, fmt.Errorf("tensor %q: %w", name, ErrMissingTensor)
+		}
+		if len(s) != dims {
+			return nil, fmt.Errorf("tensor %q: shape %v, want %d dimensions: %w", name, s, dims, ErrShape)
+		}
+		return s, nil
+	}
+	norm, err := get("model.norm.weight", 1)
+	if err != nil {
+		return c, err
+	}
+	c.HiddenSize = norm[0]
+	emb, err := get(model.EmbedName, 2)
+	if err != nil {
+		if emb, err = get(model.LMHeadName, 2); err != nil {
+			return c, err
+		}
+	}
+	c.VocabSize = emb[0]
+	layers, experts, shared := 0, 0, 0
+	for name := range shapes {
+		if m := layerRe.FindStringSubmatch(name); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			layers = max(layers, n+1)
+		}
+		if m := expertRe.FindStringSubmatch(name); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			experts = max(experts, n+1)
+		}
+		if m := sharedRe.FindStringSubmatch(name); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			shared = max(shared, n+1)
+		}
+	}
+	if layers == 0 {
+		return c, fmt.Errorf("no model.layers.N tensors: not a MiniMind state dict")
+	}
+	c.NumHiddenLayers = layers
+	c.UseMoE = experts > 0
+	gate := "model.layers.0.mlp.gate_proj.weight"
+	if c.UseMoE {
+		c.NRoutedExperts, c.NSharedExperts = experts, shared
+		c.NumExpertsPerTok = min(c.NumExpertsPerTok, experts)
+		gate = "model.layers.0.mlp.experts.0.gate_proj.weight"
+	}
+	g, err := get(gate, 2)
+	if err != nil {
+		return c, err
+	}
+	c.IntermediateSize = g[0]
+	if c.NumAttentionHeads <= 0 || c.HiddenSize%c.NumAttentionHeads != 0 {
+		return c, fmt.Errorf("hidden size %d is not divisible by num_attention_heads %d (pass the model's head count)", c.HiddenSize, c.NumAttentionHeads)
+	}
+	k, err := get("model.layers.0.self_attn.k_proj.weight", 2)
+	if err != nil {
+		return c, err
+	}
+	hd := c.HiddenSize / c.NumAttentionHeads
+	if k[0]%hd != 0 {
+		return c, fmt.Errorf("k_proj has %d rows, not a multiple of the head size %d (check num_attention_heads)", k[0], hd)
+	}
+	c.NumKeyValueHeads = k[0] / hd
+	return c, c.Validate()
+}
+
+// LoadPth reads a PyTorch state dict (fp32, fp16 or bf16; with or without a
+// "module." prefix; one or both tied keys) as written by MiniMind's trainers.
+func LoadPth(path string, base model.Config) (*model.Params, error) {
+	ts, err := pth.ReadStateDict(path)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]pth.Tensor{}
+	shapes := map[string][]int{}
+	for _, t := range ts {
+		n := stripPrefix(t.Name)
+		byName[n] = t
+		shapes[n] = t.Shape
+	}
+	cfg, err := ConfigFromShapes(shapes, base)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	p, err := model.NewParams(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	used := map[string]bool{}
+	for _, s := range p.Specs {
+		name := s.Name
+		t, ok := byName[name]
+		if !ok && name == model.EmbedName {
+			name = model.LMHeadName
+			t, ok = byName[name]
+		}
+		if !ok {
+			return nil, fmt.Errorf("%s: tensor %q: %w", path, s.Name, ErrMissingTensor)
+		}
+		if err := checkShape(name, t.Shape, s.Shape); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		copy(p.View(p.Data, s.Name), t.Data)
+		used[name] = true
+	}
+	if t, ok := byName[model.LMHeadName]; ok && !used[model.LMHeadName] {
+		if err := checkShape(model.LMHeadName, t.Shape, shapes[model.EmbedName]); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		used[model.LMHeadName] = true
+	}
+	for n := range byName {
+		if !used[n] {
+			return nil, fmt.Errorf("%s: tensor %q is not part of a %s model", path, n, describe(&cfg))
+		}
+	}
+	return p, nil
+}
+
+// SavePth writes p as a MiniMind trainer state dict: every tensor in
+// state_dict order plus lm_head.weight, stored as dtype ("F16" as MiniMind
+// does, "BF16" or "F32"); torch.load reads it.
+func SavePth(path string, p *model.Params, dtype string) error {
+	ts := make([]pth.Tensor, 0, len(p.Specs)+1)
+	for _, s := range p.Specs {
+		ts = append(ts, pth.Tensor{Name: s.Name, Shape: s.Shape, Data: p.View(p.Data, s.Name)})
+	}
+	// The original's state_dict() lists lm_head.weight last; the trainers'
+	// {k: v.half()} then stores it as a separate copy.
+	emb, _ := p.Spec(model.EmbedName)
+	ts = append(ts, pth.Tensor{Name: model.LMHeadName, Shape: emb.Shape, Data: p.View(p.Data, model.EmbedName)})
+	return pth.WriteStateDict(path, ts, dtype)
+}

@@ -1,0 +1,90 @@
+package model_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/minimind-go/minimind/kernels/cpu"
+	"github.com/minimind-go/minimind/model"
+)
+
+// trainFLOPs estimates one training step's FLOPs: 6 per parameter-token for
+// the matrix products (router and experts counted as used), plus causal
+// attention (QKᵀ and PV, forward 2·2·T²/2·C per row, backward twice that).
+func trainFLOPs(c *model.Config, B, T int) float64 {
+	C, F, V := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.VocabSize)
+	kv := float64(c.NumKeyValueHeads * c.HeadSize())
+	perTok := 2*C*C + 2*C*kv // q, o, k, v
+	ffn := 3 * C * F
+	if c.UseMoE {
+		ffn *= float64(c.NumExpertsPerTok + c.NSharedExperts)
+		perTok += C * float64(c.NRoutedExperts)
+	}
+	perTok += ffn
+	perTok *= float64(c.NumHiddenLayers)
+	perTok += C * V // LM head
+	N := float64(B * T)
+	att := 2 * 2 * float64(T) / 2 * C * float64(c.NumHiddenLayers) // per token, forward
+	return 6*perTok*N + 3*att*N
+}
+
+// BenchmarkTrainStep: one forward+backward of the default-size model
+// (hidden 512, 8 layers, intermediate 1536) at batch 4, seq 512.
+func BenchmarkTrainStep(b *testing.B) {
+	for _, moe := range []bool{false, true} {
+		name := "dense"
+		if moe {
+			name = "moe"
+		}
+		b.Run(fmt.Sprintf("%s/B4_T512", name), func(b *testing.B) {
+			c := model.DefaultConfig()
+			c.UseMoE = moe
+			p, _ := model.NewParams(c)
+			p.Init(1)
+			be := cpu.New(cpu.Options{})
+			defer be.Close()
+			m := model.New(p, be)
+			B, T := 4, 512
+			ids, tg, mask := randomBatch(1, B, T, c.VocabSize)
+			m.ZeroGrad()
+			if _, err := m.ForwardBackward(ids, tg, mask, B, T, 1); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				m.ZeroGrad()
+				_, _ = m.ForwardBackward(ids, tg, mask, B, T, 1)
+			}
+			sec := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(float64(B*T)/sec, "tok/s")
+			b.ReportMetric(trainFLOPs(&c, B, T)/sec/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkDecodeStep: one batch-1 token through the default dense model
+// with a KV cache holding 128 positions.
+func BenchmarkDecodeStep(b *testing.B) {
+	c := model.DefaultConfig()
+	p, _ := model.NewParams(c)
+	p.Init(1)
+	be := cpu.New(cpu.Options{})
+	defer be.Close()
+	m := model.New(p, be)
+	kv, _ := m.NewKVCache(1, 512)
+	prompt := make([]int32, 128)
+	if _, err := m.Forward(kv, prompt, len(prompt), nil, 1); err != nil {
+		b.Fatal(err)
+	}
+	tok := []int32{5}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if kv.Len >= 511 {
+			kv.Len = 128
+		}
+		_, _ = m.Forward(kv, tok, 1, nil, 1)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+}
