@@ -115,9 +115,6 @@ const (
 	opFrame          = 0x95
 )
 
-// markObj is the stack entry MARK pushes; it is never a decoded value.
-type markObj struct{}
-
 // machine is the unpickler state for one Unmarshal call.
 type machine struct {
 	data   []byte

@@ -163,6 +163,12 @@ func (a *archive) read(f *zip.File, limit int64) ([]byte, error) {
 	if f.UncompressedSize64 > uint64(limit) {
 		return nil, fmt.Errorf("pth: record %s of %d bytes exceeds %d", f.Name, f.UncompressedSize64, limit)
 	}
+	// torch stores records uncompressed, so their bytes are really in the
+	// file. A compressed record may not claim more than deflate's maximum
+	// ratio (about 1032:1), which bounds what a zip bomb can make us allocate.
+	if f.Method != zip.Store && f.UncompressedSize64/1032 > f.CompressedSize64 {
+		return nil, fmt.Errorf("pth: record %s claims %d bytes from %d compressed", f.Name, f.UncompressedSize64, f.CompressedSize64)
+	}
 	rc, err := f.Open()
 	if err != nil {
 		return nil, fmt.Errorf("pth: record %s: %w", f.Name, err)

@@ -3,6 +3,7 @@ package pth
 import (
 	"archive/zip"
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -349,74 +350,85 @@ func TestReadTruncated(t *testing.T) {
 	}
 }
 
-// torchPython returns a python3 that can import torch, or skips.
-func torchPython(tb testing.TB) string {
+// runTorch runs a Python script that needs torch, once, in the first
+// python3 that has it; importing torch takes seconds, so the interop test
+// does all its Python work in one process. It skips the test when no
+// interpreter has torch.
+func runTorch(tb testing.TB, script string, args ...string) string {
 	tb.Helper()
-	for _, p := range []string{os.Getenv("MINIMIND_TORCH_PYTHON"), "python3", "/usr/bin/python3"} {
-		if p == "" {
+	const noTorch = 86 // exit status the prelude uses when torch is missing
+	prelude := "import sys\ntry:\n    import torch\nexcept ImportError:\n    sys.exit(86)\n"
+	for _, py := range []string{os.Getenv("MINIMIND_TORCH_PYTHON"), "python3", "/usr/bin/python3"} {
+		if py == "" {
 			continue
 		}
-		if err := exec.Command(p, "-c", "import torch").Run(); err == nil {
-			return p
+		if _, err := exec.LookPath(py); err != nil {
+			continue
 		}
+		out, err := exec.Command(py, append([]string{"-c", prelude + script}, args...)...).CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() == noTorch {
+			continue
+		}
+		if err != nil {
+			tb.Fatalf("%s: %v\n%s", py, err, out)
+		}
+		return string(out)
 	}
-	tb.Skip("no python3 with torch (Debian: apt-get install python3-torch; or set MINIMIND_TORCH_PYTHON)")
+	tb.Skip("no python3 with torch: install the Debian package python3-torch, or set MINIMIND_TORCH_PYTHON")
 	return ""
 }
 
 // TestTorchInterop checks both directions against real torch: torch.load of
-// our files, and reading a state dict torch.save wrote (with a
-// non-contiguous view, a storage offset and tied tensors).
+// our files in each dtype, and reading a state dict torch.save wrote (with a
+// non-contiguous view, a storage offset, tied tensors and a Parameter).
 func TestTorchInterop(t *testing.T) {
 	t.Parallel()
-	py := torchPython(t)
 	dir := t.TempDir()
-	for _, dtype := range []string{"F16", "BF16", "F32"} {
+	in := sampleTensors()
+	dtypes := []string{"F16", "BF16", "F32"}
+	var args []string
+	var want strings.Builder
+	for _, dtype := range dtypes {
 		p := filepath.Join(dir, dtype+".pth")
-		in := sampleTensors()
 		if err := WriteStateDict(p, in, dtype); err != nil {
 			t.Fatal(err)
 		}
-		out, err := exec.Command(py, "-c", `import sys, torch
-sd = torch.load(sys.argv[1])
-for k, v in sd.items():
-    print(k, str(v.dtype), list(v.shape), " ".join(repr(float(x)) for x in v.float().flatten().tolist()))
-print("tied", sd["lm_head.weight"].storage().data_ptr() == sd["model.embed_tokens.weight"].storage().data_ptr())`, p).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: torch.load: %v\n%s", dtype, err, out)
-		}
+		args = append(args, p)
 		torchName := map[string]string{"F16": "torch.float16", "BF16": "torch.bfloat16", "F32": "torch.float32"}[dtype]
-		var want strings.Builder
 		for _, tn := range in {
-			vals := make([]string, 0, len(tn.Data))
+			vals := []string{tn.Name, torchName, pyList(tn.Shape)}
 			for _, v := range roundTo(tn.Data, dtype) {
 				vals = append(vals, pyFloat(v))
 			}
-			fmt.Fprintf(&want, "%s %s %s %s\n", tn.Name, torchName, pyList(tn.Shape), strings.Join(vals, " "))
+			want.WriteString(strings.Join(vals, " ") + "\n")
 		}
 		want.WriteString("tied True\n")
-		if got := strings.ReplaceAll(string(out), " \n", "\n"); got != strings.ReplaceAll(want.String(), " \n", "\n") {
-			t.Errorf("%s: torch read\n%s\nwant\n%s", dtype, got, want.String())
-		}
 	}
+	saved := filepath.Join(dir, "torch.pth")
+	args = append(args, saved)
 
-	// torch.save → ReadStateDict.
-	p := filepath.Join(dir, "torch.pth")
-	script := `import sys, torch, collections
+	out := runTorch(t, `import collections
+for path in sys.argv[1:4]:
+    sd = torch.load(path)
+    for k, v in sd.items():
+        print(" ".join([k, str(v.dtype), str(list(v.shape))] + [repr(float(x)) for x in v.float().flatten().tolist()]))
+    print("tied", sd["lm_head.weight"].storage().data_ptr() == sd["model.embed_tokens.weight"].storage().data_ptr())
 base = torch.arange(24, dtype=torch.float32).reshape(4, 6) / 8 - 1
 sd = collections.OrderedDict()
 sd["t"] = base.t()                      # non-contiguous view
 sd["row"] = base[2]                     # storage offset 12
 sd["half"] = base.half()
-sd["bf"] = base[:, 1:4].bfloat16()
+sd["bf"] = base[:, 1:4].bfloat16()      # strided slice, converted (contiguous copy)
 sd["a"] = base
 sd["tied"] = base                       # same storage as "a"
 sd["p"] = torch.nn.Parameter(torch.ones(2, 2))
-torch.save(sd, sys.argv[1])`
-	if out, err := exec.Command(py, "-c", script, p).CombinedOutput(); err != nil {
-		t.Fatalf("torch.save: %v\n%s", err, out)
+torch.save(sd, sys.argv[4])`, args...)
+	if out != want.String() {
+		t.Errorf("torch.load of our files printed\n%s\nwant\n%s", out, want.String())
 	}
-	got, err := ReadStateDict(p)
+
+	got, err := ReadStateDict(saved)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,7 +448,7 @@ torch.save(sd, sys.argv[1])`
 			bf = append(bf, at(r, c))
 		}
 	}
-	want := []Tensor{
+	wantT := []Tensor{
 		{"t", "F32", []int{6, 4}, tr},
 		{"row", "F32", []int{6}, base[12:18]},
 		{"half", "F16", []int{4, 6}, roundTo(base, "F16")},
@@ -445,8 +457,8 @@ torch.save(sd, sys.argv[1])`
 		{"tied", "F32", []int{4, 6}, base},
 		{"p", "F32", []int{2, 2}, []float32{1, 1, 1, 1}},
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("read torch.save output:\n got %+v\nwant %+v", got, want)
+	if !reflect.DeepEqual(got, wantT) {
+		t.Errorf("read torch.save output:\n got %+v\nwant %+v", got, wantT)
 	}
 }
 
