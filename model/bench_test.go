@@ -8,26 +8,6 @@ import (
 	"github.com/minimind-go/minimind/model"
 )
 
-// trainFLOPs estimates one training step's FLOPs: 6 per parameter-token for
-// the matrix products (router and experts counted as used), plus causal
-// attention (QKᵀ and PV, forward 2·2·T²/2·C per row, backward twice that).
-func trainFLOPs(c *model.Config, B, T int) float64 {
-	C, F, V := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.VocabSize)
-	kv := float64(c.NumKeyValueHeads * c.HeadSize())
-	perTok := 2*C*C + 2*C*kv // q, o, k, v
-	ffn := 3 * C * F
-	if c.UseMoE {
-		ffn *= float64(c.NumExpertsPerTok + c.NSharedExperts)
-		perTok += C * float64(c.NRoutedExperts)
-	}
-	perTok += ffn
-	perTok *= float64(c.NumHiddenLayers)
-	perTok += C * V // LM head
-	N := float64(B * T)
-	att := 2 * 2 * float64(T) / 2 * C * float64(c.NumHiddenLayers) // per token, forward
-	return 6*perTok*N + 3*att*N
-}
-
 // BenchmarkTrainStep: one forward+backward of the default-size model
 // (hidden 512, 8 layers, intermediate 1536) at batch 4, seq 512.
 func BenchmarkTrainStep(b *testing.B) {
@@ -58,7 +38,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			}
 			sec := b.Elapsed().Seconds() / float64(b.N)
 			b.ReportMetric(float64(B*T)/sec, "tok/s")
-			b.ReportMetric(trainFLOPs(&c, B, T)/sec/1e9, "GFLOP/s")
+			b.ReportMetric(model.TrainFLOPs(&c, B, T)/sec/1e9, "GFLOP/s")
 		})
 	}
 }

@@ -31,18 +31,33 @@ func (t *Tokenizer) bpe(dst []int32, word string) []int32 {
 	if len(syms) > 48 {
 		return append(dst, t.bpeHeap(syms)...)
 	}
-	for len(syms) > 1 {
-		best, bestRank, bestID := -1, uint64(1<<32), int32(0)
-		for i := 0; i+1 < len(syms); i++ {
-			if v, ok := t.merges[mergeKey(syms[i], syms[i+1])]; ok && v>>32 < bestRank {
-				best, bestRank, bestID = i, v>>32, int32(uint32(v))
+	// Keep the merge of each adjacent pair (rank<<32 | result, or noMerge)
+	// so each step does one scan of this small array and only two table
+	// lookups, instead of looking every pair up again.
+	var rstack [64]uint64
+	ranks := rstack[:0]
+	for i := 0; i+1 < len(syms); i++ {
+		ranks = append(ranks, t.merges.get(mergeKey(syms[i], syms[i+1])))
+	}
+	for {
+		best, bestV := -1, noMerge
+		for i, v := range ranks {
+			if v < bestV { // rank in the high bits: smallest rank, leftmost
+				best, bestV = i, v
 			}
 		}
 		if best < 0 {
 			break
 		}
-		syms[best] = bestID
+		syms[best] = int32(uint32(bestV))
 		syms = append(syms[:best+1], syms[best+2:]...)
+		ranks = append(ranks[:best], ranks[best+1:]...)
+		if best > 0 {
+			ranks[best-1] = t.merges.get(mergeKey(syms[best-1], syms[best]))
+		}
+		if best < len(ranks) {
+			ranks[best] = t.merges.get(mergeKey(syms[best], syms[best+1]))
+		}
 	}
 	return append(dst, syms...)
 }
@@ -66,7 +81,7 @@ func (t *Tokenizer) bpeHeap(ids []int32) []int32 {
 		if i < 0 || j >= n {
 			return
 		}
-		if v, ok := t.merges[mergeKey(syms[i], syms[j])]; ok {
+		if v := t.merges.get(mergeKey(syms[i], syms[j])); v != noMerge {
 			h.push(heapItem{rank: uint32(v >> 32), pos: int32(i), left: syms[i], right: syms[j], out: int32(uint32(v))})
 		}
 	}
@@ -152,4 +167,61 @@ func (h *mergeHeap) pop() heapItem {
 		i = m
 	}
 	return top
+}
+
+// noMerge is what mergeTable.get returns for a pair that never merges; it
+// sorts after every real (rank<<32 | id) value.
+const noMerge = ^uint64(0)
+
+// mergeTable maps a pair key (left<<32 | right) to rank<<32 | merged id. It
+// is an open-addressing hash table because this lookup is the encoder's
+// hot spot and Go's map costs several times more per probe.
+type mergeTable struct {
+	keys, vals []uint64
+	shift      uint
+}
+
+const emptyKey = ^uint64(0) // ids are never negative, so no pair has this key
+
+func newMergeTable(n int) mergeTable {
+	size, shift := 16, uint(60)
+	for size < 2*n { // load factor at most 1/2 keeps probe chains short
+		size *= 2
+		shift--
+	}
+	t := mergeTable{keys: make([]uint64, size), vals: make([]uint64, size), shift: shift}
+	for i := range t.keys {
+		t.keys[i] = emptyKey
+	}
+	return t
+}
+
+func (t *mergeTable) slot(k uint64) uint64 { return (k * 0x9E3779B97F4A7C15) >> t.shift }
+
+// get returns the value for k, or noMerge.
+func (t *mergeTable) get(k uint64) uint64 {
+	mask := uint64(len(t.keys) - 1)
+	for i := t.slot(k); ; i = (i + 1) & mask {
+		switch t.keys[i] {
+		case k:
+			return t.vals[i]
+		case emptyKey:
+			return noMerge
+		}
+	}
+}
+
+// putIfAbsent stores v for k unless k is present; it reports whether it
+// stored. The table must have been sized for all keys.
+func (t *mergeTable) putIfAbsent(k, v uint64) bool {
+	mask := uint64(len(t.keys) - 1)
+	for i := t.slot(k); ; i = (i + 1) & mask {
+		switch t.keys[i] {
+		case k:
+			return false
+		case emptyKey:
+			t.keys[i], t.vals[i] = k, v
+			return true
+		}
+	}
 }

@@ -1,7 +1,5 @@
 package tokenizer
 
-import "unicode/utf8"
-
 // byteLevelAlphabet returns GPT-2's bytes→unicode table: the 188 printable
 // Latin-1 bytes map to themselves and the other 68 bytes to U+0100 onwards,
 // so every byte is one visible character in tokenizer.json.
@@ -19,17 +17,7 @@ func byteLevelAlphabet() [256]rune {
 	return m
 }
 
-// byteLevelEncode maps raw bytes to their byte-level string (what HF stores
-// as token text in tokenizer.json).
-func byteLevelEncode(alpha *[256]rune, b []byte) string {
-	out := make([]byte, 0, 2*len(b))
-	for _, c := range b {
-		out = utf8.AppendRune(out, alpha[c])
-	}
-	return string(out)
-}
-
-// byteLevelDecode inverts byteLevelEncode. ok is false if s holds a character
+// byteLevelDecode maps a token's byte-level text back to raw bytes. ok is false if s holds a character
 // outside the alphabet; HF then uses the token's own UTF-8 bytes instead
 // (ByteLevel decoder), which is what the caller does.
 func byteLevelDecode(inv map[rune]byte, s string) ([]byte, bool) {

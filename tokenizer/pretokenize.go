@@ -51,6 +51,10 @@ func classAt(s string, i int) (uint8, int) {
 	}
 	r, n := utf8.DecodeRuneInString(s[i:])
 	switch {
+	case r >= 0x4E00 && r <= 0x9FFF:
+		// CJK Unified Ideographs are all letters (Lo); checked first
+		// because they are most of the Chinese corpus.
+		return classLetter, n
 	case r == utf8.RuneError && n == 1:
 		return classOther, 1
 	case unicode.IsLetter(r):

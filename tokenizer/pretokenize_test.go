@@ -24,7 +24,7 @@ func TestSplitGPT2(t *testing.T) {
 		{"empty", "", nil},
 		{"words", "Hello world", []string{"Hello", " world"}},
 		{"contractions", "I'm can't we'll they've you're he'd it's", []string{"I", "'m", " can", "'t", " we", "'ll", " they", "'ve", " you", "'re", " he", "'d", " it", "'s"}},
-		{"uppercase contraction is not one", "IT'S", []string{"IT", "'S"}},
+		{"uppercase contraction is not one", "IT'S", []string{"IT", "'", "S"}},
 		{"space runs", "a   b", []string{"a", "  ", " b"}},
 		{"trailing spaces", "a  ", []string{"a", "  "}},
 		{"newline before word", "a\n\nb", []string{"a", "\n", "\n", "b"}},

@@ -143,7 +143,7 @@ func TestTrainMergeOrder(t *testing.T) {
 		tr.AddText("ab")
 		tr.AddText("cd")
 	}
-	tr.AddText("x abcd")
+	tr.AddText("abcd")
 	tok, err := tr.Train(context.Background())
 	if err != nil {
 		t.Fatal(err)

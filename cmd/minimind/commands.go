@@ -4,6 +4,11 @@ import "github.com/spf13/cobra"
 
 // addCommands registers the subcommands; each lives in its own cmd_<name>.go.
 func addCommands(root *cobra.Command, g *globalOptions) {
-	_ = g
-	root.AddCommand(newTokenizerCommand(g))
+	root.AddCommand(
+		newInitCommand(g),
+		newInfoCommand(g),
+		newConvertCommand(g),
+		newBenchCommand(g),
+		newTokenizerCommand(g),
+	)
 }

@@ -5,10 +5,10 @@ package gemm
 import "golang.org/x/sys/cpu"
 
 // CPU features, detected once at start-up and read-only afterwards. The
-// assembly uses FMA3 with AVX2, and AVX-512F only (no BW/DQ/VL needed) for
+// assembly uses FMA3 and F16C with AVX2, and AVX-512F only (no BW/DQ/VL) for
 // AVX512; x/sys/cpu also checks that the OS saves the wide registers.
 var (
-	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 	hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F
 )
 
@@ -31,3 +31,23 @@ func dot4AVX2(k int, a, b *float32, ldb int, out *[4]float32)
 //
 //go:noescape
 func dot4AVX512(k int, a, b *float32, ldb int, out *[4]float32)
+
+// dot4x2AVX2 is the skinny-path 4×2 dot kernel, k a positive multiple of 8.
+//
+//go:noescape
+func dot4x2AVX2(k int, a *float32, lda int, b *float32, ldb int, out *[8]float32)
+
+// dot4x2AVX512 is the skinny-path 4×2 dot kernel, k a positive multiple of 16.
+//
+//go:noescape
+func dot4x2AVX512(k int, a *float32, lda int, b *float32, ldb int, out *[8]float32)
+
+// cvtF16AVX2 converts n IEEE half values (n a positive multiple of 8).
+//
+//go:noescape
+func cvtF16AVX2(n int, src *uint16, dst *float32)
+
+// cvtBF16AVX2 converts n bfloat16 values (n a positive multiple of 8).
+//
+//go:noescape
+func cvtBF16AVX2(n int, src *uint16, dst *float32)

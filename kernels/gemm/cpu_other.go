@@ -12,3 +12,14 @@ func kernAVX2(kc int, a, b, c *float32, ldc int, accum int)     { panic("gemm: A
 func kernAVX512(kc int, a, b, c *float32, ldc int, accum int)   { panic("gemm: AVX512 on non-amd64") }
 func dot4AVX2(k int, a, b *float32, ldb int, out *[4]float32)   { panic("gemm: AVX2 on non-amd64") }
 func dot4AVX512(k int, a, b *float32, ldb int, out *[4]float32) { panic("gemm: AVX512 on non-amd64") }
+
+func dot4x2AVX2(k int, a *float32, lda int, b *float32, ldb int, out *[8]float32) {
+	panic("gemm: AVX2 on non-amd64")
+}
+
+func dot4x2AVX512(k int, a *float32, lda int, b *float32, ldb int, out *[8]float32) {
+	panic("gemm: AVX512 on non-amd64")
+}
+
+func cvtF16AVX2(n int, src *uint16, dst *float32)  { panic("gemm: AVX2 on non-amd64") }
+func cvtBF16AVX2(n int, src *uint16, dst *float32) { panic("gemm: AVX2 on non-amd64") }

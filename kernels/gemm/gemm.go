@@ -84,24 +84,84 @@ type Gemm struct {
 	bpack []float32 // one kc×nc block of op(B): ceil(nc/nr) panels of kc×nr
 	job   job       // the call in progress; also the Task given to the pool
 	sk    skinnyJob
+	hj    halfJob
 }
 
 // New returns a Gemm using kind (Auto = the best the CPU supports:
-// AVX512 > AVX2 > Generic). An unsupported kind is an error.
+// AVX512 > AVX2 > Generic). An unsupported kind is an error, and so is an
+// assembly kind that fails a one-off check against Reference (Auto then
+// falls back to the next kind).
 func New(pool *parallel.Pool, kind Kind) (*Gemm, error) {
 	if pool == nil {
 		return nil, fmt.Errorf("gemm: nil pool")
 	}
 	if kind == Auto {
-		kind = best()
+		// Fall back past a kind that fails its self-check (see newKind).
+		var err error
+		for _, k := range []Kind{AVX512, AVX2, Generic} {
+			if !Supported(k) {
+				continue
+			}
+			var g *Gemm
+			if g, err = newKind(pool, k); err == nil {
+				return g, nil
+			}
+		}
+		return nil, err
 	}
 	if !Supported(kind) {
 		return nil, fmt.Errorf("gemm: kind %v not supported by this CPU", kind)
 	}
+	return newKind(pool, kind)
+}
+
+// newKind builds a Gemm of a supported kind and, for the assembly kinds,
+// checks it once against Reference on a small product that runs every
+// kernel (full and edge tiles, both skinny kernels). A wrong result from
+// hardware we could not test on becomes an error here instead of a silently
+// wrong model.
+func newKind(pool *parallel.Pool, kind Kind) (*Gemm, error) {
 	g := &Gemm{pool: pool, kind: kind, cfg: configFor(kind)}
 	g.job.g = g
 	g.sk.g = g
+	g.hj.g = g
+	if kind == Generic {
+		return g, nil
+	}
+	if err := g.selfCheck(); err != nil {
+		return nil, err
+	}
 	return g, nil
+}
+
+// selfCheck compares g with Reference on a blocked and a skinny product.
+func (g *Gemm) selfCheck() error {
+	cfg := &g.cfg
+	for _, s := range []struct{ m, n, k int }{
+		{2*cfg.mr + 1, 2*cfg.nr + 3, 2*cfg.vec + 3}, // blocked: full and edge tiles
+		{5, 9, 4*cfg.vec + 1},                       // skinny: 4×2 and 1-row kernels, tails
+	} {
+		a := make([]float32, s.m*s.k)
+		b := make([]float32, s.n*s.k)
+		for i := range a {
+			a[i] = float32(i%13) - 6
+		}
+		for i := range b {
+			b[i] = float32(i%7) - 3
+		}
+		got := make([]float32, s.m*s.n)
+		want := make([]float32, s.m*s.n)
+		g.Sgemm(false, true, s.m, s.n, s.k, a, s.k, b, s.k, got, s.n, false)
+		Reference(false, true, s.m, s.n, s.k, a, s.k, b, s.k, want, s.n, false)
+		// Small integers: every partial sum is exact in float32.
+		for i := range want {
+			if got[i] != want[i] {
+				return fmt.Errorf("gemm: %v kernels fail their self-check (%d×%d×%d, C[%d] = %v, want %v)",
+					g.kind, s.m, s.n, s.k, i, got[i], want[i])
+			}
+		}
+	}
+	return nil
 }
 
 // Kind reports the micro-kernel family in use (never Auto).

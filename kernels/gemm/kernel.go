@@ -55,3 +55,16 @@ func (g *Gemm) dot4(k int, a, b *float32, ldb int, out *[4]float32) {
 		dot4Generic(k, a, b, ldb, out)
 	}
 }
+
+// dot4x2 computes out[2i+r] = Σ_{p<k} a[i*lda+p]·b[r*ldb+p] for i < 4,
+// r < 2. k must be a positive multiple of g.cfg.vec.
+func (g *Gemm) dot4x2(k int, a *float32, lda int, b *float32, ldb int, out *[8]float32) {
+	switch g.kind {
+	case AVX512:
+		dot4x2AVX512(k, a, lda, b, ldb, out)
+	case AVX2:
+		dot4x2AVX2(k, a, lda, b, ldb, out)
+	default:
+		dot4x2Generic(k, a, lda, b, ldb, out)
+	}
+}

@@ -77,3 +77,19 @@ func dot4Generic(k int, a, b *float32, ldb int, out *[4]float32) {
 	}
 	*out = [4]float32{s0, s1, s2, s3}
 }
+
+// dot4x2Generic is the pure-Go 4×2 dot kernel (see Gemm.dot4x2).
+func dot4x2Generic(k int, a *float32, lda int, b *float32, ldb int, out *[8]float32) {
+	as := unsafe.Slice(a, 3*lda+k)
+	bs := unsafe.Slice(b, ldb+k)
+	b0, b1 := bs[:k], bs[ldb:ldb+k]
+	for i := 0; i < 4; i++ {
+		ar := as[i*lda : i*lda+k]
+		var s0, s1 float32
+		for p, v := range ar {
+			s0 += v * b0[p]
+			s1 += v * b1[p]
+		}
+		out[2*i], out[2*i+1] = s0, s1
+	}
+}

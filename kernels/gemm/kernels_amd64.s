@@ -363,3 +363,185 @@ dot5reduce:
 	VMOVUPS       X0, (DX)
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// 4×2 dot kernels: out[2i+r] = Σ_p a[i*lda+p]·b[r*ldb+p], i < 4, r < 2.
+//
+// For decode with m ≥ 4 rows: each loaded vector of b serves 4 rows of a
+// and each vector of a serves 2 rows of b, so there are 6 loads per 8 FMAs
+// (the 1-row dot4 needs 5 per 4) and one call covers twice the work.
+//
+// Registers: SI/R9/R10/R11 = the four a rows, DI/R13 = the two b rows,
+// AX = byte offset, CX = floats left (a multiple of the vector width).
+// Accumulator for (i, r) is Y(2i+r) / Z(2i+r); Y8/Y9 hold b, Y10–Y13 a.
+
+// func dot4x2AVX2(k int, a *float32, lda int, b *float32, ldb int, out *[8]float32)
+TEXT ·dot4x2AVX2(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $2, R8
+	LEAQ (SI)(R8*1), R9
+	LEAQ (R9)(R8*1), R10
+	LEAQ (R10)(R8*1), R11
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), R12
+	SHLQ $2, R12
+	LEAQ (DI)(R12*1), R13
+	MOVQ out+40(FP), DX
+	XORQ AX, AX
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+d42loop:
+	VMOVUPS     (DI)(AX*1), Y8
+	VMOVUPS     (R13)(AX*1), Y9
+	VMOVUPS     (SI)(AX*1), Y10
+	VFMADD231PS Y8, Y10, Y0
+	VFMADD231PS Y9, Y10, Y1
+	VMOVUPS     (R9)(AX*1), Y11
+	VFMADD231PS Y8, Y11, Y2
+	VFMADD231PS Y9, Y11, Y3
+	VMOVUPS     (R10)(AX*1), Y12
+	VFMADD231PS Y8, Y12, Y4
+	VFMADD231PS Y9, Y12, Y5
+	VMOVUPS     (R11)(AX*1), Y13
+	VFMADD231PS Y8, Y13, Y6
+	VFMADD231PS Y9, Y13, Y7
+	ADDQ        $32, AX
+	SUBQ        $8, CX
+	JNZ         d42loop
+
+	// Per 128-bit lane: hadd trees give [s0 s1 s2 s3] in Y0 and
+	// [s4 s5 s6 s7] in Y4; then the two lanes are added.
+	VHADDPS    Y1, Y0, Y0
+	VHADDPS    Y3, Y2, Y2
+	VHADDPS    Y2, Y0, Y0
+	VHADDPS    Y5, Y4, Y4
+	VHADDPS    Y7, Y6, Y6
+	VHADDPS    Y6, Y4, Y4
+	VPERM2F128 $0x20, Y4, Y0, Y1 // [Y0.lo, Y4.lo]
+	VPERM2F128 $0x31, Y4, Y0, Y2 // [Y0.hi, Y4.hi]
+	VADDPS     Y2, Y1, Y1
+	VMOVUPS    Y1, (DX)
+	VZEROUPPER
+	RET
+
+// func dot4x2AVX512(k int, a *float32, lda int, b *float32, ldb int, out *[8]float32)
+TEXT ·dot4x2AVX512(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $2, R8
+	LEAQ (SI)(R8*1), R9
+	LEAQ (R9)(R8*1), R10
+	LEAQ (R10)(R8*1), R11
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), R12
+	SHLQ $2, R12
+	LEAQ (DI)(R12*1), R13
+	MOVQ out+40(FP), DX
+	XORQ AX, AX
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+d52loop:
+	VMOVUPS     (DI)(AX*1), Z8
+	VMOVUPS     (R13)(AX*1), Z9
+	VMOVUPS     (SI)(AX*1), Z10
+	VFMADD231PS Z8, Z10, Z0
+	VFMADD231PS Z9, Z10, Z1
+	VMOVUPS     (R9)(AX*1), Z11
+	VFMADD231PS Z8, Z11, Z2
+	VFMADD231PS Z9, Z11, Z3
+	VMOVUPS     (R10)(AX*1), Z12
+	VFMADD231PS Z8, Z12, Z4
+	VFMADD231PS Z9, Z12, Z5
+	VMOVUPS     (R11)(AX*1), Z13
+	VFMADD231PS Z8, Z13, Z6
+	VFMADD231PS Z9, Z13, Z7
+	ADDQ        $64, AX
+	SUBQ        $16, CX
+	JNZ         d52loop
+
+	// Fold 512 → 256 bits, then reduce as in dot4x2AVX2.
+	VEXTRACTF64X4 $1, Z0, Y8
+	VEXTRACTF64X4 $1, Z1, Y9
+	VEXTRACTF64X4 $1, Z2, Y10
+	VEXTRACTF64X4 $1, Z3, Y11
+	VEXTRACTF64X4 $1, Z4, Y12
+	VEXTRACTF64X4 $1, Z5, Y13
+	VEXTRACTF64X4 $1, Z6, Y14
+	VEXTRACTF64X4 $1, Z7, Y15
+	VADDPS        Y8, Y0, Y0
+	VADDPS        Y9, Y1, Y1
+	VADDPS        Y10, Y2, Y2
+	VADDPS        Y11, Y3, Y3
+	VADDPS        Y12, Y4, Y4
+	VADDPS        Y13, Y5, Y5
+	VADDPS        Y14, Y6, Y6
+	VADDPS        Y15, Y7, Y7
+	VHADDPS       Y1, Y0, Y0
+	VHADDPS       Y3, Y2, Y2
+	VHADDPS       Y2, Y0, Y0
+	VHADDPS       Y5, Y4, Y4
+	VHADDPS       Y7, Y6, Y6
+	VHADDPS       Y6, Y4, Y4
+	VPERM2F128    $0x20, Y4, Y0, Y1
+	VPERM2F128    $0x31, Y4, Y0, Y2
+	VADDPS        Y2, Y1, Y1
+	VMOVUPS       Y1, (DX)
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// Half-precision to float32 conversion of n values, n a positive multiple
+// of 8 (the half-precision decode path converts weight chunks into an L1
+// tile with these, then runs the dot kernels on the tile).
+
+// func cvtF16AVX2(n int, src *uint16, dst *float32)
+TEXT ·cvtF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ n+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ dst+16(FP), DI
+
+cvtf16loop:
+	VCVTPH2PS (SI), Y0 // F16C: 8 IEEE halves → 8 floats
+	VMOVUPS   Y0, (DI)
+	ADDQ      $16, SI
+	ADDQ      $32, DI
+	SUBQ      $8, CX
+	JNZ       cvtf16loop
+	VZEROUPPER
+	RET
+
+// func cvtBF16AVX2(n int, src *uint16, dst *float32)
+TEXT ·cvtBF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ n+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ dst+16(FP), DI
+
+cvtbf16loop:
+	VPMOVZXWD (SI), Y0     // 8 × uint16 → 8 × uint32
+	VPSLLD    $16, Y0, Y0  // bf16 is the top half of a float32
+	VMOVUPS   Y0, (DI)
+	ADDQ      $16, SI
+	ADDQ      $32, DI
+	SUBQ      $8, CX
+	JNZ       cvtbf16loop
+	VZEROUPPER
+	RET

@@ -33,42 +33,62 @@ func (g *Gemm) skinny(m, n, k int, a []float32, lda int, b []float32, ldb int, c
 // Run implements parallel.Task over groups [lo, hi) of 4 B rows.
 func (s *skinnyJob) Run(lo, hi int) {
 	k := s.k
-	kv := k - k%s.g.cfg.vec // the kernel's part; the tail is done here
+	kv := k - k%s.g.cfg.vec // the kernels' part; the tail is done here
 	for grp := lo; grp < hi; grp++ {
 		j0 := grp * 4
 		rows := min(4, s.n-j0)
-		for i := 0; i < s.m; i++ {
-			ar := s.a[i*s.lda : i*s.lda+k]
-			var out [4]float32
-			if rows == 4 {
-				if kv > 0 {
-					s.g.dot4(kv, &ar[0], &s.b[j0*s.ldb], s.ldb, &out)
+		i := 0
+		if rows == 4 && kv > 0 {
+			// Four rows of A at a time against the group's 4 B rows.
+			for ; i+4 <= s.m; i += 4 {
+				var lo8, hi8 [8]float32 // B rows j0, j0+1 and j0+2, j0+3
+				a := &s.a[i*s.lda]
+				s.g.dot4x2(kv, a, s.lda, &s.b[j0*s.ldb], s.ldb, &lo8)
+				s.g.dot4x2(kv, a, s.lda, &s.b[(j0+2)*s.ldb], s.ldb, &hi8)
+				for ii := 0; ii < 4; ii++ {
+					out := [4]float32{lo8[2*ii], lo8[2*ii+1], hi8[2*ii], hi8[2*ii+1]}
+					s.tail(&out, i+ii, j0, 4, kv)
+					s.store(&out, i+ii, j0, 4)
 				}
-				for r := 0; r < 4; r++ {
-					br := s.b[(j0+r)*s.ldb : (j0+r)*s.ldb+k]
-					for p := kv; p < k; p++ {
-						out[r] += ar[p] * br[p]
-					}
-				}
-			} else {
-				// Last partial group: plain loops (n%4 columns at most).
-				for r := 0; r < rows; r++ {
-					br := s.b[(j0+r)*s.ldb : (j0+r)*s.ldb+k]
-					var sum float32
-					for p, v := range ar {
-						sum += v * br[p]
-					}
-					out[r] = sum
-				}
-			}
-			dst := s.c[i*s.ldc+j0 : i*s.ldc+j0+rows]
-			if s.accum {
-				for r := range dst {
-					dst[r] += out[r]
-				}
-			} else {
-				copy(dst, out[:rows])
 			}
 		}
+		for ; i < s.m; i++ {
+			var out [4]float32
+			start := 0
+			if rows == 4 && kv > 0 {
+				s.g.dot4(kv, &s.a[i*s.lda], &s.b[j0*s.ldb], s.ldb, &out)
+				start = kv
+			}
+			s.tail(&out, i, j0, rows, start)
+			s.store(&out, i, j0, rows)
+		}
 	}
+}
+
+// tail adds Σ_{from≤p<k} a[i][p]·b[j0+r][p] to out[r] for r < rows.
+func (s *skinnyJob) tail(out *[4]float32, i, j0, rows, from int) {
+	if from == s.k {
+		return
+	}
+	ar := s.a[i*s.lda+from : i*s.lda+s.k]
+	for r := 0; r < rows; r++ {
+		br := s.b[(j0+r)*s.ldb+from : (j0+r)*s.ldb+s.k]
+		sum := out[r]
+		for p, v := range ar {
+			sum += v * br[p]
+		}
+		out[r] = sum
+	}
+}
+
+// store writes (or adds) out[:rows] to C[i][j0:j0+rows].
+func (s *skinnyJob) store(out *[4]float32, i, j0, rows int) {
+	dst := s.c[i*s.ldc+j0 : i*s.ldc+j0+rows]
+	if s.accum {
+		for r := range dst {
+			dst[r] += out[r]
+		}
+		return
+	}
+	copy(dst, out[:rows])
 }

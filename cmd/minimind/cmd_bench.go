@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/minimind-go/minimind/model"
+	"github.com/minimind-go/minimind/train"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// BenchOptions are the flags of `minimind bench train|generate`.
+type BenchOptions struct {
+	Model      ModelFlags
+	Path       string
+	BatchSize  int
+	SeqLen     int
+	Steps      int
+	PromptLen  int
+	NewTokens  int
+	PeakGFLOPs float64
+	GEMM       string
+	JSON       bool
+}
+
+// AddFlags registers bench's flags.
+func (o *BenchOptions) AddFlags(f *pflag.FlagSet, batch int) {
+	o.Model.AddFlags(f)
+	f.StringVar(&o.Path, "model", "", "benchmark this model (HF directory or .pth) instead of random weights")
+	f.IntVar(&o.BatchSize, "batch_size", batch, "sequences per step")
+	f.IntVar(&o.Steps, "steps", 5, "timed steps (after one warm-up step); the median is reported")
+	f.Float64Var(&o.PeakGFLOPs, "peak_gflops", 430, "machine fp32 peak for MFU (430 = 2 cores × AVX-512 FMA × 3.3 GHz)")
+	f.StringVar(&o.GEMM, "gemm", "auto", "GEMM micro-kernel: auto, avx512, avx2 or generic")
+	f.BoolVar(&o.JSON, "json", false, "print one JSON object as the last line")
+}
+
+func newBenchCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench train|generate",
+		Short: "Measure training and generation speed",
+		Long: `Measure how fast this machine trains and runs MiniMind models: the
+default-size model (or --model) with random tokens, the median of several
+steps after a warm-up. Timings vary with machine load; compare runs made at
+the same time.`,
+	}
+	var tr BenchOptions
+	train := &cobra.Command{
+		Use:   "train [--batch_size 8] [--max_seq_len 512] [--use_moe] [--steps 5] [--json]",
+		Short: "Tokens/s, step time, GFLOP/s and MFU of a training step",
+		Long: `Time full training steps (forward, backward, gradient clipping and AdamW)
+and print tokens/s, the median step time, the achieved GFLOP/s, the model
+FLOPs utilisation against --peak_gflops, and memory.
+
+Examples:
+  minimind bench train
+  minimind bench train --use_moe --batch_size 4 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBenchTrain(cmd.Context(), tr, g, cmd.OutOrStdout())
+		},
+	}
+	tr.AddFlags(train.Flags(), 8)
+	train.Flags().IntVar(&tr.SeqLen, "max_seq_len", 512, "tokens per sequence")
+	var ge BenchOptions
+	gen := &cobra.Command{
+		Use:   "generate [--batch_size 1] [--prompt_len 128] [--new_tokens 128] [--json]",
+		Short: "Prefill and decode tokens/s with the KV cache",
+		Long: `Time prompt processing (prefill) and token-by-token decoding with the KV
+cache, for --batch_size sequences at once.
+
+Examples:
+  minimind bench generate
+  minimind bench generate --batch_size 8 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBenchGenerate(cmd.Context(), ge, g, cmd.OutOrStdout())
+		},
+	}
+	ge.AddFlags(gen.Flags(), 1)
+	gen.Flags().IntVar(&ge.PromptLen, "prompt_len", 128, "prompt tokens per sequence")
+	gen.Flags().IntVar(&ge.NewTokens, "new_tokens", 128, "decoded tokens per sequence")
+	cmd.AddCommand(train, gen)
+	return cmd
+}
+
+func benchModel(opts BenchOptions, g *globalOptions) (*model.Model, func(), error) {
+	be, err := newBackend(g, opts.GEMM)
+	if err != nil {
+		return nil, nil, err
+	}
+	var p *model.Params
+	if opts.Path != "" {
+		p, err = loadModelParams(opts.Path, &opts.Model)
+	} else {
+		var cfg model.Config
+		if cfg, err = opts.Model.Config(); err == nil {
+			if p, err = model.NewParams(cfg); err == nil {
+				p.Init(1)
+			}
+		}
+	}
+	if err != nil {
+		be.Close()
+		return nil, nil, err
+	}
+	return model.New(p, be), be.Close, nil
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func randomIDs(n, vocab int, seed uint64) []int32 {
+	r := rand.New(rand.NewPCG(seed, 3))
+	ids := make([]int32, n)
+	for i := range ids {
+		ids[i] = int32(3 + r.IntN(vocab-3))
+	}
+	return ids
+}
+
+func peakRSS() int64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.Sys)
+}
+
+func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out io.Writer) error {
+	if opts.BatchSize <= 0 || opts.SeqLen <= 0 || opts.Steps <= 0 {
+		return fmt.Errorf("%w: --batch_size, --max_seq_len and --steps must be positive", errUsage)
+	}
+	m, closeFn, err := benchModel(opts, g)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	c := m.Config
+	B, T := opts.BatchSize, opts.SeqLen
+	ids := randomIDs(B*(T+1), c.VocabSize, 1)
+	x, y := make([]int32, B*T), make([]int32, B*T)
+	for b := 0; b < B; b++ {
+		copy(x[b*T:(b+1)*T], ids[b*(T+1):])
+		copy(y[b*T:(b+1)*T], ids[b*(T+1)+1:])
+	}
+	mask := make([]float32, B*T)
+	for i := range mask {
+		mask[i] = 1
+	}
+	opt := train.NewAdamW(m.Params, train.DefaultAdamW())
+	be := m.Backend()
+	fmt.Fprintf(out, "bench train: %s, %s params, batch %d × seq %d, %s\n", describeModel(&c), humanCount(len(m.Params.Data)), B, T, be.Name())
+	var times []float64
+	var loss float64
+	for s := 0; s <= opts.Steps; s++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t0 := time.Now()
+		m.ZeroGrad()
+		st, err := m.ForwardBackward(x, y, mask, B, T, 1)
+		if err != nil {
+			return err
+		}
+		train.ClipGradNorm(be, m.Grads, 1)
+		opt.Step(be, m.Params.Data, m.Grads, 1e-4)
+		dt := time.Since(t0).Seconds()
+		loss = st.Loss
+		if s > 0 { // step 0 is the warm-up (allocations, page faults)
+			times = append(times, dt)
+			if !opts.JSON && !g.quiet {
+				fmt.Fprintf(out, "  step %d: %.3f s, loss %.4f\n", s, dt, loss)
+			}
+		}
+	}
+	step := median(times)
+	tps := float64(B*T) / step
+	gflops := model.TrainFLOPs(&c, B, T) / step / 1e9
+	mfu := gflops / opts.PeakGFLOPs
+	fmt.Fprintf(out, "tokens/s    %.1f\n", tps)
+	fmt.Fprintf(out, "step        %.3f s (median of %d)\n", step, len(times))
+	fmt.Fprintf(out, "compute     %.1f GFLOP/s, MFU %.1f%% of %.0f GFLOP/s\n", gflops, 100*mfu, opts.PeakGFLOPs)
+	fmt.Fprintf(out, "memory      activations %s, weights+grads+AdamW %s, process %s\n",
+		humanBytes(m.ActivationBytes()), humanBytes(int64(len(m.Params.Data))*16), humanBytes(peakRSS()))
+	if opts.JSON {
+		b, _ := json.Marshal(map[string]any{
+			"tokens_per_s": tps, "step_s": step, "mfu": mfu, "gflops": gflops,
+			"batch_size": B, "seq_len": T, "use_moe": c.UseMoE, "activation_bytes": m.ActivationBytes(), "backend": be.Name(),
+		})
+		fmt.Fprintf(out, "%s\n", b)
+	}
+	return nil
+}
+
+func describeModel(c *model.Config) string {
+	s := fmt.Sprintf("hidden %d × %d layers, FFN %d", c.HiddenSize, c.NumHiddenLayers, c.IntermediateSize)
+	if c.UseMoE {
+		s += fmt.Sprintf(", MoE %d+%d top-%d", c.NRoutedExperts, c.NSharedExperts, c.NumExpertsPerTok)
+	}
+	return s
+}
+
+func runBenchGenerate(ctx context.Context, opts BenchOptions, g *globalOptions, out io.Writer) error {
+	if opts.BatchSize <= 0 || opts.PromptLen <= 0 || opts.NewTokens <= 0 || opts.Steps <= 0 {
+		return fmt.Errorf("%w: --batch_size, --prompt_len, --new_tokens and --steps must be positive", errUsage)
+	}
+	m, closeFn, err := benchModel(opts, g)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	c := m.Config
+	B, P, N := opts.BatchSize, opts.PromptLen, opts.NewTokens
+	kv, err := m.NewKVCache(B, P+N)
+	if err != nil {
+		return err
+	}
+	prompt := randomIDs(B*P, c.VocabSize, 2)
+	tok := randomIDs(B, c.VocabSize, 3)
+	fmt.Fprintf(out, "bench generate: %s, batch %d, prompt %d, %d new tokens, %s\n", describeModel(&c), B, P, N, m.Backend().Name())
+	var pre, dec []float64
+	for s := 0; s <= opts.Steps; s++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		kv.Reset()
+		t0 := time.Now()
+		if _, err := m.Forward(kv, prompt, P, nil, 1); err != nil {
+			return err
+		}
+		t1 := time.Now()
+		for i := 0; i < N; i++ {
+			if _, err := m.Forward(kv, tok, 1, nil, 1); err != nil {
+				return err
+			}
+		}
+		t2 := time.Now()
+		if s > 0 {
+			pre = append(pre, float64(B*P)/t1.Sub(t0).Seconds())
+			dec = append(dec, float64(B*N)/t2.Sub(t1).Seconds())
+		}
+	}
+	p, d := median(pre), median(dec)
+	fmt.Fprintf(out, "prefill     %.1f tokens/s\n", p)
+	fmt.Fprintf(out, "decode      %.1f tokens/s (%.1f per sequence)\n", d, d/float64(B))
+	if opts.JSON {
+		b, _ := json.Marshal(map[string]any{"prefill_tokens_per_s": p, "decode_tokens_per_s": d, "batch_size": B, "backend": m.Backend().Name()})
+		fmt.Fprintf(out, "%s\n", b)
+	}
+	return nil
+}

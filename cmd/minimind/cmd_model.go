@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/minimind-go/minimind/checkpoint"
+	"github.com/minimind-go/minimind/checkpoint/safetensors"
+	"github.com/minimind-go/minimind/model"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// InitOptions are the flags of `minimind init`.
+type InitOptions struct {
+	Model ModelFlags
+	Out   string
+	Seed  uint64
+	DType string
+}
+
+// AddFlags registers init's flags.
+func (o *InitOptions) AddFlags(f *pflag.FlagSet) {
+	o.Model.AddFlags(f)
+	f.StringVar(&o.Out, "out", "", "output: an HF directory (config.json + model.safetensors), or a .pth file")
+	f.Uint64Var(&o.Seed, "seed", 42, "random seed for the initialisation")
+	f.StringVar(&o.DType, "dtype", "f32", "stored precision: f32, f16 or bf16")
+}
+
+func newInitCommand(g *globalOptions) *cobra.Command {
+	var opts InitOptions
+	cmd := &cobra.Command{
+		Use:   "init --out DIR|FILE.pth [architecture flags]",
+		Short: "Create a randomly initialised MiniMind model",
+		Long: `Create a MiniMind model with PyTorch's default initialisation (what the
+original MiniMind starts pretraining from): every linear layer and the tied
+embedding uniform in ±1/sqrt(fan_in), norms at 1. The result is
+deterministic for a given --seed.
+
+Examples:
+  minimind init --out ./tiny --hidden_size 128 --num_hidden_layers 2
+  minimind init --out ./out/pretrain_512.pth --dtype f16
+  minimind init --out ./moe --use_moe`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runInit(cmd.Context(), opts, g, cmd.OutOrStdout())
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func parseDType(s string) (safetensors.DType, error) {
+	switch strings.ToLower(s) {
+	case "f32", "fp32", "float32":
+		return safetensors.F32, nil
+	case "f16", "fp16", "float16", "half":
+		return safetensors.F16, nil
+	case "bf16", "bfloat16":
+		return safetensors.BF16, nil
+	}
+	return "", fmt.Errorf("%w: dtype %q: want f32, f16 or bf16", errUsage, s)
+}
+
+// saveModel writes p to an HF directory or, for a .pth path, a state dict.
+func saveModel(out string, p *model.Params, dt safetensors.DType) error {
+	if strings.HasSuffix(strings.ToLower(out), ".pth") {
+		return checkpoint.SavePth(out, p, string(dt))
+	}
+	return checkpoint.SaveHF(out, p, dt)
+}
+
+func runInit(_ context.Context, opts InitOptions, _ *globalOptions, out io.Writer) error {
+	if opts.Out == "" {
+		return fmt.Errorf("%w: --out is required", errUsage)
+	}
+	dt, err := parseDType(opts.DType)
+	if err != nil {
+		return err
+	}
+	cfg, err := opts.Model.Config()
+	if err != nil {
+		return err
+	}
+	p, err := model.NewParams(cfg)
+	if err != nil {
+		return err
+	}
+	p.Init(opts.Seed)
+	if err := saveModel(opts.Out, p, dt); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "wrote %s: %s parameters (%s)\n", opts.Out, humanCount(len(p.Data)), dt)
+	return nil
+}
+
+// InfoOptions are the flags of `minimind info`.
+type InfoOptions struct {
+	Model ModelFlags
+	Path  string
+	JSON  bool
+}
+
+func newInfoCommand(g *globalOptions) *cobra.Command {
+	var opts InfoOptions
+	cmd := &cobra.Command{
+		Use:   "info --model PATH",
+		Short: "Show a model's configuration, parameter count and memory needs",
+		Long: `Show what a model path holds: the architecture, the number of parameters
+(tied embedding counted once), the tensors, and the memory needed to run and
+to train it.
+
+A model path is an HF directory (config.json + model.safetensors) or a
+PyTorch .pth state dict; for a .pth the sizes come from the tensor shapes,
+and --num_attention_heads supplies the head count (default 8, MiniMind's).
+
+Examples:
+  minimind info --model ./out/pretrain_512.pth
+  minimind info --model ./MiniMind2-Small --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runInfo(cmd.Context(), opts, g, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&opts.Path, "model", "", "model path (HF directory or .pth)")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the resolved config.json only")
+	cmd.Flags().IntVar(&opts.Model.NumAttentionHeads, "num_attention_heads", 8, "query heads, for .pth files (shapes cannot tell)")
+	return cmd
+}
+
+func runInfo(_ context.Context, opts InfoOptions, _ *globalOptions, out io.Writer) error {
+	if opts.Path == "" {
+		return fmt.Errorf("%w: --model is required", errUsage)
+	}
+	base := model.DefaultConfig()
+	base.NumAttentionHeads = opts.Model.NumAttentionHeads
+	p, err := checkpoint.Load(opts.Path, base)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		b, err := json.MarshalIndent(p.Config, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "%s\n", b)
+		return err
+	}
+	c := p.Config
+	kind := "dense"
+	if c.UseMoE {
+		kind = fmt.Sprintf("MoE: %d routed experts (top-%d) + %d shared", c.NRoutedExperts, c.NumExpertsPerTok, c.NSharedExperts)
+	}
+	n := len(p.Data)
+	fmt.Fprintf(out, "model       %s\n", filepath.Clean(opts.Path))
+	fmt.Fprintf(out, "type        %s\n", kind)
+	fmt.Fprintf(out, "hidden      %d, %d layers, %d heads / %d kv heads (head size %d), FFN %d\n",
+		c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadSize(), c.IntermediateSize)
+	fmt.Fprintf(out, "vocab       %d, rope_theta %g, max positions %d\n", c.VocabSize, c.RopeTheta, c.MaxPositionEmbeddings)
+	fmt.Fprintf(out, "parameters  %s (%d)\n", humanCount(n), n)
+	fmt.Fprintf(out, "memory      weights %s fp32 / %s fp16; training state (weights+grads+AdamW) %s\n",
+		humanBytes(int64(n)*4), humanBytes(int64(n)*2), humanBytes(int64(n)*16))
+	fmt.Fprintf(out, "tensors     %d (+ tied lm_head.weight)\n", len(p.Specs))
+	return nil
+}
+
+// ConvertOptions are the flags of `minimind convert`.
+type ConvertOptions struct {
+	Model ModelFlags
+	In    string
+	Out   string
+	DType string
+}
+
+func newConvertCommand(g *globalOptions) *cobra.Command {
+	var opts ConvertOptions
+	cmd := &cobra.Command{
+		Use:   "convert --model PATH --out PATH [--dtype f16]",
+		Short: "Convert weights between PyTorch .pth and HF safetensors, or change precision",
+		Long: `Convert a model between the formats MiniMind users meet: the trainers'
+PyTorch state dicts (out/pretrain_512.pth, fp16, both tied keys) and the HF
+layout (config.json + model.safetensors, the tied matrix stored once).
+The output kind follows --out: a path ending in .pth writes a state dict,
+anything else an HF directory.
+
+Examples:
+  minimind convert --model ./out/full_sft_512.pth --out ./MiniMind2-Small
+  minimind convert --model ./MiniMind2-Small --out ./full_sft_512.pth --dtype f16
+  minimind convert --model ./big --out ./big-bf16 --dtype bf16`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runConvert(cmd.Context(), opts, g, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&opts.In, "model", "", "input model path (HF directory or .pth)")
+	cmd.Flags().StringVar(&opts.Out, "out", "", "output path (.pth file or HF directory)")
+	cmd.Flags().StringVar(&opts.DType, "dtype", "", "stored precision: f32, f16 or bf16 (default: f16 for .pth as MiniMind, f32 otherwise)")
+	cmd.Flags().IntVar(&opts.Model.NumAttentionHeads, "num_attention_heads", 8, "query heads, for .pth input (shapes cannot tell)")
+	return cmd
+}
+
+func runConvert(_ context.Context, opts ConvertOptions, _ *globalOptions, out io.Writer) error {
+	if opts.In == "" || opts.Out == "" {
+		return fmt.Errorf("%w: --model and --out are required", errUsage)
+	}
+	ds := opts.DType
+	if ds == "" {
+		ds = "f32"
+		if strings.HasSuffix(strings.ToLower(opts.Out), ".pth") {
+			ds = "f16"
+		}
+	}
+	dt, err := parseDType(ds)
+	if err != nil {
+		return err
+	}
+	base := model.DefaultConfig()
+	base.NumAttentionHeads = opts.Model.NumAttentionHeads
+	p, err := checkpoint.Load(opts.In, base)
+	if err != nil {
+		return err
+	}
+	if err := saveModel(opts.Out, p, dt); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "wrote %s (%s parameters, %s)\n", opts.Out, humanCount(len(p.Data)), dt)
+	return nil
+}
+
+func humanCount(n int) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2fB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.2fM", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1fK", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

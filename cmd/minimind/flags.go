@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/minimind-go/minimind/checkpoint"
+	"github.com/minimind-go/minimind/kernels/cpu"
+	"github.com/minimind-go/minimind/kernels/gemm"
+	"github.com/minimind-go/minimind/model"
+	"github.com/spf13/pflag"
+)
+
+// ModelFlags are the architecture flags MiniMind users know, with
+// MiniMind-Go's defaults (the SPEC decisions table).
+type ModelFlags struct {
+	HiddenSize        int
+	NumHiddenLayers   int
+	NumAttentionHeads int
+	NumKeyValueHeads  int
+	IntermediateSize  int
+	VocabSize         int
+	MaxPositions      int
+	UseMoE            bool
+	RopeScaling       bool
+}
+
+// AddFlags registers the architecture flags.
+func (o *ModelFlags) AddFlags(f *pflag.FlagSet) {
+	d := model.DefaultConfig()
+	f.IntVar(&o.HiddenSize, "hidden_size", d.HiddenSize, "model width")
+	f.IntVar(&o.NumHiddenLayers, "num_hidden_layers", d.NumHiddenLayers, "decoder blocks")
+	f.IntVar(&o.NumAttentionHeads, "num_attention_heads", d.NumAttentionHeads, "query heads")
+	f.IntVar(&o.NumKeyValueHeads, "num_key_value_heads", d.NumKeyValueHeads, "key/value heads (grouped-query attention)")
+	f.IntVar(&o.IntermediateSize, "intermediate_size", d.IntermediateSize, "FFN width (MiniMind2 releases use 1408 at hidden 512)")
+	f.IntVar(&o.VocabSize, "vocab_size", d.VocabSize, "vocabulary size (must match the tokenizer)")
+	f.IntVar(&o.MaxPositions, "max_position_embeddings", d.MaxPositionEmbeddings, "longest position the RoPE tables cover")
+	f.BoolVar(&o.UseMoE, "use_moe", false, "Mixture-of-Experts FFN (4 routed experts, top-2, 1 shared)")
+	f.BoolVar(&o.RopeScaling, "inference_rope_scaling", false, "YaRN RoPE scaling (x16 context) as MiniMind's inference option")
+}
+
+// Config returns the validated model config the flags describe.
+func (o *ModelFlags) Config() (model.Config, error) {
+	c := model.DefaultConfig()
+	c.HiddenSize, c.NumHiddenLayers = o.HiddenSize, o.NumHiddenLayers
+	c.NumAttentionHeads, c.NumKeyValueHeads = o.NumAttentionHeads, o.NumKeyValueHeads
+	c.IntermediateSize, c.VocabSize, c.MaxPositionEmbeddings = o.IntermediateSize, o.VocabSize, o.MaxPositions
+	c.UseMoE, c.InferenceRopeScaling = o.UseMoE, o.RopeScaling
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return c, nil
+}
+
+// newBackend returns the CPU backend with the global thread setting.
+func newBackend(g *globalOptions, kind string) (*cpu.Backend, error) {
+	k := gemm.Auto
+	switch kind {
+	case "", "auto":
+	case "generic":
+		k = gemm.Generic
+	case "avx2":
+		k = gemm.AVX2
+	case "avx512":
+		k = gemm.AVX512
+	default:
+		return nil, fmt.Errorf("%w: --gemm %q: want auto, avx512, avx2 or generic", errUsage, kind)
+	}
+	return cpu.NewChecked(cpu.Options{Threads: g.threads, GEMM: k})
+}
+
+// loadModelParams loads a model path (HF directory or .pth), with the
+// architecture flags filling in what a .pth cannot say (head counts).
+func loadModelParams(path string, mf *ModelFlags) (*model.Params, error) {
+	base := model.DefaultConfig()
+	if mf != nil {
+		if c, err := mf.Config(); err == nil {
+			base = c
+		}
+	}
+	return checkpoint.Load(path, base)
+}

@@ -1,0 +1,142 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+)
+
+// halfChunk is how many k values of each of 4 weight rows are converted to
+// float32 at a time: a 4×512 float32 tile (8 KiB) that stays in L1 while
+// every row of A is dotted with it.
+const halfChunk = 512
+
+// halfJob is one SgemmHalfB call; items are groups of 4 rows of B.
+type halfJob struct {
+	g       *Gemm
+	m, n, k int
+	a       []float32
+	lda     int
+	b       []uint16
+	ldb     int
+	bf16    bool
+	c       []float32
+	ldc     int
+	accum   bool
+}
+
+// SgemmHalfB computes C[m×n] = A·Bᵀ (or C += A·Bᵀ when accumulate) where
+// A is m×k float32 (lda ≥ k) and B is n×k stored as 16-bit floats (ldb ≥
+// k): IEEE binary16 or, when bf16, bfloat16. It is the decode path for
+// half-precision weights: B is read once, in chunks converted to float32
+// in L1, so it moves half the bytes of Sgemm's skinny path. It is meant for
+// m ≤ 8 (larger m works, re-converting B once per 8 rows). Products use
+// float32 arithmetic on the exactly converted weights. Bad dimensions or
+// short slices panic.
+func (g *Gemm) SgemmHalfB(m, n, k int, a []float32, lda int, b []uint16, ldb int, bf16 bool, c []float32, ldc int, accumulate bool) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", m, n, k))
+	}
+	checkMat("a", a, m, k, lda)
+	if ldb < max(k, 1) {
+		panic(fmt.Sprintf("gemm: ldb=%d < max(k=%d, 1)", ldb, k))
+	}
+	if need := (n-1)*ldb + k; n > 0 && k > 0 && len(b) < need {
+		panic(fmt.Sprintf("gemm: len(b)=%d < %d for %d×%d with ld=%d", len(b), need, n, k, ldb))
+	}
+	checkMat("c", c, m, n, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		if !accumulate {
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
+	h := &g.hj
+	*h = halfJob{g: g, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, bf16: bf16, c: c, ldc: ldc, accum: accumulate}
+	grain := max(1, 32768/(8*k)) // ≥ 32 KiB of B per chunk of work
+	g.pool.For((n+3)/4, grain, h)
+	h.a, h.b, h.c = nil, nil, nil
+}
+
+// Run implements parallel.Task over groups [lo, hi) of 4 B rows. For each
+// group and block of ≤ 8 rows of A, the k range is walked in halfChunk
+// pieces: the 4 weight rows are converted into a stack tile and the
+// float32 skinny kernels add their products into a stack accumulator.
+func (h *halfJob) Run(lo, hi int) {
+	var tile [4 * halfChunk]float32
+	var acc [8 * 4]float32
+	for grp := lo; grp < hi; grp++ {
+		j0 := grp * 4
+		rows := min(4, h.n-j0)
+		for i0 := 0; i0 < h.m; i0 += 8 {
+			mb := min(8, h.m-i0)
+			for p0 := 0; p0 < h.k; p0 += halfChunk {
+				kc := min(halfChunk, h.k-p0)
+				for r := 0; r < rows; r++ {
+					src := h.b[(j0+r)*h.ldb+p0 : (j0+r)*h.ldb+p0+kc]
+					h.g.convertHalf(tile[r*halfChunk:r*halfChunk+kc], src, h.bf16)
+				}
+				s := skinnyJob{g: h.g, m: mb, n: rows, k: kc, a: h.a[i0*h.lda+p0:], lda: h.lda,
+					b: tile[:], ldb: halfChunk, c: acc[:], ldc: 4, accum: p0 > 0}
+				s.Run(0, 1)
+			}
+			for i := 0; i < mb; i++ {
+				dst := h.c[(i0+i)*h.ldc+j0 : (i0+i)*h.ldc+j0+rows]
+				src := acc[i*4 : i*4+rows]
+				if h.accum {
+					for r, v := range src {
+						dst[r] += v
+					}
+				} else {
+					copy(dst, src)
+				}
+			}
+		}
+	}
+}
+
+// convertHalf converts src (IEEE half, or bfloat16 when bf16) into dst,
+// using the F16C/AVX2 routine for whole vectors when the kind has it.
+func (g *Gemm) convertHalf(dst []float32, src []uint16, bf16 bool) {
+	dst = dst[:len(src)]
+	n8 := 0
+	if g.kind != Generic {
+		if n8 = len(src) &^ 7; n8 > 0 {
+			if bf16 {
+				cvtBF16AVX2(n8, &src[0], &dst[0])
+			} else {
+				cvtF16AVX2(n8, &src[0], &dst[0])
+			}
+		}
+	}
+	for i := n8; i < len(src); i++ {
+		if bf16 {
+			dst[i] = bf16ToFloat32(src[i])
+		} else {
+			dst[i] = halfToFloat32(src[i])
+		}
+	}
+}
+
+// bf16ToFloat32 widens a bfloat16 (the top 16 bits of a float32) exactly.
+func bf16ToFloat32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
+// halfToFloat32 widens an IEEE binary16 value exactly (subnormals,
+// infinities and NaN payloads included).
+func halfToFloat32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	man := uint32(h) & 0x3ff
+	switch exp {
+	case 0x1f: // Inf or NaN: keep the payload, as VCVTPH2PS does
+		return math.Float32frombits(sign | 0xff<<23 | man<<13)
+	case 0: // zero or subnormal: man × 2⁻²⁴, exact in float32
+		f := float32(man) * (1.0 / (1 << 24))
+		return math.Float32frombits(sign | math.Float32bits(f))
+	}
+	return math.Float32frombits(sign | (exp+112)<<23 | man<<13)
+}

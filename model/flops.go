@@ -1,0 +1,28 @@
+package model
+
+// TrainFLOPs estimates the floating-point operations of one training step
+// (forward + backward) on B sequences of T tokens: 6 per weight per token
+// for the matrix products (MoE: the router and the experts actually used),
+// plus causal attention, whose QKᵀ and PV products cost 2·T·C per token
+// forward on average over a causal row (half of 4·T·C) and twice that
+// backward.
+func TrainFLOPs(c *Config, B, T int) float64 {
+	return 3 * ForwardFLOPs(c, B, T)
+}
+
+// ForwardFLOPs estimates one forward pass (see TrainFLOPs).
+func ForwardFLOPs(c *Config, B, T int) float64 {
+	C, F, V := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.VocabSize)
+	kv := float64(c.NumKeyValueHeads * c.HeadSize())
+	perTok := 2*C*C + 2*C*kv // q, o, k, v
+	ffn := 3 * C * F
+	if c.UseMoE {
+		ffn *= float64(c.NumExpertsPerTok + c.NSharedExperts)
+		perTok += C * float64(c.NRoutedExperts)
+	}
+	perTok += ffn
+	perTok *= float64(c.NumHiddenLayers)
+	perTok += C * V // LM head
+	att := 2 * float64(T) * C * float64(c.NumHiddenLayers)
+	return 2 * (perTok + att) * float64(B*T)
+}
