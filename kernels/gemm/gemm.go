@@ -49,17 +49,6 @@ func Supported(k Kind) bool {
 	return false
 }
 
-// best is what Auto resolves to on this CPU.
-func best() Kind {
-	switch {
-	case hasAVX512:
-		return AVX512
-	case hasAVX2:
-		return AVX2
-	}
-	return Generic
-}
-
 // config is one kind's register tile and cache blocking.
 type config struct {
 	mr, nr int // micro-tile: rows of A × columns of B held in registers

@@ -1,0 +1,84 @@
+package train
+
+import (
+	"fmt"
+	"image/color"
+	"io"
+
+	"github.com/minimind-go/minimind/internal/atomicfile"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// PlotLoss writes a PNG of the loss curve: every optimizer step's loss in
+// a light line and an exponential moving average on top, with the
+// learning rate in a smaller panel below.
+func PlotLoss(path, title string, steps []Step) error {
+	if len(steps) == 0 {
+		return fmt.Errorf("plot %s: no steps", path)
+	}
+	raw := make(plotter.XYs, len(steps))
+	ema := make(plotter.XYs, len(steps))
+	lr := make(plotter.XYs, len(steps))
+	alpha := 2 / (1 + float64(min(50, max(2, len(steps)/20))))
+	var avg float64
+	for i, s := range steps {
+		if i == 0 {
+			avg = s.Loss
+		} else {
+			avg = alpha*s.Loss + (1-alpha)*avg
+		}
+		raw[i] = plotter.XY{X: float64(s.Step), Y: s.Loss}
+		ema[i] = plotter.XY{X: float64(s.Step), Y: avg}
+		lr[i] = plotter.XY{X: float64(s.Step), Y: s.LR}
+	}
+	top := plot.New()
+	top.Title.Text = title
+	top.Y.Label.Text = "loss"
+	top.Add(plotter.NewGrid())
+	l1, err := plotter.NewLine(raw)
+	if err != nil {
+		return err
+	}
+	l1.Color = color.RGBA{R: 150, G: 180, B: 230, A: 255}
+	l2, err := plotter.NewLine(ema)
+	if err != nil {
+		return err
+	}
+	l2.Color = color.RGBA{R: 20, G: 60, B: 160, A: 255}
+	l2.Width = vg.Points(2)
+	top.Add(l1, l2)
+	top.Legend.Add("loss", l1)
+	top.Legend.Add("moving average", l2)
+	top.Legend.Top = true
+
+	bottom := plot.New()
+	bottom.X.Label.Text = "optimizer step"
+	bottom.Y.Label.Text = "lr"
+	bottom.Add(plotter.NewGrid())
+	l3, err := plotter.NewLine(lr)
+	if err != nil {
+		return err
+	}
+	l3.Color = color.RGBA{R: 200, G: 90, B: 30, A: 255}
+	bottom.Add(l3)
+
+	const w, h = 9 * vg.Inch, 6 * vg.Inch
+	img := vgimg.New(w, h)
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: 2, Cols: 1, PadY: vg.Points(6)}
+	// The loss panel gets 3/4 of the height.
+	canvases := plot.Align([][]*plot.Plot{{top}, {bottom}}, tiles, dc)
+	split := h / 4
+	canvases[0][0].Min.Y = split
+	canvases[1][0].Max.Y = split - vg.Points(6)
+	top.Draw(canvases[0][0])
+	bottom.Draw(canvases[1][0])
+	return atomicfile.Write(path, 0o644, func(wr io.Writer) error {
+		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(wr)
+		return err
+	})
+}
