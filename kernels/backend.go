@@ -31,12 +31,14 @@ type Backend interface {
 	RoPEBackward(dx []float32, pos []int32, cos, sin []float32, N, NH, HS int)
 
 	// AttentionForward: causal grouped-query attention.
-	// q, out [B,T,NH,HS]; k, v [B,S,NKV,HS] of which positions [0, P+T) are
-	// valid (query t sits at position P+t and sees keys 0..P+t); lse[B,NH,T]
-	// saves each row's log-sum-exp of the scaled scores for backward.
+	// q, out [B,T,NH,HS]; k, v [B,S,NKV,HS]. Row b has past[b] cached
+	// positions (past nil means none): its query t sits at position
+	// past[b]+t and sees keys 0..past[b]+t, so rows of a batch may be at
+	// different lengths (continuous batching). lse[B,NH,T] saves each query's
+	// log-sum-exp of the scaled scores for backward.
 	// mask is nil or [B,S] with 1 = attend, 0 = padding: padding adds -1e9
 	// to the score (a finite mask, as the original, so rows never become NaN).
-	AttentionForward(out, lse, q, k, v, mask []float32, B, T, S, P, NH, NKV, HS int)
+	AttentionForward(out, lse, q, k, v, mask []float32, past []int32, B, T, S, NH, NKV, HS int)
 	// AttentionBackward (P = 0, S = T): dq, dk, dv += ∂ of the forward above.
 	AttentionBackward(dq, dk, dv, dOut, out, lse, q, k, v, mask []float32, B, T, NH, NKV, HS int)
 

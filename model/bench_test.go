@@ -61,8 +61,8 @@ func BenchmarkDecodeStep(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if kv.Len >= 511 {
-			kv.Len = 128
+		if kv.Len() >= 511 {
+			kv.Lens[0] = 128
 		}
 		_, _ = m.Forward(kv, tok, 1, nil, 1)
 	}

@@ -10,14 +10,17 @@ func (m *Model) forward(a *acts, ids []int32, B, T int, kv *KVCache, mask []floa
 	NH, NKV := c.NumAttentionHeads, c.NumKeyValueHeads
 	kvC := NKV * HS
 	eps := float32(c.RMSNormEps)
-	P := 0
+	var past []int32 // per-row cached length (nil: none)
 	if kv != nil {
-		P = kv.Len
+		past = kv.Lens
 	}
 	m.lastN = N
 	pos := a.pos[:N]
 	for i := range pos {
-		pos[i] = int32(P + i%T)
+		pos[i] = int32(i % T)
+		if past != nil {
+			pos[i] += past[i/T]
+		}
 	}
 
 	be.EmbeddingForward(a.layers[0].res[:N*C], ids, m.w.embed, N, C)
@@ -35,12 +38,12 @@ func (m *Model) forward(a *acts, ids []int32, B, T int, kv *KVCache, mask []floa
 		be.RoPEForward(k, pos, m.cos, m.sin, N, NKV, HS)
 		keys, vals, S, msk := k, v, T, mask
 		if kv != nil {
-			kv.store(l, k, v, B, T)
+			kv.store(l, k, v, T)
 			keys, vals, S = kv.K[l], kv.V[l], kv.S
 			msk = kv.mask
 		}
 		att, mid := la.att[:N*C], la.mid[:N*C]
-		be.AttentionForward(att, la.lse[:B*NH*T], q, keys, vals, msk, B, T, S, P, NH, NKV, HS)
+		be.AttentionForward(att, la.lse[:B*NH*T], q, keys, vals, msk, past, B, T, S, NH, NKV, HS)
 		be.MatMul(mid, att, lw.wo, N, C, C, false, true, false)
 		be.Add(mid, mid, x, N*C)
 
@@ -61,7 +64,9 @@ func (m *Model) forward(a *acts, ids []int32, B, T int, kv *KVCache, mask []floa
 	}
 	be.RMSNormForward(a.lnf[:N*C], a.rstdf[:N], a.final[:N*C], m.w.norm, N, C, eps)
 	if kv != nil {
-		kv.Len += T
+		for b := range kv.Lens {
+			kv.Lens[b] += int32(T)
+		}
 	}
 }
 

@@ -3,10 +3,15 @@ package model
 import "fmt"
 
 // KVCache holds every layer's keys (after RoPE) and values for up to S
-// positions of B sequences, in the original's [B, S, NKV, HS] layout.
+// positions of B sequences, in the original's [B, S, NKV, HS] layout. Each
+// row has its own length, so sequences of different lengths can decode
+// together (continuous batching); Row gives a one-row view for prefilling
+// a single sequence into its slot.
 type KVCache struct {
 	B, S int
-	Len  int         // positions filled (the same for every row)
+	// Lens[b] is the number of positions filled in row b. Forward advances
+	// it; Reset and ResetRow clear it.
+	Lens []int32
 	K, V [][]float32 // per layer [B,S,NKV,HS]
 	mask []float32   // [B,S] attention mask, nil until one is given
 }
@@ -20,7 +25,7 @@ func (m *Model) NewKVCache(B, S int) (*KVCache, error) {
 		return nil, fmt.Errorf("model: KV cache of %d positions exceeds max_position_embeddings %d", S, m.Config.MaxPositionEmbeddings)
 	}
 	n := B * S * m.Config.NumKeyValueHeads * m.Config.HeadSize()
-	kv := &KVCache{B: B, S: S}
+	kv := &KVCache{B: B, S: S, Lens: make([]int32, B)}
 	for l := 0; l < m.Config.NumHiddenLayers; l++ {
 		kv.K = append(kv.K, make([]float32, n))
 		kv.V = append(kv.V, make([]float32, n))
@@ -28,37 +33,73 @@ func (m *Model) NewKVCache(B, S int) (*KVCache, error) {
 	return kv, nil
 }
 
-// Reset empties the cache for reuse.
+// Len is the length of row 0 (all rows, when they advance together).
+func (kv *KVCache) Len() int { return int(kv.Lens[0]) }
+
+// Reset empties every row.
 func (kv *KVCache) Reset() {
-	kv.Len = 0
+	clear(kv.Lens)
 	kv.mask = nil
 }
 
-// store copies new keys/values [B,T,NKV·HS] to positions Len..Len+T-1.
-func (kv *KVCache) store(l int, k, v []float32, B, T int) {
-	w := len(k) / (B * T)
-	for b := 0; b < B; b++ {
-		dst := (b*kv.S + kv.Len) * w
+// ResetRow empties row b (its slot can then take a new sequence).
+func (kv *KVCache) ResetRow(b int) {
+	kv.Lens[b] = 0
+	if kv.mask != nil {
+		row := kv.mask[b*kv.S : (b+1)*kv.S]
+		for i := range row {
+			row[i] = 1
+		}
+	}
+}
+
+// Row returns a one-row cache sharing row b's storage and length.
+func (kv *KVCache) Row(b int) *KVCache {
+	w := len(kv.K[0]) / (kv.B * kv.S) * kv.S
+	r := &KVCache{B: 1, S: kv.S, Lens: kv.Lens[b : b+1 : b+1]}
+	for l := range kv.K {
+		r.K = append(r.K, kv.K[l][b*w:(b+1)*w:(b+1)*w])
+		r.V = append(r.V, kv.V[l][b*w:(b+1)*w:(b+1)*w])
+	}
+	if kv.mask != nil {
+		r.mask = kv.mask[b*kv.S : (b+1)*kv.S : (b+1)*kv.S]
+	}
+	return r
+}
+
+// store copies new keys/values [B,T,NKV·HS] to each row's next positions.
+func (kv *KVCache) store(l int, k, v []float32, T int) {
+	w := len(k) / (kv.B * T)
+	for b := 0; b < kv.B; b++ {
+		dst := (b*kv.S + int(kv.Lens[b])) * w
 		copy(kv.K[l][dst:dst+T*w], k[b*T*w:(b+1)*T*w])
 		copy(kv.V[l][dst:dst+T*w], v[b*T*w:(b+1)*T*w])
 	}
 }
 
-// Forward feeds ids [B,T] at positions Len..Len+T-1 and returns logits for
-// the last keep positions of each row (keep 0 = all T). mask is nil or the
-// attention mask over every position so far, [B, Len+T] (1 = token,
-// 0 = padding), as HF's generate passes it. The result is reused by the
-// next call.
+// Forward feeds ids [B,T] after each row's cached positions and returns
+// logits for the last keep positions of each row (keep 0 = all T). mask is
+// nil or the attention mask over every position so far, [B, Len+T]
+// (1 = token, 0 = padding), as HF's generate passes it; it needs all rows
+// at the same length. The result is reused by the next call.
 func (m *Model) Forward(kv *KVCache, ids []int32, T int, mask []float32, keep int) ([]float32, error) {
 	B := kv.B
 	if err := m.checkBatch(ids, B, T); err != nil {
 		return nil, err
 	}
-	if kv.Len+T > kv.S {
-		return nil, fmt.Errorf("model: %d cached + %d new positions exceed the cache size %d", kv.Len, T, kv.S)
+	for b, n := range kv.Lens {
+		if int(n)+T > kv.S {
+			return nil, fmt.Errorf("model: row %d: %d cached + %d new positions exceed the cache size %d", b, n, T, kv.S)
+		}
 	}
 	if mask != nil {
-		W := kv.Len + T
+		L := int(kv.Lens[0])
+		for _, n := range kv.Lens {
+			if int(n) != L {
+				return nil, fmt.Errorf("model: an attention mask needs every cache row at the same length")
+			}
+		}
+		W := L + T
 		if len(mask) != B*W {
 			return nil, fmt.Errorf("model: attention mask has %d entries, want %d×%d", len(mask), B, W)
 		}
@@ -70,7 +111,7 @@ func (m *Model) Forward(kv *KVCache, ids []int32, T int, mask []float32, keep in
 		}
 	} else if kv.mask != nil {
 		for b := 0; b < B; b++ {
-			for j := kv.Len; j < kv.Len+T; j++ {
+			for j := int(kv.Lens[b]); j < int(kv.Lens[b])+T; j++ {
 				kv.mask[b*kv.S+j] = 1
 			}
 		}

@@ -209,7 +209,7 @@ func TestTrainStepNoAlloc(t *testing.T) {
 		kv, _ := m.NewKVCache(1, 40)
 		_, _ = m.Forward(kv, ids[:5], 5, nil, 1)
 		dec := func() {
-			if kv.Len >= 39 {
+			if kv.Len() >= 39 {
 				kv.Reset()
 			}
 			if _, err := m.Forward(kv, ids[:1], 1, nil, 1); err != nil {

@@ -11,7 +11,8 @@ import (
 type attTask struct {
 	back                                      bool
 	out, lse, q, k, v, mask, dq, dk, dv, dOut []float32
-	B, T, S, P, NH, NKV, HS                   int
+	past                                      []int32
+	B, T, S, NH, NKV, HS                      int
 	scale                                     float32
 	scratch                                   []float32 // [shares, S] score rows
 	shares                                    int
@@ -41,12 +42,19 @@ func axpy(y []float32, a float32, x []float32) {
 	}
 }
 
+func (t *attTask) pastOf(b int) int {
+	if t.past == nil {
+		return 0
+	}
+	return int(t.past[b])
+}
+
 // scoresRow fills sc[0..P+t] with the masked, scaled scores of one query
 // and returns the row's maximum.
 func (t *attTask) scoresRow(sc, qv []float32, b, kh, tq int) float32 {
 	mx := float32(math.Inf(-1))
 	kvw := t.NKV * t.HS
-	for j := 0; j <= t.P+tq; j++ {
+	for j := 0; j <= t.pastOf(b)+tq; j++ {
 		s := dot(qv, t.k[(b*t.S+j)*kvw+kh*t.HS:][:t.HS]) * t.scale
 		if t.mask != nil {
 			s += (1 - t.mask[b*t.S+j]) * -1e9
@@ -74,8 +82,9 @@ func (t *attTask) Run(lo, hi int) {
 		row := ((b*t.T+tq)*NH + h) * HS
 		qv := t.q[row : row+HS]
 		mx := t.scoresRow(sc, qv, b, kh, tq)
+		P := t.pastOf(b)
 		var sum float32
-		for j := 0; j <= t.P+tq; j++ {
+		for j := 0; j <= P+tq; j++ {
 			e := float32(math.Exp(float64(sc[j] - mx)))
 			sc[j] = e
 			sum += e
@@ -83,7 +92,7 @@ func (t *attTask) Run(lo, hi int) {
 		o := t.out[row : row+HS]
 		clear(o)
 		inv := 1 / sum
-		for j := 0; j <= t.P+tq; j++ {
+		for j := 0; j <= P+tq; j++ {
 			axpy(o, sc[j]*inv, t.v[(b*t.S+j)*kvw+kh*HS:][:HS])
 		}
 		t.lse[r] = mx + float32(math.Log(float64(sum)))
@@ -123,14 +132,16 @@ func (b *Backend) attScratch(S int) []float32 {
 }
 
 // AttentionForward implements kernels.Backend.
-func (b *Backend) AttentionForward(out, lse, q, k, v, mask []float32, B, T, S, P, NH, NKV, HS int) {
-	if P+T > S {
-		panic("kernels/cpu: AttentionForward: P+T > S")
+func (b *Backend) AttentionForward(out, lse, q, k, v, mask []float32, past []int32, B, T, S, NH, NKV, HS int) {
+	for i := 0; i < B && past != nil; i++ {
+		if int(past[i])+T > S {
+			panic("kernels/cpu: AttentionForward: past+T > S")
+		}
 	}
 	sc := b.attScratch(S)
 	t := &b.att
 	n := B * NH * T
-	*t = attTask{out: out, lse: lse, q: q, k: k, v: v, mask: mask, B: B, T: T, S: S, P: P, NH: NH, NKV: NKV, HS: HS,
+	*t = attTask{out: out, lse: lse, q: q, k: k, v: v, mask: mask, past: past, B: B, T: T, S: S, NH: NH, NKV: NKV, HS: HS,
 		scale: float32(1 / math.Sqrt(float64(HS))), scratch: sc, shares: b.shares, n: n}
 	b.pool.Split(n, t)
 }

@@ -100,7 +100,7 @@ func FiniteDiff(t *testing.T, b kernels.Backend) {
 			}
 			out, lse := make([]float32, len(q)), make([]float32, B*NH*T)
 			loss := func() float64 {
-				b.AttentionForward(out, lse, q, k, v, mask, B, T, T, 0, NH, NKV, HS)
+				b.AttentionForward(out, lse, q, k, v, mask, nil, B, T, T, NH, NKV, HS)
 				return weighted(r, out)
 			}
 			loss()

@@ -179,8 +179,14 @@ func VsRef(t *testing.T, b kernels.Backend) {
 				}
 				o1, o2 := make([]float32, s.B*s.T*NHs), make([]float32, s.B*s.T*NHs)
 				l1, l2 := make([]float32, s.B*s.NH*s.T), make([]float32, s.B*s.NH*s.T)
-				r.AttentionForward(o1, l1, q, k, v, mask, s.B, s.T, s.S, s.P, s.NH, s.NKV, s.HS)
-				b.AttentionForward(o2, l2, q, k, v, mask, s.B, s.T, s.S, s.P, s.NH, s.NKV, s.HS)
+				// Rows at different past lengths (continuous batching):
+				// row b has P−b cached positions (at least 0).
+				past := make([]int32, s.B)
+				for i := range past {
+					past[i] = int32(max(0, s.P-i))
+				}
+				r.AttentionForward(o1, l1, q, k, v, mask, past, s.B, s.T, s.S, s.NH, s.NKV, s.HS)
+				b.AttentionForward(o2, l2, q, k, v, mask, past, s.B, s.T, s.S, s.NH, s.NKV, s.HS)
 				AllClose(t, name+"/out", o2, o1, 1e-5, 1e-4)
 				AllClose(t, name+"/lse", l2, l1, 1e-5, 1e-4)
 				if s.P != 0 || s.S != s.T {

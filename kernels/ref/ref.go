@@ -148,6 +148,7 @@ const maskNeg = float32(-1e9)
 // scores computes the scaled scores of query (b,t,h) against keys [0, P+t],
 // in float32 exactly as the original adds the mask.
 func scores(dst []float64, q, k, mask []float32, b, t, h, S, P, NH, NKV, HS, T int) []float64 {
+	// P is row b's past length.
 	scale := 1 / math.Sqrt(float64(HS))
 	kh := h / (NH / NKV)
 	qv := q[((b*T+t)*NH+h)*HS:][:HS]
@@ -168,10 +169,14 @@ func scores(dst []float64, q, k, mask []float32, b, t, h, S, P, NH, NKV, HS, T i
 }
 
 // AttentionForward implements kernels.Backend.
-func (Backend) AttentionForward(out, lse, q, k, v, mask []float32, B, T, S, P, NH, NKV, HS int) {
-	check(P+T <= S, "AttentionForward: P+T > S")
+func (Backend) AttentionForward(out, lse, q, k, v, mask []float32, past []int32, B, T, S, NH, NKV, HS int) {
 	var sc []float64
 	for b := 0; b < B; b++ {
+		P := 0
+		if past != nil {
+			P = int(past[b])
+		}
+		check(P+T <= S, "AttentionForward: past+T > S")
 		for t := 0; t < T; t++ {
 			for h := 0; h < NH; h++ {
 				sc = scores(sc, q, k, mask, b, t, h, S, P, NH, NKV, HS, T)
