@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -251,5 +252,56 @@ func TestMessageJSON(t *testing.T) {
 	var m Message
 	if err := json.Unmarshal([]byte(`{"role":"user","content":5}`), &m); err == nil {
 		t.Fatal("numeric content: want an error")
+	}
+}
+
+// One Template serves many requests at once (the server renders in handler
+// goroutines).
+func TestRenderConcurrent(t *testing.T) {
+	tpl := mustTemplate(t, configTemplate(t, "minimind/tokenizer_config.json"))
+	msgs := []Message{{Role: "user", Content: "你好"}}
+	want, err := ChatML().Render(msgs, Options{AddGenerationPrompt: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for range 50 {
+				got, err := tpl.Render(msgs, Options{AddGenerationPrompt: true})
+				if err == nil && got != want {
+					err = errors.New("concurrent render differs: " + got)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestChoose(t *testing.T) {
+	if tpl, err := Choose("", true); err != nil || !tpl.IsBuiltin() {
+		t.Fatalf("Choose(builtin) = %v, %v", tpl, err)
+	}
+	if _, err := Choose("", false); !errors.Is(err, ErrTemplate) {
+		t.Fatalf("Choose(no template) = %v, want ErrTemplate", err)
+	}
+	if _, err := Choose("{% if %}", false); !errors.Is(err, ErrTemplate) || !strings.Contains(err.Error(), "ChatML") {
+		t.Fatalf("Choose(bad template) = %v, want ErrTemplate mentioning ChatML", err)
+	}
+	tpl, err := Choose("{% for m in messages %}{{ m.role }}:{{ m.content }};{% endfor %}", false)
+	if err != nil || tpl.IsBuiltin() {
+		t.Fatalf("Choose(good template) = %v, %v", tpl, err)
+	}
+	if got, _ := tpl.Render([]Message{{Role: "user", Content: "x"}}, Options{}); got != "user:x;" {
+		t.Errorf("Render = %q", got)
 	}
 }

@@ -5,9 +5,10 @@
 // byte-level BPE tokenizers from JSONL text, and writes tokenizer.json files
 // that HF can load.
 //
-// Main types: Tokenizer (Load, Default, Encode, EncodeBatch, Decode),
-// StreamDecoder (incremental decoding for generation) and Trainer options
-// (TrainOptions, Train).
+// Main types: Tokenizer (Load, Parse, Default, Encode, EncodeBatch, Decode,
+// Save), StreamDecoder (incremental decoding for generation) and Trainer
+// (NewTrainer, AddFile, Train) with TrainOptions. The project's default
+// tokenizer lives in default/, with a README saying how it was trained.
 //
 // Errors: everything that reads files or user data returns a wrapped error;
 // a tokenizer.json feature this package does not implement is reported as an

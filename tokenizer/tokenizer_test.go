@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -257,5 +258,55 @@ func TestLoadLegacyMerges(t *testing.T) {
 	s := "The quick brown fox 跳过了懒狗。"
 	if a, b := tok.Encode(s), old.Encode(s); !slices.Equal(a, b) {
 		t.Errorf("legacy merges encode %v, want %v", b, a)
+	}
+}
+
+// HF tokenizers cannot run here, so the check of HF compatibility is
+// structural: the default (trained) tokenizer.json must have exactly the
+// fields and settings of MiniMind's HF-written file, vocab and merges aside,
+// and the same 259 first tokens.
+func TestDefaultStructureMatchesMiniMind(t *testing.T) {
+	ref, err := os.ReadFile(sharedPath(t, "minimind/tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape := func(data []byte) (map[string]any, []string) {
+		t.Helper()
+		var v map[string]any
+		if err := json.Unmarshal(data, &v); err != nil {
+			t.Fatal(err)
+		}
+		m := v["model"].(map[string]any)
+		// Token order as written in the file (a JSON object keeps it).
+		dec := json.NewDecoder(strings.NewReader(string(data)))
+		var first []string
+		for dec.More() || len(first) == 0 {
+			tokJSON, err := dec.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s, ok := tokJSON.(string); ok && s == "vocab" {
+				dec.Token() // {
+				for len(first) < 259 {
+					k, _ := dec.Token()
+					dec.Token()
+					first = append(first, k.(string))
+				}
+				break
+			}
+		}
+		delete(m, "vocab")
+		delete(m, "merges")
+		return v, first
+	}
+	want, wantFirst := shape(ref)
+	got, gotFirst := shape(defaultTokenizerJSON)
+	wj, _ := json.Marshal(want)
+	gj, _ := json.Marshal(got)
+	if string(wj) != string(gj) {
+		t.Errorf("structure differs from MiniMind's tokenizer.json:\n want %s\n  got %s", wj, gj)
+	}
+	if !slices.Equal(wantFirst, gotFirst) {
+		t.Errorf("first 259 tokens differ:\n want %q\n  got %q", wantFirst, gotFirst)
 	}
 }

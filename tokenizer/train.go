@@ -259,6 +259,10 @@ func (h *pairHeap) pop() trainPair {
 // template. It checks ctx between merges.
 func (tr *Trainer) Train(ctx context.Context) (*Tokenizer, error) {
 	special := tr.opt.SpecialTokens
+	target := tr.opt.VocabSize - len(special) - 256
+	// Announce the merge stage now: sorting words and the first pair count
+	// take a while on a large corpus.
+	tr.report(Progress{Stage: "merge", Done: 0, Total: target})
 	if len(special) < 3 {
 		return nil, fmt.Errorf("train tokenizer: need at least 3 special tokens (pad, bos, eos), have %d", len(special))
 	}
@@ -335,7 +339,7 @@ func (tr *Trainer) Train(ctx context.Context) (*Tokenizer, error) {
 		queue.push(trainPair{c, p})
 	}
 
-	target := tr.opt.VocabSize - len(vocab)
+	target = tr.opt.VocabSize - len(vocab)
 	var merges [][2]string
 	merged := make(map[uint64]bool)
 	touched := make(map[uint64]bool)

@@ -3,6 +3,7 @@ package train
 // Step is what the training loop reports after every optimizer step; it is
 // also one line of metrics.jsonl.
 type Step struct {
+	Stage      string  `json:"stage,omitempty"` // "pretrain", "sft", ...
 	Step       int     `json:"step"`  // optimizer steps done (1-based)
 	Total      int     `json:"total"` // optimizer steps in the whole run
 	Epoch      int     `json:"epoch"` // 0-based

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -327,7 +328,8 @@ func runTokenizerDecode(ctx context.Context, opts TokenizerDecodeOptions, _ *glo
 	}
 	br := bufio.NewReaderSize(in, 1<<20)
 	w := bufio.NewWriter(out)
-	enc := json.NewEncoder(w)
+	var js bytes.Buffer
+	enc := json.NewEncoder(&js)
 	enc.SetEscapeHTML(false)
 	for line := 1; ; line++ {
 		if line%4096 == 0 {
@@ -345,11 +347,14 @@ func runTokenizerDecode(ctx context.Context, opts TokenizerDecodeOptions, _ *glo
 			if opts.SkipSpecial {
 				text = tok.DecodeSkipSpecial(ids)
 			}
-			if err := enc.Encode(struct {
-				Text string `json:"text"`
-			}{text}); err != nil {
+			// Written as Python's json.dumps would, like MiniMind's JSONL.
+			js.Reset()
+			if err := enc.Encode(text); err != nil {
 				return err
 			}
+			w.WriteString(`{"text": `)
+			w.Write(bytes.TrimSuffix(js.Bytes(), []byte("\n")))
+			w.WriteString("}\n")
 		}
 		if errors.Is(rerr, io.EOF) {
 			break

@@ -1,0 +1,250 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/minimind-go/minimind/checkpoint"
+	"github.com/minimind-go/minimind/data"
+	"github.com/minimind-go/minimind/model"
+)
+
+// Options are the training loop's settings, with the seed's flag names in
+// the comments. Defaults live in DefaultOptions.
+type Options struct {
+	Epochs       int         // --epochs
+	Accumulation int         // --accumulation_steps: micro-batches per optimizer step
+	LearningRate float64     // --learning_rate: peak lr
+	WarmupIters  int         // --warmup_iters: linear warmup steps
+	GradClip     float64     // --grad_clip: max global norm (0 = no clipping)
+	SaveInterval int         // --save_interval: optimizer steps between checkpoints (0 = epoch ends only)
+	LogInterval  int         // --log_interval: optimizer steps between log lines
+	AdamW        AdamWConfig // betas, eps, weight decay
+}
+
+// DefaultOptions are MiniMind-Go's pretraining defaults (SPEC decisions).
+func DefaultOptions() Options {
+	return Options{
+		Epochs:       2,    // the seed's default
+		Accumulation: 1,    // the seed: 1 (the original pretrains with 8)
+		LearningRate: 5e-4, // pretrain; SFT uses 5e-7
+		WarmupIters:  0,    // then cosine to lr/10, as 2510
+		GradClip:     1.0,
+		SaveInterval: 500,
+		LogInterval:  100,
+		AdamW:        DefaultAdamW(),
+	}
+}
+
+// Reducer averages gradients across data-parallel ranks; dist.Comm
+// implements it. Nil means one process.
+type Reducer interface {
+	Rank() int
+	Size() int
+	AllReduceMean(ctx context.Context, buf []float32) error
+}
+
+// Trainer runs the seed's loop: for each optimizer step, accumulate
+// gradients over Accumulation micro-batches (each loss scaled by
+// 1/Accumulation), average them across ranks, clip, take an AdamW step at
+// the scheduled learning rate, report, and checkpoint at save points.
+type Trainer struct {
+	Model   *model.Model
+	Loader  *data.Loader
+	Opt     *AdamW
+	Options Options
+	Comm    Reducer
+
+	// Step counts optimizer steps done; set by Restore.
+	Step int
+
+	// OnStep is called after every optimizer step (nil: nothing).
+	OnStep func(Step)
+	// OnSave is called at save points — every SaveInterval steps, at the end
+	// of each epoch, at the end, and when ctx is cancelled — with the state
+	// to resume from (rank 0 writes it). reason is "interval", "epoch",
+	// "final" or "interrupt".
+	OnSave func(ctx context.Context, reason string, st *checkpoint.ResumeState) error
+
+	start    time.Time
+	pos      json.RawMessage // loader state at the last step boundary
+	batch    data.Batch
+	elapsed0 float64 // elapsed seconds carried over from a resumed run
+}
+
+// StepsPerEpoch is the number of optimizer steps in one epoch: the
+// loader's batches grouped by Accumulation, a trailing partial group
+// flushed as a (smaller) step.
+func (t *Trainer) StepsPerEpoch() int {
+	a := max(1, t.Options.Accumulation)
+	return (t.Loader.StepsPerEpoch() + a - 1) / a
+}
+
+// TotalSteps is the number of optimizer steps of the whole run.
+func (t *Trainer) TotalSteps() int { return t.Options.Epochs * t.StepsPerEpoch() }
+
+func (t *Trainer) worldSize() int {
+	if t.Comm == nil {
+		return 1
+	}
+	return t.Comm.Size()
+}
+
+// State returns the resume state at the last completed optimizer step.
+func (t *Trainer) State() *checkpoint.ResumeState {
+	opts, _ := json.Marshal(t.Options)
+	pos := t.pos
+	if pos == nil {
+		pos, _ = json.Marshal(t.Loader.State())
+	}
+	var ls data.LoaderState
+	_ = json.Unmarshal(pos, &ls)
+	return &checkpoint.ResumeState{
+		Config: t.Model.Config, Step: t.Step, AdamStep: t.Opt.T, Epoch: ls.Epoch,
+		Loader: pos, WorldSize: t.worldSize(), Options: opts,
+		Params: t.Model.Params.Data, M: t.Opt.M, V: t.Opt.V,
+	}
+}
+
+// ErrWorldSize is returned when a run is resumed with a different number
+// of data-parallel ranks.
+var ErrWorldSize = errors.New("world size differs")
+
+// Restore continues from st: weights, moments, counters and the loader's
+// position. The architecture and world size must match.
+func (t *Trainer) Restore(st *checkpoint.ResumeState, elapsed float64) error {
+	if st.WorldSize != t.worldSize() {
+		return fmt.Errorf("resume: saved by %d ranks, running %d: %w (the data order and batch split depend on it; resume with the same world size)", st.WorldSize, t.worldSize(), ErrWorldSize)
+	}
+	if len(st.Params) != len(t.Model.Params.Data) {
+		return fmt.Errorf("resume: the saved model has %d parameters, this one %d (architecture flags differ?)", len(st.Params), len(t.Model.Params.Data))
+	}
+	var ls data.LoaderState
+	if err := json.Unmarshal(st.Loader, &ls); err != nil {
+		return fmt.Errorf("resume: loader state: %w", err)
+	}
+	if err := t.Loader.Restore(ls); err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	copy(t.Model.Params.Data, st.Params)
+	copy(t.Opt.M, st.M)
+	copy(t.Opt.V, st.V)
+	t.Opt.T = st.AdamStep
+	t.Step = st.Step
+	t.pos = st.Loader
+	t.elapsed0 = elapsed
+	return nil
+}
+
+// Run trains until TotalSteps or until ctx is cancelled; then it saves a
+// resume point at the last completed optimizer step (a partly accumulated
+// step is discarded, and the loader rewound to its start) and returns
+// ctx.Err().
+func (t *Trainer) Run(ctx context.Context) error {
+	o := t.Options
+	if o.Accumulation < 1 {
+		o.Accumulation = 1
+	}
+	total := t.TotalSteps()
+	t.start = time.Now()
+	m, be := t.Model, t.Model.Backend()
+	t.savePos()
+	for t.Step < total {
+		if err := ctx.Err(); err != nil {
+			return t.interrupt(err)
+		}
+		stepStart := time.Now()
+		epoch := t.Loader.Epoch()
+		m.ZeroGrad()
+		var loss, ce, aux float64
+		got, tokens := 0, 0
+		for got < o.Accumulation {
+			ok, err := t.Loader.Next(ctx, &t.batch)
+			if err != nil {
+				if ctx.Err() != nil {
+					return t.interrupt(ctx.Err())
+				}
+				return err
+			}
+			if !ok {
+				break
+			}
+			got++
+			b := &t.batch
+			if b.B == 0 { // a rank's empty share of a final partial batch
+				continue
+			}
+			st, err := m.ForwardBackward(b.X, b.Y, b.LossMask, b.B, b.T, float32(1/float64(o.Accumulation)))
+			if err != nil {
+				return fmt.Errorf("step %d: %w", t.Step+1, err)
+			}
+			loss += st.Loss / float64(o.Accumulation)
+			ce += st.CE / float64(o.Accumulation)
+			aux += st.Aux / float64(o.Accumulation)
+			tokens += b.B * b.T
+		}
+		if got == 0 {
+			if t.Loader.Epoch() >= o.Epochs { // the data ran out early
+				break
+			}
+			continue // the loader moved to the next epoch
+		}
+		if t.Comm != nil && t.Comm.Size() > 1 {
+			if err := t.Comm.AllReduceMean(ctx, m.Grads); err != nil {
+				return fmt.Errorf("step %d: gradient all-reduce: %w", t.Step+1, err)
+			}
+		}
+		norm, _ := ClipGradNorm(be, m.Grads, o.GradClip)
+		lr := LR(t.Step, total, o.WarmupIters, o.LearningRate)
+		t.Opt.Step(be, m.Params.Data, m.Grads, float32(lr))
+		t.Step++
+		t.savePos()
+		dt := time.Since(stepStart).Seconds()
+		if t.OnStep != nil {
+			t.OnStep(Step{
+				Step: t.Step, Total: total, Epoch: epoch, Loss: loss, CE: ce, Aux: aux, LR: lr, GradNorm: norm,
+				TokensPerS: float64(tokens*t.worldSize()) / dt, ElapsedS: t.elapsed0 + time.Since(t.start).Seconds(),
+			})
+		}
+		reason := ""
+		switch {
+		case t.Step == total:
+			reason = "final"
+		case t.Loader.Epoch() != epoch || t.Step%t.StepsPerEpoch() == 0:
+			reason = "epoch"
+		case o.SaveInterval > 0 && t.Step%o.SaveInterval == 0:
+			reason = "interval"
+		}
+		if reason != "" && t.OnSave != nil {
+			if err := t.OnSave(ctx, reason, t.State()); err != nil {
+				return fmt.Errorf("step %d: save: %w", t.Step, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Elapsed is the training time so far, including resumed runs.
+func (t *Trainer) Elapsed() float64 { return t.elapsed0 + time.Since(t.start).Seconds() }
+
+func (t *Trainer) savePos() {
+	t.pos, _ = json.Marshal(t.Loader.State())
+}
+
+// interrupt rewinds the loader to the last step boundary, saves, and
+// returns err.
+func (t *Trainer) interrupt(err error) error {
+	var ls data.LoaderState
+	if json.Unmarshal(t.pos, &ls) == nil {
+		_ = t.Loader.Restore(ls)
+	}
+	if t.OnSave != nil {
+		if serr := t.OnSave(context.WithoutCancel(context.Background()), "interrupt", t.State()); serr != nil {
+			return errors.Join(err, fmt.Errorf("saving on interrupt: %w", serr))
+		}
+	}
+	return err
+}
