@@ -8,6 +8,9 @@ func addCommands(root *cobra.Command, g *globalOptions) {
 		newInitCommand(g),
 		newInfoCommand(g),
 		newConvertCommand(g),
+		newPretrainCommand(g),
+		newSFTCommand(g),
+		newTrainCommand(g),
 		newBenchCommand(g),
 		newTokenizerCommand(g),
 	)

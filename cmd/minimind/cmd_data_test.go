@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/minimind-go/minimind/internal/fixture"
+)
+
+func TestRunDataPrepare(t *testing.T) {
+	tokDir := filepath.Dir(fixture.Shared(t, "minimind/tokenizer.json"))
+	dir := t.TempDir()
+	in := filepath.Join(dir, "sft.jsonl")
+	lines := `{"conversations": [{"role": "user", "content": "你好"}, {"role": "assistant", "content": "你好！"}]}
+not json
+{"conversations": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]}
+`
+	if err := os.WriteFile(in, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "sft.mmdata")
+	g := &globalOptions{quiet: true}
+	opts := DataPrepareOptions{DataPath: []string{in}, Out: out, Mode: "sft", MaxSeqLen: 64, Tokenizer: tokDir,
+		Seed: 42, SystemPromptProb: 0.2, DropEmptyThinkProb: 0.95}
+
+	var stderr bytes.Buffer
+	err := runDataPrepare(context.Background(), opts, g, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "read "+in+" line 2: ") {
+		t.Fatalf("bad line: err = %v, want it named", err)
+	}
+
+	opts.SkipBadLines = true
+	stderr.Reset()
+	if err := runDataPrepare(context.Background(), opts, g, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if s := stderr.String(); !strings.Contains(s, "skipped 1 malformed lines") || !strings.Contains(s, "prepared 2 sft examples") || !strings.Contains(s, "MB/s") {
+		t.Errorf("stderr = %q", s)
+	}
+	var info bytes.Buffer
+	if err := runDataInfo(context.Background(), out, g, &info); err != nil {
+		t.Fatal(err)
+	}
+	if s := info.String(); !strings.Contains(s, "sft, 2 examples") || !strings.Contains(s, "max_seq_len 64") {
+		t.Errorf("info = %q", s)
+	}
+
+	for _, bad := range []DataPrepareOptions{
+		{Out: out, Mode: "sft", MaxSeqLen: 64},
+		{DataPath: []string{in}, Out: out, Mode: "rlaif", MaxSeqLen: 64},
+		{DataPath: []string{in}, Out: out, Mode: "sft", MaxSeqLen: 1},
+	} {
+		if err := runDataPrepare(context.Background(), bad, g, &stderr); !errors.Is(err, errUsage) {
+			t.Errorf("%+v: err = %v, want a usage error", bad, err)
+		}
+	}
+}
