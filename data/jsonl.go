@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 )
 
 // ErrMalformed is wrapped by every error about a JSONL line that is not a
@@ -119,59 +118,14 @@ func (r *JSONLReader) Close() error {
 	return errors.Join(errs...)
 }
 
-// ReadOptions control how malformed lines are treated.
+// ReadOptions control how JSONL files are read.
 type ReadOptions struct {
-	// SkipBadLines skips malformed lines (counting them) instead of failing.
-	// I/O and decompression errors are never skipped.
+	// SkipBadLines skips malformed lines (counting them) instead of failing
+	// on the first. I/O and decompression errors are never skipped.
 	SkipBadLines bool
 	// OnBadLine, if set, is called with each skipped line's *LineError.
 	OnBadLine func(err error)
-}
-
-// ReadRecords parses every line of the JSONL files as records of kind and
-// calls fn with each, in file order. It returns the number of skipped lines.
-// A malformed line stops reading with a *LineError, unless
-// opts.SkipBadLines is set.
-func ReadRecords(paths []string, kind Kind, opts ReadOptions, fn func(Record) error) (skipped int, err error) {
-	for _, p := range paths {
-		n, err := readFile(p, kind, opts, fn)
-		skipped += n
-		if err != nil {
-			return skipped, err
-		}
-	}
-	return skipped, nil
-}
-
-func readFile(path string, kind Kind, opts ReadOptions, fn func(Record) error) (skipped int, err error) {
-	r, err := OpenJSONL(path)
-	if err != nil {
-		return 0, err
-	}
-	defer r.Close()
-	name := filepath.Base(path)
-	for {
-		line, err := r.Next()
-		if err == io.EOF {
-			return skipped, nil
-		}
-		if err != nil {
-			return skipped, err
-		}
-		rec, perr := ParseRecord(kind, line)
-		if perr != nil {
-			lerr := &LineError{Path: name, Line: r.Line(), Err: perr}
-			if !opts.SkipBadLines {
-				return skipped, lerr
-			}
-			skipped++
-			if opts.OnBadLine != nil {
-				opts.OnBadLine(lerr)
-			}
-			continue
-		}
-		if err := fn(rec); err != nil {
-			return skipped, err
-		}
-	}
+	// Workers is the number of parsing and tokenizing goroutines
+	// (0 = GOMAXPROCS).
+	Workers int
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -334,7 +335,7 @@ func runTrain(ctx context.Context, opts TrainOptions, g *globalOptions, out, err
 	}
 	loader, err := data.NewLoader(ds, data.LoaderOptions{
 		BatchSize: opts.BatchSize, Seed: opts.Seed, Shuffle: opts.Shuffle,
-		Rank: comm.Rank(), World: comm.Size(), Workers: max(1, g.threads),
+		Rank: comm.Rank(), World: comm.Size(), Workers: workerCount(g.threads),
 	})
 	if err != nil {
 		return err
@@ -449,4 +450,12 @@ func initialStep(r *checkpoint.ResumeState) int {
 		return 0
 	}
 	return r.Step
+}
+
+// workerCount resolves --threads (0 = all cores).
+func workerCount(threads int) int {
+	if threads > 0 {
+		return threads
+	}
+	return runtime.GOMAXPROCS(0)
 }

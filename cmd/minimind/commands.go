@@ -12,6 +12,7 @@ func addCommands(root *cobra.Command, g *globalOptions) {
 		newSFTCommand(g),
 		newTrainCommand(g),
 		newBenchCommand(g),
+		newDataCommand(g),
 		newTokenizerCommand(g),
 	)
 }

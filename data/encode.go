@@ -1,0 +1,251 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/minimind-go/minimind/chat"
+	"github.com/minimind-go/minimind/tokenizer"
+)
+
+// MiniMind's special token ids (SPEC §4): pad <|endoftext|>, bos
+// <|im_start|>, eos <|im_end|>.
+const (
+	PadID = 0
+	BOSID = 1
+	EOSID = 2
+)
+
+// systemPrompts are the 10 system prompts 2510's SFT dataset draws from when
+// it adds a random one (SPEC §5.2 step 1).
+var systemPrompts = [...]string{
+	"你是一个知识丰富的AI，尽力为用户提供准确的信息。",
+	"你是minimind，一个小巧但有用的语言模型。",
+	"你是一个专业的AI助手，请提供有价值的回答。",
+	"你是minimind，请尽力帮助用户解决问题。",
+	"你是一个可靠的AI，请给出准确的回答。",
+	"You are a helpful AI assistant.",
+	"You are minimind, a lightweight intelligent assistant.",
+	"You are a friendly chatbot. Please answer the user's questions carefully.",
+	"You are a knowledgeable AI. Try your best to provide accurate information.",
+	"You are minimind, a small but useful language model.",
+}
+
+// emptyThink is the empty thought block 2510 removes from most samples.
+const emptyThink = "<think>\n\n</think>\n\n"
+
+// EncodeOptions configure an Encoder. Start from DefaultEncodeOptions: its
+// probabilities are 2510's, and a zero probability turns that step off.
+type EncodeOptions struct {
+	// MaxSeqLen is max_length: every sequence is truncated and padded to it,
+	// so samples have T = MaxSeqLen-1 positions. 2510's default is 340
+	// (DPO 1024); MiniMind-Go's CLI default is 512.
+	MaxSeqLen int
+	// SystemPromptProb is the probability that an SFT conversation without a
+	// system message gets one of 2510's 10 fixed system prompts (2510: 0.2).
+	SystemPromptProb float64
+	// DropEmptyThinkProb is the probability that every "<think>\n\n</think>\n\n"
+	// in a rendered SFT or DPO text is removed (2510: 0.95).
+	DropEmptyThinkProb float64
+	// Seed seeds the augmentation above. The draws for an example come from
+	// PCG(Seed, key) alone, where key is the example's ordinal among the
+	// non-blank input lines (its index when no line is skipped), so a sample
+	// does not depend on which others were encoded, in what order or on how
+	// many threads. A prepared file freezes the draws: every epoch sees the
+	// same augmented text, while 2510 redraws per epoch from Python's global
+	// RNG (and so is not reproducible at all).
+	Seed uint64
+	// Template renders conversations; nil uses the tokenizer's chat template
+	// (the built-in chat.ChatML renderer when that is MiniMind's 2510
+	// template or absent, as it is faster and byte-identical).
+	Template *chat.Template
+}
+
+// DefaultEncodeOptions returns 2510's settings with max_length maxSeqLen.
+func DefaultEncodeOptions(maxSeqLen int) EncodeOptions {
+	return EncodeOptions{MaxSeqLen: maxSeqLen, SystemPromptProb: 0.2, DropEmptyThinkProb: 0.95, Seed: 42}
+}
+
+// Encoder turns records into token ids by 2510's rules. It is safe for
+// concurrent use.
+type Encoder struct {
+	tok   *tokenizer.Tokenizer
+	tmpl  *chat.Template
+	opts  EncodeOptions
+	spans spanRule
+}
+
+// NewEncoder returns an Encoder using tok's ids and chat template.
+func NewEncoder(tok *tokenizer.Tokenizer, opts EncodeOptions) (*Encoder, error) {
+	if tok == nil {
+		return nil, errors.New("data: nil tokenizer")
+	}
+	if opts.MaxSeqLen < 2 {
+		return nil, fmt.Errorf("data: max_seq_len %d: need at least 2", opts.MaxSeqLen)
+	}
+	e := &Encoder{tok: tok, tmpl: opts.Template, opts: opts}
+	if e.tmpl == nil {
+		src := tok.ChatTemplate()
+		if src == "" || src == tokenizer.MiniMindChatTemplate {
+			e.tmpl = chat.ChatML()
+		} else {
+			t, err := chat.NewTemplate(src)
+			if err != nil {
+				return nil, fmt.Errorf("data: tokenizer chat template: %w", err)
+			}
+			e.tmpl = t
+		}
+	}
+	e.spans = spanRule{head: tok.Encode("<|im_start|>assistant\n"), end: tok.Encode("<|im_end|>\n")}
+	return e, nil
+}
+
+// Options returns the options the Encoder was made with.
+func (e *Encoder) Options() EncodeOptions { return e.opts }
+
+// VocabSize returns the tokenizer's vocabulary size.
+func (e *Encoder) VocabSize() int { return e.tok.VocabSize() }
+
+// rng returns the augmentation RNG of the example with the given key.
+func (e *Encoder) rng(key int) *rand.Rand {
+	return rand.New(rand.NewPCG(e.opts.Seed, uint64(key)))
+}
+
+// Pretrain returns 2510's unpadded pretrain ids: bos + encode(text)[:max-2] + eos.
+func (e *Encoder) Pretrain(text string) []int32 {
+	ids := make([]int32, 0, 64)
+	ids = append(ids, BOSID)
+	ids = e.tok.AppendEncode(ids, text)
+	if len(ids) > e.opts.MaxSeqLen-1 {
+		ids = ids[:e.opts.MaxSeqLen-1]
+	}
+	return append(ids, EOSID)
+}
+
+// SFT renders conversation msgs of the example with augmentation key key as 2510's SFTDataset does
+// (random system prompt, chat template, empty-think removal) and returns the
+// ids truncated to max_seq_len, unpadded.
+func (e *Encoder) SFT(key int, msgs []chat.Message, tools []map[string]any) ([]int32, error) {
+	if len(msgs) == 0 {
+		return nil, fmt.Errorf("%w: empty conversation", ErrMalformed)
+	}
+	rng := e.rng(key)
+	// Draw order as in Python: random() for the system prompt, choice() if
+	// taken, then random() for the think removal if the text has one.
+	if msgs[0].Role != "system" && e.opts.SystemPromptProb > 0 && rng.Float64() < e.opts.SystemPromptProb {
+		sys := chat.Message{Role: "system", Content: systemPrompts[rng.IntN(len(systemPrompts))]}
+		msgs = append([]chat.Message{sys}, msgs...)
+	}
+	return e.renderIDs(rng, msgs, tools)
+}
+
+// DPO renders both sides of the pair with augmentation key key (no system prompt augmentation, as in
+// 2510) and returns their truncated, unpadded ids.
+func (e *Encoder) DPO(key int, chosen, rejected []chat.Message) (c, r []int32, err error) {
+	rng := e.rng(key)
+	if c, err = e.renderIDs(rng, chosen, nil); err != nil {
+		return nil, nil, fmt.Errorf("chosen: %w", err)
+	}
+	if r, err = e.renderIDs(rng, rejected, nil); err != nil {
+		return nil, nil, fmt.Errorf("rejected: %w", err)
+	}
+	return c, r, nil
+}
+
+func (e *Encoder) renderIDs(rng *rand.Rand, msgs []chat.Message, tools []map[string]any) ([]int32, error) {
+	text, err := e.tmpl.Render(msgs, chat.Options{Tools: tools})
+	if err != nil {
+		return nil, err
+	}
+	if e.opts.DropEmptyThinkProb > 0 && strings.Contains(text, emptyThink) && rng.Float64() < e.opts.DropEmptyThinkProb {
+		text = strings.ReplaceAll(text, emptyThink, "")
+	}
+	ids := e.tok.Encode(text)
+	if len(ids) > e.opts.MaxSeqLen {
+		ids = ids[:e.opts.MaxSeqLen]
+	}
+	return ids, nil
+}
+
+// RLAIFPrompt is one RLAIF example: the rendered prompt and the reference
+// answer, as 2510's RLAIFDataset returns them.
+type RLAIFPrompt struct {
+	Prompt string
+	Answer string
+}
+
+// RLAIF builds 2510's RLAIF example: roles are re-assigned by position (even
+// user, odd assistant), the prompt is the template of all but the last
+// message with the generation prompt, and the answer is the last content.
+func (e *Encoder) RLAIF(msgs []chat.Message) (RLAIFPrompt, error) {
+	if len(msgs) < 2 {
+		return RLAIFPrompt{}, fmt.Errorf("%w: RLAIF conversation needs 2 or more messages", ErrMalformed)
+	}
+	m := make([]chat.Message, len(msgs)-1)
+	for j := range m {
+		m[j] = chat.Message{Role: "user", Content: msgs[j].Content}
+		if j%2 == 1 {
+			m[j].Role = "assistant"
+		}
+	}
+	p, err := e.tmpl.Render(m, chat.Options{AddGenerationPrompt: true})
+	if err != nil {
+		return RLAIFPrompt{}, err
+	}
+	// 2510 also runs the empty-think removal here; the template cannot add
+	// one without enable_thinking, so it is a no-op and is not drawn.
+	return RLAIFPrompt{Prompt: p, Answer: msgs[len(msgs)-1].Content}, nil
+}
+
+// PromptIDs tokenizes an RLAIF prompt and keeps its last maxLen ids, as
+// 2510's GRPO and SPO trainers do before left padding (maxLen <= 0: all).
+func (e *Encoder) PromptIDs(prompt string, maxLen int) []int32 {
+	ids := e.tok.Encode(prompt)
+	if maxLen > 0 && len(ids) > maxLen {
+		ids = ids[len(ids)-maxLen:]
+	}
+	return ids
+}
+
+// Encode turns the record with augmentation key key of kind into its unpadded id sequences: one for
+// pretrain and SFT, two (chosen, rejected) for DPO.
+func (e *Encoder) Encode(kind Kind, key int, rec *Record) ([][]int32, error) {
+	switch kind {
+	case KindPretrain:
+		return [][]int32{e.Pretrain(rec.Text)}, nil
+	case KindSFT:
+		ids, err := e.SFT(key, rec.Conversations, rec.Tools)
+		return [][]int32{ids}, err
+	case KindDPO:
+		c, r, err := e.DPO(key, rec.Chosen, rec.Rejected)
+		return [][]int32{c, r}, err
+	}
+	return nil, fmt.Errorf("data: kind %v has no token sequences", kind)
+}
+
+// Sample encodes the record with augmentation key key of kind (pretrain, SFT
+// or DPO) into dst.
+func (e *Encoder) Sample(kind Kind, key int, rec *Record, dst *Sample) error {
+	seqs, err := e.Encode(kind, key, rec)
+	if err != nil {
+		return err
+	}
+	return fillSeqs(kind, e.spans, seqs, e.opts.MaxSeqLen, dst)
+}
+
+// fillSeqs fills dst (and dst.Rejected for DPO) from unpadded sequences.
+func fillSeqs(kind Kind, rule spanRule, seqs [][]int32, maxLen int, dst *Sample) error {
+	if err := fillSample(kind, rule, seqs[0], maxLen, dst); err != nil {
+		return err
+	}
+	if kind != KindDPO {
+		dst.Rejected = nil
+		return nil
+	}
+	if dst.Rejected == nil {
+		dst.Rejected = new(Sample)
+	}
+	return fillSample(kind, rule, seqs[1], maxLen, dst.Rejected)
+}
