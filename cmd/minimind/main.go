@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -26,11 +27,14 @@ var errUsage = errors.New("usage")
 
 // globalOptions are the flags every subcommand shares.
 type globalOptions struct {
-	threads int  // worker threads for kernels (0 = GOMAXPROCS)
-	quiet   bool // no progress bars
+	threads    int    // worker threads for kernels (0 = GOMAXPROCS)
+	quiet      bool   // no progress bars
+	cpuProfile string // write a CPU profile here
+
+	stopProfile func() // flushes the CPU profile; set by the root command
 }
 
-func newRootCommand() *cobra.Command {
+func newRootCommand() (*cobra.Command, *globalOptions) {
 	g := &globalOptions{}
 	root := &cobra.Command{
 		Use:   "minimind",
@@ -50,16 +54,38 @@ Exit status:
 	}
 	root.PersistentFlags().IntVar(&g.threads, "threads", 0, "worker threads for the compute kernels (0 = all cores)")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress bars")
+	root.PersistentFlags().StringVar(&g.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (inspect with 'go tool pprof')")
+	var profile *os.File
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if g.cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(g.cpuProfile)
+		if err != nil {
+			return err
+		}
+		profile = f
+		return pprof.StartCPUProfile(f)
+	}
+	g.stopProfile = func() {
+		if profile != nil {
+			pprof.StopCPUProfile()
+			profile.Close()
+			profile = nil
+		}
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %v\nRun '%s --help' for usage", errUsage, err, c.CommandPath())
 	})
 	addCommands(root, g)
-	return root
+	return root, g
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCommand().ExecuteContext(ctx)
+	root, g := newRootCommand()
+	err := root.ExecuteContext(ctx)
+	g.stopProfile()
 	stop()
 	os.Exit(exitCode(err))
 }
