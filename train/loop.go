@@ -70,6 +70,7 @@ type Trainer struct {
 	OnSave func(ctx context.Context, reason string, st *checkpoint.ResumeState) error
 
 	start    time.Time
+	stats    [4]float32      // loss, ce, aux, tokens: averaged across ranks for the log
 	pos      json.RawMessage // loader state at the last step boundary
 	batch    data.Batch
 	elapsed0 float64 // elapsed seconds carried over from a resumed run
@@ -193,9 +194,17 @@ func (t *Trainer) Run(ctx context.Context) error {
 			continue // the loader moved to the next epoch
 		}
 		if t.Comm != nil && t.Comm.Size() > 1 {
+			// One all-reduce over the whole gradient slab per optimizer step.
 			if err := t.Comm.AllReduceMean(ctx, m.Grads); err != nil {
 				return fmt.Errorf("step %d: gradient all-reduce: %w", t.Step+1, err)
 			}
+			// The logged loss is the global one, as a single process would see.
+			t.stats = [4]float32{float32(loss), float32(ce), float32(aux), float32(tokens)}
+			if err := t.Comm.AllReduceMean(ctx, t.stats[:]); err != nil {
+				return fmt.Errorf("step %d: loss all-reduce: %w", t.Step+1, err)
+			}
+			loss, ce, aux = float64(t.stats[0]), float64(t.stats[1]), float64(t.stats[2])
+			tokens = int(t.stats[3]*float32(t.Comm.Size()) + 0.5)
 		}
 		norm, _ := ClipGradNorm(be, m.Grads, o.GradClip)
 		lr := LR(t.Step, total, o.WarmupIters, o.LearningRate)
@@ -206,7 +215,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 		if t.OnStep != nil {
 			t.OnStep(Step{
 				Step: t.Step, Total: total, Epoch: epoch, Loss: loss, CE: ce, Aux: aux, LR: lr, GradNorm: norm,
-				TokensPerS: float64(tokens*t.worldSize()) / dt, ElapsedS: t.elapsed0 + time.Since(t.start).Seconds(),
+				TokensPerS: float64(tokens) / dt, ElapsedS: t.elapsed0 + time.Since(t.start).Seconds(),
 			})
 		}
 		reason := ""

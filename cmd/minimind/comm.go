@@ -3,30 +3,20 @@ package main
 import (
 	"context"
 	"fmt"
+
+	"github.com/minimind-go/minimind/dist"
 )
 
-// comm is what the CLI needs of a data-parallel communicator.
-type comm interface {
-	Rank() int
-	Size() int
-	AllReduceMean(ctx context.Context, buf []float32) error
-	Broadcast(ctx context.Context, buf []float32, root int) error
-	Close() error
-}
-
-// single is the one-process communicator.
-type single struct{}
-
-func (single) Rank() int                                       { return 0 }
-func (single) Size() int                                       { return 1 }
-func (single) AllReduceMean(context.Context, []float32) error  { return nil }
-func (single) Broadcast(context.Context, []float32, int) error { return nil }
-func (single) Close() error                                    { return nil }
-
-// initComm returns the communicator for --ddp (or the single process).
-func initComm(_ context.Context, ddp bool) (comm, error) {
+// initComm returns the data-parallel communicator for --ddp (MPI, started
+// by mpirun or torchrun-style environment variables), or the single
+// process.
+func initComm(ctx context.Context, ddp bool) (dist.Comm, error) {
 	if !ddp {
-		return single{}, nil
+		return dist.Single(), nil
 	}
-	return nil, fmt.Errorf("--ddp: data-parallel training is not wired in yet")
+	c, err := dist.Init(ctx, dist.Options{Backend: dist.BackendMPI})
+	if err != nil {
+		return nil, fmt.Errorf("--ddp: %w", err)
+	}
+	return c, nil
 }
