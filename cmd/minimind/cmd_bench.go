@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/minimind-go/minimind/kernels/gemm"
 	"github.com/minimind-go/minimind/model"
 	"github.com/minimind-go/minimind/train"
 	"github.com/spf13/cobra"
@@ -27,6 +28,7 @@ type BenchOptions struct {
 	NewTokens  int
 	PeakGFLOPs float64
 	GEMM       string
+	DType      string
 	JSON       bool
 }
 
@@ -36,7 +38,7 @@ func (o *BenchOptions) AddFlags(f *pflag.FlagSet, batch int) {
 	f.StringVar(&o.Path, "model", "", "benchmark this model (HF directory or .pth) instead of random weights")
 	f.IntVar(&o.BatchSize, "batch_size", batch, "sequences per step")
 	f.IntVar(&o.Steps, "steps", 5, "timed steps (after one warm-up step); the median is reported")
-	f.Float64Var(&o.PeakGFLOPs, "peak_gflops", 430, "machine fp32 peak for MFU (430 = 2 cores × AVX-512 FMA × 3.3 GHz)")
+	f.Float64Var(&o.PeakGFLOPs, "peak_gflops", 0, "machine fp32 peak for MFU (0 = detect: cores × FMA width × 3.3 GHz, e.g. 211 for 2 AVX2 cores, 422 with AVX-512)")
 	f.StringVar(&o.GEMM, "gemm", "auto", "GEMM micro-kernel: auto, avx512, avx2 or generic")
 	f.BoolVar(&o.JSON, "json", false, "print one JSON object as the last line")
 }
@@ -84,6 +86,7 @@ Examples:
 		},
 	}
 	ge.AddFlags(gen.Flags(), 1)
+	gen.Flags().StringVar(&ge.DType, "dtype", "f32", "inference weight precision: f32, f16 or bf16 (16-bit weights are used for decode steps)")
 	gen.Flags().IntVar(&ge.PromptLen, "prompt_len", 128, "prompt tokens per sequence")
 	gen.Flags().IntVar(&ge.NewTokens, "new_tokens", 128, "decoded tokens per sequence")
 	cmd.AddCommand(train, gen)
@@ -187,15 +190,19 @@ func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out
 	step := median(times)
 	tps := float64(B*T) / step
 	gflops := model.TrainFLOPs(&c, B, T) / step / 1e9
-	mfu := gflops / opts.PeakGFLOPs
+	peak, peakDesc := opts.PeakGFLOPs, "--peak_gflops"
+	if peak <= 0 {
+		peak, peakDesc = gemm.PeakGFLOPs(runtime.GOMAXPROCS(0))
+	}
+	mfu := gflops / peak
 	fmt.Fprintf(out, "tokens/s    %.1f\n", tps)
 	fmt.Fprintf(out, "step        %.3f s (median of %d)\n", step, len(times))
-	fmt.Fprintf(out, "compute     %.1f GFLOP/s, MFU %.1f%% of %.0f GFLOP/s\n", gflops, 100*mfu, opts.PeakGFLOPs)
+	fmt.Fprintf(out, "compute     %.1f GFLOP/s, MFU %.1f%% of %.0f GFLOP/s (%s)\n", gflops, 100*mfu, peak, peakDesc)
 	fmt.Fprintf(out, "memory      activations %s, weights+grads+AdamW %s, process %s\n",
 		humanBytes(m.ActivationBytes()), humanBytes(int64(len(m.Params.Data))*16), humanBytes(peakRSS()))
 	if opts.JSON {
 		b, _ := json.Marshal(map[string]any{
-			"tokens_per_s": tps, "step_s": step, "mfu": mfu, "gflops": gflops,
+			"tokens_per_s": tps, "step_s": step, "mfu": mfu, "gflops": gflops, "peak_gflops": peak,
 			"batch_size": B, "seq_len": T, "use_moe": c.UseMoE, "activation_bytes": m.ActivationBytes(), "backend": be.Name(),
 		})
 		fmt.Fprintf(out, "%s\n", b)
@@ -220,6 +227,9 @@ func runBenchGenerate(ctx context.Context, opts BenchOptions, g *globalOptions, 
 		return err
 	}
 	defer closeFn()
+	if err := m.SetInferenceDType(opts.DType); err != nil {
+		return fmt.Errorf("%w: --dtype: %v", errUsage, err)
+	}
 	c := m.Config
 	B, P, N := opts.BatchSize, opts.PromptLen, opts.NewTokens
 	kv, err := m.NewKVCache(B, P+N)
@@ -228,7 +238,7 @@ func runBenchGenerate(ctx context.Context, opts BenchOptions, g *globalOptions, 
 	}
 	prompt := randomIDs(B*P, c.VocabSize, 2)
 	tok := randomIDs(B, c.VocabSize, 3)
-	fmt.Fprintf(out, "bench generate: %s, batch %d, prompt %d, %d new tokens, %s\n", describeModel(&c), B, P, N, m.Backend().Name())
+	fmt.Fprintf(out, "bench generate: %s, batch %d, prompt %d, %d new tokens, %s weights, %s\n", describeModel(&c), B, P, N, m.InferenceDType(), m.Backend().Name())
 	var pre, dec []float64
 	for s := 0; s <= opts.Steps; s++ {
 		if err := ctx.Err(); err != nil {
@@ -255,7 +265,7 @@ func runBenchGenerate(ctx context.Context, opts BenchOptions, g *globalOptions, 
 	fmt.Fprintf(out, "prefill     %.1f tokens/s\n", p)
 	fmt.Fprintf(out, "decode      %.1f tokens/s (%.1f per sequence)\n", d, d/float64(B))
 	if opts.JSON {
-		b, _ := json.Marshal(map[string]any{"prefill_tokens_per_s": p, "decode_tokens_per_s": d, "batch_size": B, "backend": m.Backend().Name()})
+		b, _ := json.Marshal(map[string]any{"prefill_tokens_per_s": p, "decode_tokens_per_s": d, "batch_size": B, "dtype": m.InferenceDType(), "backend": m.Backend().Name()})
 		fmt.Fprintf(out, "%s\n", b)
 	}
 	return nil

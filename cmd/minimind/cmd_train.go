@@ -438,7 +438,10 @@ func runTrain(ctx context.Context, opts TrainOptions, g *globalOptions, out, err
 	if bar != nil {
 		_ = bar.Finish()
 	}
-	if h := rec.History(); rank0 && len(h) > 0 {
+	if !rank0 {
+		return nil
+	}
+	if h := rec.History(); len(h) > 0 {
 		logf("done: %d steps, loss %.4f → %.4f, %.1f min\n", len(h), h[0].Loss, h[len(h)-1].Loss, tr.Elapsed()/60)
 		logf("weights %s\nresume  %s\nmetrics %s\nplot    %s\n", weightsPath, resumePath, metricsPath, plotPath)
 	}
