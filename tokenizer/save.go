@@ -1,9 +1,12 @@
 package tokenizer
 
 import (
+	"io"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/minimind-go/minimind/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -185,42 +188,11 @@ func (t *Tokenizer) Save(dir string) error {
 	return nil
 }
 
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory, fsync and rename, so a crash never leaves half a tokenizer.json.
-// It follows the project's atomic-write sequence (STYLE.md §12) and should
-// give way to internal/atomicfile once that package lands.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
+// writeFileAtomic writes data to path through the project's atomic writer
+// (temp file, fsync, rename), so a crash never leaves half a tokenizer.json.
+func writeFileAtomic(path string, data []byte) error {
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		_, err := w.Write(data)
 		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		// Persist the rename itself; not all filesystems support it, so a
-		// failure here is not an error.
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	})
 }
