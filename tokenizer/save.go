@@ -1,15 +1,15 @@
 package tokenizer
 
 import (
-	"io"
-
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/minimind-go/minimind/internal/atomicfile"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/minimind-go/minimind/internal/atomicfile"
 )
 
 // The file layout HF's tokenizers writes, field for field and in its key
