@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/minimind-go/minimind/chat"
+	"github.com/minimind-go/minimind/generate"
+	"github.com/minimind-go/minimind/model"
+	"github.com/minimind-go/minimind/tokenizer"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// InferenceFlags say which model and tokenizer to load, for generate, chat,
+// eval and serve.
+type InferenceFlags struct {
+	Model     string
+	Arch      ModelFlags
+	Tokenizer string
+	// ContextLen is the positions of prompt plus reply per sequence.
+	ContextLen int
+}
+
+// AddFlags registers the model, tokenizer and architecture flags.
+func (o *InferenceFlags) AddFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.Model, "model", "", "model: an HF directory (config.json + model.safetensors) or a MiniMind .pth")
+	f.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json or a folder holding one (default: the model folder's, else the built-in one)")
+	f.IntVar(&o.ContextLen, "context_len", 2048, "context window in tokens (prompt + reply), at most max_position_embeddings")
+	o.Arch.AddFlags(f)
+}
+
+// load loads the model on the CPU backend and its tokenizer; the returned
+// func releases the backend's threads.
+func (o *InferenceFlags) load(g *globalOptions) (*model.Model, *tokenizer.Tokenizer, func(), error) {
+	if o.Model == "" {
+		return nil, nil, nil, fmt.Errorf("%w: --model is required", errUsage)
+	}
+	tokPath := o.Tokenizer
+	if tokPath == "" {
+		if st, err := os.Stat(filepath.Join(o.Model, "tokenizer.json")); err == nil && !st.IsDir() {
+			tokPath = o.Model
+		}
+	}
+	tok, err := loadTokenizer(tokPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := loadModelParams(o.Model, &o.Arch)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if tok.VocabSize() > p.Config.VocabSize {
+		return nil, nil, nil, fmt.Errorf("%w: the tokenizer has %d tokens but the model's vocabulary only %d", errUsage, tok.VocabSize(), p.Config.VocabSize)
+	}
+	be, err := newBackend(g, "auto")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return model.New(p, be), tok, be.Close, nil
+}
+
+// engine loads the model and wraps it in an engine of slots sequences.
+func (o *InferenceFlags) engine(g *globalOptions, slots int) (*generate.Engine, func(), error) {
+	return o.engineWith(g, slots, 0)
+}
+
+// engineWith is engine with a queue size (0 = the default).
+func (o *InferenceFlags) engineWith(g *globalOptions, slots, queue int) (*generate.Engine, func(), error) {
+	m, tok, closeFn, err := o.load(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.ContextLen <= 1 {
+		closeFn()
+		return nil, nil, fmt.Errorf("%w: --context_len must be at least 2", errUsage)
+	}
+	e, err := generate.NewEngine(m, tok, generate.EngineOptions{Slots: slots, Window: o.ContextLen, Queue: queue})
+	if err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	return e, closeFn, nil
+}
+
+// SamplingFlags are the generation settings, with MiniMind's eval_llm.py
+// defaults.
+type SamplingFlags struct {
+	MaxNewTokens      int
+	Temperature       float64
+	TopP              float64
+	TopK              int
+	RepetitionPenalty float64
+	Seed              uint64
+	Stop              []string
+}
+
+// AddFlags registers the sampling flags.
+func (o *SamplingFlags) AddFlags(f *pflag.FlagSet) {
+	d := generate.DefaultOptions()
+	f.IntVar(&o.MaxNewTokens, "max_new_tokens", d.MaxNewTokens, "longest reply in tokens (also capped by the context window)")
+	f.Float64Var(&o.Temperature, "temperature", d.Temperature, "sampling temperature; 0 = greedy (deterministic)")
+	f.Float64Var(&o.TopP, "top_p", d.TopP, "nucleus sampling: keep the most likely tokens up to this probability (1 = off)")
+	f.IntVar(&o.TopK, "top_k", d.TopK, "keep only the K most likely tokens (0 = off)")
+	f.Float64Var(&o.RepetitionPenalty, "repetition_penalty", d.RepetitionPenalty, "penalty for tokens already seen (1 = off)")
+	f.Uint64Var(&o.Seed, "seed", d.Seed, "random seed: the same seed and prompt give the same reply")
+	f.StringArrayVar(&o.Stop, "stop", nil, "stop string (repeatable); the reply ends before it")
+}
+
+// options converts the flags, rejecting impossible settings as usage errors.
+func (o *SamplingFlags) options() (generate.Options, error) {
+	opt := generate.Options{MaxNewTokens: o.MaxNewTokens, Temperature: o.Temperature, TopP: o.TopP, TopK: o.TopK,
+		RepetitionPenalty: o.RepetitionPenalty, Seed: o.Seed, Stop: o.Stop}
+	if err := opt.Validate(); err != nil {
+		return opt, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return opt, nil
+}
+
+// GenerateOptions are the flags of `minimind generate`.
+type GenerateOptions struct {
+	Inference InferenceFlags
+	Sampling  SamplingFlags
+	Prompts   []string
+	Chat      bool
+	System    string
+}
+
+// AddFlags registers generate's flags.
+func (o *GenerateOptions) AddFlags(f *pflag.FlagSet) {
+	o.Inference.AddFlags(f)
+	o.Sampling.AddFlags(f)
+	f.StringArrayVar(&o.Prompts, "prompt", nil, "prompt text (repeat for several prompts, decoded together as one batch)")
+	f.BoolVar(&o.Chat, "chat", false, "wrap each prompt as a user turn in the chat template (for SFT models); otherwise bos + text (pretrained models)")
+	f.StringVar(&o.System, "system", "", "system prompt with --chat (default: the template's)")
+}
+
+func newGenerateCommand(g *globalOptions) *cobra.Command {
+	var opts GenerateOptions
+	cmd := &cobra.Command{
+		Use:   "generate --model PATH --prompt TEXT [--chat]",
+		Short: "Continue a prompt (or several at once) with a model",
+		Long: `Generate text with the KV cache. One prompt streams its reply as it is
+decoded; several --prompt flags are decoded together as one batch and printed
+in order. Without --chat the prompt is bos + text, as MiniMind feeds
+pretrained weights; with --chat it is a user turn in the chat template.
+
+Sampling follows MiniMind's eval_llm.py (temperature 0.85, top-p 0.85, HF's
+top-k 50); --temperature 0 is greedy and deterministic: each token is the
+argmax of the model's logits. A prompt longer than --context_len is an error.
+Tokens/s go to stderr unless --quiet.
+
+Examples:
+  minimind generate --model ./out/pretrain_512.pth --prompt "大语言模型是"
+  minimind generate --model ./MiniMind2 --chat --prompt "你好" --temperature 0
+  minimind generate --model ./MiniMind2 --chat --prompt "a" --prompt "b" --max_new_tokens 64
+
+Exit status: 0 success, 1 error, 2 bad flags, 130 interrupted.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runGenerate(cmd.Context(), opts, g, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runGenerate(ctx context.Context, opts GenerateOptions, g *globalOptions, out, errOut io.Writer) error {
+	if len(opts.Prompts) == 0 {
+		return fmt.Errorf("%w: --prompt is required", errUsage)
+	}
+	sopt, err := opts.Sampling.options()
+	if err != nil {
+		return err
+	}
+	eng, closeFn, err := opts.Inference.engine(g, len(opts.Prompts))
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	tok := eng.Tokenizer()
+	tmpl, err := generate.ChatTemplate(tok)
+	if err != nil {
+		return err
+	}
+	reqs := make([]generate.Request, len(opts.Prompts))
+	for i, p := range opts.Prompts {
+		ids := generate.TextPrompt(tok, int32(eng.Config().BosTokenID), p)
+		if opts.Chat {
+			var msgs []chat.Message
+			if opts.System != "" {
+				msgs = append(msgs, chat.Message{Role: "system", Content: opts.System})
+			}
+			msgs = append(msgs, chat.Message{Role: "user", Content: p})
+			if ids, err = generate.ChatPrompt(tmpl, tok, msgs, chat.Options{}); err != nil {
+				return err
+			}
+		}
+		reqs[i] = generate.Request{Prompt: ids, Options: sopt}
+	}
+	var onEvent func(int, generate.Event)
+	if len(reqs) == 1 {
+		onEvent = func(_ int, ev generate.Event) { io.WriteString(out, ev.Text) }
+	}
+	start := time.Now()
+	res, err := eng.Generate(ctx, reqs, onEvent)
+	if err != nil {
+		return fmt.Errorf("generate: %w", err)
+	}
+	elapsed := time.Since(start).Seconds()
+	total := 0
+	for i, r := range res {
+		total += len(r.Tokens)
+		if len(res) > 1 {
+			fmt.Fprintf(out, "=== %d: %s\n%s\n", i+1, opts.Prompts[i], r.Text)
+		}
+	}
+	if len(res) == 1 {
+		fmt.Fprintln(out)
+	}
+	if !g.quiet {
+		fmt.Fprintf(errOut, "[%d tokens in %.2f s, %.1f tokens/s, finish: %s]\n", total, elapsed, float64(total)/elapsed, res[0].Finish)
+	}
+	return nil
+}

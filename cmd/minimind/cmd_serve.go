@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/minimind-go/minimind/server"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// ServeOptions are the flags of `minimind serve`.
+type ServeOptions struct {
+	Inference InferenceFlags
+	Host      string
+	Port      int
+	APIKey    string
+	Slots     int
+	Queue     int
+	ModelName string
+	Grace     time.Duration
+}
+
+// AddFlags registers serve's flags.
+func (o *ServeOptions) AddFlags(f *pflag.FlagSet) {
+	o.Inference.AddFlags(f)
+	f.StringVar(&o.Host, "host", "127.0.0.1", "address to listen on (0.0.0.0 exposes the server to the network)")
+	f.IntVar(&o.Port, "port", 8998, "port to listen on (MiniMind's serve_openai_api.py uses 8998)")
+	f.StringVar(&o.APIKey, "api_key", "", "require Authorization: Bearer KEY on /v1/ requests")
+	f.IntVar(&o.Slots, "slots", 8, "requests decoded together (continuous batching)")
+	f.IntVar(&o.Queue, "queue", 32, "requests that may wait for a slot before the server answers 429")
+	f.StringVar(&o.ModelName, "model_name", "minimind", "model id reported by /v1/models and in responses")
+	f.DurationVar(&o.Grace, "shutdown_grace", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled")
+}
+
+func newServeCommand(g *globalOptions) *cobra.Command {
+	var opts ServeOptions
+	cmd := &cobra.Command{
+		Use:   "serve --model PATH [--host 127.0.0.1] [--port 8998] [--api_key KEY]",
+		Short: "Serve a model over an OpenAI-compatible HTTP API, with a web chat page",
+		Long: `Serve POST /v1/chat/completions and /v1/completions (streaming or not),
+GET /v1/models and GET /health, plus a chat page at /. Existing OpenAI
+clients work unchanged with base URL http://HOST:PORT/v1.
+
+Up to --slots requests decode together, their steps batched in one forward
+pass; up to --queue more wait, and beyond that requests get 429. A request's
+max_tokens is capped by --context_len; a prompt that does not fit is a 400
+(context_length_exceeded) rather than the original's silent truncation.
+Clients that disconnect cancel their generation. SIGINT/SIGTERM stop new
+connections, let in-flight requests finish for --shutdown_grace, then
+cancel the rest.
+
+Examples:
+  minimind serve --model ./MiniMind2
+  minimind serve --model ./out/full_sft_512.pth --port 8000 --api_key secret
+  curl http://127.0.0.1:8998/v1/chat/completions -d '{"model":"minimind","messages":[{"role":"user","content":"你好"}]}'
+
+Exit status: 0 after a signal-initiated shutdown, 1 error, 2 bad flags.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), opts, g, cmd.OutOrStdout())
+		},
+	}
+	opts.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runServe(ctx context.Context, opts ServeOptions, g *globalOptions, out io.Writer) error {
+	if opts.Port < 0 || opts.Port > 65535 || opts.Slots < 1 || opts.Queue < 1 {
+		return fmt.Errorf("%w: --port must be 0-65535, --slots and --queue positive", errUsage)
+	}
+	eng, closeFn, err := opts.Inference.engineWith(g, opts.Slots, opts.Queue)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	s, err := server.New(eng, server.Options{ModelName: opts.ModelName, APIKey: opts.APIKey,
+		Log: slog.New(slog.NewTextHandler(out, nil))})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	fmt.Fprintf(out, "serving %s on http://%s (%d slots, %d-token context); Ctrl-C stops\n", opts.Inference.Model, ln.Addr(), eng.Slots(), eng.Window())
+	if err := server.Serve(ctx, ln, s, opts.Grace); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "server stopped")
+	return nil
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/minimind-go/minimind/kernels"
+	"github.com/minimind-go/minimind/kernels/cuda"
+	"github.com/spf13/pflag"
+)
+
+// DeviceFlags choose where the kernels run: --device and --precision.
+type DeviceFlags struct {
+	Device    string // auto, cpu or cuda
+	Precision string // cuda only: bf16 (mixed precision) or fp32
+}
+
+// AddFlags registers --device and --precision.
+func (o *DeviceFlags) AddFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.Device, "device", "auto", "where to compute: cpu, cuda, or auto (cuda when a GPU is usable, else cpu)")
+	f.StringVar(&o.Precision, "precision", "bf16", "GPU matrix-product precision: bf16 (mixed: bf16 inputs, fp32 accumulation, fp32 weights and optimizer) or fp32")
+}
+
+// noGPU reports whether err means "this machine cannot run CUDA" (as
+// opposed to a GPU that is present but failing), the only case in which
+// --device auto falls back to the CPU.
+func noGPU(err error) bool {
+	for _, s := range []error{cuda.ErrNoDriver, cuda.ErrNoNVRTC, cuda.ErrNoCUBLAS, cuda.ErrNoDevice, cuda.ErrUnsupportedPlatform} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// selectDevice returns the backend --device names and the function that
+// releases it. gemmKind is the CPU --gemm choice (ignored on the GPU).
+func selectDevice(g *globalOptions, d DeviceFlags, gemmKind string) (kernels.Backend, func(), error) {
+	switch d.Device {
+	case "cpu":
+		be, err := newBackend(g, gemmKind)
+		if err != nil {
+			return nil, nil, err
+		}
+		return be, be.Close, nil
+	case "cuda", "auto", "":
+	default:
+		return nil, nil, fmt.Errorf("%w: --device %q: want cpu, cuda or auto", errUsage, d.Device)
+	}
+	p, err := cuda.ParsePrecision(d.Precision)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: --precision: %v", errUsage, err)
+	}
+	be, err := cuda.New(cuda.Options{Precision: p})
+	switch {
+	case err == nil:
+		return be, func() { be.Close() }, nil
+	case d.Device != "cuda" && noGPU(err):
+		return selectDevice(g, DeviceFlags{Device: "cpu"}, gemmKind)
+	default:
+		return nil, nil, fmt.Errorf("--device %s: %w", d.Device, err)
+	}
+}

@@ -1,0 +1,533 @@
+package generate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/minimind-go/minimind/model"
+	"github.com/minimind-go/minimind/tokenizer"
+)
+
+// Errors an Engine returns, to be matched with errors.Is.
+var (
+	// ErrContextWindow: the prompt leaves no room for a reply in the window.
+	ErrContextWindow = errors.New("prompt does not fit the context window")
+	// ErrQueueFull: Submit found every slot busy and the queue full.
+	ErrQueueFull = errors.New("generation queue is full")
+	// ErrClosed: the engine's Run loop has stopped.
+	ErrClosed = errors.New("generation engine stopped")
+)
+
+// FinishReason says why a reply ended, in OpenAI's words where they exist.
+type FinishReason string
+
+// The ways a reply ends.
+const (
+	FinishStop      FinishReason = "stop"      // a stop token or stop string
+	FinishLength    FinishReason = "length"    // MaxNewTokens or the context window
+	FinishCancelled FinishReason = "cancelled" // the request's context ended, or the engine stopped
+	FinishError     FinishReason = "error"     // the model failed (Event.Err says how)
+)
+
+// Request is one sequence to continue.
+type Request struct {
+	// Prompt is the token ids to continue (a rendered chat prompt, or bos +
+	// text), at least one and fewer than the engine's window.
+	Prompt  []int32
+	Options Options
+}
+
+// Event is a step of a reply: a piece of text, and finally Done.
+type Event struct {
+	// Text is new reply text: whole UTF-8 characters, never part of a stop
+	// string. It may be empty.
+	Text string
+	// Done marks the last event of the reply; the fields below are set on
+	// it only.
+	Done             bool
+	Finish           FinishReason
+	PromptTokens     int
+	CompletionTokens int // tokens sampled, including a final stop token
+	Err              error
+}
+
+// Result is a finished reply from Generate.
+type Result struct {
+	Text         string
+	Tokens       []int32 // the reply's ids, without a final stop token
+	PromptTokens int
+	Finish       FinishReason
+}
+
+// EngineOptions size an Engine. Zero values take the defaults.
+type EngineOptions struct {
+	// Slots is how many sequences decode together (default 8).
+	Slots int
+	// Window is the positions of prompt plus reply per sequence (default
+	// and maximum: the model's max_position_embeddings).
+	Window int
+	// Queue is how many submitted requests may wait for a slot before
+	// Submit returns ErrQueueFull (default 4×Slots).
+	Queue int
+	// PrefillChunk is the most prompt tokens fed in one step, so a long
+	// prompt does not stall the sequences already decoding (default 256).
+	PrefillChunk int
+}
+
+// Stats is a snapshot of an engine's load.
+type Stats struct {
+	Slots, Active, Queued int
+	Generated             int64 // tokens sampled since the engine started
+}
+
+// Engine decodes up to Slots sequences at once with one model: each step
+// feeds the next token of every active sequence in one batched forward pass
+// over the shared KV cache, and new sequences are prefilled into free slots
+// between steps (continuous batching).
+type Engine struct {
+	m          *model.Model
+	tok        *tokenizer.Tokenizer
+	opts       EngineOptions
+	stopTokens []int32
+
+	kv    *model.KVCache
+	views []*model.KVCache // views[n]: rows [0, n)
+	rows  []*model.KVCache // rows[b]: row b alone
+	slots []*seq
+	ids   []int32
+	saved []int32
+	order uint64 // admission counter, for prefill order
+
+	queue     chan *seq
+	done      chan struct{}
+	closed    atomic.Bool
+	active    atomic.Int32
+	generated atomic.Int64
+}
+
+// seq is one sequence in a slot.
+type seq struct {
+	ctx      context.Context
+	prompt   []int32
+	opts     Options
+	maxNew   int
+	emit     func(Event)
+	sampler  *Sampler
+	dec      *tokenizer.StreamDecoder
+	stop     stopper
+	seen     []int32
+	seenSet  map[int32]struct{}
+	tokens   []int32
+	fed      int // prompt tokens in the cache
+	out      int // tokens sampled
+	next     int32
+	decoding bool
+	admitted uint64
+}
+
+// NewEngine allocates the KV cache for opts.Slots sequences of opts.Window
+// positions. The engine then owns m: nothing else may use it meanwhile.
+func NewEngine(m *model.Model, tok *tokenizer.Tokenizer, opts EngineOptions) (*Engine, error) {
+	if opts.Slots <= 0 {
+		opts.Slots = 8
+	}
+	maxPos := m.Config.MaxPositionEmbeddings
+	if opts.Window <= 0 || opts.Window > maxPos {
+		opts.Window = maxPos
+	}
+	if opts.Window < 2 {
+		return nil, fmt.Errorf("generate: context window %d is too small", opts.Window)
+	}
+	if opts.Queue <= 0 {
+		opts.Queue = 4 * opts.Slots
+	}
+	if opts.PrefillChunk <= 0 {
+		opts.PrefillChunk = 256
+	}
+	kv, err := m.NewKVCache(opts.Slots, opts.Window)
+	if err != nil {
+		return nil, fmt.Errorf("generate: %w", err)
+	}
+	e := &Engine{
+		m: m, tok: tok, opts: opts, kv: kv,
+		slots: make([]*seq, opts.Slots), ids: make([]int32, opts.Slots), saved: make([]int32, opts.Slots),
+		queue: make(chan *seq, opts.Queue), done: make(chan struct{}),
+	}
+	e.stopTokens = []int32{int32(m.Config.EosTokenID)}
+	if id, ok := tok.TokenID("<|im_end|>"); ok && id != e.stopTokens[0] {
+		e.stopTokens = append(e.stopTokens, id)
+	}
+	e.views = make([]*model.KVCache, opts.Slots+1)
+	for n := 1; n <= opts.Slots; n++ {
+		e.views[n] = rowsView(kv, n)
+	}
+	for b := range opts.Slots {
+		e.rows = append(e.rows, kv.Row(b))
+	}
+	return e, nil
+}
+
+// rowsView returns a cache of rows [0, n) of kv sharing its storage and
+// lengths (the per-layer [B,S,NKV,HS] layout makes them contiguous).
+func rowsView(kv *model.KVCache, n int) *model.KVCache {
+	if n == kv.B {
+		return kv
+	}
+	w := len(kv.K[0]) / kv.B
+	v := &model.KVCache{B: n, S: kv.S, Lens: kv.Lens[:n:n]}
+	for l := range kv.K {
+		v.K = append(v.K, kv.K[l][:n*w:n*w])
+		v.V = append(v.V, kv.V[l][:n*w:n*w])
+	}
+	return v
+}
+
+// Window returns the positions available to prompt plus reply.
+func (e *Engine) Window() int { return e.opts.Window }
+
+// Slots returns how many sequences decode together.
+func (e *Engine) Slots() int { return e.opts.Slots }
+
+// Config returns the model's configuration.
+func (e *Engine) Config() model.Config { return e.m.Config }
+
+// Tokenizer returns the tokenizer the engine decodes with.
+func (e *Engine) Tokenizer() *tokenizer.Tokenizer { return e.tok }
+
+// Stats returns the current load; safe from any goroutine.
+func (e *Engine) Stats() Stats {
+	return Stats{Slots: e.opts.Slots, Active: int(e.active.Load()), Queued: len(e.queue), Generated: e.generated.Load()}
+}
+
+// Done is closed when Run has returned.
+func (e *Engine) Done() <-chan struct{} { return e.done }
+
+// newSeq validates r and prepares its sequence state.
+func (e *Engine) newSeq(ctx context.Context, r Request) (*seq, error) {
+	P, V := len(r.Prompt), int32(e.m.Config.VocabSize)
+	if P == 0 {
+		return nil, fmt.Errorf("%w: empty prompt", ErrInvalid)
+	}
+	if P >= e.opts.Window {
+		return nil, fmt.Errorf("%w: the prompt has %d tokens and the window %d positions, leaving no room for a reply", ErrContextWindow, P, e.opts.Window)
+	}
+	if err := r.Options.Validate(); err != nil {
+		return nil, err
+	}
+	s := &seq{ctx: ctx, prompt: r.Prompt, opts: r.Options, maxNew: e.opts.Window - P, seenSet: map[int32]struct{}{}}
+	if n := r.Options.MaxNewTokens; n > 0 && n < s.maxNew {
+		s.maxNew = n
+	}
+	for i, id := range r.Prompt {
+		if id < 0 || id >= V {
+			return nil, fmt.Errorf("%w: prompt token %d at position %d is outside the vocabulary [0,%d)", ErrInvalid, id, i, V)
+		}
+		s.addSeen(id)
+	}
+	if s.opts.StopTokens == nil {
+		s.opts.StopTokens = e.stopTokens
+	}
+	s.sampler = NewSampler(s.opts)
+	s.dec = e.tok.NewStreamDecoderSkipSpecial()
+	s.stop.stops = s.opts.Stop
+	return s, nil
+}
+
+func (s *seq) addSeen(id int32) {
+	if _, ok := s.seenSet[id]; !ok {
+		s.seenSet[id] = struct{}{}
+		s.seen = append(s.seen, id)
+	}
+}
+
+// Submit queues r for the Run loop and returns the channel its events
+// arrive on; the last has Done set. Cancelling ctx ends the reply with
+// FinishCancelled. The channel is buffered for the whole reply, so a slow
+// reader never stalls the engine. Errors: a bad request (ErrInvalid,
+// ErrContextWindow), ErrQueueFull, ErrClosed.
+func (e *Engine) Submit(ctx context.Context, r Request) (<-chan Event, error) {
+	if e.closed.Load() {
+		return nil, ErrClosed
+	}
+	s, err := e.newSeq(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan Event, s.maxNew+2)
+	s.emit = func(ev Event) { ch <- ev }
+	select {
+	case e.queue <- s:
+		return ch, nil
+	default:
+		return nil, ErrQueueFull
+	}
+}
+
+// Run is the serving loop: it admits submitted requests into free slots
+// and steps every active sequence until ctx ends; then it cancels what is
+// left (Done events with ErrClosed), closes Done and returns ctx.Err().
+// Call it once, on the goroutine that owns the model.
+func (e *Engine) Run(ctx context.Context) error {
+	defer close(e.done)
+	for {
+		if e.active.Load() == 0 {
+			select {
+			case s := <-e.queue:
+				e.admit(s)
+			case <-ctx.Done():
+			}
+		}
+	fill:
+		for e.freeSlot() >= 0 {
+			select {
+			case s := <-e.queue:
+				e.admit(s)
+			default:
+				break fill
+			}
+		}
+		if ctx.Err() != nil {
+			e.shutdown()
+			return ctx.Err()
+		}
+		// A failed step has already ended its sequences with the error;
+		// the loop serves the next ones.
+		_ = e.safeStep()
+	}
+}
+
+// shutdown ends every active and queued request with ErrClosed.
+func (e *Engine) shutdown() {
+	e.closed.Store(true)
+	for b, s := range e.slots {
+		if s != nil {
+			e.finish(b, FinishCancelled, ErrClosed)
+		}
+	}
+	for {
+		select {
+		case s := <-e.queue:
+			s.emit(Event{Done: true, Finish: FinishCancelled, PromptTokens: len(s.prompt), Err: ErrClosed})
+		default:
+			return
+		}
+	}
+}
+
+// Generate runs reqs to completion on the calling goroutine, up to Slots at
+// a time, and returns their results in order. onEvent (optional) sees every
+// event as it happens, with the request's index. Requests are validated
+// before any work starts. If ctx ends, the active replies are cancelled and
+// ctx.Err() is returned with the partial results. Generate must not run
+// while Run does.
+func (e *Engine) Generate(ctx context.Context, reqs []Request, onEvent func(i int, ev Event)) ([]Result, error) {
+	seqs := make([]*seq, len(reqs))
+	texts := make([]strings.Builder, len(reqs))
+	results := make([]Result, len(reqs))
+	for i, r := range reqs {
+		s, err := e.newSeq(ctx, r)
+		if err != nil {
+			return nil, fmt.Errorf("request %d: %w", i, err)
+		}
+		s.emit = func(ev Event) {
+			texts[i].WriteString(ev.Text)
+			if ev.Done {
+				results[i] = Result{Text: texts[i].String(), Tokens: s.tokens, PromptTokens: len(s.prompt), Finish: ev.Finish}
+			}
+			if onEvent != nil {
+				onEvent(i, ev)
+			}
+		}
+		seqs[i] = s
+	}
+	next := 0
+	for {
+		for next < len(seqs) && e.freeSlot() >= 0 {
+			e.admit(seqs[next])
+			next++
+		}
+		if e.active.Load() == 0 && next == len(seqs) {
+			return results, nil
+		}
+		if err := ctx.Err(); err != nil {
+			for b, s := range e.slots {
+				if s != nil {
+					e.finish(b, FinishCancelled, err)
+				}
+			}
+			return results, err
+		}
+		if err := e.safeStep(); err != nil {
+			return results, err
+		}
+	}
+}
+
+// freeSlot returns the lowest free slot, or -1. Filling low slots first
+// keeps the batched rows [0, hi) dense.
+func (e *Engine) freeSlot() int {
+	for b, s := range e.slots {
+		if s == nil {
+			return b
+		}
+	}
+	return -1
+}
+
+// admit puts s in the lowest free slot (there must be one).
+func (e *Engine) admit(s *seq) {
+	if err := s.ctx.Err(); err != nil {
+		s.emit(Event{Done: true, Finish: FinishCancelled, PromptTokens: len(s.prompt), Err: err})
+		return
+	}
+	b := e.freeSlot()
+	e.kv.ResetRow(b)
+	e.order++
+	s.admitted = e.order
+	e.slots[b] = s
+	e.active.Add(1)
+}
+
+// safeStep runs one step; an error or a panic in the model ends every
+// active sequence with that error and clears the cache, so one bad step
+// cannot take a server down.
+func (e *Engine) safeStep() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("generate: internal error: %v", r)
+		}
+		if err != nil {
+			for b, s := range e.slots {
+				if s != nil {
+					e.finish(b, FinishError, err)
+				}
+			}
+			e.kv.Reset()
+		}
+	}()
+	return e.step()
+}
+
+// step drops cancelled sequences, feeds every decoding sequence its next
+// token in one batched forward pass, then prefills up to PrefillChunk
+// prompt tokens of the sequences still waiting, oldest first.
+func (e *Engine) step() error {
+	V := e.m.Config.VocabSize
+	hi, decoding := 0, false
+	for b, s := range e.slots {
+		if s == nil {
+			continue
+		}
+		if err := s.ctx.Err(); err != nil {
+			e.finish(b, FinishCancelled, err)
+			continue
+		}
+		hi = b + 1
+		decoding = decoding || s.decoding
+	}
+	if decoding {
+		// Rows in [0, hi) that are free or still prefilling get a dummy
+		// token; their length is restored afterwards, so what it wrote past
+		// their end is overwritten later.
+		for b := range hi {
+			e.saved[b] = e.kv.Lens[b]
+			e.ids[b] = 0
+			if s := e.slots[b]; s != nil && s.decoding {
+				e.ids[b] = s.next
+			}
+		}
+		logits, err := e.m.Forward(e.views[hi], e.ids[:hi], 1, nil, 1)
+		if err != nil {
+			return fmt.Errorf("generate: decode step: %w", err)
+		}
+		for b := range hi {
+			if s := e.slots[b]; s != nil && s.decoding {
+				e.advance(b, logits[b*V:(b+1)*V])
+			} else {
+				e.kv.Lens[b] = e.saved[b]
+			}
+		}
+	}
+	for budget := e.opts.PrefillChunk; budget > 0; {
+		b := e.oldestPrefilling()
+		if b < 0 {
+			break
+		}
+		s := e.slots[b]
+		n := min(budget, len(s.prompt)-s.fed)
+		logits, err := e.m.Forward(e.rows[b], s.prompt[s.fed:s.fed+n], n, nil, 1)
+		if err != nil {
+			return fmt.Errorf("generate: prefill: %w", err)
+		}
+		s.fed += n
+		budget -= n
+		if s.fed == len(s.prompt) {
+			e.advance(b, logits[:V])
+		}
+	}
+	return nil
+}
+
+// oldestPrefilling returns the slot of the earliest admitted sequence whose
+// prompt is not yet in the cache, or -1.
+func (e *Engine) oldestPrefilling() int {
+	best := -1
+	for b, s := range e.slots {
+		if s != nil && !s.decoding && (best < 0 || s.admitted < e.slots[best].admitted) {
+			best = b
+		}
+	}
+	return best
+}
+
+// advance samples slot b's next token from its logits row and applies the
+// stop conditions.
+func (e *Engine) advance(b int, row []float32) {
+	s := e.slots[b]
+	tok := s.sampler.Sample(row, s.seen)
+	s.out++
+	e.generated.Add(1)
+	if !s.opts.IgnoreEOS && slices.Contains(s.opts.StopTokens, tok) {
+		e.finish(b, FinishStop, nil)
+		return
+	}
+	s.tokens = append(s.tokens, tok)
+	s.addSeen(tok)
+	text, hit := s.stop.push(s.dec.Add(tok))
+	if text != "" {
+		s.emit(Event{Text: text})
+	}
+	switch {
+	case hit:
+		s.stop.stops = nil // nothing after the stop string is released
+		s.dec = e.tok.NewStreamDecoderSkipSpecial()
+		e.finish(b, FinishStop, nil)
+	case s.out >= s.maxNew:
+		e.finish(b, FinishLength, nil)
+	default:
+		s.next = tok
+		s.decoding = true
+	}
+}
+
+// finish ends slot b's sequence with a Done event and frees the slot.
+func (e *Engine) finish(b int, reason FinishReason, err error) {
+	s := e.slots[b]
+	ev := Event{Done: true, Finish: reason, PromptTokens: len(s.prompt), CompletionTokens: s.out, Err: err}
+	if err == nil {
+		// Release what the decoder and the stop matcher still hold.
+		text, hit := s.stop.push(s.dec.Flush())
+		if !hit {
+			text += s.stop.flush()
+		}
+		ev.Text = text
+	}
+	e.slots[b] = nil
+	e.kv.ResetRow(b)
+	e.active.Add(-1)
+	s.emit(ev)
+}

@@ -1,0 +1,28 @@
+// Package server is MiniMind-Go's OpenAI-compatible HTTP API and web chat
+// page.
+//
+// Routes (Handler): POST /v1/chat/completions and POST /v1/completions
+// (streaming as server-sent events ending with "data: [DONE]", or one JSON
+// body with usage counts), GET /v1/models, GET /health, and the embedded chat
+// page at /. With Options.APIKey set, /v1/ routes need
+// "Authorization: Bearer KEY" (401 otherwise); the page and /health do not.
+//
+// Concurrency: handlers never touch the model. They validate the request,
+// render the prompt, Submit it to a generate.Engine whose Run loop (one
+// goroutine, started by Serve) owns the weights and the KV cache and
+// batches every active request's decoding step (continuous batching), then
+// relay the engine's events, selecting on the client's context so a client
+// that goes away cancels its generation. When every slot is busy and the
+// engine's queue is full, requests get 429.
+//
+// Errors: every error response is OpenAI's {"error": {"message", "type",
+// "param", "code"}} with a 4xx status for anything the client sent wrong
+// (malformed JSON, wrong types, unknown roles, empty messages, absurd
+// limits, a prompt longer than the context window) and 5xx only for the
+// server's own failures; a panic in a handler or in a decoding step becomes
+// a 500 for the requests involved, never a crash. openai.go keeps the wire
+// types and their pure converters apart from the handlers.
+//
+// Shutdown: Serve stops accepting connections when its context ends, lets
+// in-flight requests finish for a grace period, then cancels what is left.
+package server

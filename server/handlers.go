@@ -1,0 +1,204 @@
+package server
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/minimind-go/minimind/generate"
+)
+
+// reply identifies one response and how its chunks are built.
+type reply struct {
+	id      string
+	created int64
+	model   string
+	object  string // chunk object: chat.completion.chunk or text_completion
+	usage   bool   // stream_options.include_usage
+	// piece builds a chunk with text, or the last chunk with finish set.
+	piece func(text, finish string) any
+}
+
+func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
+	var req chatRequest
+	if e := decodeBody(w, r, &req, s.opts.MaxBodyBytes); e != nil {
+		writeError(w, e)
+		return
+	}
+	msgs, topt, e := req.chatMessages()
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	opts, e := req.sampling().options(rand.Uint64())
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	prompt, err := generate.ChatPrompt(s.tmpl, s.tok, msgs, topt)
+	if err != nil {
+		writeError(w, badRequest("messages", "rendering the chat template: %v", err))
+		return
+	}
+	ch, err := s.eng.Submit(r.Context(), generate.Request{Prompt: prompt, Options: opts})
+	if err != nil {
+		writeError(w, engineError(err))
+		return
+	}
+	rp := s.newReply("chatcmpl-", "chat.completion.chunk", req.StreamOptions)
+	rp.piece = func(text, finish string) any {
+		if finish != "" {
+			return chatChunk(rp.id, rp.created, rp.model, chatMessage{}, finish)
+		}
+		return chatChunk(rp.id, rp.created, rp.model, chatMessage{Content: &text}, "")
+	}
+	if req.Stream {
+		sse := startSSE(w)
+		empty := ""
+		if sse.send(chatChunk(rp.id, rp.created, rp.model, chatMessage{Role: "assistant", Content: &empty}, "")) != nil {
+			return
+		}
+		s.stream(r, sse, ch, rp)
+		return
+	}
+	text, last, ok := s.collect(r, ch)
+	if !ok {
+		return
+	}
+	if e := eventError(last); e != nil {
+		writeError(w, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, chatResponse(rp.id, rp.created, rp.model, text, last))
+}
+
+func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
+	var req completionRequest
+	if e := decodeBody(w, r, &req, s.opts.MaxBodyBytes); e != nil {
+		writeError(w, e)
+		return
+	}
+	text, e := req.completionPrompt()
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	opts, e := req.sampling().options(rand.Uint64())
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	ch, err := s.eng.Submit(r.Context(), generate.Request{Prompt: generate.TextPrompt(s.tok, s.bos, text), Options: opts})
+	if err != nil {
+		writeError(w, engineError(err))
+		return
+	}
+	rp := s.newReply("cmpl-", "text_completion", req.StreamOptions)
+	rp.piece = func(text, finish string) any {
+		return completionResponse(rp.id, rp.created, rp.model, text, finish, nil)
+	}
+	if req.Stream {
+		s.stream(r, startSSE(w), ch, rp)
+		return
+	}
+	out, last, ok := s.collect(r, ch)
+	if !ok {
+		return
+	}
+	if e := eventError(last); e != nil {
+		writeError(w, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, completionResponse(rp.id, rp.created, rp.model, out, string(last.Finish), usageOf(last)))
+}
+
+func (s *Server) handleModels(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, models(s.opts.ModelName, s.created))
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	st := s.eng.Stats()
+	status := "ok"
+	select {
+	case <-s.eng.Done():
+		status = "stopped"
+	default:
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": status, "model": s.opts.ModelName,
+		"slots": st.Slots, "active": st.Active, "queued": st.Queued, "generated_tokens": st.Generated})
+}
+
+func (s *Server) handleUnknown(w http.ResponseWriter, r *http.Request) {
+	writeError(w, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error",
+		Message: "no route " + r.Method + " " + r.URL.Path})
+}
+
+func (s *Server) newReply(prefix, object string, so *streamOptions) *reply {
+	return &reply{id: newID(prefix), created: time.Now().Unix(), model: s.opts.ModelName, object: object, usage: so != nil && so.IncludeUsage}
+}
+
+// next waits for the reply's next event. ok is false when the client has
+// gone (its context is done; the engine drops the sequence on its own).
+func (s *Server) next(r *http.Request, ch <-chan generate.Event) (ev generate.Event, ok bool) {
+	select {
+	case ev = <-ch:
+		return ev, true
+	case <-r.Context().Done():
+		return ev, false
+	case <-s.eng.Done():
+		// The engine ends every reply before it stops; take that event if
+		// it is there.
+		select {
+		case ev = <-ch:
+			return ev, true
+		default:
+			return generate.Event{Done: true, Finish: generate.FinishCancelled, Err: generate.ErrClosed}, true
+		}
+	}
+}
+
+// collect gathers a whole reply.
+func (s *Server) collect(r *http.Request, ch <-chan generate.Event) (string, generate.Event, bool) {
+	var sb strings.Builder
+	for {
+		ev, ok := s.next(r, ch)
+		if !ok {
+			return "", ev, false
+		}
+		sb.WriteString(ev.Text)
+		if ev.Done {
+			return sb.String(), ev, true
+		}
+	}
+}
+
+// stream relays a reply as server-sent events: text chunks, the finish
+// chunk, the usage chunk if asked for, then [DONE]. A reply that fails
+// midway ends with an error event.
+func (s *Server) stream(r *http.Request, out *sse, ch <-chan generate.Event, rp *reply) {
+	for {
+		ev, ok := s.next(r, ch)
+		if !ok {
+			return
+		}
+		if ev.Text != "" {
+			if out.send(rp.piece(ev.Text, "")) != nil {
+				return
+			}
+		}
+		if !ev.Done {
+			continue
+		}
+		if e := eventError(ev); e != nil {
+			out.send(errorBody{Error: e})
+		} else {
+			out.send(rp.piece("", string(ev.Finish)))
+			if rp.usage {
+				out.send(usageChunk(rp.id, rp.created, rp.model, rp.object, ev))
+			}
+		}
+		out.done()
+		return
+	}
+}

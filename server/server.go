@@ -1,0 +1,223 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/minimind-go/minimind/chat"
+	"github.com/minimind-go/minimind/generate"
+	"github.com/minimind-go/minimind/tokenizer"
+)
+
+// Options configure a Server. Zero values take the defaults.
+type Options struct {
+	// ModelName is the id /v1/models lists and responses carry ("minimind").
+	ModelName string
+	// APIKey, when set, is required as "Authorization: Bearer KEY" on /v1/.
+	APIKey string
+	// MaxBodyBytes caps a request body (default 4 MiB; larger is a 413).
+	MaxBodyBytes int64
+	// Template renders chat prompts (default: the tokenizer's template).
+	Template *chat.Template
+	// Log receives internal errors (default: discarded).
+	Log *slog.Logger
+}
+
+// Server serves one engine over HTTP.
+type Server struct {
+	eng     *generate.Engine
+	tok     *tokenizer.Tokenizer
+	tmpl    *chat.Template
+	bos     int32
+	opts    Options
+	created int64
+}
+
+//go:embed web
+var webFiles embed.FS
+
+// New returns a Server for eng. The engine's Run loop must be running
+// (Serve starts it) for requests to be answered.
+func New(eng *generate.Engine, opts Options) (*Server, error) {
+	if opts.ModelName == "" {
+		opts.ModelName = "minimind"
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 4 << 20
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{eng: eng, tok: eng.Tokenizer(), tmpl: opts.Template, bos: int32(eng.Config().BosTokenID), opts: opts, created: time.Now().Unix()}
+	if s.tmpl == nil {
+		t, err := generate.ChatTemplate(s.tok)
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		s.tmpl = t
+	}
+	return s, nil
+}
+
+// Handler returns the routes.
+func (s *Server) Handler() http.Handler {
+	web, err := fs.Sub(webFiles, "web")
+	if err != nil {
+		panic(err) // the embedded tree always has web/
+	}
+	files := http.FileServerFS(web)
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/chat/completions", s.auth(s.handleChat))
+	mux.Handle("POST /v1/completions", s.auth(s.handleCompletions))
+	mux.Handle("GET /v1/models", s.auth(s.handleModels))
+	mux.Handle("/v1/", s.auth(s.handleUnknown))
+	mux.HandleFunc("GET /health", s.handleHealth)
+	mux.Handle("GET /{$}", files)
+	mux.Handle("GET /app.js", files)
+	mux.Handle("GET /style.css", files)
+	return s.recoverer(mux)
+}
+
+// Serve runs eng's loop and an HTTP server for s on ln until ctx ends. Then
+// it shuts down gracefully: no new connections, in-flight requests finish
+// for up to grace, and what is left is cancelled. A clean shutdown
+// returns nil.
+func Serve(ctx context.Context, ln net.Listener, s *Server, grace time.Duration) error {
+	engCtx, stopEngine := context.WithCancel(context.Background())
+	defer func() {
+		stopEngine()
+		<-s.eng.Done()
+	}()
+	go s.eng.Run(engCtx)
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		// The grace period is over: cancelling the generations ends their
+		// handlers (they watch the engine), then the server closes.
+		stopEngine()
+		final, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(final); err != nil {
+			srv.Close()
+		}
+	}
+	return nil
+}
+
+// auth requires the API key, when one is set.
+func (s *Server) auth(h http.HandlerFunc) http.Handler {
+	if s.opts.APIKey == "" {
+		return h
+	}
+	want := []byte("Bearer " + s.opts.APIKey)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			writeError(w, withCode(&apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error",
+				Message: "missing or incorrect API key: send Authorization: Bearer <key>"}, "invalid_api_key"))
+			return
+		}
+		h(w, r)
+	})
+}
+
+// recoverer turns a handler panic into a 500 (when nothing was written
+// yet) instead of a dropped connection.
+func (s *Server) recoverer(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.opts.Log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				writeError(w, &apiError{Status: http.StatusInternalServerError, Type: "server_error", Message: "internal error"})
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// decodeBody reads one JSON object into v, mapping every failure to a 4xx.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, limit int64) *apiError {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			return badRequest("", "the body must hold exactly one JSON object")
+		}
+		return nil
+	}
+	var (
+		tooBig  *http.MaxBytesError
+		typeErr *json.UnmarshalTypeError
+		syntax  *json.SyntaxError
+	)
+	switch {
+	case errors.As(err, &tooBig):
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error",
+			Message: fmt.Sprintf("the body exceeds %d bytes", tooBig.Limit)}
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		return badRequest(typeErr.Field, "%s: got a JSON %s, want %s", typeErr.Field, typeErr.Value, jsonKind(typeErr.Type.Kind().String()))
+	case errors.As(err, &typeErr):
+		return badRequest("", "the body must be a JSON object, got a JSON %s", typeErr.Value)
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("", "malformed JSON: %v", err)
+	case errors.Is(err, io.EOF):
+		return badRequest("", "the body is empty; it must be a JSON object")
+	}
+	return badRequest("", "invalid request body: %v", err)
+}
+
+// jsonKind names a Go kind the way a JSON user thinks of it.
+func jsonKind(k string) string {
+	switch {
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"), strings.HasPrefix(k, "float"):
+		return "a number"
+	case k == "slice", k == "array":
+		return "a list"
+	case k == "struct", k == "map":
+		return "an object"
+	case k == "ptr":
+		return "a value of another type"
+	}
+	return "a " + k
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"message":"encoding the response failed","type":"server_error","param":null,"code":null}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	writeJSON(w, e.Status, errorBody{Error: e})
+}
+
+// newID returns an OpenAI-style response id.
+func newID(prefix string) string {
+	return fmt.Sprintf("%s%016x%08x", prefix, rand.Uint64(), rand.Uint32())
+}
