@@ -20,6 +20,7 @@ import (
 // BenchOptions are the flags of `minimind bench train|generate`.
 type BenchOptions struct {
 	Model      ModelFlags
+	Device     DeviceFlags
 	Path       string
 	BatchSize  int
 	SeqLen     int
@@ -35,6 +36,7 @@ type BenchOptions struct {
 // AddFlags registers bench's flags.
 func (o *BenchOptions) AddFlags(f *pflag.FlagSet, batch int) {
 	o.Model.AddFlags(f)
+	o.Device.AddFlags(f)
 	f.StringVar(&o.Path, "model", "", "benchmark this model (HF directory or .pth) instead of random weights")
 	f.IntVar(&o.BatchSize, "batch_size", batch, "sequences per step")
 	f.IntVar(&o.Steps, "steps", 5, "timed steps (after one warm-up step); the median is reported")
@@ -94,7 +96,7 @@ Examples:
 }
 
 func benchModel(opts BenchOptions, g *globalOptions) (*model.Model, func(), error) {
-	be, err := newBackend(g, opts.GEMM)
+	be, closeBackend, err := selectDevice(g, opts.Device, opts.GEMM)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -110,10 +112,10 @@ func benchModel(opts BenchOptions, g *globalOptions) (*model.Model, func(), erro
 		}
 	}
 	if err != nil {
-		be.Close()
+		closeBackend()
 		return nil, nil, err
 	}
-	return model.New(p, be), be.Close, nil
+	return model.New(p, be), closeBackend, nil
 }
 
 func median(xs []float64) float64 {

@@ -24,6 +24,7 @@ type InferenceFlags struct {
 	Tokenizer string
 	// ContextLen is the positions of prompt plus reply per sequence.
 	ContextLen int
+	Device     DeviceFlags
 }
 
 // AddFlags registers the model, tokenizer and architecture flags.
@@ -32,6 +33,7 @@ func (o *InferenceFlags) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json or a folder holding one (default: the model folder's, else the built-in one)")
 	f.IntVar(&o.ContextLen, "context_len", 2048, "context window in tokens (prompt + reply), at most max_position_embeddings")
 	o.Arch.AddFlags(f)
+	o.Device.AddFlags(f)
 }
 
 // load loads the model on the CPU backend and its tokenizer; the returned
@@ -57,11 +59,11 @@ func (o *InferenceFlags) load(g *globalOptions) (*model.Model, *tokenizer.Tokeni
 	if tok.VocabSize() > p.Config.VocabSize {
 		return nil, nil, nil, fmt.Errorf("%w: the tokenizer has %d tokens but the model's vocabulary only %d", errUsage, tok.VocabSize(), p.Config.VocabSize)
 	}
-	be, err := newBackend(g, "auto")
+	be, closeFn, err := selectDevice(g, o.Device, "auto")
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return model.New(p, be), tok, be.Close, nil
+	return model.New(p, be), tok, closeFn, nil
 }
 
 // engine loads the model and wraps it in an engine of slots sequences.

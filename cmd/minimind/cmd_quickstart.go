@@ -12,6 +12,7 @@ import (
 
 	"github.com/minimind-go/minimind/chat"
 	"github.com/minimind-go/minimind/checkpoint"
+	"github.com/minimind-go/minimind/generate"
 	"github.com/minimind-go/minimind/model"
 	"github.com/minimind-go/minimind/quickstart"
 	"github.com/minimind-go/minimind/tokenizer"
@@ -103,7 +104,7 @@ func runQuickstart(ctx context.Context, o QuickstartOptions, g *globalOptions, o
 	}
 	p.Init(42)
 	fmt.Fprintln(out, "== 1. a randomly initialised model writes:")
-	showContinuations(out, model.New(p, be), tok)
+	showContinuations(ctx, out, model.New(p, be), tok)
 
 	base := TrainOptions{
 		OutDir: o.OutDir, Epochs: o.Epochs, BatchSize: o.BatchSize, MaxSeqLen: o.SeqLen,
@@ -129,7 +130,7 @@ func runQuickstart(ctx context.Context, o QuickstartOptions, g *globalOptions, o
 		return err
 	}
 	fmt.Fprintln(out, "\n== 3. after pretraining, the model continues:")
-	showContinuations(out, model.New(pm, be), tok)
+	showContinuations(ctx, out, model.New(pm, be), tok)
 
 	sft := base
 	sft.Mode, sft.DataPath, sft.LearningRate, sft.WarmupIters = "sft", []string{filepath.Join(dataDir, quickstart.SFT)}, o.SFTLR, 5
@@ -150,7 +151,7 @@ func runQuickstart(ctx context.Context, o QuickstartOptions, g *globalOptions, o
 		return err
 	}
 	fmt.Fprintln(out, "\n== 5. after SFT, it answers:")
-	showChat(out, model.New(sm, be), tok)
+	showChat(ctx, out, model.New(sm, be), tok)
 
 	fmt.Fprintf(out, "\n== done in %s\n", time.Since(start).Round(time.Second))
 	fmt.Fprintf(out, "pretrain loss %.3f → %.3f   (%s, plot %s)\n", preLoss[0], preLoss[1], prePath, filepath.Join(o.OutDir, "pretrain_loss.png"))
@@ -192,61 +193,53 @@ func copyFile(src, dst string) error {
 	return os.WriteFile(dst, b, 0o644)
 }
 
-// greedy continues ids for up to n tokens with the KV cache, penalising
-// repeats as MiniMind's eval does (repetition_penalty), and stops at eos.
-func greedy(m *model.Model, ids []int32, n int, eos int32) []int32 {
-	kv, err := m.NewKVCache(1, len(ids)+n)
+// sampleReplies decodes every prompt at once (one batched engine), greedily
+// with MiniMind's repetition penalty so that small models do not loop.
+func sampleReplies(ctx context.Context, m *model.Model, tok *tokenizer.Tokenizer, prompts [][]int32, n int) []string {
+	eng, err := generate.NewEngine(m, tok, generate.EngineOptions{Slots: len(prompts), Window: 512})
 	if err != nil {
-		return nil
+		return []string{err.Error()}
 	}
-	logits, err := m.Forward(kv, ids, len(ids), nil, 1)
-	seen := map[int32]bool{}
-	for _, id := range ids {
-		seen[id] = true
+	opt := generate.DefaultOptions()
+	opt.Temperature, opt.RepetitionPenalty, opt.MaxNewTokens = 0, 1.3, n
+	reqs := make([]generate.Request, len(prompts))
+	for i, p := range prompts {
+		reqs[i] = generate.Request{Prompt: p, Options: opt}
 	}
-	var outIDs []int32
-	for i := 0; i < n && err == nil; i++ {
-		best := int32(0)
-		bv := float32(-1e30)
-		for j, v := range logits {
-			if seen[int32(j)] {
-				if v > 0 {
-					v /= 1.3
-				} else {
-					v *= 1.3
-				}
-			}
-			if v > bv {
-				best, bv = int32(j), v
-			}
+	res, err := eng.Generate(ctx, reqs, nil)
+	out := make([]string, len(prompts))
+	for i := range out {
+		if err != nil {
+			out[i] = "error: " + err.Error()
+		} else {
+			out[i] = res[i].Text
 		}
-		if best == eos {
-			break
-		}
-		outIDs = append(outIDs, best)
-		seen[best] = true
-		logits, err = m.Forward(kv, []int32{best}, 1, nil, 1)
 	}
-	return outIDs
+	return out
 }
 
-func showContinuations(out io.Writer, m *model.Model, tok *tokenizer.Tokenizer) {
+func showContinuations(ctx context.Context, out io.Writer, m *model.Model, tok *tokenizer.Tokenizer) {
+	var prompts [][]int32
 	for _, p := range quickstartPrompts {
-		ids := append([]int32{int32(m.Config.BosTokenID)}, tok.Encode(p)...)
-		gen := greedy(m, ids, 40, int32(m.Config.EosTokenID))
-		fmt.Fprintf(out, "  %s|%s\n", p, oneLine(tok.DecodeSkipSpecial(gen)))
+		prompts = append(prompts, generate.TextPrompt(tok, int32(m.Config.BosTokenID), p))
+	}
+	for i, r := range sampleReplies(ctx, m, tok, prompts, 40) {
+		fmt.Fprintf(out, "  %s|%s\n", quickstartPrompts[i], oneLine(r))
 	}
 }
 
-func showChat(out io.Writer, m *model.Model, tok *tokenizer.Tokenizer) {
+func showChat(ctx context.Context, out io.Writer, m *model.Model, tok *tokenizer.Tokenizer) {
+	var prompts [][]int32
 	for _, q := range quickstartQuestions {
-		prompt, err := chat.ChatML().Render([]chat.Message{{Role: "user", Content: q}}, chat.Options{AddGenerationPrompt: true})
+		ids, err := generate.ChatPrompt(chat.ChatML(), tok, []chat.Message{{Role: "user", Content: q}}, chat.Options{AddGenerationPrompt: true})
 		if err != nil {
 			fmt.Fprintf(out, "  %s -> error: %v\n", q, err)
-			continue
+			return
 		}
-		gen := greedy(m, tok.Encode(prompt), 60, int32(m.Config.EosTokenID))
-		fmt.Fprintf(out, "  user: %s\n  assistant: %s\n", q, oneLine(tok.DecodeSkipSpecial(gen)))
+		prompts = append(prompts, ids)
+	}
+	for i, r := range sampleReplies(ctx, m, tok, prompts, 60) {
+		fmt.Fprintf(out, "  user: %s\n  assistant: %s\n", quickstartQuestions[i], oneLine(r))
 	}
 }
 

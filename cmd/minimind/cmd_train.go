@@ -46,6 +46,7 @@ type TrainOptions struct {
 	DDP          bool
 	SaveDType    string
 	Model        ModelFlags
+	Device       DeviceFlags
 
 	// Seed main.py aliases for --data_path by mode.
 	pretrainData, sftData string
@@ -77,6 +78,7 @@ func (o *TrainOptions) AddFlags(f *pflag.FlagSet, mode string) {
 	f.BoolVar(&o.DDP, "ddp", false, "data-parallel training across processes started by mpirun or torchrun-style env vars")
 	f.StringVar(&o.SaveDType, "save_dtype", "f16", "precision of the saved .pth weights: f16 (as MiniMind), bf16 or f32")
 	o.Model.AddFlags(f)
+	o.Device.AddFlags(f)
 }
 
 const trainExamples = `
@@ -340,11 +342,11 @@ func runTrain(ctx context.Context, opts TrainOptions, g *globalOptions, out, err
 	if err != nil {
 		return err
 	}
-	be, err := newBackend(g, "auto")
+	be, closeBackend, err := selectDevice(g, opts.Device, "auto")
 	if err != nil {
 		return err
 	}
-	defer be.Close()
+	defer closeBackend()
 	m := model.New(params, be)
 	to := train.DefaultOptions()
 	to.Epochs, to.Accumulation, to.LearningRate = opts.Epochs, opts.Accumulation, opts.LearningRate
