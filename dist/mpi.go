@@ -54,6 +54,10 @@ type mpiComm struct {
 	// mpirun, the merged and re-ranked one on the torchrun path. Written
 	// only by the owner thread before the constructor returns.
 	comm uintptr
+	// joined lists, oldest first, the communicators the torchrun path
+	// built with connect/accept/merge/split; see releaseJoined. Owner
+	// thread only.
+	joined []uintptr
 	// cleanup runs after MPI_Finalize (torchrun path: stop ompi-server).
 	cleanup func()
 
@@ -285,10 +289,13 @@ func (c *mpiComm) Close() error {
 	case stateClosed:
 		return nil
 	case stateFailed:
-		c.lib.abort(c.lib.commWorld, int32(c.abortCode))
+		c.lib.abort(c.comm, int32(c.abortCode))
 		return fmt.Errorf("dist: MPI_Abort returned after: %w", failErr)
 	}
 	err := c.do(context.Background(), "MPI_Finalize", func() error {
+		if err := c.releaseJoined(); err != nil {
+			return err
+		}
 		return c.lib.check("MPI_Finalize", c.lib.finalize())
 	})
 	c.mu.Lock()
@@ -301,4 +308,30 @@ func (c *mpiComm) Close() error {
 		c.cleanup()
 	}
 	return err
+}
+
+// releaseJoined releases the torchrun path's communicators, newest first,
+// before MPI_Finalize; owner thread only. Without it MPI_Finalize of
+// connected singletons hangs with 4 ranks. Intercommunicators are
+// disconnected (collective: every rank's list is a suffix of rank 0's, so
+// the calls line up); intracommunicators are freed, because
+// MPI_Comm_disconnect on the merged ones hangs in Open MPI 4.1.4.
+func (c *mpiComm) releaseJoined() error {
+	for i := len(c.joined) - 1; i >= 0; i-- {
+		var inter int32
+		if err := c.lib.check("MPI_Comm_test_inter", c.lib.commTestInter(c.joined[i], &inter)); err != nil {
+			return err
+		}
+		if inter == 0 {
+			if err := c.lib.check("MPI_Comm_free", c.lib.commFree(&c.joined[i])); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := c.lib.check("MPI_Comm_disconnect", c.lib.commDisconnect(&c.joined[i])); err != nil {
+			return err
+		}
+	}
+	c.joined = nil
+	return nil
 }

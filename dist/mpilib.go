@@ -56,6 +56,8 @@ type mpiLib struct {
 	intercommMerge    func(intercomm uintptr, high int32, newcomm *uintptr) int32
 	commSplit         func(comm uintptr, color, key int32, newcomm *uintptr) int32
 	commDisconnect    func(comm *uintptr) int32
+	commFree          func(comm *uintptr) int32
+	commTestInter     func(comm uintptr, flag *int32) int32
 }
 
 // loadMPI opens libmpi and binds every symbol mpiLib needs. RTLD_GLOBAL is
@@ -119,6 +121,8 @@ func loadMPI(path string) (*mpiLib, error) {
 	fn(&l.intercommMerge, "MPI_Intercomm_merge")
 	fn(&l.commSplit, "MPI_Comm_split")
 	fn(&l.commDisconnect, "MPI_Comm_disconnect")
+	fn(&l.commFree, "MPI_Comm_free")
+	fn(&l.commTestInter, "MPI_Comm_test_inter")
 	if len(errs) > 0 {
 		// A libmpi without these is not Open MPI (MPICH names its handles
 		// differently): say so rather than crash later.

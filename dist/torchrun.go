@@ -132,7 +132,7 @@ func torchrunRootJoin(ctx context.Context, opts Options, l Launcher, ln net.List
 	for joined := 1; joined < l.Size; joined++ {
 		conn, err := ln.Accept()
 		if err != nil {
-			return nil, fmt.Errorf("waiting for rank %d of %d to dial: %w", joined, l.Size-1, timeoutErr(err))
+			return nil, fmt.Errorf("waiting for other rank %d of %d to dial in: %w", joined, l.Size-1, timeoutErr(err))
 		}
 		hello, err := readHello(ctx, conn, l, seen)
 		if err != nil {
@@ -231,8 +231,13 @@ func torchrunPeer(ctx context.Context, opts Options, l Launcher) (*mpiComm, erro
 		if err := c.lib.check("MPI_Comm_connect", c.lib.commConnect(&name[0], c.lib.infoNull, 0, c.lib.commSelf, &inter)); err != nil {
 			return err
 		}
+		c.joined = append(c.joined, inter)
 		// The joiner goes last (high=1); finishJoin re-ranks everyone.
-		return c.lib.check("MPI_Intercomm_merge", c.lib.intercommMerge(inter, 1, &intra))
+		if err := c.lib.check("MPI_Intercomm_merge", c.lib.intercommMerge(inter, 1, &intra)); err != nil {
+			return err
+		}
+		c.joined = append(c.joined, intra)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -271,9 +276,11 @@ func (c *mpiComm) acceptAndMerge(port string, intra uintptr) (uintptr, error) {
 	if err := c.lib.check("MPI_Comm_accept", c.lib.commAccept(&name[0], c.lib.infoNull, 0, intra, &inter)); err != nil {
 		return 0, err
 	}
+	c.joined = append(c.joined, inter)
 	if err := c.lib.check("MPI_Intercomm_merge", c.lib.intercommMerge(inter, 0, &merged)); err != nil {
 		return 0, err
 	}
+	c.joined = append(c.joined, merged)
 	return merged, nil
 }
 
@@ -284,6 +291,7 @@ func (c *mpiComm) finishJoin(port string, intra uintptr, l Launcher) error {
 	if err := c.lib.check("MPI_Comm_split", c.lib.commSplit(intra, 0, int32(l.Rank), &ordered)); err != nil {
 		return err
 	}
+	c.joined = append(c.joined, ordered)
 	if port != "" {
 		name := cString(port)
 		if err := c.lib.check("MPI_Close_port", c.lib.closePort(&name[0])); err != nil {

@@ -86,3 +86,15 @@ type Backend interface {
 	// p -= lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + eps).
 	AdamW(p, g, m, v []float32, lr, beta1, beta2, eps, wd float32, t int)
 }
+
+// HalfMatMuler is an optional Backend extension (found by type assertion)
+// for inference with 16-bit weights, which halves the bytes a decode step
+// reads. MatMulHalf: c[m,n] = a[m,k]·wᵀ (c += when accumulate) where w is
+// [n,k] stored as IEEE binary16 bits, or bfloat16 bits when bf16. The
+// products use float32 arithmetic on the exactly widened weights, so the
+// unfused equivalent is: widen w to float32, then
+// MatMul(c, a, w32, m, n, k, false, true, accumulate).
+// It is meant for few rows (decode, m ≤ 8).
+type HalfMatMuler interface {
+	MatMulHalf(c, a []float32, w []uint16, m, n, k int, bf16, accumulate bool)
+}

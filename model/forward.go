@@ -15,6 +15,7 @@ func (m *Model) forward(a *acts, ids []int32, B, T int, kv *KVCache, mask []floa
 		past = kv.Lens
 	}
 	m.lastN = N
+	m.useHalf = m.half != nil && !training // hook: 16-bit weights in inference (half.go)
 	pos := a.pos[:N]
 	for i := range pos {
 		pos[i] = int32(i % T)
@@ -31,9 +32,9 @@ func (m *Model) forward(a *acts, ids []int32, B, T int, kv *KVCache, mask []floa
 
 		// h = x + Attn(RMSNorm_in(x))
 		be.RMSNormForward(ln1, la.rstd1[:N], x, lw.inNorm, N, C, eps)
-		be.MatMul(q, ln1, lw.wq, N, C, C, false, true, false)
-		be.MatMul(k, ln1, lw.wk, N, kvC, C, false, true, false)
-		be.MatMul(v, ln1, lw.wv, N, kvC, C, false, true, false)
+		m.linear(q, ln1, lw.wq, N, C, C, false)
+		m.linear(k, ln1, lw.wk, N, kvC, C, false)
+		m.linear(v, ln1, lw.wv, N, kvC, C, false)
 		be.RoPEForward(q, pos, m.cos, m.sin, N, NH, HS)
 		be.RoPEForward(k, pos, m.cos, m.sin, N, NKV, HS)
 		keys, vals, S, msk := k, v, T, mask
@@ -44,7 +45,7 @@ func (m *Model) forward(a *acts, ids []int32, B, T int, kv *KVCache, mask []floa
 		}
 		att, mid := la.att[:N*C], la.mid[:N*C]
 		be.AttentionForward(att, la.lse[:B*NH*T], q, keys, vals, msk, past, B, T, S, NH, NKV, HS)
-		be.MatMul(mid, att, lw.wo, N, C, C, false, true, false)
+		m.linear(mid, att, lw.wo, N, C, C, false)
 		be.Add(mid, mid, x, N*C)
 
 		// out = h + FFN(RMSNorm_post(h))
@@ -75,10 +76,10 @@ func (m *Model) forward(a *acts, ids []int32, B, T int, kv *KVCache, mask []floa
 func (m *Model) ffnForward(fa *ffnActs, w *ffnW, x []float32, rows int, out []float32, accumulate bool) {
 	be, C, F := m.be, m.Config.HiddenSize, m.Config.IntermediateSize
 	gate, up, h := fa.gate[:rows*F], fa.up[:rows*F], fa.h[:rows*F]
-	be.MatMul(gate, x, w.gate, rows, F, C, false, true, false)
-	be.MatMul(up, x, w.up, rows, F, C, false, true, false)
+	m.linear(gate, x, w.gate, rows, F, C, false)
+	m.linear(up, x, w.up, rows, F, C, false)
 	be.SwiGLUForward(h, gate, up, rows*F)
-	be.MatMul(out, h, w.down, rows, C, F, false, true, accumulate)
+	m.linear(out, h, w.down, rows, C, F, accumulate)
 }
 
 // project applies the tied LM head to the final-norm output: every row
@@ -87,7 +88,7 @@ func (m *Model) project(a *acts, B, T, keep int) []float32 {
 	C, V := m.Config.HiddenSize, m.Config.VocabSize
 	if keep <= 0 || keep >= T {
 		N := B * T
-		m.be.MatMul(a.logits[:N*V], a.lnf[:N*C], m.w.embed, N, V, C, false, true, false)
+		m.linear(a.logits[:N*V], a.lnf[:N*C], m.w.embed, N, V, C, false)
 		m.lastKeep = N
 		return a.logits[:N*V]
 	}
@@ -99,7 +100,7 @@ func (m *Model) project(a *acts, B, T, keep int) []float32 {
 	}
 	n := B * keep
 	m.be.Gather(a.keepBuf[:n*C], a.lnf, rows, nil, n, C)
-	m.be.MatMul(a.logits[:n*V], a.keepBuf[:n*C], m.w.embed, n, V, C, false, true, false)
+	m.linear(a.logits[:n*V], a.keepBuf[:n*C], m.w.embed, n, V, C, false)
 	m.lastKeep = n
 	return a.logits[:n*V]
 }

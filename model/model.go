@@ -32,6 +32,11 @@ type Model struct {
 	infer    *acts     // shared-buffer activations for inference
 	lastN    int       // rows of the last forward, for the accessors
 	lastKeep int       // logits rows of the last forward
+
+	// Half-precision inference (half.go): the 16-bit weight copy, and
+	// whether the forward pass in progress may use it (inference only).
+	half    *halfWeights
+	useHalf bool
 }
 
 // New binds p to the backend be.

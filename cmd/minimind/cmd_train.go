@@ -233,7 +233,7 @@ func loadTokenizerOrDefault(path string) (*tokenizer.Tokenizer, error) {
 	return tokenizer.Load(path)
 }
 
-func runTrain(ctx context.Context, opts TrainOptions, g *globalOptions, out, errOut io.Writer) error {
+func runTrain(ctx context.Context, opts TrainOptions, g *globalOptions, out, errOut io.Writer) (err error) {
 	kind := data.KindPretrain
 	switch opts.Mode {
 	case "pretrain":
@@ -263,7 +263,14 @@ func runTrain(ctx context.Context, opts TrainOptions, g *globalOptions, out, err
 	if err != nil {
 		return err
 	}
-	defer comm.Close()
+	defer func() {
+		// Closing a failed communicator aborts the whole MPI job at once,
+		// this process included: say why first.
+		if err != nil && comm.Size() > 1 {
+			fmt.Fprintf(errOut, "minimind: rank %d: %v\n", comm.Rank(), err)
+		}
+		comm.Close()
+	}()
 	rank0 := comm.Rank() == 0
 	logf := func(format string, a ...any) {
 		if rank0 {

@@ -39,15 +39,18 @@ func noGPU(err error) bool {
 // releases it. gemmKind is the CPU --gemm choice (ignored on the GPU).
 func selectDevice(g *globalOptions, d DeviceFlags, gemmKind string) (kernels.Backend, func(), error) {
 	switch d.Device {
-	case "cpu":
+	case "cpu", "": // the zero value is the default, cpu
 		be, err := newBackend(g, gemmKind)
 		if err != nil {
 			return nil, nil, err
 		}
 		return be, be.Close, nil
-	case "cuda", "auto", "":
+	case "cuda", "auto":
 	default:
 		return nil, nil, fmt.Errorf("%w: --device %q: want cpu, cuda or auto", errUsage, d.Device)
+	}
+	if d.Precision == "" {
+		d.Precision = "bf16"
 	}
 	p, err := cuda.ParsePrecision(d.Precision)
 	if err != nil {

@@ -45,7 +45,8 @@ type Backend struct {
 	rows   rowsTask
 	red    reduceTask
 	adam   adamTask
-	shares int // Split shares = pool workers
+	shares int  // Split shares = pool workers
+	asm    bool // use the AVX2 kernels of simd_amd64.s (an assembly GEMM kind)
 }
 
 var _ kernels.Backend = (*Backend)(nil)
@@ -68,7 +69,7 @@ func NewChecked(opts Options) (*Backend, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Backend{pool: pool, gemm: g, shares: pool.Workers()}, nil
+	return &Backend{pool: pool, gemm: g, shares: pool.Workers(), asm: g.Kind() != gemm.Generic}, nil
 }
 
 // Close stops the worker goroutines.
@@ -106,4 +107,12 @@ func grow(s []float32, n int) []float32 {
 func shareOf(lo, n, shares int) int {
 	chunk := (n + shares - 1) / shares
 	return lo / chunk
+}
+
+var _ kernels.HalfMatMuler = (*Backend)(nil)
+
+// MatMulHalf implements kernels.HalfMatMuler with gemm.SgemmHalfB: the
+// 16-bit weights are widened in L1-sized chunks, never as a whole matrix.
+func (b *Backend) MatMulHalf(c, a []float32, w []uint16, m, n, k int, bf16, accumulate bool) {
+	b.gemm.SgemmHalfB(m, n, k, a, k, w, k, bf16, c, n, accumulate)
 }

@@ -177,23 +177,15 @@ type ewTask struct {
 	op                     ewOp
 	out, a, b2, dA, dB, dO []float32
 	s                      float32
+	asm                    bool
 }
 
 func (t *ewTask) Run(lo, hi int) {
 	switch t.op {
 	case opSwiGLU:
-		g, u, o := t.a[lo:hi], t.b2[lo:hi], t.out[lo:hi]
-		for i := range o {
-			o[i] = g[i] / (1 + float32(math.Exp(float64(-g[i])))) * u[i]
-		}
+		swiglu(t.asm, t.out[lo:hi], t.a[lo:hi], t.b2[lo:hi])
 	case opSwiGLUBack:
-		g, u, d := t.a[lo:hi], t.b2[lo:hi], t.dO[lo:hi]
-		dg, du := t.dA[lo:hi], t.dB[lo:hi]
-		for i := range g {
-			s := 1 / (1 + float32(math.Exp(float64(-g[i]))))
-			du[i] += d[i] * g[i] * s
-			dg[i] += d[i] * u[i] * s * (1 + g[i]*(1-s))
-		}
+		swigluBack(t.asm, t.dA[lo:hi], t.dB[lo:hi], t.dO[lo:hi], t.a[lo:hi], t.b2[lo:hi])
 	case opAdd:
 		a, bb, o := t.a[lo:hi], t.b2[lo:hi], t.out[lo:hi]
 		for i := range o {
@@ -214,14 +206,14 @@ const ewGrain = 1 << 14
 // SwiGLUForward implements kernels.Backend.
 func (b *Backend) SwiGLUForward(out, gate, up []float32, n int) {
 	t := &b.ew
-	*t = ewTask{op: opSwiGLU, out: out[:n], a: gate[:n], b2: up[:n]}
+	*t = ewTask{op: opSwiGLU, asm: b.asm, out: out[:n], a: gate[:n], b2: up[:n]}
 	b.pool.For(n, ewGrain, t)
 }
 
 // SwiGLUBackward implements kernels.Backend.
 func (b *Backend) SwiGLUBackward(dGate, dUp, dOut, gate, up []float32, n int) {
 	t := &b.ew
-	*t = ewTask{op: opSwiGLUBack, dA: dGate[:n], dB: dUp[:n], dO: dOut[:n], a: gate[:n], b2: up[:n]}
+	*t = ewTask{op: opSwiGLUBack, asm: b.asm, dA: dGate[:n], dB: dUp[:n], dO: dOut[:n], a: gate[:n], b2: up[:n]}
 	b.pool.For(n, ewGrain, t)
 }
 

@@ -4,11 +4,17 @@ import "math"
 
 // ---- cross-entropy ----
 
+// ceTask runs the cross-entropy over rows of V logits. Each row is two
+// vector passes (max, then exp and sum into per-share scratch); the
+// backward pass writes dLogits = g·exp(logit − lse) in one exp pass, with g
+// folded into the exponent as log g. Nothing [N,V] is allocated: the
+// forward's softmax lives in one V-wide scratch row per share.
 type ceTask struct {
-	back                  bool
+	back, asm             bool
 	losses, logits, dL, d []float32
 	targets               []int32
-	V                     int
+	V, n, shares          int
+	scratch               []float32 // [shares, V]
 }
 
 func lse(row []float32) float32 {
@@ -23,8 +29,16 @@ func lse(row []float32) float32 {
 	return mx + float32(math.Log(float64(s)))
 }
 
+// vlse is lse with the vector kernels; tmp receives exp(row − max).
+func vlse(asm bool, tmp, row []float32) float32 {
+	mx := vmax(asm, row)
+	s := vexp(asm, tmp, row, 1, -mx)
+	return mx + float32(math.Log(float64(s)))
+}
+
 func (t *ceTask) Run(lo, hi int) {
 	V := t.V
+	tmp := t.scratch[shareOf(lo, t.n, t.shares)*V:][:V]
 	for i := lo; i < hi; i++ {
 		row := t.logits[i*V : (i+1)*V]
 		tg := t.targets[i]
@@ -33,7 +47,7 @@ func (t *ceTask) Run(lo, hi int) {
 				t.losses[i] = 0
 				continue
 			}
-			t.losses[i] = lse(row) - row[tg]
+			t.losses[i] = vlse(t.asm, tmp, row) - row[tg]
 			continue
 		}
 		drow := t.d[i*V : (i+1)*V]
@@ -41,10 +55,16 @@ func (t *ceTask) Run(lo, hi int) {
 			clear(drow)
 			continue
 		}
-		l := lse(row)
+		l := vlse(t.asm, tmp, row)
 		g := t.dL[i]
-		for j, v := range row {
-			drow[j] = g * float32(math.Exp(float64(v-l)))
+		if g > 0 {
+			// g·exp(v − l) = exp(v − l + log g): one pass instead of two.
+			vexp(t.asm, drow, row, 1, float32(math.Log(float64(g)))-l)
+		} else {
+			vexp(t.asm, drow, row, 1, -l)
+			for j := range drow {
+				drow[j] *= g
+			}
 		}
 		drow[tg] -= g
 	}
@@ -53,15 +73,17 @@ func (t *ceTask) Run(lo, hi int) {
 // CrossEntropyForward implements kernels.Backend.
 func (b *Backend) CrossEntropyForward(losses, logits []float32, targets []int32, N, V int) {
 	t := &b.ce
-	*t = ceTask{losses: losses, logits: logits, targets: targets, V: V}
-	b.pool.For(N, 4, t)
+	*t = ceTask{losses: losses, logits: logits, targets: targets, V: V, asm: b.asm, n: N, shares: b.shares,
+		scratch: grow(t.scratch, b.shares*V)}
+	b.pool.Split(N, t)
 }
 
 // CrossEntropyBackward implements kernels.Backend.
 func (b *Backend) CrossEntropyBackward(dLogits, logits []float32, targets []int32, dLoss []float32, N, V int) {
 	t := &b.ce
-	*t = ceTask{back: true, d: dLogits, logits: logits, targets: targets, dL: dLoss, V: V}
-	b.pool.For(N, 4, t)
+	*t = ceTask{back: true, d: dLogits, logits: logits, targets: targets, dL: dLoss, V: V, asm: b.asm, n: N,
+		shares: b.shares, scratch: grow(t.scratch, b.shares*V)}
+	b.pool.Split(N, t)
 }
 
 // ---- MoE routing ----

@@ -121,6 +121,23 @@ func (j *job) packAPanel(ip int) {
 		}
 		return
 	}
+	if rows == 6 && mr == 6 {
+		// The AVX2 panel: walk k once, writing dst sequentially (six
+		// reads, one contiguous 24-byte store group per k) instead of six
+		// strided passes; this loop was ~7% of a training step.
+		base := (i0)*j.lda + j.pc
+		r0 := j.a[base : base+kc]
+		r1 := j.a[base+j.lda : base+j.lda+kc]
+		r2 := j.a[base+2*j.lda : base+2*j.lda+kc]
+		r3 := j.a[base+3*j.lda : base+3*j.lda+kc]
+		r4 := j.a[base+4*j.lda : base+4*j.lda+kc]
+		r5 := j.a[base+5*j.lda : base+5*j.lda+kc]
+		for p := range r0 {
+			d := dst[p*6 : p*6+6 : p*6+6]
+			d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+		}
+		return
+	}
 	for i := 0; i < rows; i++ {
 		src := j.a[(i0+i)*j.lda+j.pc:]
 		src = src[:kc]
@@ -153,6 +170,26 @@ func (j *job) packBPanel(jp int) {
 		return
 	}
 	// B is n×k: row j of B holds op(B)[·][j] contiguously.
+	if cols == 16 && nr == 16 {
+		// Full AVX2 panel: 16 rows at once, in two halves of 8 so the
+		// row slices stay in registers; dst is written sequentially.
+		for h := 0; h < 16; h += 8 {
+			base := (j0+h)*j.ldb + j.pc
+			r0 := j.b[base : base+kc]
+			r1 := j.b[base+j.ldb : base+j.ldb+kc]
+			r2 := j.b[base+2*j.ldb : base+2*j.ldb+kc]
+			r3 := j.b[base+3*j.ldb : base+3*j.ldb+kc]
+			r4 := j.b[base+4*j.ldb : base+4*j.ldb+kc]
+			r5 := j.b[base+5*j.ldb : base+5*j.ldb+kc]
+			r6 := j.b[base+6*j.ldb : base+6*j.ldb+kc]
+			r7 := j.b[base+7*j.ldb : base+7*j.ldb+kc]
+			for p := range r0 {
+				d := dst[p*16+h : p*16+h+8 : p*16+h+8]
+				d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p], r6[p], r7[p]
+			}
+		}
+		return
+	}
 	for jj := 0; jj < cols; jj++ {
 		src := j.b[(j0+jj)*j.ldb+j.pc:]
 		src = src[:kc]

@@ -51,3 +51,14 @@ func cvtF16AVX2(n int, src *uint16, dst *float32)
 //
 //go:noescape
 func cvtBF16AVX2(n int, src *uint16, dst *float32)
+
+// dot4BF16AVX2: out[r] = Σ_{p<k} a[p]·bf16(b[r*ldb+p]), r < 4 (k a positive
+// multiple of 8).
+//
+//go:noescape
+func dot4BF16AVX2(k int, a *float32, b *uint16, ldb int, out *[4]float32)
+
+// dot4F16AVX2: as dot4BF16AVX2 with IEEE half weights.
+//
+//go:noescape
+func dot4F16AVX2(k int, a *float32, b *uint16, ldb int, out *[4]float32)

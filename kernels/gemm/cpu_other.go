@@ -23,3 +23,11 @@ func dot4x2AVX512(k int, a *float32, lda int, b *float32, ldb int, out *[8]float
 
 func cvtF16AVX2(n int, src *uint16, dst *float32)  { panic("gemm: AVX2 on non-amd64") }
 func cvtBF16AVX2(n int, src *uint16, dst *float32) { panic("gemm: AVX2 on non-amd64") }
+
+func dot4BF16AVX2(k int, a *float32, b *uint16, ldb int, out *[4]float32) {
+	panic("gemm: AVX2 on non-amd64")
+}
+
+func dot4F16AVX2(k int, a *float32, b *uint16, ldb int, out *[4]float32) {
+	panic("gemm: AVX2 on non-amd64")
+}

@@ -67,6 +67,10 @@ func (g *Gemm) SgemmHalfB(m, n, k int, a []float32, lda int, b []uint16, ldb int
 // pieces: the 4 weight rows are converted into a stack tile and the
 // float32 skinny kernels add their products into a stack accumulator.
 func (h *halfJob) Run(lo, hi int) {
+	if h.g.kind != Generic && h.k >= 8 {
+		h.runFused(lo, hi)
+		return
+	}
 	var tile [4 * halfChunk]float32
 	var acc [8 * 4]float32
 	for grp := lo; grp < hi; grp++ {
@@ -139,4 +143,47 @@ func halfToFloat32(h uint16) float32 {
 		return math.Float32frombits(sign | math.Float32bits(f))
 	}
 	return math.Float32frombits(sign | (exp+112)<<23 | man<<13)
+}
+
+// runFused is Run for the assembly kinds: groups of 4 full B rows go
+// through dot4BF16AVX2/dot4F16AVX2, which widen the weights in registers,
+// once per row of A (the 4 weight rows, 4·k·2 bytes, stay in L1 across
+// A's ≤ 8 rows). The k tail and a last partial group are done in Go.
+func (h *halfJob) runFused(lo, hi int) {
+	kv := h.k &^ 7
+	for grp := lo; grp < hi; grp++ {
+		j0 := grp * 4
+		rows := min(4, h.n-j0)
+		for i := 0; i < h.m; i++ {
+			a := h.a[i*h.lda : i*h.lda+h.k]
+			var out [4]float32
+			start := 0
+			if rows == 4 {
+				b := h.b[j0*h.ldb : (j0+3)*h.ldb+h.k]
+				if h.bf16 {
+					dot4BF16AVX2(kv, &a[0], &b[0], h.ldb, &out)
+				} else {
+					dot4F16AVX2(kv, &a[0], &b[0], h.ldb, &out)
+				}
+				start = kv
+			}
+			for r := 0; r < rows; r++ {
+				brow := h.b[(j0+r)*h.ldb : (j0+r)*h.ldb+h.k]
+				s := out[r]
+				for p := start; p < h.k; p++ {
+					if h.bf16 {
+						s += a[p] * bf16ToFloat32(brow[p])
+					} else {
+						s += a[p] * halfToFloat32(brow[p])
+					}
+				}
+				c := &h.c[i*h.ldc+j0+r]
+				if h.accum {
+					*c += s
+				} else {
+					*c = s
+				}
+			}
+		}
+	}
 }

@@ -545,3 +545,90 @@ cvtbf16loop:
 	JNZ       cvtbf16loop
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// Half-precision dot kernels for decode: out[r] = Σ_p a[p]·widen(b[r*ldb+p]),
+// r < 4, k a positive multiple of 8. The 16-bit weights are widened in
+// registers (bf16: zero-extend and shift into the high half; f16:
+// VCVTPH2PS), so each weight byte is read from memory exactly once and no
+// float32 copy is written. Registers as dot4AVX2, with B offsets in half
+// the bytes of A's (BX = B byte offset).
+#define HDOT4ZERO \
+	SHLQ   $1, R8; \
+	LEAQ   (DI)(R8*1), R9; \
+	LEAQ   (R9)(R8*1), R10; \
+	LEAQ   (R10)(R8*1), R11; \
+	XORQ   AX, AX; \
+	XORQ   BX, BX; \
+	VXORPS Y0, Y0, Y0; \
+	VXORPS Y1, Y1, Y1; \
+	VXORPS Y2, Y2, Y2; \
+	VXORPS Y3, Y3, Y3
+
+#define BF16W(addr, y) VPMOVZXWD addr, y; VPSLLD $16, y, y
+#define F16W(addr, y) VCVTPH2PS addr, y
+
+// func dot4BF16AVX2(k int, a *float32, b *uint16, ldb int, out *[4]float32)
+TEXT ·dot4BF16AVX2(SB), NOSPLIT, $0-40
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ ldb+24(FP), R8
+	MOVQ out+32(FP), DX
+	HDOT4ZERO
+
+bfloop:
+	VMOVUPS     (SI)(AX*1), Y8
+	BF16W((DI)(BX*1), Y4)
+	BF16W((R9)(BX*1), Y5)
+	BF16W((R10)(BX*1), Y6)
+	BF16W((R11)(BX*1), Y7)
+	VFMADD231PS Y4, Y8, Y0
+	VFMADD231PS Y5, Y8, Y1
+	VFMADD231PS Y6, Y8, Y2
+	VFMADD231PS Y7, Y8, Y3
+	ADDQ        $32, AX
+	ADDQ        $16, BX
+	SUBQ        $8, CX
+	JNZ         bfloop
+	VHADDPS      Y1, Y0, Y0
+	VHADDPS      Y3, Y2, Y2
+	VHADDPS      Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVUPS      X0, (DX)
+	VZEROUPPER
+	RET
+
+// func dot4F16AVX2(k int, a *float32, b *uint16, ldb int, out *[4]float32)
+TEXT ·dot4F16AVX2(SB), NOSPLIT, $0-40
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ ldb+24(FP), R8
+	MOVQ out+32(FP), DX
+	HDOT4ZERO
+
+f16loop:
+	VMOVUPS     (SI)(AX*1), Y8
+	F16W((DI)(BX*1), Y4)
+	F16W((R9)(BX*1), Y5)
+	F16W((R10)(BX*1), Y6)
+	F16W((R11)(BX*1), Y7)
+	VFMADD231PS Y4, Y8, Y0
+	VFMADD231PS Y5, Y8, Y1
+	VFMADD231PS Y6, Y8, Y2
+	VFMADD231PS Y7, Y8, Y3
+	ADDQ        $32, AX
+	ADDQ        $16, BX
+	SUBQ        $8, CX
+	JNZ         f16loop
+
+	VHADDPS      Y1, Y0, Y0
+	VHADDPS      Y3, Y2, Y2
+	VHADDPS      Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVUPS      X0, (DX)
+	VZEROUPPER
+	RET

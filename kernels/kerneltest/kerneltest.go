@@ -159,6 +159,10 @@ func VsRef(t *testing.T, b kernels.Backend) {
 		shapes := []attShape{
 			{1, 1, 1, 0, 1, 1, 2}, {2, 7, 7, 0, 4, 2, 8}, {1, 17, 17, 0, 6, 3, 6},
 			{2, 3, 20, 5, 4, 1, 8}, {3, 1, 9, 8, 2, 2, 4}, {2, 33, 33, 0, 8, 2, 16},
+			// The model's head size, with several query and key blocks and
+			// edge tiles (tiled backends), a decode step and a prefill
+			// after a cached prefix.
+			{2, 101, 101, 0, 8, 2, 64}, {2, 1, 70, 60, 8, 2, 64}, {1, 7, 120, 100, 4, 4, 32},
 		}
 		for _, s := range shapes {
 			for _, masked := range []bool{false, true} {

@@ -6,6 +6,7 @@
 //	mpirun --oversubscribe -np 2 rankprog -mode ops
 //	mpirun --oversubscribe -np 2 rankprog -mode bench -n 27400000
 //	mpirun --oversubscribe -np 2 rankprog -mode die     # rank 1 exits mid-run
+//	mpirun --oversubscribe -np 2 rankprog -mode kill    # rank 1 is SIGKILLed mid-run
 //	mpirun --oversubscribe -np 2 rankprog -mode hang -timeout 2s
 package main
 
@@ -18,13 +19,14 @@ import (
 	"math"
 	"os"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/minimind-go/minimind/dist"
 )
 
 func main() {
-	mode := flag.String("mode", "ops", "ops | bench | die | hang")
+	mode := flag.String("mode", "ops", "ops | bench | die | kill | hang")
 	n := flag.Int("n", 27_400_000, "floats per all-reduce in bench mode")
 	iters := flag.Int("iters", 5, "timed all-reduces in bench mode")
 	timeout := flag.Duration("timeout", 0, "collective timeout (0: dist.DefaultTimeout)")
@@ -41,7 +43,7 @@ func main() {
 		err = ops(ctx, comm)
 	case "bench":
 		err = bench(ctx, comm, *n, *iters)
-	case "die", "hang":
+	case "die", "kill", "hang":
 		err = failure(ctx, comm, *mode)
 	default:
 		err = fmt.Errorf("unknown mode %q", *mode)
@@ -158,7 +160,8 @@ func bench(ctx context.Context, c dist.Comm, n, iters int) error {
 }
 
 // failure runs a few good steps, then rank 1 disappears ("die": exits
-// without finalising; "hang": stops answering) while rank 0 enters the next
+// with status 3 without finalising; "kill": SIGKILL; "hang": stops
+// answering) while rank 0 enters the next
 // all-reduce and must come back with an error.
 func failure(ctx context.Context, c dist.Comm, mode string) error {
 	buf := make([]float32, 1<<16)
@@ -169,8 +172,11 @@ func failure(ctx context.Context, c dist.Comm, mode string) error {
 	}
 	if c.Rank() == 1 {
 		fmt.Printf("rank 1: %s now\n", mode)
-		if mode == "die" {
+		switch mode {
+		case "die":
 			os.Exit(3)
+		case "kill":
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		}
 		select {} // hang: alive, never calls MPI again
 	}

@@ -1,0 +1,195 @@
+package cpu
+
+import "math"
+
+// Vector primitives shared by the kernels. Each takes asm: true runs the
+// AVX2 assembly for the whole-vector part (the Backend passes true only for
+// an assembly GEMM kind, which implies AVX2+FMA), false the pure-Go loop,
+// which is also the test oracle for the assembly. Slice lengths are checked
+// here, so the assembly never reads or writes out of bounds.
+
+// Cephes expf constants (see EXP8 in simd_amd64.s).
+const (
+	expLog2e = 1.44269504088896341
+	expC1    = 0.693359375 // ln 2 high part: n·expC1 is exact for |n| ≤ 128
+	expC2    = -2.12194440e-4
+	expHi    = 88.0
+	expLo    = -87.33654 // exp(expLo) = 2^-126, the smallest normal float32
+)
+
+// expf is the pure-Go twin of EXP8: exp(x) within 2 ulp of math.Exp for
+// expLo ≤ x ≤ expHi; x > 88 gives exp(88), x < expLo (and NaN) give 0.
+// Flushing the subnormal range costs nothing in softmax, where such terms
+// are below float32's resolution next to the maximum's exp(0) = 1.
+func expf(x float32) float32 {
+	if !(x >= expLo) {
+		return 0
+	}
+	x = min(x, expHi)
+	fx := float32(math.RoundToEven(float64(x * expLog2e)))
+	x -= fx * expC1
+	x -= fx * expC2
+	z := x * x
+	y := float32(1.9875691500e-4)
+	y = y*x + 1.3981999507e-3
+	y = y*x + 8.3334519073e-3
+	y = y*x + 4.1665795894e-2
+	y = y*x + 1.6666665459e-1
+	y = y*x + 5.0000001201e-1
+	y = y*z + x + 1
+	return y * math.Float32frombits(uint32(int32(fx)+127)<<23)
+}
+
+// vexp sets dst[i] = exp(a·src[i] + c) (dst may alias src) and returns Σ dst.
+func vexp(asm bool, dst, src []float32, a, c float32) float32 {
+	n := len(src)
+	dst = dst[:n]
+	var s float32
+	n8 := 0
+	if asm {
+		if n8 = n &^ 7; n8 > 0 {
+			s = expAVX2(n8, &dst[0], &src[0], a, c)
+		}
+	}
+	for i := n8; i < n; i++ {
+		e := expf(a*src[i] + c)
+		dst[i] = e
+		s += e
+	}
+	return s
+}
+
+// vmax returns the largest element of x (-Inf when empty).
+func vmax(asm bool, x []float32) float32 {
+	m := float32(math.Inf(-1))
+	n8 := 0
+	if asm {
+		if n8 = len(x) &^ 7; n8 > 0 {
+			m = maxAVX2(n8, &x[0])
+		}
+	}
+	for _, v := range x[n8:] {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}
+
+// swiglu sets out[i] = silu(g[i])·u[i].
+func swiglu(asm bool, out, g, u []float32) {
+	n := len(out)
+	g, u = g[:n], u[:n]
+	n8 := 0
+	if asm {
+		if n8 = n &^ 7; n8 > 0 {
+			swigluAVX2(n8, &out[0], &g[0], &u[0])
+		}
+	}
+	for i := n8; i < n; i++ {
+		out[i] = g[i] / (1 + expf(-g[i])) * u[i]
+	}
+}
+
+// swigluBack adds the gradients of swiglu: du += d·silu(g),
+// dg += d·u·s·(1 + g·(1−s)) with s = sigmoid(g).
+func swigluBack(asm bool, dg, du, d, g, u []float32) {
+	n := len(dg)
+	du, d, g, u = du[:n], d[:n], g[:n], u[:n]
+	n8 := 0
+	if asm {
+		if n8 = n &^ 7; n8 > 0 {
+			swigluBackAVX2(n8, &dg[0], &du[0], &d[0], &g[0], &u[0])
+		}
+	}
+	for i := n8; i < n; i++ {
+		s := 1 / (1 + expf(-g[i]))
+		du[i] += d[i] * g[i] * s
+		dg[i] += d[i] * u[i] * s * (1 + g[i]*(1-s))
+	}
+}
+
+// dots3x4 sets out[i*ldo+j] = Σ_{p<hs} q[i*ldq+p]·k[j*ldk+p] for i < 3,
+// j < 4: a 3-query × 4-key tile of attention scores.
+func dots3x4(asm bool, hs int, q []float32, ldq int, k []float32, ldk int, out []float32, ldo int) {
+	_ = q[2*ldq+hs-1]
+	_ = k[3*ldk+hs-1]
+	_ = out[2*ldo+3]
+	if asm && hs%8 == 0 {
+		dots3x4AVX2(hs, &q[0], ldq, &k[0], ldk, &out[0], ldo)
+		return
+	}
+	for i := 0; i < 3; i++ {
+		qi := q[i*ldq : i*ldq+hs]
+		for j := 0; j < 4; j++ {
+			kj := k[j*ldk : j*ldk+hs]
+			var s float32
+			for p, v := range qi {
+				s += v * kj[p]
+			}
+			out[i*ldo+j] = s
+		}
+	}
+}
+
+// axpyTile sets c[i*ldc+j] = (or += when accum) Σ_{p<kd} a[i*ars+p*acs]·
+// b[p*ldb+j] for i < rows ≤ 6, j < cols ≤ 16: one tile of C = A·B with A
+// read through two strides (so A may be a matrix or its transpose) and B
+// row-major. Full 6×16 tiles run the assembly.
+func axpyTile(asm bool, rows, cols, kd int, a []float32, ars, acs int, b []float32, ldb int, c []float32, ldc int, accum bool) {
+	if kd <= 0 {
+		if !accum {
+			for i := 0; i < rows; i++ {
+				clear(c[i*ldc : i*ldc+cols])
+			}
+		}
+		return
+	}
+	_ = a[(rows-1)*ars+(kd-1)*acs]
+	_ = b[(kd-1)*ldb+cols-1]
+	_ = c[(rows-1)*ldc+cols-1]
+	if asm && rows == 6 && cols == 16 {
+		acc := 0
+		if accum {
+			acc = 1
+		}
+		axpy6x16AVX2(kd, &a[0], ars, acs, &b[0], ldb, &c[0], ldc, acc)
+		return
+	}
+	var t [16]float32
+	for i := 0; i < rows; i++ {
+		t = [16]float32{}
+		for p := 0; p < kd; p++ {
+			s := a[i*ars+p*acs]
+			bp := b[p*ldb : p*ldb+cols]
+			for j, v := range bp {
+				t[j] += s * v
+			}
+		}
+		ci := c[i*ldc : i*ldc+cols]
+		for j := range ci {
+			if accum {
+				ci[j] += t[j]
+			} else {
+				ci[j] = t[j]
+			}
+		}
+	}
+}
+
+// dot returns Σ a[i]·b[i] with four partial sums.
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}

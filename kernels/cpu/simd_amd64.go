@@ -1,0 +1,41 @@
+//go:build amd64
+
+package cpu
+
+// Assembly kernels (simd_amd64.s). They need AVX2 and FMA; the Backend
+// calls them only when its GEMM kind is an assembly kind (which implies
+// both), and otherwise runs the pure-Go equivalents in simd.go. Lengths
+// are checked by the Go wrappers in simd.go, never here.
+
+// expAVX2: dst[i] = exp(a·src[i] + c) for i < n (n a positive multiple of
+// 8); returns Σ dst.
+//
+//go:noescape
+func expAVX2(n int, dst, src *float32, a, c float32) float32
+
+// maxAVX2 returns max(x[:n]) (n a positive multiple of 8).
+//
+//go:noescape
+func maxAVX2(n int, x *float32) float32
+
+// swigluAVX2: out[i] = silu(gate[i])·up[i] (n a positive multiple of 8).
+//
+//go:noescape
+func swigluAVX2(n int, out, gate, up *float32)
+
+// swigluBackAVX2: dg, du += ∂ of swigluAVX2 (n a positive multiple of 8).
+//
+//go:noescape
+func swigluBackAVX2(n int, dg, du, dout, gate, up *float32)
+
+// dots3x4AVX2: out[i*ldo+j] = Σ_{p<hs} q[i*ldq+p]·k[j*ldk+p] for i < 3,
+// j < 4 (hs a positive multiple of 8).
+//
+//go:noescape
+func dots3x4AVX2(hs int, q *float32, ldq int, k *float32, ldk int, out *float32, ldo int)
+
+// axpy6x16AVX2: c[i*ldc+j] = (or += when accum != 0)
+// Σ_{p<kd} a[i*ars+p*acs]·b[p*ldb+j] for i < 6, j < 16 (kd > 0).
+//
+//go:noescape
+func axpy6x16AVX2(kd int, a *float32, ars, acs int, b *float32, ldb int, c *float32, ldc int, accum int)

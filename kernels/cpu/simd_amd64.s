@@ -1,0 +1,354 @@
+//go:build amd64
+
+#include "textflag.h"
+
+// AVX2+FMA kernels for attention tiles and the exp-based element-wise
+// kernels. Go declarations and contracts: simd_amd64.go; pure-Go
+// equivalents (the fallback and the test oracle): simd.go.
+
+// ---------------------------------------------------------------------------
+// Constants for the exp polynomial (Cephes expf), each splatted to 8 lanes
+// so that FMAs can take them as memory operands.
+#define SPLAT(name, v) DATA name<>+0(SB)/4, v; DATA name<>+4(SB)/4, v; DATA name<>+8(SB)/4, v; DATA name<>+12(SB)/4, v; DATA name<>+16(SB)/4, v; DATA name<>+20(SB)/4, v; DATA name<>+24(SB)/4, v; DATA name<>+28(SB)/4, v; GLOBL name<>(SB), RODATA|NOPTR, $32
+
+SPLAT(explog2e, $0x3fb8aa3b)
+SPLAT(expc1, $0x3f318000)
+SPLAT(expc2, $0xb95e8083)
+SPLAT(expp0, $0x39506967)
+SPLAT(expp1, $0x3ab743ce)
+SPLAT(expp2, $0x3c088908)
+SPLAT(expp3, $0x3d2aa9c1)
+SPLAT(expp4, $0x3e2aaaaa)
+SPLAT(expp5, $0x3f000000)
+SPLAT(exphi, $0x42b00000)
+SPLAT(explo, $0xc2aeac4f)
+SPLAT(expone, $0x3f800000)
+SPLAT(expneg, $0xbf800000)
+SPLAT(exp127, $0x0000007f)
+
+// EXPCONST loads the constants EXP8 keeps in registers: Y8 log2(e),
+// Y9 ln2 (high part), Y10 ln2 (low part), Y11 the upper clamp 88,
+// Y12 the lower bound -87.33654 (exp = 2^-126), Y13 1.0.
+#define EXPCONST \
+	VMOVUPS explog2e<>(SB), Y8; \
+	VMOVUPS expc1<>(SB), Y9; \
+	VMOVUPS expc2<>(SB), Y10; \
+	VMOVUPS exphi<>(SB), Y11; \
+	VMOVUPS explo<>(SB), Y12; \
+	VMOVUPS expone<>(SB), Y13
+
+// EXP8: Y0 = exp(Y0) for 8 lanes; clobbers Y1–Y4. n = round(x·log2 e),
+// r = x − n·ln2 (Cody–Waite, two FMAs), exp(r) by Cephes' degree-7
+// polynomial 1 + r + r²·p(r), then scaled by 2ⁿ built in the exponent
+// bits. Inputs above 88 are clamped to 88; inputs below −87.33654 (where
+// the result would be subnormal) give exactly 0, as do NaNs.
+#define EXP8 \
+	VCMPPS       $0x1d, Y12, Y0, Y4; \
+	VMINPS       Y11, Y0, Y0; \
+	VMAXPS       Y12, Y0, Y0; \
+	VMULPS       Y8, Y0, Y1; \
+	VROUNDPS     $0, Y1, Y1; \
+	VFNMADD231PS Y9, Y1, Y0; \
+	VFNMADD231PS Y10, Y1, Y0; \
+	VMULPS       Y0, Y0, Y2; \
+	VMOVUPS      expp0<>(SB), Y3; \
+	VFMADD213PS  expp1<>(SB), Y0, Y3; \
+	VFMADD213PS  expp2<>(SB), Y0, Y3; \
+	VFMADD213PS  expp3<>(SB), Y0, Y3; \
+	VFMADD213PS  expp4<>(SB), Y0, Y3; \
+	VFMADD213PS  expp5<>(SB), Y0, Y3; \
+	VFMADD213PS  Y0, Y2, Y3; \
+	VADDPS       Y13, Y3, Y3; \
+	VCVTTPS2DQ   Y1, Y1; \
+	VPADDD       exp127<>(SB), Y1, Y1; \
+	VPSLLD       $23, Y1, Y1; \
+	VMULPS       Y1, Y3, Y0; \
+	VANDPS       Y4, Y0, Y0
+
+// func expAVX2(n int, dst, src *float32, a, c float32) float32
+TEXT ·expAVX2(SB), NOSPLIT, $0-36
+	MOVQ         n+0(FP), CX
+	MOVQ         dst+8(FP), DI
+	MOVQ         src+16(FP), SI
+	VBROADCASTSS a+24(FP), Y6
+	VBROADCASTSS c+28(FP), Y7
+	EXPCONST
+	VXORPS       Y5, Y5, Y5
+
+exploop:
+	VMOVUPS     (SI), Y0
+	VFMADD213PS Y7, Y6, Y0
+	EXP8
+	VADDPS      Y0, Y5, Y5
+	VMOVUPS     Y0, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JNZ         exploop
+
+	VEXTRACTF128 $1, Y5, X1
+	VADDPS       X1, X5, X5
+	VHADDPS      X5, X5, X5
+	VHADDPS      X5, X5, X5
+	MOVSS        X5, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// func maxAVX2(n int, x *float32) float32
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ    n+0(FP), CX
+	MOVQ    x+8(FP), SI
+	VMOVUPS (SI), Y0
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JZ      maxreduce
+
+maxloop:
+	VMAXPS (SI), Y0, Y0
+	ADDQ   $32, SI
+	SUBQ   $8, CX
+	JNZ    maxloop
+
+maxreduce:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0x4e, X0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0xb1, X0, X1
+	VMAXPS       X1, X0, X0
+	MOVSS        X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func swigluAVX2(n int, out, gate, up *float32)
+TEXT ·swigluAVX2(SB), NOSPLIT, $0-32
+	MOVQ    n+0(FP), CX
+	MOVQ    out+8(FP), DI
+	MOVQ    gate+16(FP), SI
+	MOVQ    up+24(FP), DX
+	EXPCONST
+	VMOVUPS expneg<>(SB), Y6
+
+swloop:
+	VMOVUPS (SI), Y14
+	VMULPS  Y6, Y14, Y0
+	EXP8
+	VADDPS  Y13, Y0, Y0
+	VDIVPS  Y0, Y14, Y1
+	VMULPS  (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	ADDQ    $32, DX
+	SUBQ    $8, CX
+	JNZ     swloop
+	VZEROUPPER
+	RET
+
+// func swigluBackAVX2(n int, dg, du, dout, gate, up *float32)
+TEXT ·swigluBackAVX2(SB), NOSPLIT, $0-48
+	MOVQ    n+0(FP), CX
+	MOVQ    dg+8(FP), DI
+	MOVQ    du+16(FP), BX
+	MOVQ    dout+24(FP), DX
+	MOVQ    gate+32(FP), SI
+	MOVQ    up+40(FP), R8
+	EXPCONST
+	VMOVUPS expneg<>(SB), Y6
+
+swbloop:
+	VMOVUPS     (SI), Y14
+	VMULPS      Y6, Y14, Y0
+	EXP8
+	VADDPS      Y13, Y0, Y0
+	VDIVPS      Y0, Y13, Y5     // s = sigmoid(g)
+	VMOVUPS     (DX), Y7        // d
+	VMULPS      Y5, Y14, Y15    // g·s
+	VMOVUPS     (BX), Y1
+	VFMADD231PS Y15, Y7, Y1     // du += d·g·s
+	VMOVUPS     Y1, (BX)
+	VSUBPS      Y5, Y13, Y2     // 1 − s
+	VFMADD213PS Y13, Y14, Y2    // 1 + g·(1 − s)
+	VMULPS      Y5, Y2, Y2
+	VMULPS      (R8), Y2, Y2
+	VMOVUPS     (DI), Y1
+	VFMADD231PS Y2, Y7, Y1      // dg += d·u·s·(1 + g(1 − s))
+	VMOVUPS     Y1, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	ADDQ        $32, BX
+	ADDQ        $32, DX
+	ADDQ        $32, R8
+	SUBQ        $8, CX
+	JNZ         swbloop
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// dots3x4AVX2: out[i*ldo+j] = Σ_{p<hs} q[i*ldq+p]·k[j*ldk+p], i < 3, j < 4.
+// The attention score tile (queries × keys, both contiguous along the head
+// dimension, so no transposition is needed). 12 accumulators Y0–Y11 (row
+// i, key j in Y(4i+j)); per 8 floats of hs: 3 query loads, 4 key loads,
+// 12 FMAs. Each accumulator gets one FMA per step, so 12 chains cover the
+// FMA latency. The tile is reduced horizontally at the end.
+//
+// func dots3x4AVX2(hs int, q *float32, ldq int, k *float32, ldk int, out *float32, ldo int)
+TEXT ·dots3x4AVX2(SB), NOSPLIT, $0-56
+	MOVQ hs+0(FP), CX
+	MOVQ q+8(FP), SI
+	MOVQ ldq+16(FP), R9
+	SHLQ $2, R9
+	LEAQ (SI)(R9*1), BX
+	LEAQ (BX)(R9*1), R8
+	MOVQ k+24(FP), DI
+	MOVQ ldk+32(FP), R9
+	SHLQ $2, R9
+	LEAQ (DI)(R9*1), R10
+	LEAQ (R10)(R9*1), R11
+	LEAQ (R11)(R9*1), R12
+	MOVQ out+40(FP), DX
+	MOVQ ldo+48(FP), R13
+	SHLQ $2, R13
+	XORQ AX, AX
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+dotsloop:
+	VMOVUPS     (SI)(AX*1), Y12
+	VMOVUPS     (BX)(AX*1), Y13
+	VMOVUPS     (R8)(AX*1), Y14
+	VMOVUPS     (DI)(AX*1), Y15
+	VFMADD231PS Y15, Y12, Y0
+	VFMADD231PS Y15, Y13, Y4
+	VFMADD231PS Y15, Y14, Y8
+	VMOVUPS     (R10)(AX*1), Y15
+	VFMADD231PS Y15, Y12, Y1
+	VFMADD231PS Y15, Y13, Y5
+	VFMADD231PS Y15, Y14, Y9
+	VMOVUPS     (R11)(AX*1), Y15
+	VFMADD231PS Y15, Y12, Y2
+	VFMADD231PS Y15, Y13, Y6
+	VFMADD231PS Y15, Y14, Y10
+	VMOVUPS     (R12)(AX*1), Y15
+	VFMADD231PS Y15, Y12, Y3
+	VFMADD231PS Y15, Y13, Y7
+	VFMADD231PS Y15, Y14, Y11
+	ADDQ        $32, AX
+	SUBQ        $8, CX
+	JNZ         dotsloop
+
+#define RED4(a, b, c, d, xa) \
+	VHADDPS      b, a, a; \
+	VHADDPS      d, c, c; \
+	VHADDPS      c, a, a; \
+	VEXTRACTF128 $1, a, X15; \
+	VADDPS       X15, xa, xa; \
+	VMOVUPS      xa, (DX); \
+	ADDQ         R13, DX
+
+	RED4(Y0, Y1, Y2, Y3, X0)
+	RED4(Y4, Y5, Y6, Y7, X4)
+	RED4(Y8, Y9, Y10, Y11, X8)
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// axpy6x16AVX2: C[i*ldc+j] (+)= Σ_{p<kd} a[i*ars+p*acs]·b[p*ldb+j], i < 6,
+// j < 16. The outer-product tile of the GEMM micro-kernel, but reading A
+// through two strides instead of a packed panel, so that P·V, Pᵀ·dO, dS·K
+// and dSᵀ·Q all run on the natural layouts (a = P or its transpose, b =
+// rows of V, dO, K or Q). Y0–Y11 accumulate (row r in Y(2r), Y(2r+1));
+// per step 2 loads of b, 6 broadcasts of a, 12 FMAs. kd > 0.
+//
+// func axpy6x16AVX2(kd int, a *float32, ars, acs int, b *float32, ldb int, c *float32, ldc int, accum int)
+TEXT ·axpy6x16AVX2(SB), NOSPLIT, $0-72
+	MOVQ kd+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ ars+16(FP), R8
+	SHLQ $2, R8
+	LEAQ (SI)(R8*2), R9
+	ADDQ R8, R9               // R9 = row 3
+	MOVQ acs+24(FP), R10
+	SHLQ $2, R10
+	MOVQ b+32(FP), DI
+	MOVQ ldb+40(FP), R11
+	SHLQ $2, R11
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R12
+	SHLQ $2, R12
+	MOVQ accum+64(FP), R13
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+axloop:
+	VMOVUPS      (DI), Y12
+	VMOVUPS      32(DI), Y13
+	VBROADCASTSS (SI), Y14
+	VBROADCASTSS (SI)(R8*1), Y15
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS (SI)(R8*2), Y14
+	VBROADCASTSS (R9), Y15
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS (R9)(R8*1), Y14
+	VBROADCASTSS (R9)(R8*2), Y15
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	ADDQ         R10, SI
+	ADDQ         R10, R9
+	ADDQ         R11, DI
+	DECQ         CX
+	JNZ          axloop
+
+	TESTQ R13, R13
+	JZ    axset
+
+#define AXADD(r0, r1) VADDPS (DX), r0, r0; VADDPS 32(DX), r1, r1; VMOVUPS r0, (DX); VMOVUPS r1, 32(DX); ADDQ R12, DX
+	AXADD(Y0, Y1)
+	AXADD(Y2, Y3)
+	AXADD(Y4, Y5)
+	AXADD(Y6, Y7)
+	AXADD(Y8, Y9)
+	AXADD(Y10, Y11)
+	VZEROUPPER
+	RET
+
+axset:
+#define AXSET(r0, r1) VMOVUPS r0, (DX); VMOVUPS r1, 32(DX); ADDQ R12, DX
+	AXSET(Y0, Y1)
+	AXSET(Y2, Y3)
+	AXSET(Y4, Y5)
+	AXSET(Y6, Y7)
+	AXSET(Y8, Y9)
+	AXSET(Y10, Y11)
+	VZEROUPPER
+	RET

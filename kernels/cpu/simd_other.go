@@ -1,0 +1,19 @@
+//go:build !amd64
+
+package cpu
+
+// Off amd64 the Backend never selects the assembly kernels (its GEMM kind
+// is Generic); these stubs only satisfy the compiler.
+
+func expAVX2(n int, dst, src *float32, a, c float32) float32 { panic("cpu: AVX2 on non-amd64") }
+func maxAVX2(n int, x *float32) float32                      { panic("cpu: AVX2 on non-amd64") }
+func swigluAVX2(n int, out, gate, up *float32)               { panic("cpu: AVX2 on non-amd64") }
+func swigluBackAVX2(n int, dg, du, dout, gate, up *float32)  { panic("cpu: AVX2 on non-amd64") }
+
+func dots3x4AVX2(hs int, q *float32, ldq int, k *float32, ldk int, out *float32, ldo int) {
+	panic("cpu: AVX2 on non-amd64")
+}
+
+func axpy6x16AVX2(kd int, a *float32, ars, acs int, b *float32, ldb int, c *float32, ldc int, accum int) {
+	panic("cpu: AVX2 on non-amd64")
+}
