@@ -163,27 +163,12 @@ func NewEngine(m *model.Model, tok *tokenizer.Tokenizer, opts EngineOptions) (*E
 	}
 	e.views = make([]*model.KVCache, opts.Slots+1)
 	for n := 1; n <= opts.Slots; n++ {
-		e.views[n] = rowsView(kv, n)
+		e.views[n] = kv.Rows(n)
 	}
 	for b := range opts.Slots {
 		e.rows = append(e.rows, kv.Row(b))
 	}
 	return e, nil
-}
-
-// rowsView returns a cache of rows [0, n) of kv sharing its storage and
-// lengths (the per-layer [B,S,NKV,HS] layout makes them contiguous).
-func rowsView(kv *model.KVCache, n int) *model.KVCache {
-	if n == kv.B {
-		return kv
-	}
-	w := len(kv.K[0]) / kv.B
-	v := &model.KVCache{B: n, S: kv.S, Lens: kv.Lens[:n:n]}
-	for l := range kv.K {
-		v.K = append(v.K, kv.K[l][:n*w:n*w])
-		v.V = append(v.V, kv.V[l][:n*w:n*w])
-	}
-	return v
 }
 
 // Window returns the positions available to prompt plus reply.

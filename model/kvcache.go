@@ -67,6 +67,25 @@ func (kv *KVCache) Row(b int) *KVCache {
 	return r
 }
 
+// Rows returns a cache of rows [0, n) sharing kv's storage and lengths (the
+// [B,S,NKV,HS] layout keeps them contiguous), so a batched decoder can run
+// only its first n slots.
+func (kv *KVCache) Rows(n int) *KVCache {
+	if n == kv.B {
+		return kv
+	}
+	w := len(kv.K[0]) / kv.B
+	r := &KVCache{B: n, S: kv.S, Lens: kv.Lens[:n:n]}
+	for l := range kv.K {
+		r.K = append(r.K, kv.K[l][:n*w:n*w])
+		r.V = append(r.V, kv.V[l][:n*w:n*w])
+	}
+	if kv.mask != nil {
+		r.mask = kv.mask[: n*kv.S : n*kv.S]
+	}
+	return r
+}
+
 // store copies new keys/values [B,T,NKV·HS] to each row's next positions.
 func (kv *KVCache) store(l int, k, v []float32, T int) {
 	w := len(k) / (kv.B * T)

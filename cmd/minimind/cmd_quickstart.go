@@ -25,8 +25,10 @@ type QuickstartOptions struct {
 	Hidden     int
 	Layers     int
 	SeqLen     int
+	SFTSeqLen  int
 	BatchSize  int
-	Epochs     int
+	PreEpochs  int
+	SFTEpochs  int
 	PretrainLR float64
 	SFTLR      float64
 }
@@ -60,9 +62,11 @@ Examples:
 	f.StringVar(&o.OutDir, "out_dir", "./out/quickstart", "where data, checkpoints, metrics and plots go")
 	f.IntVar(&o.Hidden, "hidden_size", 256, "model width")
 	f.IntVar(&o.Layers, "num_hidden_layers", 4, "decoder blocks")
-	f.IntVar(&o.SeqLen, "max_seq_len", 256, "tokens per sample")
+	f.IntVar(&o.SeqLen, "max_seq_len", 256, "tokens per pretraining sample")
+	f.IntVar(&o.SFTSeqLen, "sft_max_seq_len", 128, "tokens per SFT sample (most bundled conversations are short)")
 	f.IntVar(&o.BatchSize, "batch_size", 16, "sequences per step")
-	f.IntVar(&o.Epochs, "epochs", 1, "passes over each data set")
+	f.IntVar(&o.PreEpochs, "pretrain_epochs", 2, "passes over the pretraining text")
+	f.IntVar(&o.SFTEpochs, "sft_epochs", 1, "passes over the conversations")
 	f.Float64Var(&o.PretrainLR, "pretrain_lr", 2e-3, "pretraining learning rate (higher than MiniMind's 5e-4: the run is short)")
 	f.Float64Var(&o.SFTLR, "sft_lr", 5e-4, "SFT learning rate (MiniMind's 5e-7 is for long runs of a well-trained model)")
 	return cmd
@@ -107,12 +111,13 @@ func runQuickstart(ctx context.Context, o QuickstartOptions, g *globalOptions, o
 	showContinuations(ctx, out, model.New(p, be), tok)
 
 	base := TrainOptions{
-		OutDir: o.OutDir, Epochs: o.Epochs, BatchSize: o.BatchSize, MaxSeqLen: o.SeqLen,
+		OutDir: o.OutDir, BatchSize: o.BatchSize, MaxSeqLen: o.SeqLen,
 		Accumulation: 1, GradClip: 1, SaveInterval: 0, LogInterval: 20, Seed: 42, Shuffle: true,
 		SaveDType: "f16", Model: mf,
 	}
 	pre := base
 	pre.Mode, pre.DataPath, pre.LearningRate, pre.WarmupIters = "pretrain", []string{filepath.Join(dataDir, quickstart.Pretrain)}, o.PretrainLR, 10
+	pre.Epochs = o.PreEpochs
 	fmt.Fprintln(out, "\n== 2. pretraining")
 	if err := runTrain(ctx, pre, g, out, errOut); err != nil {
 		return err
@@ -134,6 +139,7 @@ func runQuickstart(ctx context.Context, o QuickstartOptions, g *globalOptions, o
 
 	sft := base
 	sft.Mode, sft.DataPath, sft.LearningRate, sft.WarmupIters = "sft", []string{filepath.Join(dataDir, quickstart.SFT)}, o.SFTLR, 5
+	sft.MaxSeqLen, sft.Epochs = o.SFTSeqLen, o.SFTEpochs
 	fmt.Fprintln(out, "\n== 4. supervised fine-tuning (starts from the pretrained weights)")
 	if err := runTrain(ctx, sft, g, out, errOut); err != nil {
 		return err
