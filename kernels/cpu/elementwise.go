@@ -282,21 +282,13 @@ func (b *Backend) SumSquares(x []float32) float64 {
 }
 
 type adamTask struct {
-	p, g, m, v          []float32
-	lr, b1, b2, eps, wd float32
-	stepSize, bc2Sqrt   float32
+	p, g, m, v []float32
+	asm        bool
+	c          adamConsts
 }
 
 func (t *adamTask) Run(lo, hi int) {
-	p, g, m, v := t.p[lo:hi], t.g[lo:hi], t.m[lo:hi], t.v[lo:hi]
-	decay := 1 - t.lr*t.wd
-	for i := range p {
-		p[i] *= decay
-		m[i] = t.b1*m[i] + (1-t.b1)*g[i]
-		v[i] = t.b2*v[i] + (1-t.b2)*g[i]*g[i]
-		denom := float32(math.Sqrt(float64(v[i])))/t.bc2Sqrt + t.eps
-		p[i] -= t.stepSize * m[i] / denom
-	}
+	adamw(t.asm, t.p[lo:hi], t.g[lo:hi], t.m[lo:hi], t.v[lo:hi], &t.c)
 }
 
 // AdamW implements kernels.Backend.
@@ -304,7 +296,8 @@ func (b *Backend) AdamW(p, g, m, v []float32, lr, beta1, beta2, eps, wd float32,
 	bc1 := 1 - math.Pow(float64(beta1), float64(step))
 	bc2 := 1 - math.Pow(float64(beta2), float64(step))
 	t := &b.adam
-	*t = adamTask{p: p, g: g[:len(p)], m: m[:len(p)], v: v[:len(p)], lr: lr, b1: beta1, b2: beta2, eps: eps, wd: wd,
-		stepSize: float32(float64(lr) / bc1), bc2Sqrt: float32(math.Sqrt(bc2))}
+	*t = adamTask{p: p, g: g[:len(p)], m: m[:len(p)], v: v[:len(p)], asm: b.asm, c: adamConsts{
+		decay: 1 - lr*wd, b1: beta1, c1: 1 - beta1, b2: beta2, c2: 1 - beta2,
+		bc2Sqrt: float32(math.Sqrt(bc2)), eps: eps, stepSize: float32(float64(lr) / bc1)}}
 	b.pool.For(len(p), ewGrain, t)
 }

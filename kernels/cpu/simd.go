@@ -193,3 +193,33 @@ func dot(a, b []float32) float32 {
 	}
 	return (s0 + s1) + (s2 + s3)
 }
+
+// adamConsts are one AdamW step's scalars, in the order adamwAVX2 reads
+// them: c1 = 1−b1, c2 = 1−b2.
+type adamConsts struct {
+	decay, b1, c1, b2, c2, bc2Sqrt, eps, stepSize float32
+}
+
+// adamw does one AdamW update of p, m and v from g (see Backend.AdamW):
+//
+//	p = p·decay − stepSize·m / (√v / bc2Sqrt + eps), after
+//	m = b1·m + c1·g,  v = b2·v + c2·g·g.
+//
+// The assembly does the same float32 operations in the same order (no
+// FMA), so both paths give identical bits.
+func adamw(asm bool, p, g, m, v []float32, c *adamConsts) {
+	g, m, v = g[:len(p)], m[:len(p)], v[:len(p)]
+	n8 := 0
+	if asm {
+		if n8 = len(p) &^ 7; n8 > 0 {
+			adamwAVX2(n8, &p[0], &g[0], &m[0], &v[0], c)
+		}
+	}
+	for i := n8; i < len(p); i++ {
+		mi := c.b1*m[i] + c.c1*g[i]
+		vi := c.b2*v[i] + c.c2*g[i]*g[i]
+		m[i], v[i] = mi, vi
+		denom := float32(math.Sqrt(float64(vi)))/c.bc2Sqrt + c.eps
+		p[i] = p[i]*c.decay - c.stepSize*mi/denom
+	}
+}

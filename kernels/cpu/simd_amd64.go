@@ -39,3 +39,8 @@ func dots3x4AVX2(hs int, q *float32, ldq int, k *float32, ldk int, out *float32,
 //
 //go:noescape
 func axpy6x16AVX2(kd int, a *float32, ars, acs int, b *float32, ldb int, c *float32, ldc int, accum int)
+
+// adamwAVX2: the AdamW update of adamw (n a positive multiple of 8).
+//
+//go:noescape
+func adamwAVX2(n int, p, grad, m, v *float32, c *adamConsts)

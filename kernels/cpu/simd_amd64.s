@@ -352,3 +352,48 @@ axset:
 	AXSET(Y10, Y11)
 	VZEROUPPER
 	RET
+
+// func adamwAVX2(n int, p, grad, m, v *float32, c *adamConsts)
+// Y8–Y15 hold c's eight scalars; the operations and their order are
+// adamw's (simd.go), with no FMA, so results match the Go loop exactly.
+TEXT ·adamwAVX2(SB), NOSPLIT, $0-48
+	MOVQ         n+0(FP), CX
+	MOVQ         p+8(FP), DI
+	MOVQ         grad+16(FP), SI
+	MOVQ         m+24(FP), R8
+	MOVQ         v+32(FP), R9
+	MOVQ         c+40(FP), DX
+	VBROADCASTSS 0(DX), Y8   // decay
+	VBROADCASTSS 4(DX), Y9   // b1
+	VBROADCASTSS 8(DX), Y10  // c1 = 1−b1
+	VBROADCASTSS 12(DX), Y11 // b2
+	VBROADCASTSS 16(DX), Y12 // c2 = 1−b2
+	VBROADCASTSS 20(DX), Y13 // bc2Sqrt
+	VBROADCASTSS 24(DX), Y14 // eps
+	VBROADCASTSS 28(DX), Y15 // stepSize
+	XORQ         AX, AX
+
+adamwloop:
+	VMOVUPS (SI)(AX*1), Y0      // g
+	VMULPS  (R8)(AX*1), Y9, Y1  // b1·m
+	VMULPS  Y0, Y10, Y2         // c1·g
+	VADDPS  Y2, Y1, Y1          // m'
+	VMOVUPS Y1, (R8)(AX*1)
+	VMULPS  (R9)(AX*1), Y11, Y2 // b2·v
+	VMULPS  Y0, Y12, Y3         // c2·g
+	VMULPS  Y0, Y3, Y3          // c2·g·g
+	VADDPS  Y3, Y2, Y2          // v'
+	VMOVUPS Y2, (R9)(AX*1)
+	VSQRTPS Y2, Y3
+	VDIVPS  Y13, Y3, Y3         // √v' / bc2Sqrt
+	VADDPS  Y14, Y3, Y3         // denom
+	VMULPS  Y1, Y15, Y4         // stepSize·m'
+	VDIVPS  Y3, Y4, Y4          // / denom
+	VMULPS  (DI)(AX*1), Y8, Y5  // p·decay
+	VSUBPS  Y4, Y5, Y5
+	VMOVUPS Y5, (DI)(AX*1)
+	ADDQ    $32, AX
+	SUBQ    $8, CX
+	JNZ     adamwloop
+	VZEROUPPER
+	RET

@@ -206,3 +206,29 @@ func BenchmarkAttention(b *testing.B) {
 		be.Close()
 	}
 }
+
+// TestAdamWAsmVsGo: the AVX2 AdamW update gives the Go loop's exact bits.
+func TestAdamWAsmVsGo(t *testing.T) {
+	needAVX2(t)
+	r := rand.New(rand.NewPCG(5, 6))
+	c := &adamConsts{decay: 1 - 1e-3*0.1, b1: 0.9, c1: 1 - float32(0.9), b2: 0.999, c2: 1 - float32(0.999),
+		bc2Sqrt: 0.0447, eps: 1e-8, stepSize: 1e-3 / 0.19}
+	for _, n := range []int{1, 7, 8, 9, 64, 1001} {
+		var ps, ms [2][]float32
+		g := randVec(r, n, -1, 1)
+		p0, m0, v0 := randVec(r, n, -1, 1), randVec(r, n, -0.1, 0.1), randVec(r, n, 0, 0.01)
+		var vs [2][]float32
+		for k, asm := range []bool{true, false} {
+			ps[k] = append([]float32(nil), p0...)
+			ms[k] = append([]float32(nil), m0...)
+			vs[k] = append([]float32(nil), v0...)
+			adamw(asm, ps[k], g, ms[k], vs[k], c)
+		}
+		for i := 0; i < n; i++ {
+			if ps[0][i] != ps[1][i] || ms[0][i] != ms[1][i] || vs[0][i] != vs[1][i] {
+				t.Fatalf("n=%d [%d]: asm p,m,v = %g,%g,%g; go %g,%g,%g", n, i,
+					ps[0][i], ms[0][i], vs[0][i], ps[1][i], ms[1][i], vs[1][i])
+			}
+		}
+	}
+}

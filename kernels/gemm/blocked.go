@@ -113,6 +113,15 @@ func (j *job) packAPanel(ip int) {
 	rows := min(mr, j.m-i0)
 	if j.transA {
 		// A is k×m: row p of A holds op(A)[·][p] contiguously.
+		if rows == 6 && mr == 6 {
+			// Fixed-size array copies compile to a few vector moves; copy
+			// of 6 floats is a memmove call per k step.
+			for p := 0; p < kc; p++ {
+				o := (j.pc+p)*j.lda + i0
+				*(*[6]float32)(dst[p*6 : p*6+6]) = [6]float32(j.a[o : o+6])
+			}
+			return
+		}
 		for p := 0; p < kc; p++ {
 			src := j.a[(j.pc+p)*j.lda+i0:]
 			d := dst[p*mr : p*mr+mr]
@@ -122,20 +131,18 @@ func (j *job) packAPanel(ip int) {
 		return
 	}
 	if rows == 6 && mr == 6 {
-		// The AVX2 panel: walk k once, writing dst sequentially (six
-		// reads, one contiguous 24-byte store group per k) instead of six
-		// strided passes; this loop was ~7% of a training step.
-		base := (i0)*j.lda + j.pc
-		r0 := j.a[base : base+kc]
-		r1 := j.a[base+j.lda : base+j.lda+kc]
-		r2 := j.a[base+2*j.lda : base+2*j.lda+kc]
-		r3 := j.a[base+3*j.lda : base+3*j.lda+kc]
-		r4 := j.a[base+4*j.lda : base+4*j.lda+kc]
-		r5 := j.a[base+5*j.lda : base+5*j.lda+kc]
-		for p := range r0 {
-			d := dst[p*6 : p*6+6 : p*6+6]
-			d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+		// The AVX2 panel, written sequentially (this loop was ~7% of a
+		// training step as scalar Go): whole groups of 4 k values in
+		// assembly, the rest in Go.
+		base := i0*j.lda + j.pc
+		kv := 0
+		if j.g.kind == AVX2 {
+			if kv = kc &^ 3; kv > 0 {
+				_ = j.a[base+5*j.lda+kv-1] // the six rows' [0, kv) are in bounds
+				pack6AVX2(kv, &j.a[base], j.lda, &dst[0])
+			}
 		}
+		pack6Go(dst[kv*6:], j.a, base+kv, j.lda, kc-kv)
 		return
 	}
 	for i := 0; i < rows; i++ {
@@ -161,6 +168,13 @@ func (j *job) packBPanel(jp int) {
 	j0 := j.jc + jp*nr
 	cols := min(nr, j.jc+j.nc-j0)
 	if !j.transB {
+		if cols == 16 && nr == 16 {
+			for p := 0; p < kc; p++ {
+				o := (j.pc+p)*j.ldb + j0
+				*(*[16]float32)(dst[p*16 : p*16+16]) = [16]float32(j.b[o : o+16])
+			}
+			return
+		}
 		for p := 0; p < kc; p++ {
 			src := j.b[(j.pc+p)*j.ldb+j0:]
 			d := dst[p*nr : p*nr+nr]
@@ -244,5 +258,24 @@ func (j *job) compute(ib, js int) {
 				}
 			}
 		}
+	}
+}
+
+// pack6Go packs k values [0, kc) of the six rows of a starting at base
+// (row stride lda) as dst[p*6+i]: the pure-Go twin of pack6AVX2. It walks
+// k once, writing dst sequentially, instead of six strided passes.
+func pack6Go(dst, a []float32, base, lda, kc int) {
+	if kc <= 0 {
+		return
+	}
+	r0 := a[base : base+kc]
+	r1 := a[base+lda : base+lda+kc]
+	r2 := a[base+2*lda : base+2*lda+kc]
+	r3 := a[base+3*lda : base+3*lda+kc]
+	r4 := a[base+4*lda : base+4*lda+kc]
+	r5 := a[base+5*lda : base+5*lda+kc]
+	for p := range r0 {
+		d := dst[p*6 : p*6+6 : p*6+6]
+		d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
 	}
 }

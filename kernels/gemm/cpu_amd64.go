@@ -62,3 +62,9 @@ func dot4BF16AVX2(k int, a *float32, b *uint16, ldb int, out *[4]float32)
 //
 //go:noescape
 func dot4F16AVX2(k int, a *float32, b *uint16, ldb int, out *[4]float32)
+
+// pack6AVX2 packs 6 rows of A into a 6-row micro-panel (kc a positive
+// multiple of 4); see pack6Go, its pure-Go twin.
+//
+//go:noescape
+func pack6AVX2(kc int, a *float32, lda int, dst *float32)

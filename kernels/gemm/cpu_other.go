@@ -31,3 +31,5 @@ func dot4BF16AVX2(k int, a *float32, b *uint16, ldb int, out *[4]float32) {
 func dot4F16AVX2(k int, a *float32, b *uint16, ldb int, out *[4]float32) {
 	panic("gemm: AVX2 on non-amd64")
 }
+
+func pack6AVX2(kc int, a *float32, lda int, dst *float32) { panic("gemm: AVX2 on non-amd64") }

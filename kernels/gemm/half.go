@@ -67,7 +67,10 @@ func (g *Gemm) SgemmHalfB(m, n, k int, a []float32, lda int, b []uint16, ldb int
 // pieces: the 4 weight rows are converted into a stack tile and the
 // float32 skinny kernels add their products into a stack accumulator.
 func (h *halfJob) Run(lo, hi int) {
-	if h.g.kind != Generic && h.k >= 8 {
+	// The fused kernels widen the weights once per row of A; from 4 rows
+	// on, widening each chunk once into an L1 tile and running the 4×2
+	// float32 kernels on it is faster (bf16 at m = 8: ~2×).
+	if h.g.kind != Generic && h.k >= 8 && h.m < 4 {
 		h.runFused(lo, hi)
 		return
 	}

@@ -28,6 +28,29 @@ TEXT ·kernAVX2(SB), NOSPLIT, $0-48
 	SHLQ $2, R8
 	MOVQ accum+40(FP), R9
 
+	// Prefetch the C tile (6 rows × 64 bytes, up to two lines each): it
+	// is read or written only after the k loop, and when C is larger than
+	// L2 (dW products, accumulating over many k blocks) its lines come
+	// from L3; fetched now, they arrive while the FMAs run.
+	MOVQ       DX, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 60(R10)
+	ADDQ       R8, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 60(R10)
+	ADDQ       R8, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 60(R10)
+	ADDQ       R8, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 60(R10)
+	ADDQ       R8, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 60(R10)
+	ADDQ       R8, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 60(R10)
+
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -568,6 +591,20 @@ cvtbf16loop:
 #define BF16W(addr, y) VPMOVZXWD addr, y; VPSLLD $16, y, y
 #define F16W(addr, y) VCVTPH2PS addr, y
 
+// HSTEP does 8 k values at byte offsets ao (a) and bo (b): widen the four
+// b rows' vectors and FMA them with a's vector into acc0–acc3. Two
+// accumulator sets alternate so 8 FMA chains hide the FMA latency.
+#define HSTEP(W, ao, bo, acc0, acc1, acc2, acc3) \
+	VMOVUPS     ao(SI)(AX*1), Y8; \
+	W(bo(DI)(BX*1), Y10); \
+	W(bo(R9)(BX*1), Y11); \
+	W(bo(R10)(BX*1), Y12); \
+	W(bo(R11)(BX*1), Y13); \
+	VFMADD231PS Y10, Y8, acc0; \
+	VFMADD231PS Y11, Y8, acc1; \
+	VFMADD231PS Y12, Y8, acc2; \
+	VFMADD231PS Y13, Y8, acc3
+
 // func dot4BF16AVX2(k int, a *float32, b *uint16, ldb int, out *[4]float32)
 TEXT ·dot4BF16AVX2(SB), NOSPLIT, $0-40
 	MOVQ k+0(FP), CX
@@ -576,21 +613,40 @@ TEXT ·dot4BF16AVX2(SB), NOSPLIT, $0-40
 	MOVQ ldb+24(FP), R8
 	MOVQ out+32(FP), DX
 	HDOT4ZERO
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	CMPQ   CX, $32
+	JLT    bftail
 
-bfloop:
-	VMOVUPS     (SI)(AX*1), Y8
-	BF16W((DI)(BX*1), Y4)
-	BF16W((R9)(BX*1), Y5)
-	BF16W((R10)(BX*1), Y6)
-	BF16W((R11)(BX*1), Y7)
-	VFMADD231PS Y4, Y8, Y0
-	VFMADD231PS Y5, Y8, Y1
-	VFMADD231PS Y6, Y8, Y2
-	VFMADD231PS Y7, Y8, Y3
-	ADDQ        $32, AX
-	ADDQ        $16, BX
-	SUBQ        $8, CX
-	JNZ         bfloop
+bfloop32:
+	HSTEP(BF16W, 0, 0, Y0, Y1, Y2, Y3)
+	HSTEP(BF16W, 32, 16, Y4, Y5, Y6, Y7)
+	HSTEP(BF16W, 64, 32, Y0, Y1, Y2, Y3)
+	HSTEP(BF16W, 96, 48, Y4, Y5, Y6, Y7)
+	ADDQ $128, AX
+	ADDQ $64, BX
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE  bfloop32
+
+bftail:
+	TESTQ CX, CX
+	JZ    bfreduce
+
+bfloop8:
+	HSTEP(BF16W, 0, 0, Y0, Y1, Y2, Y3)
+	ADDQ $32, AX
+	ADDQ $16, BX
+	SUBQ $8, CX
+	JNZ  bfloop8
+
+bfreduce:
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y7, Y3, Y3
 	VHADDPS      Y1, Y0, Y0
 	VHADDPS      Y3, Y2, Y2
 	VHADDPS      Y2, Y0, Y0
@@ -608,22 +664,40 @@ TEXT ·dot4F16AVX2(SB), NOSPLIT, $0-40
 	MOVQ ldb+24(FP), R8
 	MOVQ out+32(FP), DX
 	HDOT4ZERO
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	CMPQ   CX, $32
+	JLT    f16tail
 
-f16loop:
-	VMOVUPS     (SI)(AX*1), Y8
-	F16W((DI)(BX*1), Y4)
-	F16W((R9)(BX*1), Y5)
-	F16W((R10)(BX*1), Y6)
-	F16W((R11)(BX*1), Y7)
-	VFMADD231PS Y4, Y8, Y0
-	VFMADD231PS Y5, Y8, Y1
-	VFMADD231PS Y6, Y8, Y2
-	VFMADD231PS Y7, Y8, Y3
-	ADDQ        $32, AX
-	ADDQ        $16, BX
-	SUBQ        $8, CX
-	JNZ         f16loop
+f16loop32:
+	HSTEP(F16W, 0, 0, Y0, Y1, Y2, Y3)
+	HSTEP(F16W, 32, 16, Y4, Y5, Y6, Y7)
+	HSTEP(F16W, 64, 32, Y0, Y1, Y2, Y3)
+	HSTEP(F16W, 96, 48, Y4, Y5, Y6, Y7)
+	ADDQ $128, AX
+	ADDQ $64, BX
+	SUBQ $32, CX
+	CMPQ CX, $32
+	JGE  f16loop32
 
+f16tail:
+	TESTQ CX, CX
+	JZ    f16reduce
+
+f16loop8:
+	HSTEP(F16W, 0, 0, Y0, Y1, Y2, Y3)
+	ADDQ $32, AX
+	ADDQ $16, BX
+	SUBQ $8, CX
+	JNZ  f16loop8
+
+f16reduce:
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y7, Y3, Y3
 	VHADDPS      Y1, Y0, Y0
 	VHADDPS      Y3, Y2, Y2
 	VHADDPS      Y2, Y0, Y0
@@ -631,4 +705,58 @@ f16loop:
 	VADDPS       X1, X0, X0
 	VMOVUPS      X0, (DX)
 	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// pack6AVX2 packs six rows of A (row stride lda floats), k values [0, kc),
+// kc a positive multiple of 4, into the 6-row micro-panel layout
+// dst[p*6+i] = row i [p] (Gemm's packAPanel; pure-Go twin pack6Go).
+// Per 4 k values: rows 0–3 go through a 4×4 SSE transpose (one 16-byte
+// store per k), rows 4–5 are interleaved pairwise (one 8-byte store per k).
+//
+// SI, R9–R13 = the six rows, AX = byte offset into them, DI = dst.
+
+// func pack6AVX2(kc int, a *float32, lda int, dst *float32)
+TEXT ·pack6AVX2(SB), NOSPLIT, $0-32
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+	LEAQ (SI)(R8*1), R9
+	LEAQ (R9)(R8*1), R10
+	LEAQ (R10)(R8*1), R11
+	LEAQ (R11)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+	XORQ AX, AX
+
+pack6loop:
+	VMOVUPS   (SI)(AX*1), X0      // a0 a1 a2 a3 (row 0, k..k+3)
+	VMOVUPS   (R9)(AX*1), X1      // b
+	VMOVUPS   (R10)(AX*1), X2     // c
+	VMOVUPS   (R11)(AX*1), X3     // d
+	VMOVUPS   (R12)(AX*1), X4     // e
+	VMOVUPS   (R13)(AX*1), X5     // f
+	VUNPCKLPS X1, X0, X6          // a0 b0 a1 b1
+	VUNPCKHPS X1, X0, X7          // a2 b2 a3 b3
+	VUNPCKLPS X3, X2, X8          // c0 d0 c1 d1
+	VUNPCKHPS X3, X2, X9          // c2 d2 c3 d3
+	VUNPCKLPS X5, X4, X10         // e0 f0 e1 f1
+	VUNPCKHPS X5, X4, X11         // e2 f2 e3 f3
+	VSHUFPS   $0x44, X8, X6, X0   // a0 b0 c0 d0
+	VSHUFPS   $0xEE, X8, X6, X1   // a1 b1 c1 d1
+	VSHUFPS   $0x44, X9, X7, X2   // a2 b2 c2 d2
+	VSHUFPS   $0xEE, X9, X7, X3   // a3 b3 c3 d3
+	VMOVUPS   X0, (DI)
+	VMOVQ     X10, 16(DI)
+	VMOVUPS   X1, 24(DI)
+	VMOVHPS   X10, 40(DI)
+	VMOVUPS   X2, 48(DI)
+	VMOVQ     X11, 64(DI)
+	VMOVUPS   X3, 72(DI)
+	VMOVHPS   X11, 88(DI)
+	ADDQ      $16, AX
+	ADDQ      $96, DI
+	SUBQ      $4, CX
+	JNZ       pack6loop
 	RET
