@@ -2,8 +2,10 @@ package model
 
 import (
 	"fmt"
-	"math"
 
+	// The conversions the checkpoint writers use: round to nearest even,
+	// exhaustively tested there.
+	"github.com/minimind-go/minimind/checkpoint/safetensors"
 	"github.com/minimind-go/minimind/kernels"
 )
 
@@ -64,9 +66,9 @@ func (m *Model) SetInferenceDType(dtype string) error {
 		d := make([]uint16, len(w))
 		for i, v := range w {
 			if bf16 {
-				d[i] = float32ToBF16(v)
+				d[i] = safetensors.Float32ToBF16(v)
 			} else {
-				d[i] = float32ToHalf(v)
+				d[i] = safetensors.Float32ToF16(v)
 			}
 		}
 		h.byPtr[&w[0]] = d
@@ -111,52 +113,4 @@ func (m *Model) linear(out, x, w []float32, rows, n, k int, accumulate bool) {
 		}
 	}
 	m.be.MatMul(out, x, w, rows, n, k, false, true, accumulate)
-}
-
-// float32ToBF16 rounds to the nearest bfloat16 (ties to even); NaN stays NaN.
-func float32ToBF16(f float32) uint16 {
-	b := math.Float32bits(f)
-	if b&0x7fffffff > 0x7f800000 {
-		return uint16(b>>16) | 0x40
-	}
-	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
-}
-
-// float32ToHalf rounds to the nearest IEEE binary16 (ties to even),
-// overflowing to ±Inf and rounding into the subnormal range.
-func float32ToHalf(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	e32 := int(b>>23) & 0xff
-	man := b & 0x7fffff
-	if e32 == 0xff {
-		if man != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	}
-	exp := e32 - 127 + 15
-	if exp >= 0x1f {
-		return sign | 0x7c00
-	}
-	if exp <= 0 {
-		if exp < -10 {
-			return sign
-		}
-		man |= 0x800000
-		shift := uint32(14 - exp)
-		h := man >> shift
-		rem := man & (1<<shift - 1)
-		half := uint32(1) << (shift - 1)
-		if rem > half || (rem == half && h&1 == 1) {
-			h++
-		}
-		return sign | uint16(h)
-	}
-	h := uint32(exp)<<10 | man>>13
-	rem := man & 0x1fff
-	if rem > 0x1000 || (rem == 0x1000 && h&1 == 1) {
-		h++ // a carry into the exponent is the correct rounding (up to Inf)
-	}
-	return sign | uint16(h)
 }

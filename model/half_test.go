@@ -5,9 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/minimind-go/minimind/checkpoint/safetensors"
 	"github.com/minimind-go/minimind/internal/fixture"
 	"github.com/minimind-go/minimind/kernels/cpu"
-	"github.com/minimind-go/minimind/model"
 )
 
 // TestHalfDecode decodes the kv-cache fixture greedily with 16-bit
@@ -90,7 +90,15 @@ func TestHalfDecode(t *testing.T) {
 func TestHalfConversion(t *testing.T) {
 	for _, v := range []float32{0, 1, -2.5, 65504, 1e-7, 6.1e-5, 3.14159, -1e-3} {
 		for _, dt := range []string{"f16", "bf16"} {
-			h, back := model.RoundHalfForTest(v, dt)
+			var h uint16
+			var back float32
+			if dt == "bf16" {
+				h = safetensors.Float32ToBF16(v)
+				back = safetensors.BF16ToFloat32(h)
+			} else {
+				h = safetensors.Float32ToF16(v)
+				back = safetensors.F16ToFloat32(h)
+			}
 			// Nearest: the error is at most half a unit in the last place.
 			ulp := math.Abs(float64(back)) * math.Pow(2, -11)
 			if dt == "bf16" {
