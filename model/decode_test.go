@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/minimind-go/minimind/internal/fixture"
+	"github.com/minimind-go/minimind/kernels/kerneltest"
 	"github.com/minimind-go/minimind/model"
 )
 
@@ -48,12 +49,12 @@ func TestParityKVCache(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			maxd := allClose(t, "prefill_logits", logits, floats(t, want, "prefill_logits"), 1e-4, 0)
+			maxd := kerneltest.AllClose(t, "prefill_logits", logits, floats(t, want, "prefill_logits"), 1e-4, 0)
 			stepWant := floats(t, want, "step_logits")
 			last := logits[(len(prompt)-1)*V:]
 			var got []int32
 			for i := 0; i < in.MaxNewTokens; i++ {
-				maxd = max(maxd, allClose(t, "step_logits", last, stepWant[i*V:(i+1)*V], 1e-4, 0))
+				maxd = max(maxd, kerneltest.AllClose(t, "step_logits", last, stepWant[i*V:(i+1)*V], 1e-4, 0))
 				tok := int32(argmax(last))
 				got = append(got, tok)
 				if i == in.MaxNewTokens-1 {
@@ -75,7 +76,7 @@ func TestParityKVCache(t *testing.T) {
 					if kvName == "v" {
 						src = kv.V[l]
 					}
-					allClose(t, name, src, floats(t, want, "cache.layer"+string(rune('0'+l))+"."+kvName), 1e-4, 0)
+					kerneltest.AllClose(t, name, src, floats(t, want, "cache.layer"+string(rune('0'+l))+"."+kvName), 1e-4, 0)
 				}
 			}
 			// The full forward without cache picks the same tokens.
@@ -83,7 +84,7 @@ func TestParityKVCache(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			allClose(t, "full_logits", full, floats(t, want, "full_logits"), 1e-4, 0)
+			kerneltest.AllClose(t, "full_logits", full, floats(t, want, "full_logits"), 1e-4, 0)
 			// Chunked prefill: 3 tokens, then 2 on top of the cache.
 			kv.Reset()
 			if _, err := m.Forward(kv, prompt[:3], 3, nil, 0); err != nil {
@@ -93,7 +94,7 @@ func TestParityKVCache(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			maxd = max(maxd, allClose(t, "chunk_logits", chunk, floats(t, want, "chunk_logits"), 1e-4, 0))
+			maxd = max(maxd, kerneltest.AllClose(t, "chunk_logits", chunk, floats(t, want, "chunk_logits"), 1e-4, 0))
 			t.Logf("kv-cache: max |logit diff| %.2g over prefill, %d steps and chunked prefill", maxd, in.MaxNewTokens)
 		})
 	}
@@ -124,7 +125,7 @@ func TestParityAttentionMask(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			maxd := allClose(t, "logits", logits, floats(t, want, "logits"), 1e-4, 0)
+			maxd := kerneltest.AllClose(t, "logits", logits, floats(t, want, "logits"), 1e-4, 0)
 
 			kv, err := m.NewKVCache(B, T+in.NewTokens)
 			if err != nil {
@@ -137,7 +138,7 @@ func TestParityAttentionMask(t *testing.T) {
 			decWant := floats(t, want, "decode_step_logits") // [steps, B, V]
 			W := T
 			for s := 0; s < in.NewTokens; s++ {
-				maxd = max(maxd, allClose(t, "decode_step_logits", step, decWant[s*B*V:(s+1)*B*V], 1e-4, 0))
+				maxd = max(maxd, kerneltest.AllClose(t, "decode_step_logits", step, decWant[s*B*V:(s+1)*B*V], 1e-4, 0))
 				next := make([]int32, B)
 				for b := 0; b < B; b++ {
 					next[b] = int32(argmax(step[b*V : (b+1)*V]))
@@ -205,7 +206,7 @@ func TestContinuousBatching(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range seqs {
-				allClose(t, "row", got[i*V:(i+1)*V], want[i], 1e-5, 1e-5)
+				kerneltest.AllClose(t, "row", got[i*V:(i+1)*V], want[i], 1e-5, 1e-5)
 			}
 		})
 	}

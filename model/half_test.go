@@ -8,6 +8,7 @@ import (
 	"github.com/minimind-go/minimind/checkpoint/safetensors"
 	"github.com/minimind-go/minimind/internal/fixture"
 	"github.com/minimind-go/minimind/kernels/cpu"
+	"github.com/minimind-go/minimind/kernels/kerneltest"
 )
 
 // TestHalfDecode decodes the kv-cache fixture greedily with 16-bit
@@ -64,7 +65,7 @@ func TestHalfDecode(t *testing.T) {
 			var got []int32
 			var maxd float64
 			for i := 0; i < in.MaxNewTokens; i++ {
-				maxd = max(maxd, allClose(t, "step_logits", last, stepWant[i*V:(i+1)*V], tc.atol, tc.rtol))
+				maxd = max(maxd, kerneltest.AllClose(t, "step_logits", last, stepWant[i*V:(i+1)*V], tc.atol, tc.rtol))
 				tok := int32(argmax(last))
 				got = append(got, tok)
 				if i == in.MaxNewTokens-1 {

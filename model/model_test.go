@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/minimind-go/minimind/kernels/cpu"
+	"github.com/minimind-go/minimind/kernels/kerneltest"
 	"github.com/minimind-go/minimind/kernels/ref"
 	"github.com/minimind-go/minimind/model"
 )
@@ -174,7 +175,7 @@ func TestMoEMatchesDense(t *testing.T) {
 	}
 	for _, s := range dp.Specs {
 		name := strings.Replace(s.Name, ".mlp.", ".mlp.experts.0.", 1)
-		allClose(t, "grad/"+s.Name, mp.View(mm.Grads, name), dp.View(dm.Grads, s.Name), 1e-6, 1e-5)
+		kerneltest.AllClose(t, "grad/"+s.Name, mp.View(mm.Grads, name), dp.View(dm.Grads, s.Name), 1e-6, 1e-5)
 	}
 	for l := 0; l < mc.NumHiddenLayers; l++ {
 		for _, v := range mp.View(mm.Grads, "model.layers."+string(rune('0'+l))+".mlp.gate.weight") {

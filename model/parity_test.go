@@ -13,6 +13,7 @@ import (
 	"github.com/minimind-go/minimind/internal/fixture"
 	"github.com/minimind-go/minimind/kernels"
 	"github.com/minimind-go/minimind/kernels/cpu"
+	"github.com/minimind-go/minimind/kernels/kerneltest"
 	"github.com/minimind-go/minimind/kernels/ref"
 	"github.com/minimind-go/minimind/model"
 	"github.com/minimind-go/minimind/train"
@@ -69,30 +70,6 @@ func floats(t testing.TB, f *safetensors.File, name string) []float32 {
 		t.Fatal(err)
 	}
 	return x
-}
-
-// allClose fails with the worst index when |got−want| > atol + rtol·|want|;
-// it returns the max absolute difference.
-func allClose(t testing.TB, name string, got, want []float32, atol, rtol float64) float64 {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d values, want %d", name, len(got), len(want))
-	}
-	worst, worstI, maxDiff := 0.0, -1, 0.0
-	for i := range got {
-		d := math.Abs(float64(got[i]) - float64(want[i]))
-		if math.IsNaN(d) {
-			d = math.Inf(1)
-		}
-		maxDiff = math.Max(maxDiff, d)
-		if ex := d - (atol + rtol*math.Abs(float64(want[i]))); ex > worst || (worstI < 0 && ex > 0) {
-			worst, worstI = ex, i
-		}
-	}
-	if worstI >= 0 {
-		t.Errorf("%s: worst index %d: got %g want %g (max |diff| %.3g, atol %g rtol %g)", name, worstI, got[worstI], want[worstI], maxDiff, atol, rtol)
-	}
-	return maxDiff
 }
 
 func loadModel(t testing.TB, dir string, be kernels.Backend, cfgPath string) *model.Model {
@@ -177,18 +154,18 @@ func TestParityTrainStep(t *testing.T) {
 				}
 				if tc.hasLogits {
 					want := tensors(t, filepath.Join(dir, "expected.safetensors"))
-					report["final_hidden"] = allClose(t, "final_hidden", m.FinalHidden(true), floats(t, want, "final_hidden"), 1e-4, 0)
-					report["token_ce"] = allClose(t, "token_ce", m.TokenLosses(true), floats(t, want, "token_ce"), 1e-5, 0)
+					report["final_hidden"] = kerneltest.AllClose(t, "final_hidden", m.FinalHidden(true), floats(t, want, "final_hidden"), 1e-4, 0)
+					report["token_ce"] = kerneltest.AllClose(t, "token_ce", m.TokenLosses(true), floats(t, want, "token_ce"), 1e-5, 0)
 					logits, err := m.Logits(ids, B, T, nil, 0)
 					if err != nil {
 						t.Fatal(err)
 					}
-					report["logits"] = allClose(t, "logits", logits, floats(t, want, "logits"), 1e-4, 0)
+					report["logits"] = kerneltest.AllClose(t, "logits", logits, floats(t, want, "logits"), 1e-4, 0)
 				}
 				grads := tensors(t, gradPath)
 				var gmax float64
 				for _, s := range m.Params.Specs {
-					d := allClose(t, "grad/"+s.Name, m.Params.View(m.Grads, s.Name), floats(t, grads, s.Name), 1e-5, 0)
+					d := kerneltest.AllClose(t, "grad/"+s.Name, m.Params.View(m.Grads, s.Name), floats(t, grads, s.Name), 1e-5, 0)
 					gmax = math.Max(gmax, d)
 				}
 				report["grads"] = gmax

@@ -24,8 +24,9 @@ func Run(t *testing.T, b kernels.Backend) {
 }
 
 // AllClose fails t when |got−want| > atol + rtol·|want| anywhere, naming the
-// tensor, the worst index and both values.
-func AllClose(t testing.TB, name string, got, want []float32, atol, rtol float64) {
+// tensor, the worst index and both values. It returns the largest |got−want|
+// (for reports of how close a match was).
+func AllClose(t testing.TB, name string, got, want []float32, atol, rtol float64) float64 {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: length %d, want %d", name, len(got), len(want))
@@ -44,6 +45,7 @@ func AllClose(t testing.TB, name string, got, want []float32, atol, rtol float64
 	if wi >= 0 {
 		t.Errorf("%s: worst index %d: got %.7g want %.7g (max |diff| %.3g; atol %g rtol %g)", name, wi, got[wi], want[wi], maxd, atol, rtol)
 	}
+	return maxd
 }
 
 type rng struct{ *rand.Rand }
