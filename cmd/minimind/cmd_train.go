@@ -226,13 +226,6 @@ func isJSONL(p string) bool {
 	return strings.HasSuffix(p, ".jsonl") || strings.HasSuffix(p, ".jsonl.gz") || strings.HasSuffix(p, ".json")
 }
 
-func loadTokenizerOrDefault(path string) (*tokenizer.Tokenizer, error) {
-	if path == "" {
-		return tokenizer.Default()
-	}
-	return tokenizer.Load(path)
-}
-
 func runTrain(ctx context.Context, opts TrainOptions, g *globalOptions, out, errOut io.Writer) (err error) {
 	kind := data.KindPretrain
 	switch opts.Mode {
@@ -278,7 +271,7 @@ func runTrain(ctx context.Context, opts TrainOptions, g *globalOptions, out, err
 		}
 	}
 
-	tok, err := loadTokenizerOrDefault(opts.Tokenizer)
+	tok, err := loadTokenizer(opts.Tokenizer)
 	if err != nil {
 		return err
 	}
