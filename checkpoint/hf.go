@@ -55,37 +55,68 @@ func LoadHF(dir string) (*model.Params, error) {
 // FillFromSafetensors copies every parameter of p from f, converting to
 // float32.
 func FillFromSafetensors(p *model.Params, f *safetensors.File) error {
+	src := tensorSource{
+		shape: func(name string) ([]int, bool) {
+			t, ok := f.Get(name)
+			if !ok {
+				return nil, false
+			}
+			return t.Shape, true
+		},
+		data: func(name string) ([]float32, error) {
+			t, _ := f.Get(name)
+			return t.Float32s()
+		},
+	}
+	for _, t := range f.Tensors {
+		src.names = append(src.names, t.Name)
+	}
+	return fill(p, src)
+}
+
+// tensorSource is a checkpoint's tensors by name, whatever its format.
+type tensorSource struct {
+	names []string                             // every tensor, in file order
+	shape func(name string) ([]int, bool)      // false: no such tensor
+	data  func(name string) ([]float32, error) // called for present names only
+}
+
+// fill copies every parameter of p from src. The tied matrix may be stored
+// as model.embed_tokens.weight, lm_head.weight or both (then each must have
+// its shape). A missing tensor, a shape mismatch or a tensor the model does
+// not use is an error naming the tensor.
+func fill(p *model.Params, src tensorSource) error {
 	used := map[string]bool{}
 	for _, s := range p.Specs {
-		t, ok := f.Get(s.Name)
 		name := s.Name
-		if !ok && s.Name == model.EmbedName {
-			t, ok = f.Get(model.LMHeadName)
+		shape, ok := src.shape(name)
+		if !ok && name == model.EmbedName {
 			name = model.LMHeadName
+			shape, ok = src.shape(name)
 		}
 		if !ok {
 			return fmt.Errorf("tensor %q: %w", s.Name, ErrMissingTensor)
 		}
-		used[name] = true
-		if err := checkShape(name, t.Shape, s.Shape); err != nil {
+		if err := checkShape(name, shape, s.Shape); err != nil {
 			return err
 		}
-		x, err := t.Float32s()
+		x, err := src.data(name)
 		if err != nil {
 			return err
 		}
 		copy(p.View(p.Data, s.Name), x)
+		used[name] = true
 	}
-	if t, ok := f.Get(model.LMHeadName); ok && !used[model.LMHeadName] {
+	if shape, ok := src.shape(model.LMHeadName); ok && !used[model.LMHeadName] {
 		s, _ := p.Spec(model.EmbedName)
-		if err := checkShape(model.LMHeadName, t.Shape, s.Shape); err != nil {
+		if err := checkShape(model.LMHeadName, shape, s.Shape); err != nil {
 			return err
 		}
 		used[model.LMHeadName] = true
 	}
-	for _, t := range f.Tensors {
-		if !used[t.Name] {
-			return fmt.Errorf("tensor %q is not part of a %s model with this config", t.Name, describe(&p.Config))
+	for _, n := range src.names {
+		if !used[n] {
+			return fmt.Errorf("tensor %q is not part of a %s model with this config", n, describe(&p.Config))
 		}
 	}
 	return nil

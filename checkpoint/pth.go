@@ -130,10 +130,15 @@ func LoadPth(path string, base model.Config) (*model.Params, error) {
 	}
 	byName := map[string]pth.Tensor{}
 	shapes := map[string][]int{}
+	src := tensorSource{
+		shape: func(name string) ([]int, bool) { s, ok := shapes[name]; return s, ok },
+		data:  func(name string) ([]float32, error) { return byName[name].Data, nil },
+	}
 	for _, t := range ts {
 		n := stripPrefix(t.Name)
 		byName[n] = t
 		shapes[n] = t.Shape
+		src.names = append(src.names, n)
 	}
 	cfg, err := ConfigFromShapes(shapes, base)
 	if err != nil {
@@ -143,33 +148,8 @@ func LoadPth(path string, base model.Config) (*model.Params, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	used := map[string]bool{}
-	for _, s := range p.Specs {
-		name := s.Name
-		t, ok := byName[name]
-		if !ok && name == model.EmbedName {
-			name = model.LMHeadName
-			t, ok = byName[name]
-		}
-		if !ok {
-			return nil, fmt.Errorf("%s: tensor %q: %w", path, s.Name, ErrMissingTensor)
-		}
-		if err := checkShape(name, t.Shape, s.Shape); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		copy(p.View(p.Data, s.Name), t.Data)
-		used[name] = true
-	}
-	if t, ok := byName[model.LMHeadName]; ok && !used[model.LMHeadName] {
-		if err := checkShape(model.LMHeadName, t.Shape, shapes[model.EmbedName]); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		used[model.LMHeadName] = true
-	}
-	for n := range byName {
-		if !used[n] {
-			return nil, fmt.Errorf("%s: tensor %q is not part of a %s model", path, n, describe(&cfg))
-		}
+	if err := fill(p, src); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return p, nil
 }
