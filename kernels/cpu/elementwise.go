@@ -8,6 +8,7 @@ import (
 
 type embTask struct {
 	back     bool
+	asm      bool
 	out, tab []float32
 	ids      []int32
 	N, C     int
@@ -27,9 +28,7 @@ func (t *embTask) Run(lo, hi int) {
 		id := int(t.ids[i])
 		dst := t.tab[id*t.C+lo : id*t.C+hi]
 		src := t.out[i*t.C+lo : i*t.C+hi]
-		for j := range dst {
-			dst[j] += src[j]
-		}
+		vadd(t.asm, dst, dst, src)
 	}
 }
 
@@ -43,14 +42,14 @@ func (b *Backend) EmbeddingForward(out []float32, ids []int32, table []float32, 
 // EmbeddingBackward implements kernels.Backend.
 func (b *Backend) EmbeddingBackward(dTable []float32, ids []int32, dOut []float32, N, C int) {
 	t := &b.emb
-	*t = embTask{back: true, out: dOut, tab: dTable, ids: ids, N: N, C: C}
+	*t = embTask{back: true, asm: b.asm, out: dOut, tab: dTable, ids: ids, N: N, C: C}
 	b.pool.Split(C, t)
 }
 
 // ---- RMSNorm ----
 
 type normTask struct {
-	back                        bool
+	back, asm                   bool
 	out, rstd, in, w, dIn, dOut []float32
 	partial                     []float32 // [shares, C] dW partial sums
 	N, C, shares                int
@@ -62,16 +61,10 @@ func (t *normTask) Run(lo, hi int) {
 	if !t.back {
 		for i := lo; i < hi; i++ {
 			x := t.in[i*C : (i+1)*C]
-			var ss float32
-			for _, v := range x {
-				ss += v * v
-			}
+			ss := sumsq(t.asm, x)
 			r := float32(1 / math.Sqrt(float64(ss/float32(C)+t.eps)))
 			t.rstd[i] = r
-			o := t.out[i*C : (i+1)*C]
-			for j, v := range x {
-				o[j] = t.w[j] * (v * r)
-			}
+			scaleMul(t.asm, t.out[i*C:(i+1)*C], x, t.w, r)
 		}
 		return
 	}
@@ -81,24 +74,15 @@ func (t *normTask) Run(lo, hi int) {
 		x := t.in[i*C : (i+1)*C]
 		dy := t.dOut[i*C : (i+1)*C]
 		r := t.rstd[i]
-		var dot float32
-		for j := range x {
-			n := x[j] * r
-			dot += t.w[j] * dy[j] * n
-			dw[j] += dy[j] * n
-		}
-		dot /= float32(C)
-		dx := t.dIn[i*C : (i+1)*C]
-		for j := range x {
-			dx[j] += r * (t.w[j]*dy[j] - x[j]*r*dot)
-		}
+		dot := rmsBackDot(t.asm, dw, x, dy, t.w, r) / float32(C)
+		rmsBackDx(t.asm, t.dIn[i*C:(i+1)*C], x, dy, t.w, r, dot)
 	}
 }
 
 // RMSNormForward implements kernels.Backend.
 func (b *Backend) RMSNormForward(out, rstd, in, w []float32, N, C int, eps float32) {
 	t := &b.norm
-	*t = normTask{out: out, rstd: rstd, in: in, w: w, N: N, C: C, eps: eps, partial: t.partial}
+	*t = normTask{asm: b.asm, out: out, rstd: rstd, in: in, w: w, N: N, C: C, eps: eps, partial: t.partial}
 	b.pool.For(N, 16, t)
 }
 
@@ -106,15 +90,12 @@ func (b *Backend) RMSNormForward(out, rstd, in, w []float32, N, C int, eps float
 func (b *Backend) RMSNormBackward(dIn, dW, dOut, in, w, rstd []float32, N, C int) {
 	t := &b.norm
 	partial := grow(t.partial, b.shares*C)
-	*t = normTask{back: true, dIn: dIn, dOut: dOut, in: in, w: w, rstd: rstd, N: N, C: C, shares: b.shares, partial: partial}
+	*t = normTask{back: true, asm: b.asm, dIn: dIn, dOut: dOut, in: in, w: w, rstd: rstd, N: N, C: C, shares: b.shares, partial: partial}
 	b.pool.Split(N, t)
 	chunk := (N + b.shares - 1) / b.shares
 	used := (N + chunk - 1) / chunk
 	for s := 0; s < used; s++ {
-		p := t.partial[s*C : (s+1)*C]
-		for j := range p {
-			dW[j] += p[j]
-		}
+		vadd(b.asm, dW[:C], dW[:C], t.partial[s*C:(s+1)*C])
 	}
 }
 
@@ -187,15 +168,9 @@ func (t *ewTask) Run(lo, hi int) {
 	case opSwiGLUBack:
 		swigluBack(t.asm, t.dA[lo:hi], t.dB[lo:hi], t.dO[lo:hi], t.a[lo:hi], t.b2[lo:hi])
 	case opAdd:
-		a, bb, o := t.a[lo:hi], t.b2[lo:hi], t.out[lo:hi]
-		for i := range o {
-			o[i] = a[i] + bb[i]
-		}
+		vadd(t.asm, t.out[lo:hi], t.a[lo:hi], t.b2[lo:hi])
 	case opScale:
-		o := t.out[lo:hi]
-		for i := range o {
-			o[i] *= t.s
-		}
+		vscale(t.asm, t.out[lo:hi], t.s)
 	case opZero:
 		clear(t.out[lo:hi])
 	}
@@ -220,14 +195,14 @@ func (b *Backend) SwiGLUBackward(dGate, dUp, dOut, gate, up []float32, n int) {
 // Add implements kernels.Backend.
 func (b *Backend) Add(out, a, c []float32, n int) {
 	t := &b.ew
-	*t = ewTask{op: opAdd, out: out[:n], a: a[:n], b2: c[:n]}
+	*t = ewTask{op: opAdd, asm: b.asm, out: out[:n], a: a[:n], b2: c[:n]}
 	b.pool.For(n, ewGrain, t)
 }
 
 // Scale implements kernels.Backend.
 func (b *Backend) Scale(x []float32, s float32) {
 	t := &b.ew
-	*t = ewTask{op: opScale, out: x, s: s}
+	*t = ewTask{op: opScale, asm: b.asm, out: x, s: s}
 	b.pool.For(len(x), ewGrain, t)
 }
 

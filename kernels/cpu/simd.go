@@ -223,3 +223,103 @@ func adamw(asm bool, p, g, m, v []float32, c *adamConsts) {
 		p[i] = p[i]*c.decay - c.stepSize*mi/denom
 	}
 }
+
+// sumsq returns Σ x[i]²: the asm path keeps 4×8 partial sums (FMA), the Go
+// path one running sum.
+func sumsq(asm bool, x []float32) float32 {
+	var s float32
+	n8 := 0
+	if asm {
+		if n8 = len(x) &^ 7; n8 > 0 {
+			s = sumsqAVX2(n8, &x[0])
+		}
+	}
+	for _, v := range x[n8:] {
+		s += v * v
+	}
+	return s
+}
+
+// scaleMul sets out[i] = w[i]·(x[i]·r), the RMSNorm output (same bits on
+// both paths).
+func scaleMul(asm bool, out, x, w []float32, r float32) {
+	n := len(x)
+	out, w = out[:n], w[:n]
+	n8 := 0
+	if asm {
+		if n8 = n &^ 7; n8 > 0 {
+			scaleMulAVX2(n8, &out[0], &x[0], &w[0], r)
+		}
+	}
+	for j := n8; j < n; j++ {
+		out[j] = w[j] * (x[j] * r)
+	}
+}
+
+// rmsBackDot is RMSNorm backward's first pass over a row: with
+// n[i] = x[i]·r, it adds dy[i]·n[i] to dw[i] (same bits on both paths) and
+// returns Σ w[i]·dy[i]·n[i] (the asm path keeps 4×8 partial sums).
+func rmsBackDot(asm bool, dw, x, dy, w []float32, r float32) float32 {
+	n := len(x)
+	dw, dy, w = dw[:n], dy[:n], w[:n]
+	var dot float32
+	n8 := 0
+	if asm {
+		if n8 = n &^ 7; n8 > 0 {
+			dot = rmsBackDotAVX2(n8, &dw[0], &x[0], &dy[0], &w[0], r)
+		}
+	}
+	for j := n8; j < n; j++ {
+		nj := x[j] * r
+		dot += w[j] * dy[j] * nj
+		dw[j] += dy[j] * nj
+	}
+	return dot
+}
+
+// rmsBackDx is RMSNorm backward's second pass over a row:
+// dx[i] += r·(w[i]·dy[i] − x[i]·r·dot), dot being the mean from
+// rmsBackDot. The asm path does the same operations in the same order (no
+// FMA), so both give the same bits.
+func rmsBackDx(asm bool, dx, x, dy, w []float32, r, dot float32) {
+	n := len(x)
+	dx, dy, w = dx[:n], dy[:n], w[:n]
+	n8 := 0
+	if asm {
+		if n8 = n &^ 7; n8 > 0 {
+			rmsBackDxAVX2(n8, &dx[0], &x[0], &dy[0], &w[0], r, dot)
+		}
+	}
+	for j := n8; j < n; j++ {
+		dx[j] += r * (w[j]*dy[j] - x[j]*r*dot)
+	}
+}
+
+// vadd sets out[i] = a[i] + b[i]; out may alias a or b (vadd(asm, d, d, s)
+// accumulates s into d).
+func vadd(asm bool, out, a, b []float32) {
+	n := len(out)
+	a, b = a[:n], b[:n]
+	n8 := 0
+	if asm {
+		if n8 = n &^ 7; n8 > 0 {
+			addAVX2(n8, &out[0], &a[0], &b[0])
+		}
+	}
+	for i := n8; i < n; i++ {
+		out[i] = a[i] + b[i]
+	}
+}
+
+// vscale sets x[i] *= s.
+func vscale(asm bool, x []float32, s float32) {
+	n8 := 0
+	if asm {
+		if n8 = len(x) &^ 7; n8 > 0 {
+			scaleAVX2(n8, &x[0], s)
+		}
+	}
+	for i := n8; i < len(x); i++ {
+		x[i] *= s
+	}
+}

@@ -44,3 +44,36 @@ func axpy6x16AVX2(kd int, a *float32, ars, acs int, b *float32, ldb int, c *floa
 //
 //go:noescape
 func adamwAVX2(n int, p, grad, m, v *float32, c *adamConsts)
+
+// sumsqAVX2 returns Σ x[i]² for i < n (n a positive multiple of 8).
+//
+//go:noescape
+func sumsqAVX2(n int, x *float32) float32
+
+// scaleMulAVX2: out[i] = w[i]·(x[i]·r) (n a positive multiple of 8).
+//
+//go:noescape
+func scaleMulAVX2(n int, out, x, w *float32, r float32)
+
+// rmsBackDotAVX2: dw[i] += dy[i]·(x[i]·r); returns Σ w[i]·dy[i]·(x[i]·r)
+// (n a positive multiple of 8).
+//
+//go:noescape
+func rmsBackDotAVX2(n int, dw, x, dy, w *float32, r float32) float32
+
+// rmsBackDxAVX2: dx[i] += r·(w[i]·dy[i] − x[i]·r·dot) (n a positive
+// multiple of 8).
+//
+//go:noescape
+func rmsBackDxAVX2(n int, dx, x, dy, w *float32, r, dot float32)
+
+// addAVX2: out[i] = a[i] + b[i] (n a positive multiple of 8; out may alias
+// a or b).
+//
+//go:noescape
+func addAVX2(n int, out, a, b *float32)
+
+// scaleAVX2: x[i] *= s (n a positive multiple of 8).
+//
+//go:noescape
+func scaleAVX2(n int, x *float32, s float32)

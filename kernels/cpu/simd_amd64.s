@@ -397,3 +397,162 @@ adamwloop:
 	JNZ     adamwloop
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// RMSNorm rows and plain element-wise kernels. Each walks its n floats (a
+// positive multiple of 8) 32 at a time while it can, then 8 at a time; AX
+// is the byte offset shared by all the pointers. The reductions keep four
+// accumulators Y0–Y3 in the 32-wide loop (the 8-wide one adds into Y0) and
+// sum them as (Y0+Y1)+(Y2+Y3) before the horizontal reduction. The
+// element-wise results use no FMA, so they equal the Go loops' bits.
+
+// LOOP32x8(body, l32, l8, l8loop, ldone): body(off, reg, acc) for
+// off = 0, 32, 64, 96 with (reg, acc) = (Y4, Y0) … (Y7, Y3) per 32 floats,
+// then body(0, Y4, Y0) per remaining 8; the l* are the loop's labels.
+#define LOOP32x8(body, l32, l8, l8loop, ldone) \
+	XORQ AX, AX; \
+	SUBQ $32, CX; \
+	JL   l8; \
+l32: \
+	body(0, Y4, Y0); \
+	body(32, Y5, Y1); \
+	body(64, Y6, Y2); \
+	body(96, Y7, Y3); \
+	ADDQ $128, AX; \
+	SUBQ $32, CX; \
+	JGE  l32; \
+l8: \
+	ADDQ $32, CX; \
+	JZ   ldone; \
+l8loop: \
+	body(0, Y4, Y0); \
+	ADDQ $32, AX; \
+	SUBQ $8, CX; \
+	JNZ  l8loop; \
+ldone:
+
+// HSUM4: X0 = Σ of the 32 lanes of Y0–Y3 (in its low lane).
+#define HSUM4 \
+	VADDPS       Y1, Y0, Y0; \
+	VADDPS       Y3, Y2, Y2; \
+	VADDPS       Y2, Y0, Y0; \
+	VEXTRACTF128 $1, Y0, X1; \
+	VADDPS       X1, X0, X0; \
+	VHADDPS      X0, X0, X0; \
+	VHADDPS      X0, X0, X0
+
+#define ZERO4 \
+	VXORPS Y0, Y0, Y0; \
+	VXORPS Y1, Y1, Y1; \
+	VXORPS Y2, Y2, Y2; \
+	VXORPS Y3, Y3, Y3
+
+// acc += x²
+#define SUMSQ(o, y, acc) \
+	VMOVUPS     o(SI)(AX*1), y; \
+	VFMADD231PS y, y, acc
+
+// func sumsqAVX2(n int, x *float32) float32
+TEXT ·sumsqAVX2(SB), NOSPLIT, $0-20
+	MOVQ n+0(FP), CX
+	MOVQ x+8(FP), SI
+	ZERO4
+	LOOP32x8(SUMSQ, sumsq32, sumsq8, sumsq8loop, sumsqdone)
+	HSUM4
+	MOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// out = w·(x·r); Y15 = r
+#define SCALEMUL(o, y, acc) \
+	VMULPS  o(SI)(AX*1), Y15, y; \
+	VMULPS  o(DX)(AX*1), y, y; \
+	VMOVUPS y, o(DI)(AX*1)
+
+// func scaleMulAVX2(n int, out, x, w *float32, r float32)
+TEXT ·scaleMulAVX2(SB), NOSPLIT, $0-36
+	MOVQ         n+0(FP), CX
+	MOVQ         out+8(FP), DI
+	MOVQ         x+16(FP), SI
+	MOVQ         w+24(FP), DX
+	VBROADCASTSS r+32(FP), Y15
+	LOOP32x8(SCALEMUL, scalemul32, scalemul8, scalemul8loop, scalemuldone)
+	VZEROUPPER
+	RET
+
+// p = dy·(x·r); dw += p; acc += w·p. Y15 = r, Y12 scratch.
+#define RMSDOT(o, y, acc) \
+	VMULPS      o(SI)(AX*1), Y15, y; \
+	VMULPS      o(DX)(AX*1), y, y; \
+	VADDPS      o(DI)(AX*1), y, Y12; \
+	VMOVUPS     Y12, o(DI)(AX*1); \
+	VFMADD231PS o(R8)(AX*1), y, acc
+
+// func rmsBackDotAVX2(n int, dw, x, dy, w *float32, r float32) float32
+TEXT ·rmsBackDotAVX2(SB), NOSPLIT, $0-52
+	MOVQ         n+0(FP), CX
+	MOVQ         dw+8(FP), DI
+	MOVQ         x+16(FP), SI
+	MOVQ         dy+24(FP), DX
+	MOVQ         w+32(FP), R8
+	VBROADCASTSS r+40(FP), Y15
+	ZERO4
+	LOOP32x8(RMSDOT, rmsdot32, rmsdot8, rmsdot8loop, rmsdotdone)
+	HSUM4
+	MOVSS X0, ret+48(FP)
+	VZEROUPPER
+	RET
+
+// dx += r·(w·dy − (x·r)·dot); Y14 = r, Y15 = dot, Y12 scratch.
+#define RMSDX(o, y, acc) \
+	VMULPS  o(SI)(AX*1), Y14, y; \
+	VMULPS  Y15, y, y; \
+	VMOVUPS o(R8)(AX*1), Y12; \
+	VMULPS  o(DX)(AX*1), Y12, Y12; \
+	VSUBPS  y, Y12, Y12; \
+	VMULPS  Y14, Y12, Y12; \
+	VADDPS  o(DI)(AX*1), Y12, Y12; \
+	VMOVUPS Y12, o(DI)(AX*1)
+
+// func rmsBackDxAVX2(n int, dx, x, dy, w *float32, r, dot float32)
+TEXT ·rmsBackDxAVX2(SB), NOSPLIT, $0-48
+	MOVQ         n+0(FP), CX
+	MOVQ         dx+8(FP), DI
+	MOVQ         x+16(FP), SI
+	MOVQ         dy+24(FP), DX
+	MOVQ         w+32(FP), R8
+	VBROADCASTSS r+40(FP), Y14
+	VBROADCASTSS dot+44(FP), Y15
+	LOOP32x8(RMSDX, rmsdx32, rmsdx8, rmsdx8loop, rmsdxdone)
+	VZEROUPPER
+	RET
+
+// out = a + b
+#define VADD(o, y, acc) \
+	VMOVUPS o(SI)(AX*1), y; \
+	VADDPS  o(DX)(AX*1), y, y; \
+	VMOVUPS y, o(DI)(AX*1)
+
+// func addAVX2(n int, out, a, b *float32)
+TEXT ·addAVX2(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ out+8(FP), DI
+	MOVQ a+16(FP), SI
+	MOVQ b+24(FP), DX
+	LOOP32x8(VADD, vadd32, vadd8, vadd8loop, vadddone)
+	VZEROUPPER
+	RET
+
+// x *= s; Y15 = s
+#define VSCALE(o, y, acc) \
+	VMULPS  o(DI)(AX*1), Y15, y; \
+	VMOVUPS y, o(DI)(AX*1)
+
+// func scaleAVX2(n int, x *float32, s float32)
+TEXT ·scaleAVX2(SB), NOSPLIT, $0-20
+	MOVQ         n+0(FP), CX
+	MOVQ         x+8(FP), DI
+	VBROADCASTSS s+16(FP), Y15
+	LOOP32x8(VSCALE, vscale32, vscale8, vscale8loop, vscaledone)
+	VZEROUPPER
+	RET

@@ -19,3 +19,10 @@ func axpy6x16AVX2(kd int, a *float32, ars, acs int, b *float32, ldb int, c *floa
 }
 
 func adamwAVX2(n int, p, grad, m, v *float32, c *adamConsts) { panic("cpu: AVX2 on non-amd64") }
+
+func sumsqAVX2(n int, x *float32) float32                            { panic("cpu: AVX2 on non-amd64") }
+func scaleMulAVX2(n int, out, x, w *float32, r float32)              { panic("cpu: AVX2 on non-amd64") }
+func rmsBackDotAVX2(n int, dw, x, dy, w *float32, r float32) float32 { panic("cpu: AVX2 on non-amd64") }
+func rmsBackDxAVX2(n int, dx, x, dy, w *float32, r, dot float32)     { panic("cpu: AVX2 on non-amd64") }
+func addAVX2(n int, out, a, b *float32)                              { panic("cpu: AVX2 on non-amd64") }
+func scaleAVX2(n int, x *float32, s float32)                         { panic("cpu: AVX2 on non-amd64") }

@@ -232,3 +232,186 @@ func TestAdamWAsmVsGo(t *testing.T) {
 		}
 	}
 }
+
+// TestElementwiseAsmVsGo compares the RMSNorm row kernels and the plain
+// element-wise kernels with their pure-Go twins. Element-wise results must
+// match bit for bit; the reductions (Σx², the backward dot) sum in a
+// different order, so they get a relative tolerance.
+func TestElementwiseAsmVsGo(t *testing.T) {
+	needAVX2(t)
+	lengths := []int{0, 1, 7, 8, 9, 15, 16, 17, 33, 512, 1537}
+	r := rand.New(rand.NewPCG(11, 12))
+	clone := func(x []float32) []float32 { return append([]float32(nil), x...) }
+	// Slices are longer than n (by 3) so an overrun would show in the tail.
+	same := func(t *testing.T, n int, what string, a, b []float32) {
+		t.Helper()
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				t.Fatalf("n=%d %s[%d]: asm %g, go %g", n, what, i, a[i], b[i])
+			}
+		}
+	}
+	near := func(t *testing.T, n int, what string, a, b float32, rtol float64) {
+		t.Helper()
+		if math.Abs(float64(a-b)) > rtol*(1e-6+math.Abs(float64(b))) {
+			t.Fatalf("n=%d %s: asm %g, go %g (rel %.2g)", n, what, a, b, math.Abs(float64(a-b))/math.Abs(float64(b)))
+		}
+	}
+	// sum64 is the exact-ish oracle for the reductions: Σ f(i) in float64.
+	sum64 := func(n int, f func(i int) float64) float64 {
+		var s float64
+		for i := 0; i < n; i++ {
+			s += f(i)
+		}
+		return s
+	}
+	tests := []struct {
+		name string
+		run  func(t *testing.T, n int)
+	}{
+		{"sumsq", func(t *testing.T, n int) {
+			x := randVec(r, n+3, -2, 2)[:n]
+			a, b := sumsq(true, x), sumsq(false, x)
+			want := sum64(n, func(i int) float64 { return float64(x[i]) * float64(x[i]) })
+			// The asm's 32 partial sums are closer to the float64 sum
+			// (≤ 2e-7 relative over many seeds) than Go's single running
+			// sum (up to ~1.6e-6 at n = 1537), hence the looser bound there.
+			near(t, n, "asm vs float64", a, float32(want), 1e-6)
+			near(t, n, "asm vs go", a, b, 4e-6)
+		}},
+		{"scaleMul", func(t *testing.T, n int) {
+			x, w, o := randVec(r, n+3, -2, 2), randVec(r, n+3, -1, 1), randVec(r, n+3, -1, 1)
+			o1, o2 := clone(o), clone(o)
+			scaleMul(true, o1, x[:n], w, 0.731)
+			scaleMul(false, o2, x[:n], w, 0.731)
+			same(t, n, "out", o1, o2)
+		}},
+		{"rmsBackDot", func(t *testing.T, n int) {
+			x, dy, w, dw := randVec(r, n+3, -2, 2), randVec(r, n+3, -1, 1), randVec(r, n+3, -1, 1), randVec(r, n+3, -1, 1)
+			dw1, dw2 := clone(dw), clone(dw)
+			const rs = 1.37
+			a := rmsBackDot(true, dw1, x[:n], dy, w, rs)
+			b := rmsBackDot(false, dw2, x[:n], dy, w, rs)
+			same(t, n, "dw", dw1, dw2)
+			// Mixed signs: bound the error by the sum of |terms|.
+			abs := float32(sum64(n, func(i int) float64 { return math.Abs(float64(w[i]) * float64(dy[i]) * float64(x[i]) * rs) }))
+			want := float32(sum64(n, func(i int) float64 { return float64(w[i]) * float64(dy[i]) * float64(x[i]) * rs }))
+			if math.Abs(float64(a-want)) > 1e-6*float64(abs)+1e-30 || math.Abs(float64(a-b)) > 2e-6*float64(abs)+1e-30 {
+				t.Fatalf("n=%d dot: asm %g, go %g, float64 %g (Σ|terms| %g)", n, a, b, want, abs)
+			}
+		}},
+		{"rmsBackDx", func(t *testing.T, n int) {
+			x, dy, w, dx := randVec(r, n+3, -2, 2), randVec(r, n+3, -1, 1), randVec(r, n+3, -1, 1), randVec(r, n+3, -1, 1)
+			dx1, dx2 := clone(dx), clone(dx)
+			rmsBackDx(true, dx1, x[:n], dy, w, 1.37, -0.0625)
+			rmsBackDx(false, dx2, x[:n], dy, w, 1.37, -0.0625)
+			same(t, n, "dx", dx1, dx2)
+		}},
+		{"add", func(t *testing.T, n int) {
+			a, b, o := randVec(r, n+3, -1, 1), randVec(r, n+3, -1, 1), randVec(r, n+3, -1, 1)
+			o1, o2 := clone(o), clone(o)
+			vadd(true, o1[:n], a, b)
+			vadd(false, o2[:n], a, b)
+			same(t, n, "out", o1, o2)
+		}},
+		{"add_accumulate", func(t *testing.T, n int) {
+			d, s := randVec(r, n+3, -1, 1), randVec(r, n+3, -1, 1)
+			d1, d2 := clone(d), clone(d)
+			vadd(true, d1[:n], d1, s)
+			vadd(false, d2[:n], d2, s)
+			same(t, n, "dst", d1, d2)
+			for i := range d1[:n] {
+				if d1[i] != d[i]+s[i] {
+					t.Fatalf("n=%d [%d]: %g + %g = %g", n, i, d[i], s[i], d1[i])
+				}
+			}
+		}},
+		{"scale", func(t *testing.T, n int) {
+			x := randVec(r, n+3, -1, 1)
+			x1, x2 := clone(x), clone(x)
+			vscale(true, x1[:n], -0.37)
+			vscale(false, x2[:n], -0.37)
+			same(t, n, "x", x1, x2)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, n := range lengths {
+				tc.run(t, n)
+			}
+		})
+	}
+}
+
+// BenchmarkRMSNorm times RMSNorm forward and backward at N=4096, C=512 on
+// one thread, with the pure-Go loops (Generic GEMM kind) and the AVX2
+// kernels.
+func BenchmarkRMSNorm(b *testing.B) {
+	N, C := 4096, 512
+	r := rand.New(rand.NewPCG(7, 8))
+	in, w, dy := randVec(r, N*C, -2, 2), randVec(r, C, -1, 1), randVec(r, N*C, -1, 1)
+	out, rstd := make([]float32, N*C), make([]float32, N)
+	dx, dw := make([]float32, N*C), make([]float32, C)
+	for _, asm := range []bool{false, true} {
+		kind := gemm.Generic
+		if asm {
+			kind = gemm.AVX2
+		}
+		b.Run(fmt.Sprintf("fwd/asm=%v", asm), func(b *testing.B) {
+			if asm {
+				needAVX2(b)
+			}
+			be := New(Options{GEMM: kind, Threads: 1})
+			defer be.Close()
+			for b.Loop() {
+				be.RMSNormForward(out, rstd, in, w, N, C, 1e-5)
+			}
+		})
+		b.Run(fmt.Sprintf("bwd/asm=%v", asm), func(b *testing.B) {
+			if asm {
+				needAVX2(b)
+			}
+			be := New(Options{GEMM: kind, Threads: 1})
+			defer be.Close()
+			be.RMSNormForward(out, rstd, in, w, N, C, 1e-5)
+			for b.Loop() {
+				be.RMSNormBackward(dx, dw, dy, in, w, rstd, N, C)
+			}
+		})
+	}
+}
+
+// BenchmarkElementwise times Add, Scale and the embedding backward over
+// 4096×512 floats on one thread, pure Go and AVX2.
+func BenchmarkElementwise(b *testing.B) {
+	N, C, V := 4096, 512, 6400
+	n := N * C
+	r := rand.New(rand.NewPCG(9, 10))
+	x, y, out := randVec(r, n, -1, 1), randVec(r, n, -1, 1), make([]float32, n)
+	tab := make([]float32, V*C)
+	ids := make([]int32, N)
+	for i := range ids {
+		ids[i] = int32(r.IntN(V))
+	}
+	for _, asm := range []bool{false, true} {
+		kind := gemm.Generic
+		if asm {
+			kind = gemm.AVX2
+		}
+		run := func(name string, f func(be *Backend)) {
+			b.Run(fmt.Sprintf("%s/asm=%v", name, asm), func(b *testing.B) {
+				if asm {
+					needAVX2(b)
+				}
+				be := New(Options{GEMM: kind, Threads: 1})
+				defer be.Close()
+				for b.Loop() {
+					f(be)
+				}
+			})
+		}
+		run("add", func(be *Backend) { be.Add(out, x, y, n) })
+		run("scale", func(be *Backend) { be.Scale(out, 0.999) })
+		run("embback", func(be *Backend) { be.EmbeddingBackward(tab, ids, x, N, C) })
+	}
+}
