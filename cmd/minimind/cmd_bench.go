@@ -10,7 +10,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/minimind-go/minimind/kernels"
 	"github.com/minimind-go/minimind/kernels/gemm"
+	"github.com/minimind-go/minimind/kernels/parallel"
 	"github.com/minimind-go/minimind/model"
 	"github.com/minimind-go/minimind/train"
 	"github.com/spf13/cobra"
@@ -40,7 +42,7 @@ func (o *BenchOptions) AddFlags(f *pflag.FlagSet, batch int) {
 	f.StringVar(&o.Path, "model", "", "benchmark this model (HF directory or .pth) instead of random weights")
 	f.IntVar(&o.BatchSize, "batch_size", batch, "sequences per step")
 	f.IntVar(&o.Steps, "steps", 5, "timed steps (after one warm-up step); the median is reported")
-	f.Float64Var(&o.PeakGFLOPs, "peak_gflops", 0, "machine fp32 peak for MFU (0 = detect: cores × FMA width × 3.3 GHz, e.g. 211 for 2 AVX2 cores, 422 with AVX-512)")
+	f.Float64Var(&o.PeakGFLOPs, "peak_gflops", 0, "machine fp32 peak for MFU (0 = measure it: an FMA loop on every kernel thread, before and after the run, the faster counts)")
 	f.StringVar(&o.GEMM, "gemm", "auto", "GEMM micro-kernel: auto, avx512, avx2 or generic")
 	f.BoolVar(&o.JSON, "json", false, "print one JSON object as the last line")
 }
@@ -60,7 +62,8 @@ the same time.`,
 		Short: "Tokens/s, step time, GFLOP/s and MFU of a training step",
 		Long: `Time full training steps (forward, backward, gradient clipping and AdamW)
 and print tokens/s, the median step time, the achieved GFLOP/s, the model
-FLOPs utilisation against --peak_gflops, and memory.
+FLOPs utilisation against the machine's fp32 peak (measured with an FMA
+loop on the kernel threads, or --peak_gflops), and memory.
 
 Examples:
   minimind bench train
@@ -136,6 +139,86 @@ func randomIDs(n, vocab int, seed uint64) []int32 {
 	return ids
 }
 
+// measurePeak measures the fp32 peak of threads threads and returns the
+// faster of that and before, an earlier measurement: one taken while
+// something else ran would understate the peak and overstate MFU.
+func measurePeak(threads int, before measuredPeak) (float64, string) {
+	after := newMeasuredPeak(threads)
+	if before.gflops > after.gflops {
+		return before.gflops, before.desc
+	}
+	return after.gflops, after.desc
+}
+
+// backendThreads is how many threads be's kernels use.
+func backendThreads(be kernels.Backend) int {
+	if t, ok := be.(interface{ Threads() int }); ok {
+		return t.Threads()
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// backendPool is be's worker pool, or nil for a backend without one.
+func backendPool(be kernels.Backend) *parallel.Pool {
+	if p, ok := be.(interface{ Pool() *parallel.Pool }); ok {
+		return p.Pool()
+	}
+	return nil
+}
+
+// threadReport is how busy the kernel threads were over the timed steps.
+type threadReport struct {
+	workers int
+	total   time.Duration // wall time covered
+	busy    float64       // worker time in kernels ÷ (workers × total), the serial part counted as one busy worker
+	serial  float64       // share of total outside any kernel: one thread works, the others idle
+	tasks   []parallel.TaskStats
+}
+
+func newThreadReport(p *parallel.Pool) threadReport {
+	tasks, serial := p.Stats()
+	r := threadReport{workers: p.Workers(), tasks: tasks}
+	var busy time.Duration
+	r.total = serial
+	for _, t := range tasks {
+		r.total += t.Wall
+		busy += t.Busy
+	}
+	if r.total > 0 {
+		r.busy = float64(busy+serial) / (float64(r.workers) * float64(r.total))
+		r.serial = float64(serial) / float64(r.total)
+	}
+	return r
+}
+
+// print writes the summary line and the kernels that took ≥ 1% of the time.
+func (r threadReport) print(w io.Writer) {
+	if r.total <= 0 {
+		return
+	}
+	fmt.Fprintf(w, "threads     %d, busy %.1f%% of the time; serial (between kernels) %.1f%% of wall time\n",
+		r.workers, 100*r.busy, 100*r.serial)
+	for _, t := range r.tasks {
+		share := float64(t.Wall) / float64(r.total)
+		if share < 0.01 {
+			continue
+		}
+		fmt.Fprintf(w, "  %-18s %5.1f%% of wall time, %6d calls, %5.1f%% parallel efficiency\n",
+			t.Name, 100*share, t.Calls, 100*t.Efficiency(r.workers))
+	}
+}
+
+// measuredPeak is one MeasurePeakGFLOPs result.
+type measuredPeak struct {
+	gflops float64
+	desc   string
+}
+
+func newMeasuredPeak(threads int) measuredPeak {
+	g, d := gemm.MeasurePeakGFLOPs(threads)
+	return measuredPeak{g, d}
+}
+
 func peakRSS() int64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -165,9 +248,14 @@ func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out
 	}
 	opt := train.NewAdamW(m.Params, train.DefaultAdamW())
 	be := m.Backend()
+	var peak0 measuredPeak
+	if opts.PeakGFLOPs <= 0 {
+		peak0 = newMeasuredPeak(backendThreads(be))
+	}
 	fmt.Fprintf(out, "bench train: %s, %s params, batch %d × seq %d, %s\n", describeModel(&c), humanCount(len(m.Params.Data)), B, T, be.Name())
 	var times []float64
 	var loss float64
+	pool := backendPool(be)
 	for s := 0; s <= opts.Steps; s++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -182,6 +270,9 @@ func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out
 		opt.Step(be, m.Params.Data, m.Grads, 1e-4)
 		dt := time.Since(t0).Seconds()
 		loss = st.Loss
+		if s == 0 && pool != nil {
+			pool.EnableStats(true) // from the first timed step on
+		}
 		if s > 0 { // step 0 is the warm-up (allocations, page faults)
 			times = append(times, dt)
 			if !opts.JSON && !g.quiet {
@@ -192,9 +283,14 @@ func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out
 	step := median(times)
 	tps := float64(B*T) / step
 	gflops := model.TrainFLOPs(&c, B, T) / step / 1e9
+	var threads threadReport
+	if pool != nil {
+		threads = newThreadReport(pool)
+		pool.EnableStats(false)
+	}
 	peak, peakDesc := opts.PeakGFLOPs, "--peak_gflops"
 	if peak <= 0 {
-		peak, peakDesc = gemm.PeakGFLOPs(runtime.GOMAXPROCS(0))
+		peak, peakDesc = measurePeak(backendThreads(be), peak0)
 	}
 	mfu := gflops / peak
 	fmt.Fprintf(out, "tokens/s    %.1f\n", tps)
@@ -202,10 +298,14 @@ func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out
 	fmt.Fprintf(out, "compute     %.1f GFLOP/s, MFU %.1f%% of %.0f GFLOP/s (%s)\n", gflops, 100*mfu, peak, peakDesc)
 	fmt.Fprintf(out, "memory      activations %s, weights+grads+AdamW %s, process %s\n",
 		humanBytes(m.ActivationBytes()), humanBytes(int64(len(m.Params.Data))*16), humanBytes(peakRSS()))
+	if pool != nil {
+		threads.print(out)
+	}
 	if opts.JSON {
 		b, _ := json.Marshal(map[string]any{
 			"tokens_per_s": tps, "step_s": step, "mfu": mfu, "gflops": gflops, "peak_gflops": peak,
 			"batch_size": B, "seq_len": T, "use_moe": c.UseMoE, "activation_bytes": m.ActivationBytes(), "backend": be.Name(),
+			"busy_fraction": threads.busy, "serial_fraction": threads.serial,
 		})
 		fmt.Fprintf(out, "%s\n", b)
 	}

@@ -83,6 +83,10 @@ func (b *Backend) Name() string {
 // Threads reports the number of worker threads.
 func (b *Backend) Threads() int { return b.pool.Workers() }
 
+// Pool returns the worker pool every kernel runs on, for its statistics
+// (parallel.Pool.EnableStats): who is busy in which kernel.
+func (b *Backend) Pool() *parallel.Pool { return b.pool }
+
 // MatMul implements kernels.Backend.
 func (b *Backend) MatMul(c, a, w []float32, m, n, k int, transA, transB, accumulate bool) {
 	lda, ldb := k, n

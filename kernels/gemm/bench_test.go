@@ -36,8 +36,13 @@ var benchShapes = []struct {
 
 // BenchmarkSgemm reports GFLOP/s (2mnk per call) and, for decode shapes,
 // the GB/s of streaming B once.
+//
+// Training shapes also report "peak%": the median GFLOP/s as a percentage
+// of the machine's fp32 peak measured (with an FMA loop) on the same
+// number of threads just before.
 func BenchmarkSgemm(b *testing.B) {
 	pool := newPool(b, 0)
+	peak, _ := MeasurePeakGFLOPs(pool.Workers())
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, s := range benchShapes {
 		var p problem // made on first use, so filtered-out shapes cost nothing
@@ -76,6 +81,9 @@ func BenchmarkSgemm(b *testing.B) {
 				flop := 2 * float64(s.m) * float64(s.n) * float64(s.k)
 				b.ReportMetric(flop/sec/1e9, "GFLOP/s")
 				b.ReportMetric(flop/best.Seconds()/1e9, "best-GFLOP/s")
+				if s.m > skinnyMaxM && kind != Generic {
+					b.ReportMetric(100*flop/sec/1e9/peak, "peak%")
+				}
 				if s.m <= skinnyMaxM {
 					b.ReportMetric(4*float64(s.n)*float64(s.k)/sec/1e9, "GB/s")
 				}

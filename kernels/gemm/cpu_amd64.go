@@ -68,3 +68,13 @@ func dot4F16AVX2(k int, a *float32, b *uint16, ldb int, out *[4]float32)
 //
 //go:noescape
 func pack6AVX2(kc int, a *float32, lda int, dst *float32)
+
+// fmaLoopAVX2 runs n iterations of 12 independent 8-lane FMAs (peak.go).
+//
+//go:noescape
+func fmaLoopAVX2(n int)
+
+// fmaLoopAVX512 runs n iterations of 12 independent 16-lane FMAs.
+//
+//go:noescape
+func fmaLoopAVX512(n int)

@@ -33,3 +33,6 @@ func dot4F16AVX2(k int, a *float32, b *uint16, ldb int, out *[4]float32) {
 }
 
 func pack6AVX2(kc int, a *float32, lda int, dst *float32) { panic("gemm: AVX2 on non-amd64") }
+
+func fmaLoopAVX2(n int)   { panic("gemm: AVX2 on non-amd64") }
+func fmaLoopAVX512(n int) { panic("gemm: AVX512 on non-amd64") }

@@ -20,8 +20,12 @@
 package parallel
 
 import (
+	"reflect"
 	"runtime"
+	"sort"
+	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // Task is a unit of parallel work: Run(lo, hi) handles items [lo, hi).
@@ -54,6 +58,36 @@ type Pool struct {
 	_       [56]byte
 	pending atomic.Int64 // workers still inside the current call
 	_       [56]byte
+
+	// Optional accounting (EnableStats), written by the caller only; the
+	// workers add their busy time to their own busy slot.
+	statsOn bool
+	stats   map[reflect.Type]*TaskStats
+	since   time.Time        // EnableStats or ResetStats time
+	busy    []paddedDuration // [n]: 0 is the caller
+}
+
+// paddedDuration is a per-worker counter on its own cache line.
+type paddedDuration struct {
+	d time.Duration
+	_ [56]byte
+}
+
+// TaskStats is what a Pool with stats on measured for one task type.
+type TaskStats struct {
+	Name  string        // the task's Go type, e.g. "gemm.job"
+	Calls int           // For/Split calls
+	Wall  time.Duration // caller's time inside those calls
+	Busy  time.Duration // time all workers spent in Run, summed
+}
+
+// Efficiency is Busy ÷ (workers × Wall): 1 when every worker was busy for
+// the whole of every call, 1/workers when one worker did all the work.
+func (s TaskStats) Efficiency(workers int) float64 {
+	if s.Wall <= 0 {
+		return 0
+	}
+	return float64(s.Busy) / (float64(workers) * float64(s.Wall))
 }
 
 // worker is one helper goroutine's parking state, on its own cache line.
@@ -69,11 +103,11 @@ func New(n int) *Pool {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	p := &Pool{n: n}
+	p := &Pool{n: n, busy: make([]paddedDuration, n)}
 	for i := 1; i < n; i++ {
 		w := &worker{wake: make(chan struct{}, 1)}
 		p.workers = append(p.workers, w)
-		go p.run(w, p.gen.Load())
+		go p.run(w, &p.busy[i].d, p.gen.Load())
 	}
 	return p
 }
@@ -116,7 +150,8 @@ func (p *Pool) waitWorkers() {
 // run is a worker goroutine: wait for a new generation, drain it, repeat.
 // seen is the generation at New: read by the goroutine itself, it could
 // already include the first call's.
-func (p *Pool) run(w *worker, seen int64) {
+// busy is the worker's own stats slot.
+func (p *Pool) run(w *worker, busy *time.Duration, seen int64) {
 	for {
 		g := p.await(w, seen)
 		seen = g
@@ -124,7 +159,7 @@ func (p *Pool) run(w *worker, seen int64) {
 			p.pending.Add(-1)
 			return
 		}
-		p.drain()
+		p.drain(busy)
 		p.pending.Add(-1)
 	}
 }
@@ -155,14 +190,23 @@ func (p *Pool) await(w *worker, seen int64) int64 {
 	}
 }
 
-// drain takes chunks of grain items until none are left.
-func (p *Pool) drain() {
+// drain takes chunks of grain items until none are left, adding the time
+// spent in Run to *busy when stats are on (statsOn is written before the
+// call's gen bump and read after it, so the read is ordered).
+func (p *Pool) drain(busy *time.Duration) {
+	timed := p.statsOn
 	for {
 		lo := int(p.next.Add(int64(p.grain))) - p.grain
 		if lo >= p.total {
 			return
 		}
 		hi := min(lo+p.grain, p.total)
+		if timed {
+			t0 := time.Now()
+			p.task.Run(lo, hi)
+			*busy += time.Since(t0)
+			continue
+		}
 		p.task.Run(lo, hi)
 	}
 }
@@ -177,6 +221,14 @@ func (p *Pool) For(n, grain int, t Task) {
 	if grain < 1 {
 		grain = 1
 	}
+	if p.statsOn {
+		p.timedFor(n, grain, t)
+		return
+	}
+	p.forAll(n, grain, t)
+}
+
+func (p *Pool) forAll(n, grain int, t Task) {
 	if p.n == 1 || n <= grain {
 		t.Run(0, n)
 		return
@@ -187,9 +239,73 @@ func (p *Pool) For(n, grain int, t Task) {
 	p.next.Store(0)
 	p.pending.Store(int64(len(p.workers)))
 	p.post()
-	p.drain()
+	p.drain(&p.busy[0].d)
 	p.waitWorkers()
 	p.task = nil
+}
+
+// timedFor is For with accounting: the call's wall time and the busy time
+// every worker added during it go to t's type.
+func (p *Pool) timedFor(n, grain int, t Task) {
+	typ := reflect.TypeOf(t)
+	s := p.stats[typ]
+	if s == nil {
+		name := strings.TrimPrefix(typ.String(), "*")
+		s = &TaskStats{Name: name}
+		p.stats[typ] = s
+	}
+	var before time.Duration
+	for i := range p.busy {
+		before += p.busy[i].d
+	}
+	t0 := time.Now()
+	if p.n == 1 || n <= grain {
+		t.Run(0, n) // untimed path: the caller alone, busy for the whole call
+		p.busy[0].d += time.Since(t0)
+	} else {
+		p.forAll(n, grain, t)
+	}
+	s.Calls++
+	s.Wall += time.Since(t0)
+	var after time.Duration
+	for i := range p.busy {
+		after += p.busy[i].d
+	}
+	s.Busy += after - before
+}
+
+// EnableStats turns per-task accounting on or off. On, every call is
+// timed (a few tens of nanoseconds per chunk) and attributed to its task's
+// type; see Stats. Turning it on resets the figures.
+func (p *Pool) EnableStats(on bool) {
+	p.statsOn = on
+	if on {
+		p.ResetStats()
+	}
+}
+
+// ResetStats clears the figures and restarts the clock Stats measures
+// the serial time against.
+func (p *Pool) ResetStats() {
+	p.stats = make(map[reflect.Type]*TaskStats)
+	for i := range p.busy {
+		p.busy[i].d = 0
+	}
+	p.since = time.Now()
+}
+
+// Stats returns the figures per task type, largest Wall first, and the
+// time since EnableStats or ResetStats that the caller spent outside any
+// pool call: the serial part of the work between kernels, when the other
+// workers idle.
+func (p *Pool) Stats() (tasks []TaskStats, serial time.Duration) {
+	total := time.Since(p.since)
+	for _, s := range p.stats {
+		tasks = append(tasks, *s)
+		total -= s.Wall
+	}
+	sort.Slice(tasks, func(i, j int) bool { return tasks[i].Wall > tasks[j].Wall })
+	return tasks, max(total, 0)
 }
 
 // Split runs t with contiguous, near-equal shares of [0, n): Run(lo, hi)

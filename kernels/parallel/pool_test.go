@@ -55,3 +55,58 @@ func TestForNoAlloc(t *testing.T) {
 		t.Fatalf("For allocates %v times per call", n)
 	}
 }
+
+// sleepTask sleeps per chunk, so busy time is known from the outside.
+type sleepTask struct{ per time.Duration }
+
+func (s *sleepTask) Run(lo, hi int) { time.Sleep(time.Duration(hi-lo) * s.per) }
+
+// soloTask runs on one worker only (one item).
+type soloTask struct{ d time.Duration }
+
+func (s *soloTask) Run(lo, hi int) { time.Sleep(s.d) }
+
+// TestStats: busy time, wall time and the serial gap are attributed and
+// add up; a one-chunk task is 1/workers efficient; stats off records
+// nothing and turning them on resets them.
+func TestStats(t *testing.T) {
+	p := New(2)
+	defer p.Close()
+	p.EnableStats(true)
+	st := &sleepTask{per: time.Millisecond}
+	for range 3 {
+		p.For(8, 1, st) // 8 ms of sleeping split over 2 workers
+	}
+	time.Sleep(20 * time.Millisecond) // serial: no pool call
+	p.For(1, 1, &soloTask{d: 10 * time.Millisecond})
+	tasks, serial := p.Stats()
+	if len(tasks) != 2 {
+		t.Fatalf("got %d task types, want 2: %+v", len(tasks), tasks)
+	}
+	byName := map[string]TaskStats{}
+	for _, s := range tasks {
+		byName[s.Name] = s
+	}
+	sl, so := byName["parallel.sleepTask"], byName["parallel.soloTask"]
+	if sl.Calls != 3 || so.Calls != 1 {
+		t.Fatalf("calls: sleepTask %d soloTask %d, want 3 and 1", sl.Calls, so.Calls)
+	}
+	if sl.Busy < 24*time.Millisecond || sl.Busy > sl.Wall*2+time.Millisecond {
+		t.Fatalf("sleepTask busy %v wall %v: want busy ≥ 24ms and ≤ 2×wall", sl.Busy, sl.Wall)
+	}
+	if e := so.Efficiency(2); e < 0.45 || e > 0.55 {
+		t.Fatalf("one-chunk task efficiency %.2f, want 0.5", e)
+	}
+	if serial < 20*time.Millisecond || serial > 200*time.Millisecond {
+		t.Fatalf("serial %v, want about 20ms", serial)
+	}
+	p.EnableStats(false)
+	p.For(8, 1, st)
+	if tasks, _ := p.Stats(); len(tasks) != 2 || tasks[0].Calls+tasks[1].Calls != 4 {
+		t.Fatalf("stats off recorded a call: %+v", tasks)
+	}
+	p.EnableStats(true)
+	if tasks, _ := p.Stats(); len(tasks) != 0 {
+		t.Fatalf("EnableStats(true) did not reset: %+v", tasks)
+	}
+}
