@@ -19,9 +19,13 @@ func (m *Model) backward(a *acts, ids, targets []int32, B, T int, scale float32)
 	be.Zero(dres)
 	be.RMSNormBackward(dres, m.g.norm, dln, a.final[:N*C], m.w.norm, a.rstdf[:N], N, C)
 
+	eps := float32(c.RMSNormEps)
 	for l := len(a.layers) - 1; l >= 0; l-- {
 		la, lw, lg := &a.layers[l], &m.w.layers[l], &m.g.layers[l]
 		ln1, ln2, mid := la.ln1[:N*C], la.ln2[:N*C], la.mid[:N*C]
+		// ln2 is not kept per layer (acts.go): recompute it. Same kernel,
+		// same input, so the values (and rstd2) are bit-identical.
+		be.RMSNormForward(ln2, la.rstd2[:N], mid, lw.postNorm, N, C, eps)
 
 		// out = mid + FFN(ln2): dres is d(out); the residual passes through.
 		be.Zero(dln)
@@ -46,7 +50,8 @@ func (m *Model) backward(a *acts, ids, targets []int32, B, T int, scale float32)
 		// q, k = RoPE(q, k)
 		be.RoPEBackward(dq, pos, m.cos, m.sin, N, NH, HS)
 		be.RoPEBackward(dk, pos, m.cos, m.sin, N, NKV, HS)
-		// q, k, v = ln1·W{q,k,v}ᵀ
+		// q, k, v = ln1·W{q,k,v}ᵀ; ln1 recomputed (it shares ln2's buffer).
+		be.RMSNormForward(ln1, la.rstd1[:N], la.res[:N*C], lw.inNorm, N, C, eps)
 		be.MatMul(dln, dq, lw.wq, N, C, C, false, false, false)
 		be.MatMul(dln, dk, lw.wk, N, C, kvC, false, false, true)
 		be.MatMul(dln, dv, lw.wv, N, C, kvC, false, false, true)
@@ -65,9 +70,12 @@ func (m *Model) backward(a *acts, ids, targets []int32, B, T int, scale float32)
 func (m *Model) ffnBackward(a *acts, fa *ffnActs, w, g *ffnW, x, dOut, dx []float32, rows int) {
 	be, C, F := m.be, m.Config.HiddenSize, m.Config.IntermediateSize
 	dgate, dup, dh := a.dffn.gate[:rows*F], a.dffn.up[:rows*F], a.dffn.h[:rows*F]
-	// out = h·Wdᵀ
+	// out = h·Wdᵀ. h is not kept (acts.go): recompute it in dgate's buffer,
+	// which is free until SwiGLUBackward.
 	be.MatMul(dh, dOut, w.down, rows, F, C, false, false, false)
-	be.MatMul(g.down, dOut, fa.h[:rows*F], C, F, rows, true, false, true)
+	h := dgate
+	be.SwiGLUForward(h, fa.gate[:rows*F], fa.up[:rows*F], rows*F)
+	be.MatMul(g.down, dOut, h, C, F, rows, true, false, true)
 	// h = silu(gate) ⊙ up
 	be.Zero(dgate)
 	be.Zero(dup)

@@ -112,6 +112,8 @@ func (m *Model) moeBackward(a *acts, la *layerActs, lw, lg *layerW, B, T int, sc
 	be.Zero(dwSel)
 	be.RowDot(dwSel, dOut, mo.tok[:NK], mo.y[:NK*C], NK, C)
 	be.Zero(dxg)
+	// xg is shared by all layers (acts.go): gather this layer's again.
+	be.Gather(mo.xg[:NK*C], x, mo.tok[:NK], nil, NK, C)
 	F := c.IntermediateSize
 	for e := 0; e < E; e++ {
 		lo, hi := mo.off[e], mo.off[e+1]
