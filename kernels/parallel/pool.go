@@ -222,7 +222,7 @@ func (p *Pool) For(n, grain int, t Task) {
 		grain = 1
 	}
 	if p.statsOn {
-		p.timedFor(n, grain, t)
+		p.timedFor(n, grain, t, false)
 		return
 	}
 	p.forAll(n, grain, t)
@@ -234,7 +234,31 @@ func (p *Pool) forAll(n, grain int, t Task) {
 		return
 	}
 	// Chunks: at least grain items, and enough chunks for balance (4 per worker).
-	chunk := max(grain, (n+4*p.n-1)/(4*p.n))
+	p.run1(n, max(grain, (n+4*p.n-1)/(4*p.n)), t)
+}
+
+// ForChunks is For with chunks of exactly chunk items (the last may be
+// shorter), for callers that size their items for balance themselves: a
+// GEMM with as many equal row blocks per worker, say, where For's larger
+// chunks would leave one worker a block more than another.
+func (p *Pool) ForChunks(n, chunk int, t Task) {
+	if n <= 0 {
+		return
+	}
+	chunk = max(chunk, 1)
+	if p.statsOn {
+		p.timedFor(n, chunk, t, true)
+		return
+	}
+	if p.n == 1 || n <= chunk {
+		t.Run(0, n)
+		return
+	}
+	p.run1(n, chunk, t)
+}
+
+// run1 runs one parallel call of t over [0, n) in chunks of chunk items.
+func (p *Pool) run1(n, chunk int, t Task) {
 	p.task, p.total, p.grain = t, n, chunk
 	p.next.Store(0)
 	p.pending.Store(int64(len(p.workers)))
@@ -244,9 +268,9 @@ func (p *Pool) forAll(n, grain int, t Task) {
 	p.task = nil
 }
 
-// timedFor is For with accounting: the call's wall time and the busy time
-// every worker added during it go to t's type.
-func (p *Pool) timedFor(n, grain int, t Task) {
+// timedFor is For (ForChunks when exact) with accounting: the call's wall
+// time and the busy time every worker added during it go to t's type.
+func (p *Pool) timedFor(n, grain int, t Task, exact bool) {
 	typ := reflect.TypeOf(t)
 	s := p.stats[typ]
 	if s == nil {
@@ -259,10 +283,13 @@ func (p *Pool) timedFor(n, grain int, t Task) {
 		before += p.busy[i].d
 	}
 	t0 := time.Now()
-	if p.n == 1 || n <= grain {
+	switch {
+	case p.n == 1 || n <= grain:
 		t.Run(0, n) // untimed path: the caller alone, busy for the whole call
 		p.busy[0].d += time.Since(t0)
-	} else {
+	case exact:
+		p.run1(n, grain, t)
+	default:
 		p.forAll(n, grain, t)
 	}
 	s.Calls++

@@ -35,6 +35,8 @@ func TestForRunsEachItemOnce(t *testing.T) {
 			n := 1 + call*7%1000
 			p.For(n, 1+call%5, c)
 			checkOnce(t, c, n)
+			p.ForChunks(n, 1+call%7, c)
+			checkOnce(t, c, n)
 			if call%50 == 49 {
 				// Long enough for every worker to stop spinning and park.
 				time.Sleep(20 * time.Millisecond)
