@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
 	"time"
 
@@ -39,7 +41,9 @@ its token count and speed. The whole conversation is the prompt of each
 reply; when it no longer fits --context_len (minus room for the reply), the
 oldest turns are dropped (the system prompt stays).
 
-Commands: /reset starts a new conversation, /exit (or end of input) quits.
+Commands: /reset starts a new conversation, /exit (or end of input, Ctrl-D)
+quits. Ctrl-C stops a reply that is streaming (what was said so far stays
+in the conversation); at the prompt it only reminds you how to quit.
 
 Examples:
   minimind chat --model ./MiniMind2
@@ -48,14 +52,23 @@ Examples:
 Exit status: 0 success, 1 error, 2 bad flags, 130 interrupted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runChat(cmd.Context(), opts, g, cmd.InOrStdin(), cmd.OutOrStdout())
+			// Ctrl-C belongs to the chat, not to the whole program
+			// (main's context still ends on SIGTERM).
+			signal.Reset(os.Interrupt)
+			intr := make(chan os.Signal, 1)
+			signal.Notify(intr, os.Interrupt)
+			defer signal.Stop(intr)
+			return runChat(cmd.Context(), opts, g, cmd.InOrStdin(), cmd.OutOrStdout(), intr)
 		},
 	}
 	opts.AddFlags(cmd.Flags())
 	return cmd
 }
 
-func runChat(ctx context.Context, opts ChatOptions, g *globalOptions, in io.Reader, out io.Writer) error {
+// runChat runs the chat loop on in and out until /exit or the end of in.
+// A value on interrupts (nil: none) stops the reply being generated, or
+// at the prompt prints how to quit.
+func runChat(ctx context.Context, opts ChatOptions, g *globalOptions, in io.Reader, out io.Writer, interrupts <-chan os.Signal) error {
 	sopt, err := opts.Sampling.options()
 	if err != nil {
 		return err
@@ -75,15 +88,27 @@ func runChat(ctx context.Context, opts ChatOptions, g *globalOptions, in io.Read
 	reserve := min(max(sopt.MaxNewTokens, 1), eng.Window()/2)
 	var history []chat.Message
 	fmt.Fprintln(out, "MiniMind chat. /reset starts over, /exit quits.")
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	done := make(chan struct{})
+	defer close(done)
+	lines := readLines(in, done)
 	for turn := 0; ; turn++ {
 		fmt.Fprint(out, "\n> ")
-		if !sc.Scan() {
-			fmt.Fprintln(out)
-			return sc.Err()
+		var l lineOrErr
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-interrupts:
+				fmt.Fprint(out, "\n(/exit or Ctrl-D quits)\n> ")
+			case l = <-lines:
+				waiting = false
+			}
 		}
-		line := strings.TrimSpace(sc.Text())
+		if l.eof {
+			fmt.Fprintln(out)
+			return l.err
+		}
+		line := strings.TrimSpace(l.text)
 		switch line {
 		case "":
 			continue
@@ -111,8 +136,23 @@ func runChat(ctx context.Context, opts ChatOptions, g *globalOptions, in io.Read
 		}
 		sopt.Seed = opts.Sampling.Seed + uint64(turn)
 		start := time.Now()
-		res, err := eng.Generate(ctx, []generate.Request{{Prompt: prompt, Options: sopt}},
+		turnCtx, stop := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() { // Ctrl-C while the reply streams ends this reply only
+			select {
+			case <-interrupts:
+				stop()
+			case <-stopped:
+			}
+		}()
+		res, err := eng.Generate(turnCtx, []generate.Request{{Prompt: prompt, Options: sopt}},
 			func(_ int, ev generate.Event) { io.WriteString(out, ev.Text) })
+		close(stopped)
+		stop()
+		if err != nil && ctx.Err() == nil && turnCtx.Err() != nil {
+			fmt.Fprint(out, "\n[interrupted]")
+			err = nil
+		}
 		if errors.Is(err, generate.ErrContextWindow) {
 			fmt.Fprintf(out, "(message too long for the %d-token context; try /reset or a shorter message)\n", eng.Window())
 			history = history[:len(history)-1]
@@ -126,4 +166,40 @@ func runChat(ctx context.Context, opts ChatOptions, g *globalOptions, in io.Read
 		fmt.Fprintf(out, "\n[%d tokens, %.1f tokens/s]\n", len(r.Tokens), float64(len(r.Tokens))/secs)
 		history = append(history, chat.Message{Role: "assistant", Content: r.Text})
 	}
+}
+
+// lineOrErr is one line of chat input, or its end.
+type lineOrErr struct {
+	text string
+	eof  bool
+	err  error // why input ended, nil at a clean end of input
+}
+
+// readLines reads in line by line on its own goroutine, so the chat can
+// wait for a line and for Ctrl-C at once. After the end of input it sends
+// one eof value and returns; it also returns once done is closed and it
+// has a line no one will read.
+func readLines(in io.Reader, done <-chan struct{}) <-chan lineOrErr {
+	ch := make(chan lineOrErr)
+	go func() {
+		sc := bufio.NewScanner(in)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		for {
+			l := lineOrErr{eof: true}
+			if sc.Scan() {
+				l = lineOrErr{text: sc.Text()}
+			} else {
+				l.err = sc.Err()
+			}
+			select {
+			case ch <- l:
+			case <-done:
+				return
+			}
+			if l.eof {
+				return
+			}
+		}
+	}()
+	return ch
 }
