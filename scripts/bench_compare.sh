@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# bench_compare.sh: MiniMind-Go against PyTorch on this machine, back to
+# back and interleaved (Go, PyTorch, Go, PyTorch, ...), so that load from
+# elsewhere hits both alike. Prints the median of each over the rounds and
+# the ratio.
+#
+#   scripts/bench_compare.sh [rounds]       (default 3)
+#
+# Needs Debian's python3-torch (/usr/bin/python3) for the PyTorch side.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+py=/usr/bin/python3
+bin=$(mktemp -d)/minimind
+go build -o "$bin" ./cmd/minimind
+out=$(mktemp)
+
+# case name | our command | PyTorch command | JSON key
+cases=(
+	"train dense B8×512|bench train --steps 5 --json|train|tokens_per_s"
+	"train MoE B8×512|bench train --use_moe --steps 3 --json|train --use_moe|tokens_per_s"
+	"decode B1 fp32|bench generate --batch_size 1 --json|generate --batch_size 1|decode_tokens_per_s"
+	"decode B1 bf16|bench generate --batch_size 1 --dtype bf16 --json|generate --batch_size 1|decode_tokens_per_s"
+	"decode B8 fp32|bench generate --batch_size 8 --json|generate --batch_size 8|decode_tokens_per_s"
+	"decode B8 bf16|bench generate --batch_size 8 --dtype bf16 --json|generate --batch_size 8|decode_tokens_per_s"
+)
+for ((r = 1; r <= rounds; r++)); do
+	for c in "${cases[@]}"; do
+		IFS='|' read -r name ours theirs key <<<"$c"
+		echo "round $r: $name" >&2
+		# shellcheck disable=SC2086
+		g=$("$bin" $ours | tail -n 1)
+		# shellcheck disable=SC2086
+		t=$("$py" scripts/bench_torch.py $theirs | tail -n 1)
+		printf '%s\t%s\t%s\t%s\n' "$name" "$key" "$g" "$t" >>"$out"
+	done
+done
+"$py" - "$out" <<'PY'
+import json, statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, key, g, t = line.rstrip("\n").split("\t")
+    g, t = json.loads(g), json.loads(t)
+    r = rows.setdefault(name, {"go": [], "torch": [], "mfu": []})
+    r["go"].append(g[key]); r["torch"].append(t[key])
+    if "mfu" in g:
+        r["mfu"].append(g["mfu"])
+print(f"{'case':<18} {'MiniMind-Go':>12} {'PyTorch':>10} {'ratio':>7}   (tokens/s, medians)")
+for name, r in rows.items():
+    go, th = statistics.median(r["go"]), statistics.median(r["torch"])
+    extra = f"   MFU {100*statistics.median(r['mfu']):.1f}%" if r["mfu"] else ""
+    print(f"{name:<18} {go:>12.1f} {th:>10.1f} {go/th:>6.2f}×{extra}")
+PY
