@@ -4,57 +4,89 @@ import (
 	"math"
 )
 
-// Attention is computed flash-style, in tiles of (query rows) × (key
-// block), so no T×T score matrix ever exists: per worker, a block of at
-// most attRows query rows × attKeys keys of scores is kept (in L1/L2).
+// Attention is computed flash-style, in tiles of (key block) × (query
+// rows), so no T×T score matrix ever exists: per worker, a block of at
+// most attKeys keys × attRows query rows of scores is kept (in L1).
 //
-// The query rows of one work item are the G = NH/NKV heads that share a KV
-// head, at up to attRows/G consecutive positions; they are gathered into a
-// contiguous, pre-scaled scratch block Qs, so a key or value row read from
-// cache serves all G heads (GQA) and a single decode position still makes
-// a tile of G rows.
+// The query rows of one block are the G = NH/NKV heads that share a KV
+// head, at up to attRows/G consecutive positions (row r = position·G +
+// head), so a key or value row read from cache serves all G heads (GQA)
+// and a single decode position still makes a block of G rows.
 //
-// Forward (online softmax): for each key block, S = Qs·Kᵀ (dots3x4 tiles),
-// the running row maximum m and sum l are updated, the accumulated output
-// rows are rescaled by exp(m_old − m_new), and O += P·V (axpyTile). At the
-// end out = O / l and lse = m + log l.
+// Scores are kept transposed, Sᵀ[key j][row r]. Then Sᵀ = K·Qsᵀ is an
+// outer-product product whose A is the key rows as they lie in memory and
+// whose B is Qsᵀ, the query rows gathered once per block, pre-scaled and
+// transposed (attTranspose): no key block is ever transposed. Every
+// softmax step runs down the key axis with 8 query rows per vector
+// (attSoftmax, attSoftmaxBack, AVX2 kernels with their own exp), so the
+// per-row max, sum, lse and D stay in registers. Causal and padding
+// positions are masked in the same vectors: row r sees key j iff
+// j ≤ lim[r] (its position; −1 for the padding rows up to whole tiles);
+// a block that every row sees wholly skips the masking. Blocks of at most
+// attDots query rows (decode) compute Sᵀ with dots3x4 on the untransposed
+// rows instead (3 keys × 4 rows per tile), so that no 16-row tile is
+// mostly padding.
+//
+// Every product (Sᵀ, dPᵀ, P·V, dV, dK, dQ) is one attPanel call: the
+// 6×16-tile FMA kernel of the GEMM, looping over all 6-row panels and
+// 16-column tiles in assembly, A read through two strides (so Pᵀ and dSᵀ
+// serve as P and dS in place) and B row-major.
+//
+// Forward (online softmax): for each key block, Sᵀ = K·Qsᵀ, the running
+// row maximum m and sum l are updated, and O = alpha·O + P·V with
+// alpha = exp(m_old − m_new) applied in the product's store. At the end
+// out = O / l and lse = m + log l.
 //
 // Backward recomputes P = exp(S − lse) from the saved log-sum-exp, as the
 // reference does, one (query block, key block) at a time:
 //
-//	dP = dO·Vᵀ, dS = P ⊙ (dP − D) with D = rowsum(dO ⊙ O),
+//	dPᵀ = V·dOᵀ, dSᵀ = Pᵀ ⊙ (dPᵀ − D) with D = rowsum(dO ⊙ O),
 //	dV += Pᵀ·dO,  dK += dSᵀ·(scale·Q),  dQ += scale·dS·K.
 //
-// Work items are (b, kv head) groups, so each dK/dV row has one writer.
 // Since Qs holds scale·q, S is already scaled; dK uses the scaled Q
 // directly and dQ is scaled once at the end.
+//
+// Work items: forward, (b, kv head, query block), the blocks of a head
+// ordered first, last, second, second to last, … so that each share of a
+// contiguous split gets about as much causal work as the others;
+// backward, (b, kv head), so each dK/dV row has one writer. An item's
+// arithmetic does not depend on which worker runs it, so results are the
+// same bits for every thread count (TestAttentionThreadsBitwise).
 const (
-	attRows = 48 // query rows per block: a multiple of 6 (axpy tile) and 3 (dots tile)
-	attKeys = 48 // keys per block: a multiple of 6 (dK/dV tiles), 4 (dots tile)
+	attRows = 48 // query rows per block: a multiple of 48 (6-row and 16-row tiles, 8-row strips)
+	attKeys = 48 // keys per block: a multiple of 6 (axpy tiles) and 3 (dots tiles)
+	attDots = 8  // blocks of at most this many query rows use dots3x4
 )
 
 // attWS is one worker's scratch.
 type attWS struct {
-	qs, os, dos []float32 // [attRows+6, HS] gathered Q·scale, O or dQ accumulator, dO
-	s, dp       []float32 // [attRows+6, attKeys] scores/P and dP/dS
-	mx, l, dd   []float32 // [attRows+6] running max, running sum (or lse), D
-	kpad        []float32 // [4, HS] a partial key tile, zero padded
-	edgeA       []float32 // [6, max(attKeys, attRows)] an edge tile's A rows
-	edgeC       [6 * 16]float32
+	qs, os, dos []float32 // [attRows, HS] gathered Q·scale, O or dQ accumulator, dO
+	qt, dot     []float32 // [HS, attRows] the same Q·scale and dO, transposed
+	s, dp       []float32 // [attKeys, attRows] Sᵀ/Pᵀ and dPᵀ/dSᵀ
+	mx, l, dd   []float32 // [attRows] running max, running sum (or lse), D
+	alpha, lim  []float32 // [attRows] rescale factors, last visible key
+	kpad        []float32 // [3, HS] a partial dots key tile, zero padded
+	edgeA       []float32 // [6, max(HS, attKeys, attRows)] an edge panel's A rows
+	edgeC       []float32 // [6, max(HS, attRows)] its C rows
+	edgeS       [6]float32
 }
 
 func (w *attWS) ensure(HS int) {
-	rows := attRows + 6
-	w.qs = grow(w.qs, rows*HS)
-	w.os = grow(w.os, rows*HS)
-	w.dos = grow(w.dos, rows*HS)
-	w.s = grow(w.s, rows*attKeys)
-	w.dp = grow(w.dp, rows*attKeys)
-	w.mx = grow(w.mx, rows)
-	w.l = grow(w.l, rows)
-	w.dd = grow(w.dd, rows)
-	w.kpad = grow(w.kpad, 4*HS)
-	w.edgeA = grow(w.edgeA, 6*max(attKeys, attRows))
+	w.qs = grow(w.qs, attRows*HS)
+	w.os = grow(w.os, attRows*HS)
+	w.dos = grow(w.dos, attRows*HS)
+	w.qt = grow(w.qt, HS*attRows)
+	w.dot = grow(w.dot, HS*attRows)
+	w.s = grow(w.s, attKeys*attRows)
+	w.dp = grow(w.dp, attKeys*attRows)
+	w.mx = grow(w.mx, attRows)
+	w.l = grow(w.l, attRows)
+	w.dd = grow(w.dd, attRows)
+	w.alpha = grow(w.alpha, attRows)
+	w.lim = grow(w.lim, attRows)
+	w.kpad = grow(w.kpad, 3*HS)
+	w.edgeA = grow(w.edgeA, 6*max(HS, attKeys, attRows))
+	w.edgeC = grow(w.edgeC, 6*max(HS, attRows))
 }
 
 // attTask runs causal GQA attention; see the comment above.
@@ -89,156 +121,183 @@ func (t *attTask) Run(lo, hi int) {
 	}
 }
 
+// attBlock is one query block of an item: positions [t0, t1), m = (t1 −
+// t0)·G query rows; mr rows of O (whole 6-row tiles), w softmax columns
+// (whole 8-row strips, ≥ mr), and nc computed score columns: whole 16-row
+// tiles of Qsᵀ when outer, else whole 4-row dots tiles of Qs.
+type attBlock struct {
+	t0, t1, m, mr, w, nc int
+	outer                bool
+}
+
+func (t *attTask) block(t0 int) attBlock {
+	t1 := min(t.T, t0+t.tPer)
+	m := (t1 - t0) * t.G
+	mr := roundUp(m, 6)
+	k := attBlock{t0: t0, t1: t1, m: m, mr: mr, w: roundUp(mr, 8), outer: m > attDots}
+	if k.outer {
+		k.nc = roundUp(m, 16)
+	} else {
+		k.nc = roundUp(m, 4)
+	}
+	return k
+}
+
 // gather copies the rows of positions [t0, t1) of batch row b, kv head kh
 // from x (layout [B,T,NH,HS]) into dst (row r = (t−t0)·G + g), times s,
-// and zero-fills dst up to a multiple of 6 rows. It returns the row count.
-func (t *attTask) gather(dst, x []float32, b, kh, t0, t1 int, s float32) int {
-	HS, G := t.HS, t.G
-	m := (t1 - t0) * G
-	for r := 0; r < m; r++ {
-		tt, h := t0+r/G, kh*G+r%G
-		src := x[((b*t.T+tt)*t.NH+h)*HS:][:HS]
-		d := dst[r*HS : (r+1)*HS]
-		if s == 1 {
-			copy(d, src)
-			continue
-		}
-		for i, v := range src {
-			d[i] = v * s
+// and zero-fills dst up to k.nc rows. The G heads of a position are
+// adjacent in x, so each position is one copy. With dt, the rows are also
+// transposed into dt[p*attRows + r] (columns up to k.nc).
+func (t *attTask) gather(dst, dt, x []float32, b, kh int, k attBlock, s float32) {
+	n := t.G * t.HS
+	for tt := k.t0; tt < k.t1; tt++ {
+		d := dst[(tt-k.t0)*n : (tt-k.t0+1)*n]
+		copy(d, x[((b*t.T+tt)*t.NH+kh*t.G)*t.HS:][:n])
+		if s != 1 {
+			vscale(t.asm, d, s)
 		}
 	}
-	clear(dst[m*HS : roundUp(m, 6)*HS])
-	return m
+	clear(dst[k.m*t.HS : k.nc*t.HS])
+	if dt != nil {
+		attTranspose(t.asm, k.nc, t.HS, dst, t.HS, dt, attRows)
+	}
+}
+
+// limits sets lim[r] = pos0 + r/G, the last key that query row r sees, for
+// r < m and −1 (none) for the padding rows up to k.w.
+func (t *attTask) limits(lim []float32, pos0 int, k attBlock) {
+	for r := range lim[:k.w] {
+		lim[r] = -1
+		if r < k.m {
+			lim[r] = float32(pos0 + r/t.G)
+		}
+	}
 }
 
 func roundUp(x, k int) int { return (x + k - 1) / k * k }
 
-// scores sets out[r*attKeys+j] = Σ_p a[r*HS+p]·keys[j*ld+p] for r < rows
-// (a multiple of 3) and j < nk, in 3×4 tiles. A partial last key tile is
-// copied to w.kpad so no key row past nk is read.
-func (t *attTask) scores(w *attWS, out, a []float32, rows int, keys []float32, ld, nk int) {
+// scores sets s[j*attRows + r] = keys_j · a_r for keys j < nb (row stride
+// ld) and query rows r < k.nc: with the outer-product tiles against the
+// transposed rows at, or (small blocks) with dots3x4 against the rows
+// ar, a partial last key tile copied to w.kpad so no key row past nb is
+// read.
+func (t *attTask) scores(w *attWS, s, keys []float32, ld, nb int, ar, at []float32, k attBlock) {
 	HS := t.HS
-	for j0 := 0; j0 < nk; j0 += 4 {
+	if k.outer {
+		t.product(w, nb, k.nc, HS, keys, ld, 1, at, attRows, s, attRows, nil, attSet)
+		return
+	}
+	for j0 := 0; j0 < nb; j0 += 3 {
 		kk, kld := keys[j0*ld:], ld
-		if nk-j0 < 4 {
+		if nb-j0 < 3 {
 			clear(w.kpad)
-			for j := 0; j < nk-j0; j++ {
+			for j := 0; j < nb-j0; j++ {
 				copy(w.kpad[j*HS:(j+1)*HS], keys[(j0+j)*ld:][:HS])
 			}
 			kk, kld = w.kpad, HS
 		}
-		for r := 0; r < rows; r += 3 {
-			dots3x4(t.asm, HS, a[r*HS:], HS, kk, kld, out[r*attKeys+j0:], attKeys)
+		for r := 0; r < k.nc; r += 4 {
+			dots3x4(t.asm, HS, kk, kld, ar[r*HS:], HS, s[j0*attRows+r:], attRows)
 		}
 	}
 }
 
-// product sets c = (or += when accum) A·B for A rows × kd (read through
-// strides ars, acs), B kd × HS (row stride ldb), C rows × HS (ldc), in
-// 6×16 tiles. With the assembly, an edge tile of fewer than 6 rows is
-// computed from a zero-padded copy of its A rows.
-func (t *attTask) product(w *attWS, rows, kd int, a []float32, ars, acs int, b []float32, ldb int, c []float32, ldc int, accum bool) {
-	HS := t.HS
-	for i0 := 0; i0 < rows; i0 += 6 {
-		nr := min(6, rows-i0)
-		for j0 := 0; j0 < HS; j0 += 16 {
-			nc := min(16, HS-j0)
-			if nr == 6 || !t.asm || nc < 16 {
-				axpyTile(t.asm, nr, nc, kd, a[i0*ars:], ars, acs, b[j0:], ldb, c[i0*ldc+j0:], ldc, accum)
-				continue
-			}
-			ea := w.edgeA[:6*kd]
-			clear(ea[nr*kd:])
-			for i := 0; i < nr; i++ {
-				for p := 0; p < kd; p++ {
-					ea[i*kd+p] = a[(i0+i)*ars+p*acs]
-				}
-			}
-			axpyTile(true, 6, 16, kd, ea, kd, 1, b[j0:], ldb, w.edgeC[:], 16, false)
-			for i := 0; i < nr; i++ {
-				dst := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+16]
-				src := w.edgeC[i*16 : i*16+16]
-				for j, v := range src {
-					if accum {
-						dst[j] += v
-					} else {
-						dst[j] = v
-					}
-				}
-			}
+// product sets C = A·B (mode attSet), C += A·B (attAdd) or C = sc_i·C +
+// A·B (attScale, row i scaled by sc[i]) for A rows × kd (read through
+// strides ars, acs), B kd × n (row stride ldb), C rows × n (ldc). With the
+// assembly, a last panel of fewer than 6 rows runs on zero-padded copies
+// of its rows.
+func (t *attTask) product(w *attWS, rows, n, kd int, a []float32, ars, acs int, b []float32, ldb int, c []float32, ldc int, sc []float32, mode int) {
+	r6 := rows
+	if t.asm && n >= 16 {
+		r6 -= rows % 6
+	}
+	attPanel(t.asm, r6, n, kd, a, ars, acs, b, ldb, c, ldc, sc, mode)
+	if r6 == rows {
+		return
+	}
+	nr := rows - r6
+	ai, ci := a[r6*ars:], c[r6*ldc:]
+	ea, ec, es := w.edgeA[:6*kd], w.edgeC[:6*n], w.edgeS[:]
+	clear(ea[nr*kd:])
+	clear(ec[nr*n:])
+	clear(es[nr:])
+	if mode == attScale {
+		copy(es[:], sc[r6:rows])
+	}
+	for i := 0; i < nr; i++ {
+		for p := range ea[i*kd : (i+1)*kd] {
+			ea[i*kd+p] = ai[i*ars+p*acs]
 		}
+		copy(ec[i*n:(i+1)*n], ci[i*ldc:i*ldc+n])
+	}
+	attPanel(true, 6, n, kd, ea, kd, 1, b, ldb, ec, n, es[:], mode)
+	for i := 0; i < nr; i++ {
+		copy(ci[i*ldc:i*ldc+n], ec[i*n:(i+1)*n])
 	}
 }
 
-// visible returns how many keys of the block starting at j0 (of nb) row r
-// sees, adding the padding mask to the row's first entries.
-func (t *attTask) visible(row []float32, b, pos, j0, nb int) int {
-	lim := min(nb, pos-j0+1)
-	if lim <= 0 {
-		return 0
+// addMask adds the padding mask, (1 − mask)·−1e9, to the score rows of the
+// keys [j0, j0+nb) of batch row b (mask 1, the usual case, adds nothing).
+func (t *attTask) addMask(s []float32, b, j0, nb int, k attBlock) {
+	if t.mask == nil {
+		return
 	}
-	if t.mask != nil {
-		mk := t.mask[b*t.S+j0:][:lim]
-		for j, v := range mk {
-			row[j] += (1 - v) * -1e9
+	for j, v := range t.mask[b*t.S+j0:][:nb] {
+		if v == 1 {
+			continue
+		}
+		row := s[j*attRows : j*attRows+k.w]
+		for r := range row {
+			row[r] += (1 - v) * -1e9
 		}
 	}
-	return lim
 }
 
 func (t *attTask) forward(w *attWS, it int) {
 	HS, G, NH := t.HS, t.G, t.NH
 	tb := it % t.nTB
+	if tb%2 == 0 {
+		tb /= 2
+	} else {
+		tb = t.nTB - 1 - tb/2
+	}
 	kh := (it / t.nTB) % t.NKV
 	b := it / (t.nTB * t.NKV)
-	t0 := tb * t.tPer
-	t1 := min(t.T, t0+t.tPer)
-	m := t.gather(w.qs, t.q, b, kh, t0, t1, t.scale)
-	mpad := roundUp(m, 6)
-	O := w.os[:mpad*HS]
-	clear(O)
-	mx, l := w.mx[:m], w.l[:m]
+	k := t.block(tb * t.tPer)
+	var qt []float32
+	if k.outer {
+		qt = w.qt
+	}
+	t.gather(w.qs, qt, t.q, b, kh, k, t.scale)
+	P := t.pastOf(b)
+	t.limits(w.lim, P+k.t0, k)
+	O := w.os[:k.mr*HS]
+	mx, l, alpha := w.mx[:k.w], w.l[:k.w], w.alpha[:k.w]
 	for r := range mx {
 		mx[r], l[r] = float32(math.Inf(-1)), 0
 	}
-	P := t.pastOf(b)
 	kvw := t.NKV * HS
 	base := b*t.S*kvw + kh*HS
-	nk := P + t1
+	nk := P + k.t1
 	for j0 := 0; j0 < nk; j0 += attKeys {
 		nb := min(attKeys, nk-j0)
-		t.scores(w, w.s, w.qs, mpad, t.k[base+j0*kvw:], kvw, nb)
-		for r := 0; r < mpad; r++ {
-			row := w.s[r*attKeys : r*attKeys+nb]
-			lim := 0
-			if r < m {
-				lim = t.visible(row, b, P+t0+r/G, j0, nb)
-			}
-			if lim == 0 {
-				clear(row)
-				continue
-			}
-			mnew := max(mx[r], vmax(t.asm, row[:lim]))
-			alpha := expf(mx[r] - mnew)
-			sum := vexp(t.asm, row[:lim], row[:lim], 1, -mnew)
-			clear(row[lim:])
-			l[r] = l[r]*alpha + sum
-			mx[r] = mnew
-			if alpha != 1 {
-				for i := range O[r*HS : (r+1)*HS] {
-					O[r*HS+i] *= alpha
-				}
-			}
+		t.scores(w, w.s, t.k[base+j0*kvw:], kvw, nb, w.qs, w.qt, k)
+		t.addMask(w.s, b, j0, nb, k)
+		attSoftmax(t.asm, nb, k.w, w.s, attRows, w.lim, float32(j0), mx, l, alpha)
+		// O = alpha·O + P·V; the first block sets O. Rows from m on are
+		// padding: their P, alpha and O are 0.
+		mode := attScale
+		if j0 == 0 {
+			mode = attSet
 		}
-		t.product(w, mpad, nb, w.s, attKeys, 1, t.v[base+j0*kvw:], kvw, O, HS, true)
+		t.product(w, k.mr, HS, nb, w.s, 1, attRows, t.v[base+j0*kvw:], kvw, O, HS, alpha, mode)
 	}
-	for r := 0; r < m; r++ {
-		tt, h := t0+r/G, kh*G+r%G
+	for r := 0; r < k.m; r++ {
+		tt, h := k.t0+r/G, kh*G+r%G
 		dst := t.out[((b*t.T+tt)*NH+h)*HS:][:HS]
-		inv := 1 / l[r]
-		for i, v := range O[r*HS : (r+1)*HS] {
-			dst[i] = v * inv
-		}
+		copy(dst, O[r*HS:(r+1)*HS])
+		vscale(t.asm, dst, 1/l[r])
 		t.lse[(b*NH+h)*t.T+tt] = mx[r] + float32(math.Log(float64(l[r])))
 	}
 }
@@ -249,59 +308,206 @@ func (t *attTask) backward(w *attWS, it int) {
 	kvw := t.NKV * HS
 	base := b*T*kvw + kh*HS
 	for tb := 0; tb < t.nTB; tb++ {
-		t0 := tb * t.tPer
-		t1 := min(T, t0+t.tPer)
-		m := t.gather(w.qs, t.q, b, kh, t0, t1, t.scale)
-		t.gather(w.dos, t.dOut, b, kh, t0, t1, 1)
-		mpad := roundUp(m, 6)
-		dQ := w.os[:mpad*HS]
+		k := t.block(tb * t.tPer)
+		// The row layouts feed dK, dV (and the dots tiles), the
+		// transposed ones the outer-product score tiles.
+		var qt, dt []float32
+		if k.outer {
+			qt, dt = w.qt, w.dot
+		}
+		t.gather(w.qs, qt, t.q, b, kh, k, t.scale)
+		t.gather(w.dos, dt, t.dOut, b, kh, k, 1)
+		t.limits(w.lim, k.t0, k)
+		dQ := w.os[:k.mr*HS]
 		clear(dQ)
-		lse, D := w.l[:m], w.dd[:m]
-		for r := 0; r < m; r++ {
-			tt, h := t0+r/G, kh*G+r%G
-			lse[r] = t.lse[(b*NH+h)*T+tt]
-			o := t.out[((b*T+tt)*NH+h)*HS:][:HS]
-			var d float32
-			for i, v := range w.dos[r*HS : (r+1)*HS] {
-				d += v * o[i]
+		lse, D := w.l[:k.w], w.dd[:k.w]
+		for r := range lse {
+			lse[r], D[r] = 0, 0
+			if r < k.m {
+				tt, h := k.t0+r/G, kh*G+r%G
+				lse[r] = t.lse[(b*NH+h)*T+tt]
+				D[r] = dot(w.dos[r*HS:(r+1)*HS], t.out[((b*T+tt)*NH+h)*HS:][:HS])
 			}
-			D[r] = d
 		}
-		for j0 := 0; j0 < t1; j0 += attKeys {
-			nb := min(attKeys, t1-j0)
-			t.scores(w, w.s, w.qs, mpad, t.k[base+j0*kvw:], kvw, nb)
-			t.scores(w, w.dp, w.dos, mpad, t.v[base+j0*kvw:], kvw, nb)
-			for r := 0; r < mpad; r++ {
-				row := w.s[r*attKeys : r*attKeys+nb]
-				drow := w.dp[r*attKeys : r*attKeys+nb]
-				lim := 0
-				if r < m {
-					lim = t.visible(row, b, t0+r/G, j0, nb)
-				}
-				if lim > 0 {
-					vexp(t.asm, row[:lim], row[:lim], 1, -lse[r])
-					d := D[r]
-					for j, p := range row[:lim] {
-						drow[j] = p * (drow[j] - d)
-					}
-				}
-				clear(row[lim:])
-				clear(drow[lim:])
-			}
-			// dV += Pᵀ·dO and dK += dSᵀ·(scale·Q): rows are keys, so A is
-			// read transposed (row stride 1, k stride attKeys).
+		for j0 := 0; j0 < k.t1; j0 += attKeys {
+			nb := min(attKeys, k.t1-j0)
+			keys, vals := t.k[base+j0*kvw:], t.v[base+j0*kvw:]
+			t.scores(w, w.s, keys, kvw, nb, w.qs, w.qt, k)
+			t.scores(w, w.dp, vals, kvw, nb, w.dos, w.dot, k)
+			t.addMask(w.s, b, j0, nb, k)
+			attSoftmaxBack(t.asm, nb, k.w, w.s, w.dp, attRows, w.lim, float32(j0), lse, D)
+			// dV += Pᵀ·dO and dK += dSᵀ·(scale·Q): the rows are keys, as
+			// Pᵀ and dSᵀ are stored; dQ += dS·K reads dSᵀ through strides.
 			dvb, dkb := t.dv[base+j0*kvw:], t.dk[base+j0*kvw:]
-			t.product(w, nb, m, w.s, 1, attKeys, w.dos, HS, dvb, kvw, true)
-			t.product(w, nb, m, w.dp, 1, attKeys, w.qs, HS, dkb, kvw, true)
-			// dQ += dS·K (scaled below).
-			t.product(w, mpad, nb, w.dp, attKeys, 1, t.k[base+j0*kvw:], kvw, dQ, HS, true)
+			t.product(w, nb, HS, k.m, w.s, attRows, 1, w.dos, HS, dvb, kvw, nil, attAdd)
+			t.product(w, nb, HS, k.m, w.dp, attRows, 1, w.qs, HS, dkb, kvw, nil, attAdd)
+			t.product(w, k.mr, HS, nb, w.dp, 1, attRows, keys, kvw, dQ, HS, nil, attAdd)
 		}
-		for r := 0; r < m; r++ {
-			tt, h := t0+r/G, kh*G+r%G
+		for r := 0; r < k.m; r++ {
+			tt, h := k.t0+r/G, kh*G+r%G
+			src := dQ[r*HS : (r+1)*HS]
+			vscale(t.asm, src, t.scale)
 			dst := t.dq[((b*T+tt)*NH+h)*HS:][:HS]
-			for i, v := range dQ[r*HS : (r+1)*HS] {
-				dst[i] += t.scale * v
+			vadd(t.asm, dst, dst, src)
+		}
+	}
+}
+
+// attSoftmax runs one key block of the online softmax on transposed
+// scores: for query rows r < w (the columns of s) and keys j < nb (its
+// rows, stride lds), the key j0+j is masked out (score −Inf) when
+// j0+j > lim[r]; then
+//
+//	m' = max(mx[r], max_j s[j][r]),  alpha[r] = exp(mx[r] − m'),
+//	s[j][r] = exp(s[j][r] − m'),     l[r] = l[r]·alpha[r] + Σ_j s[j][r],
+//
+// and mx[r] = m'. A row that has seen no key yet (m' = −Inf) gets
+// alpha = 0 and p = 0 (expf of NaN is 0), so padding rows stay 0.
+func attSoftmax(asm bool, nb, w int, s []float32, lds int, lim []float32, j0 float32, mx, l, alpha []float32) {
+	if nb <= 0 || w <= 0 {
+		return
+	}
+	_ = s[(nb-1)*lds+w-1]
+	lim, mx, l, alpha = lim[:w], mx[:w], l[:w], alpha[:w]
+	if asm && w%8 == 0 {
+		all := 1 // no key is masked: the assembly's first pass need not mask
+		for _, v := range lim {
+			if j0+float32(nb-1) > v {
+				all = 0
+				break
 			}
+		}
+		attSoftmaxAVX2(nb, w, &s[0], lds, &lim[0], j0, &mx[0], &l[0], &alpha[0], all)
+		return
+	}
+	ninf := float32(math.Inf(-1))
+	for r := range w {
+		m := mx[r]
+		for j := range nb {
+			if j0+float32(j) > lim[r] {
+				s[j*lds+r] = ninf
+			}
+			m = max(m, s[j*lds+r])
+		}
+		a := expf(mx[r] - m)
+		var sum float32
+		for j := range nb {
+			p := expf(s[j*lds+r] - m)
+			s[j*lds+r] = p
+			sum += p
+		}
+		l[r] = l[r]*a + sum
+		mx[r], alpha[r] = m, a
+	}
+}
+
+// attSoftmaxBack is the backward's block step on transposed scores and
+// dPᵀ (same layout, stride lds): with the mask of attSoftmax,
+//
+//	p = exp(s[j][r] − lse[r]),  s[j][r] = p,  dp[j][r] = p·(dp[j][r] − d[r]).
+func attSoftmaxBack(asm bool, nb, w int, s, dp []float32, lds int, lim []float32, j0 float32, lse, d []float32) {
+	if nb <= 0 || w <= 0 {
+		return
+	}
+	_ = s[(nb-1)*lds+w-1]
+	_ = dp[(nb-1)*lds+w-1]
+	lim, lse, d = lim[:w], lse[:w], d[:w]
+	if asm && w%8 == 0 {
+		attSoftmaxBackAVX2(nb, w, &s[0], &dp[0], lds, &lim[0], j0, &lse[0], &d[0])
+		return
+	}
+	for j := range nb {
+		sj, dj := s[j*lds:j*lds+w], dp[j*lds:j*lds+w]
+		for r, x := range sj {
+			p := float32(0)
+			if j0+float32(j) <= lim[r] {
+				p = expf(x - lse[r])
+			}
+			sj[r] = p
+			dj[r] = p * (dj[r] - d[r])
+		}
+	}
+}
+
+// attPanel modes: C = A·B, C += A·B, C = sc_i·C + A·B.
+const (
+	attSet = iota
+	attAdd
+	attScale
+)
+
+// attPanel sets c[i*ldc+j] for i < rows, j < n to (per mode) A·B,
+// c + A·B or sc[i]·c + A·B, where (A·B)[i][j] = Σ_{p<kd} a[i*ars+p*acs]·
+// b[p*ldb+j]: A read through two strides (a matrix or its transpose), B
+// row-major. The whole 6-row panels' whole 16-column tiles run the
+// assembly, in one call.
+func attPanel(asm bool, rows, n, kd int, a []float32, ars, acs int, b []float32, ldb int, c []float32, ldc int, sc []float32, mode int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	if kd > 0 {
+		_ = a[(rows-1)*ars+(kd-1)*acs]
+		_ = b[(kd-1)*ldb+n-1]
+	}
+	_ = c[(rows-1)*ldc+n-1]
+	var scp *float32
+	if mode == attScale {
+		sc = sc[:rows]
+		scp = &sc[0]
+	}
+	r6, n16 := 0, 0
+	if asm && kd > 0 {
+		r6, n16 = rows-rows%6, n&^15
+		if r6 > 0 && n16 > 0 {
+			attPanelAVX2(kd, &a[0], ars, acs, &b[0], ldb, &c[0], ldc, r6, n16, scp, mode)
+		} else {
+			r6 = 0
+		}
+	}
+	var acc [16]float32
+	for i := range rows {
+		j0 := 0
+		if i < r6 {
+			j0 = n16
+		}
+		for ; j0 < n; j0 += 16 {
+			nc := min(16, n-j0)
+			acc = [16]float32{}
+			for p := range kd {
+				s := a[i*ars+p*acs]
+				for j, v := range b[p*ldb+j0 : p*ldb+j0+nc] {
+					acc[j] += s * v
+				}
+			}
+			ci := c[i*ldc+j0 : i*ldc+j0+nc]
+			for j := range ci {
+				switch mode {
+				case attSet:
+					ci[j] = acc[j]
+				case attAdd:
+					ci[j] += acc[j]
+				default:
+					ci[j] = sc[i]*ci[j] + acc[j]
+				}
+			}
+		}
+	}
+}
+
+// attTranspose sets dst[c*ldd + r] = src[r*lds + c] for r < rows, c < cols.
+func attTranspose(asm bool, rows, cols int, src []float32, lds int, dst []float32, ldd int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	_ = src[(rows-1)*lds+cols-1]
+	_ = dst[(cols-1)*ldd+rows-1]
+	if asm && rows%8 == 0 && cols%8 == 0 {
+		attTransposeAVX2(rows, cols, &src[0], lds, &dst[0], ldd)
+		return
+	}
+	for r := range rows {
+		for c, v := range src[r*lds : r*lds+cols] {
+			dst[c*ldd+r] = v
 		}
 	}
 }

@@ -1,0 +1,31 @@
+//go:build amd64
+
+package cpu
+
+// Attention's block kernels (attn_amd64.s), AVX2+FMA like simd_amd64.s and
+// called only under the same condition. The Go wrappers and pure-Go twins
+// are in attention.go; they check lengths, not these.
+
+// attSoftmaxAVX2 is attSoftmax for w a positive multiple of 8 and nb > 0;
+// all != 0 says that no key is masked (j0+nb−1 ≤ lim[r] for every r).
+//
+//go:noescape
+func attSoftmaxAVX2(nb, w int, s *float32, lds int, lim *float32, j0 float32, mx, l, alpha *float32, all int)
+
+// attSoftmaxBackAVX2 is attSoftmaxBack for w a positive multiple of 8 and
+// nb > 0.
+//
+//go:noescape
+func attSoftmaxBackAVX2(nb, w int, s, dp *float32, lds int, lim *float32, j0 float32, lse, d *float32)
+
+// attPanelAVX2 is attPanel for rows a positive multiple of 6, n a
+// positive multiple of 16 and kd > 0 (sc is read only in mode attScale).
+//
+//go:noescape
+func attPanelAVX2(kd int, a *float32, ars, acs int, b *float32, ldb int, c *float32, ldc int, rows, n int, sc *float32, mode int)
+
+// attTransposeAVX2 is attTranspose for rows and cols positive multiples
+// of 8.
+//
+//go:noescape
+func attTransposeAVX2(rows, cols int, src *float32, lds int, dst *float32, ldd int)
