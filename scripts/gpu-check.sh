@@ -51,6 +51,9 @@ fi
 {
 	date -u +"%Y-%m-%dT%H:%M:%SZ"
 	nvidia-smi 2>&1 || echo "nvidia-smi not available"
+	# The CPU: whether gemm.test/cpu.test ran the AVX-512 kernels.
+	grep -m1 'model name' /proc/cpuinfo
+	grep -m1 -o -w 'avx512f' /proc/cpuinfo || echo "no avx512f"
 	ls -l "$BIN_DIR"
 } >"$OUT_DIR/environment.log" 2>&1
 
