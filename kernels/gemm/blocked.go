@@ -120,11 +120,14 @@ func (j *job) packAPanel(ip int) {
 	if j.transA {
 		// A is k×m: row p of A holds op(A)[·][p] contiguously.
 		if rows == 6 && mr == 6 {
-			// Fixed-size array copies compile to a few vector moves; copy
-			// of 6 floats is a memmove call per k step.
+			o := j.pc*j.lda + i0
+			if j.g.kind == AVX2 && kc > 0 {
+				_ = j.a[o+(kc-1)*j.lda+5] // the last row's 6 floats are in bounds
+				packStrip6(kc, &j.a[o], j.lda, &dst[0])
+				return
+			}
 			for p := 0; p < kc; p++ {
-				o := (j.pc+p)*j.lda + i0
-				*(*[6]float32)(dst[p*6 : p*6+6]) = [6]float32(j.a[o : o+6])
+				*(*[6]float32)(dst[p*6 : p*6+6]) = [6]float32(j.a[o+p*j.lda:][:6])
 			}
 			return
 		}
@@ -175,9 +178,14 @@ func (j *job) packBPanel(jp int) {
 	cols := min(nr, j.jc+j.nc-j0)
 	if !j.transB {
 		if cols == 16 && nr == 16 {
+			o := j.pc*j.ldb + j0
+			if j.g.kind == AVX2 && kc > 0 {
+				_ = j.b[o+(kc-1)*j.ldb+15] // the last row's 16 floats are in bounds
+				packStrip16(kc, &j.b[o], j.ldb, &dst[0])
+				return
+			}
 			for p := 0; p < kc; p++ {
-				o := (j.pc+p)*j.ldb + j0
-				*(*[16]float32)(dst[p*16 : p*16+16]) = [16]float32(j.b[o : o+16])
+				*(*[16]float32)(dst[p*16 : p*16+16]) = [16]float32(j.b[o+p*j.ldb:][:16])
 			}
 			return
 		}

@@ -78,3 +78,15 @@ func fmaLoopAVX2(n int)
 //
 //go:noescape
 func fmaLoopAVX512(n int)
+
+// packStrip6 copies 6 floats from each of kc rows of a (stride lda) to
+// dst[p*6:], kc ≥ 1 (kernels_amd64.s).
+//
+//go:noescape
+func packStrip6(kc int, a *float32, lda int, dst *float32)
+
+// packStrip16 copies 16 floats from each of kc rows of b (stride ldb) to
+// dst[p*16:], kc ≥ 1.
+//
+//go:noescape
+func packStrip16(kc int, b *float32, ldb int, dst *float32)

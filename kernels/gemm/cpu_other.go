@@ -36,3 +36,6 @@ func pack6AVX2(kc int, a *float32, lda int, dst *float32) { panic("gemm: AVX2 on
 
 func fmaLoopAVX2(n int)   { panic("gemm: AVX2 on non-amd64") }
 func fmaLoopAVX512(n int) { panic("gemm: AVX512 on non-amd64") }
+
+func packStrip6(kc int, a *float32, lda int, dst *float32)  { panic("gemm: AVX2 on non-amd64") }
+func packStrip16(kc int, b *float32, ldb int, dst *float32) { panic("gemm: AVX2 on non-amd64") }
