@@ -42,7 +42,7 @@ func (o *BenchOptions) AddFlags(f *pflag.FlagSet, batch int) {
 	f.StringVar(&o.Path, "model", "", "benchmark this model (HF directory or .pth) instead of random weights")
 	f.IntVar(&o.BatchSize, "batch_size", batch, "sequences per step")
 	f.IntVar(&o.Steps, "steps", 5, "timed steps (after one warm-up step); the median is reported")
-	f.Float64Var(&o.PeakGFLOPs, "peak_gflops", 0, "machine fp32 peak for MFU (0 = measure it: an FMA loop on every kernel thread, before and after the run, the faster counts)")
+	f.Float64Var(&o.PeakGFLOPs, "peak_gflops", 0, "fp32 peak for MFU in GFLOP/s (0 = on the CPU, measure it: an FMA loop on every kernel thread before and after the run, the faster counts; other devices report no MFU unless given)")
 	f.StringVar(&o.GEMM, "gemm", "auto", "GEMM micro-kernel: auto, avx512, avx2 or generic")
 	f.BoolVar(&o.JSON, "json", false, "print one JSON object as the last line")
 }
@@ -248,8 +248,11 @@ func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out
 	}
 	opt := train.NewAdamW(m.Params, train.DefaultAdamW())
 	be := m.Backend()
+	// The FMA loop measures this CPU: it is the peak only for a backend
+	// whose kernels run on the CPU's threads (one with a worker pool).
+	cpuPeak := opts.PeakGFLOPs <= 0 && backendPool(be) != nil
 	var peak0 measuredPeak
-	if opts.PeakGFLOPs <= 0 {
+	if cpuPeak {
 		peak0 = newMeasuredPeak(backendThreads(be))
 	}
 	fmt.Fprintf(out, "bench train: %s, %s params, batch %d × seq %d, %s\n", describeModel(&c), humanCount(len(m.Params.Data)), B, T, be.Name())
@@ -289,13 +292,18 @@ func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out
 		pool.EnableStats(false)
 	}
 	peak, peakDesc := opts.PeakGFLOPs, "--peak_gflops"
-	if peak <= 0 {
+	if cpuPeak {
 		peak, peakDesc = measurePeak(backendThreads(be), peak0)
 	}
-	mfu := gflops / peak
+	var mfu float64
 	fmt.Fprintf(out, "tokens/s    %.1f\n", tps)
 	fmt.Fprintf(out, "step        %.3f s (median of %d)\n", step, len(times))
-	fmt.Fprintf(out, "compute     %.1f GFLOP/s, MFU %.1f%% of %.0f GFLOP/s (%s)\n", gflops, 100*mfu, peak, peakDesc)
+	if peak > 0 {
+		mfu = gflops / peak
+		fmt.Fprintf(out, "compute     %.1f GFLOP/s, MFU %.1f%% of %.0f GFLOP/s (%s)\n", gflops, 100*mfu, peak, peakDesc)
+	} else {
+		fmt.Fprintf(out, "compute     %.1f GFLOP/s (MFU: give this device's peak with --peak_gflops)\n", gflops)
+	}
 	fmt.Fprintf(out, "memory      activations %s, weights+grads+AdamW %s, process %s\n",
 		humanBytes(m.ActivationBytes()), humanBytes(int64(len(m.Params.Data))*16), humanBytes(peakRSS()))
 	if pool != nil {
