@@ -24,6 +24,10 @@ var benchShapes = []struct {
 	{"lmhead_4096x512·6400x512T", false, true, 4096, 6400, 512, false},
 	{"lmhead_dx_4096x6400·6400x512", false, false, 4096, 512, 6400, false},
 	{"lmhead_dW_4096x6400T·4096x512", true, false, 6400, 512, 4096, false},
+	// One routed expert of the default MoE (top-2 of 4: ~2048 of the 4096 rows).
+	{"moe_fwd_2048x512·1536x512T", false, true, 2048, 1536, 512, false},
+	{"moe_dx_2048x1536·1536x512", false, false, 2048, 512, 1536, false},
+	{"moe_dW_2048x1536T·2048x512", true, false, 1536, 512, 2048, false},
 	{"decode_m1_1536x512", false, true, 1, 1536, 512, false},
 	{"decode_m1_1536x512_cold", false, true, 1, 1536, 512, true},
 	{"decode_m8_1536x512", false, true, 8, 1536, 512, false},
