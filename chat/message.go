@@ -31,7 +31,27 @@ type ToolCall struct {
 // templates print a string as is and an object through tojson.
 type FunctionCall struct {
 	Name      string `json:"name"`
-	Arguments any    `json:"arguments"`
+	Arguments any    `json:"arguments"` // a JSON string, or decoded JSON (objects as Object, in order)
+}
+
+// UnmarshalJSON keeps object arguments in key order (see Object).
+func (f *FunctionCall) UnmarshalJSON(data []byte) error {
+	var aux struct {
+		Name      string          `json:"name"`
+		Arguments json.RawMessage `json:"arguments"`
+	}
+	if err := json.Unmarshal(data, &aux); err != nil {
+		return err
+	}
+	f.Name, f.Arguments = aux.Name, nil
+	if a := bytes.TrimSpace(aux.Arguments); len(a) > 0 {
+		v, err := DecodeJSON(a)
+		if err != nil {
+			return fmt.Errorf("function arguments: %w", err)
+		}
+		f.Arguments = v
+	}
+	return nil
 }
 
 // UnmarshalJSON accepts content as a string, null, or OpenAI's list of
@@ -87,7 +107,7 @@ func (m Message) templateValue() map[string]any {
 	if len(m.ToolCalls) > 0 {
 		calls := make([]any, len(m.ToolCalls))
 		for i, c := range m.ToolCalls {
-			call := map[string]any{"function": map[string]any{"name": c.Function.Name, "arguments": c.Function.Arguments}}
+			call := map[string]any{"function": map[string]any{"name": c.Function.Name, "arguments": templateValue(c.Function.Arguments)}}
 			if c.ID != "" {
 				call["id"] = c.ID
 			}

@@ -1,8 +1,10 @@
 package chat
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"reflect"
 	"sort"
 	"strconv"
@@ -16,9 +18,9 @@ import (
 // is what HF's tojson filter calls: ", " and ": " separators (or "," and
 // ": " with an indent), non-ASCII kept, no HTML escaping.
 //
-// One difference cannot be avoided: Python keeps a dict's insertion order,
-// while a Go map has none, so map keys are written sorted. Ordered gonja
-// dicts (built inside the template) keep their order.
+// Python keeps a dict's insertion order, while a Go map has none, so map
+// keys are written sorted; Objects (decoded JSON) and gonja dicts (built
+// inside the template) keep their order.
 func pyJSON(sb *strings.Builder, v any, indent string, depth int) error {
 	if depth > 64 {
 		return fmt.Errorf("tojson: nesting deeper than 64")
@@ -41,6 +43,10 @@ func pyJSON(sb *strings.Builder, v any, indent string, depth int) error {
 			vals[i] = p.Value
 		}
 		return pyObject(sb, keys, vals, indent, depth)
+	case Object:
+		return pyObject(sb, x.Keys, x.Values, indent, depth)
+	case json.Number:
+		return pyNumber(sb, x)
 	case string:
 		pyString(sb, x)
 		return nil
@@ -158,8 +164,24 @@ func pyFloat(sb *strings.Builder, f float64) {
 	case f == math.Trunc(f) && math.Abs(f) < 1e16:
 		sb.WriteString(strconv.FormatInt(int64(f), 10))
 	default:
-		sb.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
+		sb.WriteString(pyRepr(f))
 	}
+}
+
+// pyRepr is Python's repr of a finite float: the shortest digits that
+// round-trip, in exponent form when the exponent is below -4 or at least
+// 16, otherwise positional with at least one decimal ("2.0").
+func pyRepr(f float64) string {
+	e := strconv.FormatFloat(f, 'e', -1, 64)
+	exp, _ := strconv.Atoi(e[strings.IndexByte(e, 'e')+1:])
+	if exp < -4 || exp >= 16 {
+		return e
+	}
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.ContainsRune(s, '.') {
+		s += ".0"
+	}
+	return s
 }
 
 // pyString quotes s like Python's json with ensure_ascii=False.
@@ -192,4 +214,29 @@ func pyString(sb *strings.Builder, s string) {
 		}
 	}
 	sb.WriteByte('"')
+}
+
+// pyNumber writes a JSON number literal as Python's json.dumps(json.loads(n))
+// does: an integer literal as the integer, anything with a fraction or an
+// exponent as a float.
+func pyNumber(sb *strings.Builder, n json.Number) error {
+	s := n.String()
+	if !strings.ContainsAny(s, ".eE") { // Python int: exact, however long
+		i, ok := new(big.Int).SetString(s, 10)
+		if !ok {
+			return fmt.Errorf("tojson: bad number %q", s)
+		}
+		sb.WriteString(i.String())
+		return nil
+	}
+	f, err := n.Float64()
+	if math.IsInf(f, 0) { // out of range: Python's float() gives inf too
+		pyFloat(sb, f)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("tojson: number %q: %w", s, err)
+	}
+	sb.WriteString(pyRepr(f))
+	return nil
 }

@@ -24,8 +24,9 @@ type Options struct {
 	// enable_thinking; nil leaves it undefined (MiniMind's default).
 	EnableThinking *bool
 	// Tools are the function schemas offered to the model (OpenAI's
-	// {"type": "function", "function": {...}} objects).
-	Tools []map[string]any
+	// {"type": "function", "function": {...}} objects), in key order as
+	// given: they are printed with tojson, which keeps it.
+	Tools []Object
 	// Vars are extra template variables, such as bos_token and eos_token.
 	Vars map[string]any
 }
@@ -109,7 +110,7 @@ func (t *Template) Render(msgs []Message, opt Options) (out string, err error) {
 	if opt.Tools != nil {
 		tools := make([]any, len(opt.Tools))
 		for i, tool := range opt.Tools {
-			tools[i] = tool
+			tools[i] = templateValue(tool)
 		}
 		data["tools"] = tools
 	} else {

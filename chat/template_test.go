@@ -137,10 +137,11 @@ func boolPtr(b bool) *bool { return &b }
 // built-in renderer must agree on each.
 func TestChatSpecCases(t *testing.T) {
 	jinja := mustTemplate(t, configTemplate(t, "minimind/tokenizer_config.json"))
-	weather := map[string]any{"type": "function", "function": map[string]any{
-		"name": "get_weather", "description": "天气 \"now\"",
-		"parameters": map[string]any{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}, "required": []any{"city"}},
-	}}
+	var weather Object // keys in an unsorted order, which tojson keeps
+	if err := json.Unmarshal([]byte(`{"type": "function", "function": {"name": "get_weather", "description": "天气 \"now\"",
+		"parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}`), &weather); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		msgs []Message
@@ -176,9 +177,9 @@ func TestChatSpecCases(t *testing.T) {
 				{Role: "tool", Content: "晴"},
 				{Role: "tool", Content: "雨"},
 			},
-			opt: Options{AddGenerationPrompt: true, Tools: []map[string]any{weather}},
+			opt: Options{AddGenerationPrompt: true, Tools: []Object{weather}},
 			want: "<|im_start|>system\nS\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>\n" +
-				`{"function": {"description": "天气 \"now\"", "name": "get_weather", "parameters": {"properties": {"city": {"type": "string"}}, "required": ["city"], "type": "object"}}, "type": "function"}` +
+				`{"type": "function", "function": {"name": "get_weather", "description": "天气 \"now\"", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}` +
 				"\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n" +
 				"<|im_start|>user\nweather?<|im_end|>\n" +
 				"<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"北京\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"上海\"}}\n</tool_call><|im_end|>\n" +

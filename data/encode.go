@@ -127,7 +127,7 @@ func (e *Encoder) Pretrain(text string) []int32 {
 // SFT renders conversation msgs of the example with augmentation key key as 2510's SFTDataset does
 // (random system prompt, chat template, empty-think removal) and returns the
 // ids truncated to max_seq_len, unpadded.
-func (e *Encoder) SFT(key int, msgs []chat.Message, tools []map[string]any) ([]int32, error) {
+func (e *Encoder) SFT(key int, msgs []chat.Message, tools []chat.Object) ([]int32, error) {
 	if len(msgs) == 0 {
 		return nil, fmt.Errorf("%w: empty conversation", ErrMalformed)
 	}
@@ -154,7 +154,7 @@ func (e *Encoder) DPO(key int, chosen, rejected []chat.Message) (c, r []int32, e
 	return c, r, nil
 }
 
-func (e *Encoder) renderIDs(rng *rand.Rand, msgs []chat.Message, tools []map[string]any) ([]int32, error) {
+func (e *Encoder) renderIDs(rng *rand.Rand, msgs []chat.Message, tools []chat.Object) ([]int32, error) {
 	text, err := e.tmpl.Render(msgs, chat.Options{Tools: tools})
 	if err != nil {
 		return nil, err

@@ -278,3 +278,22 @@ func TestSFTAugmentation(t *testing.T) {
 		t.Error("a different seed gave identical augmentation for 200 keys")
 	}
 }
+
+// TestSFTFunctionsKeepOrder: the tool schemas of an SFT record reach the
+// prompt with their keys in file order, as MiniMind's json.loads + tojson
+// keeps them (a Go map would have sorted them).
+func TestSFTFunctionsKeepOrder(t *testing.T) {
+	line := `{"conversations": [{"role": "system", "content": "S", "functions": [{"name": "f", "description": "d", "parameters": {"type": "object", "properties": {}}}]}, {"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]}`
+	rec, err := data.ParseRecord(data.KindSFT, []byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := chat.ChatML().Render(rec.Conversations, chat.Options{Tools: rec.Tools})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"name": "f", "description": "d", "parameters": {"type": "object", "properties": {}}}`
+	if !strings.Contains(got, want) {
+		t.Fatalf("prompt lacks %s in order:\n%s", want, got)
+	}
+}

@@ -48,11 +48,11 @@ func ParseKind(s string) (Kind, error) {
 
 // Record is one parsed JSONL line. Which fields are set depends on the kind.
 type Record struct {
-	Text          string           // pretrain
-	Conversations []chat.Message   // SFT, RLAIF
-	Tools         []map[string]any // SFT: conversations[0]["functions"] of a system message
-	Chosen        []chat.Message   // DPO
-	Rejected      []chat.Message   // DPO
+	Text          string         // pretrain
+	Conversations []chat.Message // SFT, RLAIF
+	Tools         []chat.Object  // SFT: conversations[0]["functions"] of a system message
+	Chosen        []chat.Message // DPO
+	Rejected      []chat.Message // DPO
 }
 
 // ParseRecord parses one JSONL line as a record of kind. Any error wraps
@@ -144,7 +144,7 @@ func parseMessages(field string, raw []json.RawMessage) ([]chat.Message, error) 
 
 // parseFunctions reads the optional "functions" of a system message: a list
 // of tool schemas, or a JSON string holding one (both occur in MiniMind data).
-func parseFunctions(msg json.RawMessage) ([]map[string]any, error) {
+func parseFunctions(msg json.RawMessage) ([]chat.Object, error) {
 	var v struct {
 		Functions json.RawMessage `json:"functions"`
 	}
@@ -162,7 +162,7 @@ func parseFunctions(msg json.RawMessage) ([]map[string]any, error) {
 		}
 		f = []byte(s)
 	}
-	var tools []map[string]any
+	var tools []chat.Object // in key order, as Python's json.loads keeps them
 	if err := json.Unmarshal(f, &tools); err != nil {
 		return nil, fmt.Errorf("functions: want a list of objects: %w", err)
 	}

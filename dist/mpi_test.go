@@ -183,7 +183,10 @@ func TestMPIRankHangs(t *testing.T) {
 	if r.code != 7 {
 		t.Errorf("exit status %d, want the abort code 7:\n%s", r.code, r.out)
 	}
-	wantLines(t, r.out, "rank 0: error: dist: all-reduce", "(timeout=true)", "MPI_ABORT was invoked on rank 0")
+	// Status 7 is the proof of MPI_Abort(7). mpirun's "MPI_ABORT was invoked"
+	// banner is not asserted: Open MPI 4.1 sometimes fails to print it
+	// ("ORTE_ERROR_LOG: Data unpack had inadequate space ... show_help.c").
+	wantLines(t, r.out, "rank 0: error: dist: all-reduce", "(timeout=true)")
 }
 
 // torchrun starts WORLD_SIZE copies of rankprog with torchrun-style

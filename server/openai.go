@@ -20,24 +20,24 @@ import (
 // ignored, as clients send many. top_k, repetition_penalty and ignore_eos
 // are vLLM-style extensions.
 type chatRequest struct {
-	Model               string           `json:"model"`
-	Messages            []chat.Message   `json:"messages"`
-	Temperature         *float64         `json:"temperature"`
-	TopP                *float64         `json:"top_p"`
-	TopK                *int             `json:"top_k"`
-	RepetitionPenalty   *float64         `json:"repetition_penalty"`
-	FrequencyPenalty    *float64         `json:"frequency_penalty"`
-	PresencePenalty     *float64         `json:"presence_penalty"`
-	MaxTokens           *int             `json:"max_tokens"`
-	MaxCompletionTokens *int             `json:"max_completion_tokens"`
-	N                   *int             `json:"n"`
-	Seed                *int64           `json:"seed"`
-	Stop                stopList         `json:"stop"`
-	Stream              bool             `json:"stream"`
-	StreamOptions       *streamOptions   `json:"stream_options"`
-	Tools               []map[string]any `json:"tools"`
-	ChatTemplateKwargs  map[string]any   `json:"chat_template_kwargs"`
-	IgnoreEOS           bool             `json:"ignore_eos"`
+	Model               string         `json:"model"`
+	Messages            []chat.Message `json:"messages"`
+	Temperature         *float64       `json:"temperature"`
+	TopP                *float64       `json:"top_p"`
+	TopK                *int           `json:"top_k"`
+	RepetitionPenalty   *float64       `json:"repetition_penalty"`
+	FrequencyPenalty    *float64       `json:"frequency_penalty"`
+	PresencePenalty     *float64       `json:"presence_penalty"`
+	MaxTokens           *int           `json:"max_tokens"`
+	MaxCompletionTokens *int           `json:"max_completion_tokens"`
+	N                   *int           `json:"n"`
+	Seed                *int64         `json:"seed"`
+	Stop                stopList       `json:"stop"`
+	Stream              bool           `json:"stream"`
+	StreamOptions       *streamOptions `json:"stream_options"`
+	Tools               []chat.Object  `json:"tools"`
+	ChatTemplateKwargs  map[string]any `json:"chat_template_kwargs"`
+	IgnoreEOS           bool           `json:"ignore_eos"`
 }
 
 // completionRequest is the body of POST /v1/completions.
