@@ -276,6 +276,8 @@ func TestValidation(t *testing.T) {
 		{"empty stop", "/v1/chat/completions", `{` + msgs + `,"stop":[""]}`, 400, "stop"},
 		{"penalty out of range", "/v1/chat/completions", `{` + msgs + `,"presence_penalty":9}`, 400, ""},
 		{"stream not a bool", "/v1/chat/completions", `{` + msgs + `,"stream":"yes"}`, 400, "stream"},
+		{"tool not an object", "/v1/chat/completions", `{` + msgs + `,"tools":[1]}`, 400, ""},
+		{"tools not a list", "/v1/chat/completions", `{` + msgs + `,"tools":{"type":"function"}}`, 400, ""},
 		{"thinking not a bool", "/v1/chat/completions", `{` + msgs + `,"chat_template_kwargs":{"enable_thinking":"x"}}`, 400, ""},
 		{"prompt too long", "/v1/chat/completions", `{"messages":[{"role":"user","content":"` + strings.Repeat("long words here ", 40) + `"}]}`, 400, "messages"},
 		{"body too large", "/v1/chat/completions", `{"messages":[{"role":"user","content":"` + strings.Repeat("x", 1<<17) + `"}]}`, 413, ""},
