@@ -132,51 +132,6 @@ func dots3x4(asm bool, hs int, q []float32, ldq int, k []float32, ldk int, out [
 	}
 }
 
-// axpyTile sets c[i*ldc+j] = (or += when accum) Σ_{p<kd} a[i*ars+p*acs]·
-// b[p*ldb+j] for i < rows ≤ 6, j < cols ≤ 16: one tile of C = A·B with A
-// read through two strides (so A may be a matrix or its transpose) and B
-// row-major. Full 6×16 tiles run the assembly.
-func axpyTile(asm bool, rows, cols, kd int, a []float32, ars, acs int, b []float32, ldb int, c []float32, ldc int, accum bool) {
-	if kd <= 0 {
-		if !accum {
-			for i := 0; i < rows; i++ {
-				clear(c[i*ldc : i*ldc+cols])
-			}
-		}
-		return
-	}
-	_ = a[(rows-1)*ars+(kd-1)*acs]
-	_ = b[(kd-1)*ldb+cols-1]
-	_ = c[(rows-1)*ldc+cols-1]
-	if asm && rows == 6 && cols == 16 {
-		acc := 0
-		if accum {
-			acc = 1
-		}
-		axpy6x16AVX2(kd, &a[0], ars, acs, &b[0], ldb, &c[0], ldc, acc)
-		return
-	}
-	var t [16]float32
-	for i := 0; i < rows; i++ {
-		t = [16]float32{}
-		for p := 0; p < kd; p++ {
-			s := a[i*ars+p*acs]
-			bp := b[p*ldb : p*ldb+cols]
-			for j, v := range bp {
-				t[j] += s * v
-			}
-		}
-		ci := c[i*ldc : i*ldc+cols]
-		for j := range ci {
-			if accum {
-				ci[j] += t[j]
-			} else {
-				ci[j] = t[j]
-			}
-		}
-	}
-}
-
 // dot returns Σ a[i]·b[i] with four partial sums.
 func dot(a, b []float32) float32 {
 	b = b[:len(a)]

@@ -34,12 +34,6 @@ func swigluBackAVX2(n int, dg, du, dout, gate, up *float32)
 //go:noescape
 func dots3x4AVX2(hs int, q *float32, ldq int, k *float32, ldk int, out *float32, ldo int)
 
-// axpy6x16AVX2: c[i*ldc+j] = (or += when accum != 0)
-// Σ_{p<kd} a[i*ars+p*acs]·b[p*ldb+j] for i < 6, j < 16 (kd > 0).
-//
-//go:noescape
-func axpy6x16AVX2(kd int, a *float32, ars, acs int, b *float32, ldb int, c *float32, ldc int, accum int)
-
 // adamwAVX2: the AdamW update of adamw (n a positive multiple of 8).
 //
 //go:noescape

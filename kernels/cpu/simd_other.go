@@ -14,10 +14,6 @@ func dots3x4AVX2(hs int, q *float32, ldq int, k *float32, ldk int, out *float32,
 	panic("cpu: AVX2 on non-amd64")
 }
 
-func axpy6x16AVX2(kd int, a *float32, ars, acs int, b *float32, ldb int, c *float32, ldc int, accum int) {
-	panic("cpu: AVX2 on non-amd64")
-}
-
 func adamwAVX2(n int, p, grad, m, v *float32, c *adamConsts) { panic("cpu: AVX2 on non-amd64") }
 
 func sumsqAVX2(n int, x *float32) float32                            { panic("cpu: AVX2 on non-amd64") }

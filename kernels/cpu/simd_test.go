@@ -133,29 +133,6 @@ func TestSIMDAsmVsGo(t *testing.T) {
 			}
 		}
 	})
-	t.Run("axpy6x16", func(t *testing.T) {
-		for _, kd := range []int{1, 5, 48} {
-			for _, trans := range []bool{false, true} {
-				ars, acs := kd, 1
-				if trans {
-					ars, acs = 1, 6
-				}
-				a := randVec(r, 6*kd, -1, 1)
-				b := randVec(r, kd*20, -1, 1)
-				c0 := randVec(r, 6*18, -1, 1)
-				for _, acc := range []bool{false, true} {
-					c1, c2 := append([]float32(nil), c0...), append([]float32(nil), c0...)
-					axpyTile(true, 6, 16, kd, a, ars, acs, b, 20, c1, 18, acc)
-					axpyTile(false, 6, 16, kd, a, ars, acs, b, 20, c2, 18, acc)
-					for i := range c1 {
-						if math.Abs(float64(c1[i]-c2[i])) > 1e-5 {
-							t.Fatalf("kd=%d trans=%v acc=%v [%d]: asm %g, go %g", kd, trans, acc, i, c1[i], c2[i])
-						}
-					}
-				}
-			}
-		}
-	})
 }
 
 // BenchmarkExp reports exp throughput (elements/s) over a 6400-wide row,
