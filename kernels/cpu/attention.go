@@ -54,7 +54,7 @@ import (
 // same bits for every thread count (TestAttentionThreadsBitwise).
 const (
 	attRows = 48 // query rows per block: a multiple of 48 (6-row and 16-row tiles, 8-row strips)
-	attKeys = 48 // keys per block: a multiple of 6 (axpy tiles) and 3 (dots tiles)
+	attKeys = 48 // keys per block: a multiple of 6 (attPanel tiles) and 3 (dots tiles)
 	attDots = 8  // blocks of at most this many query rows use dots3x4
 )
 

@@ -277,9 +277,10 @@ sbnext:
 
 // ---------------------------------------------------------------------------
 // attPanelAVX2: C[i*ldc+j] (mode 0) = , (1) +=, or (2) = sc[i]·C +
-// Σ_{p<kd} a[i*ars+p*acs]·b[p*ldb+j] for i < rows, j < n: axpy6x16AVX2's
-// tile (simd_amd64.s) over every 6-row panel and 16-column tile of a
-// product in one call, so short products (kd 48–64) do not pay a Go call
+// Σ_{p<kd} a[i*ars+p*acs]·b[p*ldb+j] for i < rows, j < n: the GEMM's
+// 6×16 FMA tile, with A read through two strides (so a transpose serves
+// in place), over every 6-row panel and 16-column tile of a product in
+// one call, so short products (kd 48–64) do not pay a Go call
 // per tile. Mode 2 folds the online softmax's rescale of O into the store.
 // Each tile's C lines are prefetched before its k loop (C may be dK, dV
 // rows in L2), and when A is row-major (acs = 1: key or value rows) the
