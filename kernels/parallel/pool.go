@@ -215,26 +215,13 @@ func (p *Pool) drain(busy *time.Duration) {
 // when all are done. With one worker, or when n fits one chunk, t runs on the
 // calling goroutine with no synchronisation at all.
 func (p *Pool) For(n, grain int, t Task) {
-	if n <= 0 {
-		return
+	grain = max(grain, 1)
+	chunk := grain
+	if n > grain {
+		// Enough chunks for balance (4 per worker).
+		chunk = max(grain, (n+4*p.n-1)/(4*p.n))
 	}
-	if grain < 1 {
-		grain = 1
-	}
-	if p.statsOn {
-		p.timedFor(n, grain, t, false)
-		return
-	}
-	p.forAll(n, grain, t)
-}
-
-func (p *Pool) forAll(n, grain int, t Task) {
-	if p.n == 1 || n <= grain {
-		t.Run(0, n)
-		return
-	}
-	// Chunks: at least grain items, and enough chunks for balance (4 per worker).
-	p.run1(n, max(grain, (n+4*p.n-1)/(4*p.n)), t)
+	p.ForChunks(n, chunk, t)
 }
 
 // ForChunks is For with chunks of exactly chunk items (the last may be
@@ -247,18 +234,19 @@ func (p *Pool) ForChunks(n, chunk int, t Task) {
 	}
 	chunk = max(chunk, 1)
 	if p.statsOn {
-		p.timedFor(n, chunk, t, true)
+		p.timedCall(n, chunk, t)
 		return
 	}
+	p.call(n, chunk, t)
+}
+
+// call runs t over [0, n) in chunks of chunk items: on the caller alone
+// when one worker or one chunk, else on every worker.
+func (p *Pool) call(n, chunk int, t Task) {
 	if p.n == 1 || n <= chunk {
 		t.Run(0, n)
 		return
 	}
-	p.run1(n, chunk, t)
-}
-
-// run1 runs one parallel call of t over [0, n) in chunks of chunk items.
-func (p *Pool) run1(n, chunk int, t Task) {
 	p.task, p.total, p.grain = t, n, chunk
 	p.next.Store(0)
 	p.pending.Store(int64(len(p.workers)))
@@ -268,14 +256,13 @@ func (p *Pool) run1(n, chunk int, t Task) {
 	p.task = nil
 }
 
-// timedFor is For (ForChunks when exact) with accounting: the call's wall
-// time and the busy time every worker added during it go to t's type.
-func (p *Pool) timedFor(n, grain int, t Task, exact bool) {
+// timedCall is call with accounting: the call's wall time and the busy
+// time every worker added during it go to t's type.
+func (p *Pool) timedCall(n, chunk int, t Task) {
 	typ := reflect.TypeOf(t)
 	s := p.stats[typ]
 	if s == nil {
-		name := strings.TrimPrefix(typ.String(), "*")
-		s = &TaskStats{Name: name}
+		s = &TaskStats{Name: strings.TrimPrefix(typ.String(), "*")}
 		p.stats[typ] = s
 	}
 	var before time.Duration
@@ -283,17 +270,13 @@ func (p *Pool) timedFor(n, grain int, t Task, exact bool) {
 		before += p.busy[i].d
 	}
 	t0 := time.Now()
-	switch {
-	case p.n == 1 || n <= grain:
-		t.Run(0, n) // untimed path: the caller alone, busy for the whole call
-		p.busy[0].d += time.Since(t0)
-	case exact:
-		p.run1(n, grain, t)
-	default:
-		p.forAll(n, grain, t)
+	p.call(n, chunk, t)
+	wall := time.Since(t0)
+	if p.n == 1 || n <= chunk {
+		p.busy[0].d += wall // the caller alone, untimed by drain: busy throughout
 	}
 	s.Calls++
-	s.Wall += time.Since(t0)
+	s.Wall += wall
 	var after time.Duration
 	for i := range p.busy {
 		after += p.busy[i].d
