@@ -139,25 +139,6 @@ func randomIDs(n, vocab int, seed uint64) []int32 {
 	return ids
 }
 
-// measurePeak measures the fp32 peak of threads threads and returns the
-// faster of that and before, an earlier measurement: one taken while
-// something else ran would understate the peak and overstate MFU.
-func measurePeak(threads int, before measuredPeak) (float64, string) {
-	after := newMeasuredPeak(threads)
-	if before.gflops > after.gflops {
-		return before.gflops, before.desc
-	}
-	return after.gflops, after.desc
-}
-
-// backendThreads is how many threads be's kernels use.
-func backendThreads(be kernels.Backend) int {
-	if t, ok := be.(interface{ Threads() int }); ok {
-		return t.Threads()
-	}
-	return runtime.GOMAXPROCS(0)
-}
-
 // backendPool is be's worker pool, or nil for a backend without one.
 func backendPool(be kernels.Backend) *parallel.Pool {
 	if p, ok := be.(interface{ Pool() *parallel.Pool }); ok {
@@ -208,17 +189,6 @@ func (r threadReport) print(w io.Writer) {
 	}
 }
 
-// measuredPeak is one MeasurePeakGFLOPs result.
-type measuredPeak struct {
-	gflops float64
-	desc   string
-}
-
-func newMeasuredPeak(threads int) measuredPeak {
-	g, d := gemm.MeasurePeakGFLOPs(threads)
-	return measuredPeak{g, d}
-}
-
 func peakRSS() int64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -248,17 +218,20 @@ func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out
 	}
 	opt := train.NewAdamW(m.Params, train.DefaultAdamW())
 	be := m.Backend()
+	pool := backendPool(be)
 	// The FMA loop measures this CPU: it is the peak only for a backend
-	// whose kernels run on the CPU's threads (one with a worker pool).
-	cpuPeak := opts.PeakGFLOPs <= 0 && backendPool(be) != nil
-	var peak0 measuredPeak
+	// whose kernels run on the CPU's threads (one with a worker pool). It
+	// runs before and after the steps and the faster counts: one taken
+	// while something else ran would understate the peak and overstate MFU.
+	cpuPeak := opts.PeakGFLOPs <= 0 && pool != nil
+	var peak0 float64
+	var peak0Desc string
 	if cpuPeak {
-		peak0 = newMeasuredPeak(backendThreads(be))
+		peak0, peak0Desc = gemm.MeasurePeakGFLOPs(pool.Workers())
 	}
 	fmt.Fprintf(out, "bench train: %s, %s params, batch %d × seq %d, %s\n", describeModel(&c), humanCount(len(m.Params.Data)), B, T, be.Name())
 	var times []float64
 	var loss float64
-	pool := backendPool(be)
 	for s := 0; s <= opts.Steps; s++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -293,7 +266,9 @@ func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out
 	}
 	peak, peakDesc := opts.PeakGFLOPs, "--peak_gflops"
 	if cpuPeak {
-		peak, peakDesc = measurePeak(backendThreads(be), peak0)
+		if peak, peakDesc = gemm.MeasurePeakGFLOPs(pool.Workers()); peak0 > peak {
+			peak, peakDesc = peak0, peak0Desc
+		}
 	}
 	var mfu float64
 	fmt.Fprintf(out, "tokens/s    %.1f\n", tps)
