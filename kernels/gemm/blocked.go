@@ -119,16 +119,10 @@ func (j *job) packAPanel(ip int) {
 	rows := min(mr, j.m-i0)
 	if j.transA {
 		// A is k×m: row p of A holds op(A)[·][p] contiguously.
-		if rows == 6 && mr == 6 {
+		if j.g.kind == AVX2 && rows == 6 { // a full AVX2 panel (mr = 6); kc ≥ 1
 			o := j.pc*j.lda + i0
-			if j.g.kind == AVX2 && kc > 0 {
-				_ = j.a[o+(kc-1)*j.lda+5] // the last row's 6 floats are in bounds
-				packStrip6(kc, &j.a[o], j.lda, &dst[0])
-				return
-			}
-			for p := 0; p < kc; p++ {
-				*(*[6]float32)(dst[p*6 : p*6+6]) = [6]float32(j.a[o+p*j.lda:][:6])
-			}
+			_ = j.a[o+(kc-1)*j.lda+5] // the last row's 6 floats are in bounds
+			packStrip6(kc, &j.a[o], j.lda, &dst[0])
 			return
 		}
 		for p := 0; p < kc; p++ {
@@ -177,16 +171,10 @@ func (j *job) packBPanel(jp int) {
 	j0 := j.jc + jp*nr
 	cols := min(nr, j.jc+j.nc-j0)
 	if !j.transB {
-		if cols == 16 && nr == 16 {
+		if j.g.kind == AVX2 && cols == 16 { // a full AVX2 panel (nr = 16); kc ≥ 1
 			o := j.pc*j.ldb + j0
-			if j.g.kind == AVX2 && kc > 0 {
-				_ = j.b[o+(kc-1)*j.ldb+15] // the last row's 16 floats are in bounds
-				packStrip16(kc, &j.b[o], j.ldb, &dst[0])
-				return
-			}
-			for p := 0; p < kc; p++ {
-				*(*[16]float32)(dst[p*16 : p*16+16]) = [16]float32(j.b[o+p*j.ldb:][:16])
-			}
+			_ = j.b[o+(kc-1)*j.ldb+15] // the last row's 16 floats are in bounds
+			packStrip16(kc, &j.b[o], j.ldb, &dst[0])
 			return
 		}
 		for p := 0; p < kc; p++ {
