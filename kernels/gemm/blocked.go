@@ -119,18 +119,7 @@ func (j *job) packAPanel(ip int) {
 	rows := min(mr, j.m-i0)
 	if j.transA {
 		// A is k×m: row p of A holds op(A)[·][p] contiguously.
-		if j.g.kind == AVX2 && rows == 6 { // a full AVX2 panel (mr = 6); kc ≥ 1
-			o := j.pc*j.lda + i0
-			_ = j.a[o+(kc-1)*j.lda+5] // the last row's 6 floats are in bounds
-			packStrip6(kc, &j.a[o], j.lda, &dst[0])
-			return
-		}
-		for p := 0; p < kc; p++ {
-			src := j.a[(j.pc+p)*j.lda+i0:]
-			d := dst[p*mr : p*mr+mr]
-			copy(d[:rows], src[:rows])
-			clear(d[rows:])
-		}
+		j.g.packStrips(dst, j.a, j.pc*j.lda+i0, j.lda, kc, rows, mr)
 		return
 	}
 	if rows == 6 && mr == 6 {
@@ -171,18 +160,7 @@ func (j *job) packBPanel(jp int) {
 	j0 := j.jc + jp*nr
 	cols := min(nr, j.jc+j.nc-j0)
 	if !j.transB {
-		if j.g.kind == AVX2 && cols == 16 { // a full AVX2 panel (nr = 16); kc ≥ 1
-			o := j.pc*j.ldb + j0
-			_ = j.b[o+(kc-1)*j.ldb+15] // the last row's 16 floats are in bounds
-			packStrip16(kc, &j.b[o], j.ldb, &dst[0])
-			return
-		}
-		for p := 0; p < kc; p++ {
-			src := j.b[(j.pc+p)*j.ldb+j0:]
-			d := dst[p*nr : p*nr+nr]
-			copy(d[:cols], src[:cols])
-			clear(d[cols:])
-		}
+		j.g.packStrips(dst, j.b, j.pc*j.ldb+j0, j.ldb, kc, cols, nr)
 		return
 	}
 	// B is n×k: row j of B holds op(B)[·][j] contiguously.
@@ -217,6 +195,30 @@ func (j *job) packBPanel(jp int) {
 		for p := 0; p < kc; p++ {
 			dst[p*nr+jj] = 0
 		}
+	}
+}
+
+// packStrips packs a panel whose source rows run along it (op(A) = Aᵀ,
+// op(B) = B): dst[p*r+i] = src[o+p*ld+i] for i < width, zero for
+// width ≤ i < r, p < kc (kc ≥ 1). Full AVX2 panels (6 or 16 wide) are
+// copied in assembly: as Go array copies they were a runtime.memmove call
+// per k step.
+func (g *Gemm) packStrips(dst, src []float32, o, ld, kc, width, r int) {
+	if g.kind == AVX2 && width == r {
+		_ = src[o+(kc-1)*ld+width-1] // the last row's strip is in bounds
+		switch r {
+		case 6:
+			packStrip6(kc, &src[o], ld, &dst[0])
+			return
+		case 16:
+			packStrip16(kc, &src[o], ld, &dst[0])
+			return
+		}
+	}
+	for p := 0; p < kc; p++ {
+		d := dst[p*r : p*r+r]
+		copy(d[:width], src[o+p*ld:][:width])
+		clear(d[width:])
 	}
 }
 
