@@ -9,6 +9,7 @@ import (
 
 	"github.com/minimind-go/minimind/checkpoint"
 	"github.com/minimind-go/minimind/checkpoint/safetensors"
+	"github.com/minimind-go/minimind/half"
 	"github.com/minimind-go/minimind/internal/fixture"
 	"github.com/minimind-go/minimind/model"
 )
@@ -45,9 +46,9 @@ func TestHFRoundTrip(t *testing.T) {
 				want := v
 				switch dt {
 				case safetensors.F16:
-					want = safetensors.F16ToFloat32(safetensors.Float32ToF16(v))
+					want = half.F16ToFloat32(half.Float32ToF16(v))
 				case safetensors.BF16:
-					want = safetensors.BF16ToFloat32(safetensors.Float32ToBF16(v))
+					want = half.BF16ToFloat32(half.Float32ToBF16(v))
 				}
 				if q.Data[i] != want {
 					t.Fatalf("element %d: %g, want %g", i, q.Data[i], want)

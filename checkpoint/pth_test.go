@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/minimind-go/minimind/checkpoint"
-	"github.com/minimind-go/minimind/checkpoint/safetensors"
+	"github.com/minimind-go/minimind/half"
 	"github.com/minimind-go/minimind/internal/fixture"
 	"github.com/minimind-go/minimind/model"
 )
@@ -25,10 +25,10 @@ func TestLoadPthFixtures(t *testing.T) {
 		round     func(float32) float32
 	}{
 		{"tiny-dense.fp32.pth", "tiny-dense", func(x float32) float32 { return x }},
-		{"tiny-dense.fp16.pth", "tiny-dense", func(x float32) float32 { return safetensors.F16ToFloat32(safetensors.Float32ToF16(x)) }},
-		{"tiny-dense.bf16.pth", "tiny-dense", func(x float32) float32 { return safetensors.BF16ToFloat32(safetensors.Float32ToBF16(x)) }},
-		{"tiny-dense.ddp-prefix.fp16.pth", "tiny-dense", func(x float32) float32 { return safetensors.F16ToFloat32(safetensors.Float32ToF16(x)) }},
-		{"tiny-moe.fp16.pth", "tiny-moe", func(x float32) float32 { return safetensors.F16ToFloat32(safetensors.Float32ToF16(x)) }},
+		{"tiny-dense.fp16.pth", "tiny-dense", func(x float32) float32 { return half.F16ToFloat32(half.Float32ToF16(x)) }},
+		{"tiny-dense.bf16.pth", "tiny-dense", func(x float32) float32 { return half.BF16ToFloat32(half.Float32ToBF16(x)) }},
+		{"tiny-dense.ddp-prefix.fp16.pth", "tiny-dense", func(x float32) float32 { return half.F16ToFloat32(half.Float32ToF16(x)) }},
+		{"tiny-moe.fp16.pth", "tiny-moe", func(x float32) float32 { return half.F16ToFloat32(half.Float32ToF16(x)) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {

@@ -3,9 +3,7 @@ package model
 import (
 	"fmt"
 
-	// The conversions the checkpoint writers use: round to nearest even,
-	// exhaustively tested there.
-	"github.com/minimind-go/minimind/checkpoint/safetensors"
+	"github.com/minimind-go/minimind/half"
 	"github.com/minimind-go/minimind/kernels"
 )
 
@@ -66,9 +64,9 @@ func (m *Model) SetInferenceDType(dtype string) error {
 		d := make([]uint16, len(w))
 		for i, v := range w {
 			if bf16 {
-				d[i] = safetensors.Float32ToBF16(v)
+				d[i] = half.Float32ToBF16(v)
 			} else {
-				d[i] = safetensors.Float32ToF16(v)
+				d[i] = half.Float32ToF16(v)
 			}
 		}
 		h.byPtr[&w[0]] = d

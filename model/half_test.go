@@ -1,11 +1,9 @@
 package model_test
 
 import (
-	"math"
 	"path/filepath"
 	"testing"
 
-	"github.com/minimind-go/minimind/checkpoint/safetensors"
 	"github.com/minimind-go/minimind/internal/fixture"
 	"github.com/minimind-go/minimind/kernels/cpu"
 	"github.com/minimind-go/minimind/kernels/kerneltest"
@@ -82,33 +80,5 @@ func TestHalfDecode(t *testing.T) {
 			}
 			t.Logf("%s decode: max |logit diff| %.3g vs float32 over %d steps", tc.dtype, maxd, in.MaxNewTokens)
 		})
-	}
-}
-
-// TestHalfConversion checks the float32 → 16-bit rounding against the
-// exact widening: round trip of representable values, and the nearest
-// representable value for random ones.
-func TestHalfConversion(t *testing.T) {
-	for _, v := range []float32{0, 1, -2.5, 65504, 1e-7, 6.1e-5, 3.14159, -1e-3} {
-		for _, dt := range []string{"f16", "bf16"} {
-			var h uint16
-			var back float32
-			if dt == "bf16" {
-				h = safetensors.Float32ToBF16(v)
-				back = safetensors.BF16ToFloat32(h)
-			} else {
-				h = safetensors.Float32ToF16(v)
-				back = safetensors.F16ToFloat32(h)
-			}
-			// Nearest: the error is at most half a unit in the last place.
-			ulp := math.Abs(float64(back)) * math.Pow(2, -11)
-			if dt == "bf16" {
-				ulp = math.Abs(float64(back)) * math.Pow(2, -8)
-			}
-			// f16 subnormals (below 2⁻¹⁴) are spaced 2⁻²⁴ apart.
-			if d := math.Abs(float64(back) - float64(v)); d > max(ulp, math.Pow(2, -25)) {
-				t.Errorf("%s(%g) = %#04x = %g, error %g", dt, v, h, back, d)
-			}
-		}
 	}
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/minimind-go/minimind/checkpoint/pickle"
 	"github.com/minimind-go/minimind/checkpoint/safetensors"
+	"github.com/minimind-go/minimind/half"
 	"github.com/minimind-go/minimind/internal/atomicfile"
 )
 
@@ -420,9 +421,9 @@ func decoder(dtype string) func(b []byte, i int64) float32 {
 	le := binary.LittleEndian
 	switch dtype {
 	case "F16":
-		return func(b []byte, i int64) float32 { return safetensors.F16ToFloat32(le.Uint16(b[2*i:])) }
+		return func(b []byte, i int64) float32 { return half.F16ToFloat32(le.Uint16(b[2*i:])) }
 	case "BF16":
-		return func(b []byte, i int64) float32 { return safetensors.BF16ToFloat32(le.Uint16(b[2*i:])) }
+		return func(b []byte, i int64) float32 { return half.BF16ToFloat32(le.Uint16(b[2*i:])) }
 	case "F64":
 		return func(b []byte, i int64) float32 { return float32(math.Float64frombits(le.Uint64(b[8*i:]))) }
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/minimind-go/minimind/checkpoint/safetensors"
+	"github.com/minimind-go/minimind/half"
 	"github.com/minimind-go/minimind/internal/fixture"
 )
 
@@ -40,9 +41,9 @@ func roundTo(x []float32, dtype string) []float32 {
 	for i, v := range x {
 		switch dtype {
 		case "F16":
-			out[i] = safetensors.F16ToFloat32(safetensors.Float32ToF16(v))
+			out[i] = half.F16ToFloat32(half.Float32ToF16(v))
 		case "BF16":
-			out[i] = safetensors.BF16ToFloat32(safetensors.Float32ToBF16(v))
+			out[i] = half.BF16ToFloat32(half.Float32ToBF16(v))
 		default:
 			out[i] = v
 		}

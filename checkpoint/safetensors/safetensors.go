@@ -4,9 +4,8 @@
 // string pairs), then one byte buffer holding every tensor, little-endian
 // and row-major.
 //
-// It also holds the exact float32 <-> float16/bfloat16 conversions the rest
-// of the project uses; they round to nearest, ties to even, like torch's
-// .half() and .bfloat16().
+// F16 and BF16 tensors convert through package half (round to nearest,
+// ties to even, like torch's .half() and .bfloat16()).
 //
 // Error policy: Parse never panics, whatever the input. Every problem is an
 // error prefixed "safetensors:" that names the tensor and says what is wrong.
@@ -26,6 +25,8 @@ import (
 	"os"
 	"sort"
 	"strconv"
+
+	"github.com/minimind-go/minimind/half"
 )
 
 // MaxHeaderSize bounds the JSON header (100 MiB, as the reference
@@ -303,11 +304,11 @@ func (t *Tensor) Float32s() ([]float32, error) {
 		}
 	case F16:
 		for i := range out {
-			out[i] = F16ToFloat32(le.Uint16(d[2*i:]))
+			out[i] = half.F16ToFloat32(le.Uint16(d[2*i:]))
 		}
 	case BF16:
 		for i := range out {
-			out[i] = BF16ToFloat32(le.Uint16(d[2*i:]))
+			out[i] = half.BF16ToFloat32(le.Uint16(d[2*i:]))
 		}
 	case F64:
 		for i := range out {
@@ -364,12 +365,12 @@ func FromFloat32(name string, shape []int, x []float32, dt DType) Tensor {
 	case F16:
 		t.Data = make([]byte, 2*len(x))
 		for i, v := range x {
-			le.PutUint16(t.Data[2*i:], Float32ToF16(v))
+			le.PutUint16(t.Data[2*i:], half.Float32ToF16(v))
 		}
 	case BF16:
 		t.Data = make([]byte, 2*len(x))
 		for i, v := range x {
-			le.PutUint16(t.Data[2*i:], Float32ToBF16(v))
+			le.PutUint16(t.Data[2*i:], half.Float32ToBF16(v))
 		}
 	case F64:
 		t.Data = make([]byte, 8*len(x))

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minimind-go/minimind/half"
 	"github.com/minimind-go/minimind/internal/fixture"
 )
 
@@ -103,8 +104,8 @@ func TestRoundTrip(t *testing.T) {
 	}{
 		{"w.f32", x},
 		{"w.f64", x},
-		{"w.f16", roundAll(x, func(v float32) float32 { return F16ToFloat32(Float32ToF16(v)) })},
-		{"w.bf16", roundAll(x, func(v float32) float32 { return BF16ToFloat32(Float32ToBF16(v)) })},
+		{"w.f16", roundAll(x, func(v float32) float32 { return half.F16ToFloat32(half.Float32ToF16(v)) })},
+		{"w.bf16", roundAll(x, func(v float32) float32 { return half.BF16ToFloat32(half.Float32ToBF16(v)) })},
 		{"scalar", []float32{1}},
 		{"empty", []float32{}},
 	} {

@@ -2,7 +2,8 @@ package gemm
 
 import (
 	"fmt"
-	"math"
+
+	"github.com/minimind-go/minimind/half"
 )
 
 // halfChunk is how many k values of each of 4 weight rows are converted to
@@ -122,30 +123,11 @@ func (g *Gemm) convertHalf(dst []float32, src []uint16, bf16 bool) {
 	}
 	for i := n8; i < len(src); i++ {
 		if bf16 {
-			dst[i] = bf16ToFloat32(src[i])
+			dst[i] = half.BF16ToFloat32(src[i])
 		} else {
-			dst[i] = halfToFloat32(src[i])
+			dst[i] = half.F16ToFloat32(src[i])
 		}
 	}
-}
-
-// bf16ToFloat32 widens a bfloat16 (the top 16 bits of a float32) exactly.
-func bf16ToFloat32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
-
-// halfToFloat32 widens an IEEE binary16 value exactly (subnormals,
-// infinities and NaN payloads included).
-func halfToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	man := uint32(h) & 0x3ff
-	switch exp {
-	case 0x1f: // Inf or NaN: keep the payload, as VCVTPH2PS does
-		return math.Float32frombits(sign | 0xff<<23 | man<<13)
-	case 0: // zero or subnormal: man × 2⁻²⁴, exact in float32
-		f := float32(man) * (1.0 / (1 << 24))
-		return math.Float32frombits(sign | math.Float32bits(f))
-	}
-	return math.Float32frombits(sign | (exp+112)<<23 | man<<13)
 }
 
 // runFused is Run for the assembly kinds: groups of 4 full B rows go
@@ -175,9 +157,9 @@ func (h *halfJob) runFused(lo, hi int) {
 				s := out[r]
 				for p := start; p < h.k; p++ {
 					if h.bf16 {
-						s += a[p] * bf16ToFloat32(brow[p])
+						s += a[p] * half.BF16ToFloat32(brow[p])
 					} else {
-						s += a[p] * halfToFloat32(brow[p])
+						s += a[p] * half.F16ToFloat32(brow[p])
 					}
 				}
 				c := &h.c[i*h.ldc+j0+r]

@@ -5,25 +5,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/minimind-go/minimind/half"
 )
 
-// TestHalfToFloat32 checks known values and, for each kind, that the
-// vector conversion agrees with the scalar one on all 65536 bit patterns.
-func TestHalfToFloat32(t *testing.T) {
-	for _, tc := range []struct {
-		h    uint16
-		want float32
-	}{
-		{0x3c00, 1}, {0xc000, -2}, {0x0001, 1.0 / (1 << 24)}, {0x8000, float32(math.Copysign(0, -1))},
-		{0x7bff, 65504}, {0x3555, 0.333251953125}, {0x7c00, float32(math.Inf(1))},
-	} {
-		if got := halfToFloat32(tc.h); math.Float32bits(got) != math.Float32bits(tc.want) {
-			t.Errorf("halfToFloat32(%#04x) = %v, want %v", tc.h, got, tc.want)
-		}
-	}
-	if got := bf16ToFloat32(0x3f80); got != 1 {
-		t.Errorf("bf16ToFloat32(0x3f80) = %v, want 1", got)
-	}
+// TestConvertHalf checks, for each kind, that the vector conversion
+// agrees with the scalar one (package half) on all 65536 bit patterns.
+func TestConvertHalf(t *testing.T) {
 	src := make([]uint16, 1<<16+5) // +5: a scalar tail after the vectors
 	for i := range src {
 		src[i] = uint16(i)
@@ -36,9 +24,9 @@ func TestHalfToFloat32(t *testing.T) {
 			for _, bf16 := range []bool{false, true} {
 				g.convertHalf(dst, src, bf16)
 				for i, h := range src {
-					want := halfToFloat32(h)
+					want := half.F16ToFloat32(h)
 					if bf16 {
-						want = bf16ToFloat32(h)
+						want = half.BF16ToFloat32(h)
 					}
 					got := dst[i]
 					if math.IsNaN(float64(want)) && math.IsNaN(float64(got)) {
@@ -72,9 +60,9 @@ func widen(b []uint16, bf16 bool) []float32 {
 	f := make([]float32, len(b))
 	for i, h := range b {
 		if bf16 {
-			f[i] = bf16ToFloat32(h)
+			f[i] = half.BF16ToFloat32(h)
 		} else {
-			f[i] = halfToFloat32(h)
+			f[i] = half.F16ToFloat32(h)
 		}
 	}
 	return f

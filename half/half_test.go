@@ -1,4 +1,4 @@
-package safetensors
+package half
 
 import (
 	"math"
@@ -67,15 +67,33 @@ func TestF16Exhaustive(t *testing.T) {
 			t.Fatalf("Float32ToF16(F16ToFloat32(%#04x) = %g) = %#04x", h, f, back)
 		}
 	}
-	// Spot-check decoded values independently of the encoder.
-	if got := F16ToFloat32(0x0001); got != float32(math.Ldexp(1, -24)) {
-		t.Errorf("F16ToFloat32(0x0001) = %g", got)
+}
+
+// TestF16ToFloat32Cases checks decoded values independently of the encoder.
+func TestF16ToFloat32Cases(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   uint16
+		want uint32 // float32 bits: tells -0 from 0 and NaN payloads apart
+	}{
+		{"one", 0x3c00, 0x3f800000},
+		{"minus two", 0xc000, 0xc0000000},
+		{"one third", 0x3555, math.Float32bits(0.333251953125)},
+		{"smallest subnormal", 0x0001, math.Float32bits(float32(math.Ldexp(1, -24)))},
+		{"largest subnormal", 0x03ff, math.Float32bits(float32(1023 * math.Ldexp(1, -24)))},
+		{"smallest normal", 0x0400, math.Float32bits(float32(math.Ldexp(1, -14)))},
+		{"max finite", 0x7bff, math.Float32bits(65504)},
+		{"minus zero", 0x8000, 0x80000000},
+		{"inf", 0x7c00, 0x7f800000},
+		{"minus inf", 0xfc00, 0xff800000},
+		{"quiet nan keeps payload", 0x7e01, 0x7fc02000},
+		{"negative signalling nan keeps payload", 0xfc01, 0xff802000},
 	}
-	if got := F16ToFloat32(0xc000); got != -2 {
-		t.Errorf("F16ToFloat32(0xc000) = %g", got)
-	}
-	if got := F16ToFloat32(0x7bff); got != 65504 {
-		t.Errorf("F16ToFloat32(0x7bff) = %g", got)
+	for _, tt := range tests {
+		if got := math.Float32bits(F16ToFloat32(tt.in)); got != tt.want {
+			t.Errorf("%s: F16ToFloat32(%#04x) bits %#08x, want %#08x", tt.name, tt.in, got, tt.want)
+		}
 	}
 }
 

@@ -1,4 +1,15 @@
-package safetensors
+// Package half converts between float32 and the two 16-bit float formats
+// checkpoints and half-precision weights use: IEEE 754 binary16 ("f16",
+// torch.float16) and bfloat16 ("bf16", the top half of a float32).
+//
+// Narrowing rounds to nearest, ties to even, exactly as torch's .half() and
+// .bfloat16() do; widening is exact. The functions are pure and never fail.
+// The package imports nothing from the module, so file formats
+// (checkpoint/safetensors, checkpoint/pth), GEMM kernels (kernels/gemm) and
+// the model all share one tested copy. The widening functions sit on the
+// decode hot path (kernels/gemm's scalar tails): keep them within the
+// compiler's inlining budget (check with go build -gcflags=-m).
+package half
 
 import "math"
 
@@ -49,17 +60,18 @@ func Float32ToF16(f float32) uint16 {
 
 // F16ToFloat32 converts IEEE 754 binary16 bits to float32 exactly
 // (every binary16 value, subnormals included, is a float32 value).
+// Infinities keep their sign and NaNs their payload, as VCVTPH2PS does.
 func F16ToFloat32(h uint16) float32 {
 	sign := uint32(h&0x8000) << 16
 	exp := uint32(h>>10) & 0x1f
 	mant := uint32(h & 0x3ff)
-	switch exp {
-	case 0:
+	if exp == 0 {
 		// Zero or subnormal: mant * 2^-24, exact in float32.
 		v := float32(mant) * (1.0 / (1 << 24))
 		return math.Float32frombits(math.Float32bits(v) | sign)
-	case 0x1f:
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
+	}
+	if exp == 0x1f {
+		exp = 0xff - 127 + 15 // Inf or NaN: the float32 all-ones exponent
 	}
 	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
 }
