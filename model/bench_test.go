@@ -6,6 +6,7 @@ import (
 
 	"github.com/minimind-go/minimind/kernels/cpu"
 	"github.com/minimind-go/minimind/model"
+	"github.com/minimind-go/minimind/model/modeltest"
 )
 
 // BenchmarkTrainStep: one forward+backward of the default-size model
@@ -19,11 +20,9 @@ func BenchmarkTrainStep(b *testing.B) {
 		b.Run(fmt.Sprintf("%s/B4_T512", name), func(b *testing.B) {
 			c := model.DefaultConfig()
 			c.UseMoE = moe
-			p, _ := model.NewParams(c)
-			p.Init(1)
 			be := cpu.New(cpu.Options{})
 			defer be.Close()
-			m := model.New(p, be)
+			m := modeltest.Model(b, c, 1, be)
 			B, T := 4, 512
 			ids, tg, mask := randomBatch(1, B, T, c.VocabSize)
 			m.ZeroGrad()
@@ -47,11 +46,9 @@ func BenchmarkTrainStep(b *testing.B) {
 // with a KV cache holding 128 positions.
 func BenchmarkDecodeStep(b *testing.B) {
 	c := model.DefaultConfig()
-	p, _ := model.NewParams(c)
-	p.Init(1)
 	be := cpu.New(cpu.Options{})
 	defer be.Close()
-	m := model.New(p, be)
+	m := modeltest.Model(b, c, 1, be)
 	kv, _ := m.NewKVCache(1, 512)
 	prompt := make([]int32, 128)
 	if _, err := m.Forward(kv, prompt, len(prompt), nil, 1); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/minimind-go/minimind/kernels/kerneltest"
 	"github.com/minimind-go/minimind/kernels/ref"
 	"github.com/minimind-go/minimind/model"
+	"github.com/minimind-go/minimind/model/modeltest"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -125,14 +126,6 @@ func TestYaRNBounds(t *testing.T) {
 	}
 }
 
-func tinyConfig(moe bool) model.Config {
-	c := model.DefaultConfig()
-	c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.NumKeyValueHeads = 32, 2, 4, 2
-	c.VocabSize, c.IntermediateSize, c.MaxPositionEmbeddings = 50, 48, 64
-	c.UseMoE = moe
-	return c
-}
-
 func randomBatch(seed uint64, B, T, V int) (ids, tg []int32, mask []float32) {
 	r := rand.New(rand.NewPCG(seed, 1))
 	for i := 0; i < B*T; i++ {
@@ -146,13 +139,11 @@ func randomBatch(seed uint64, B, T, V int) (ids, tg []int32, mask []float32) {
 // TestMoEMatchesDense: one routed expert, top-1, no shared expert and no
 // balance loss is exactly a dense FFN with that expert's weights.
 func TestMoEMatchesDense(t *testing.T) {
-	dc := tinyConfig(false)
-	mc := tinyConfig(true)
+	dc := modeltest.TinyConfig(false)
+	mc := modeltest.TinyConfig(true)
 	mc.NRoutedExperts, mc.NumExpertsPerTok, mc.NSharedExperts, mc.AuxLossAlpha = 1, 1, 0, 0
-	dp, _ := model.NewParams(dc)
-	dp.Init(3)
-	mp, _ := model.NewParams(mc)
-	mp.Init(4)
+	dp := modeltest.Params(t, dc, 3)
+	mp := modeltest.Params(t, mc, 4)
 	for _, s := range dp.Specs {
 		name := strings.Replace(s.Name, ".mlp.", ".mlp.experts.0.", 1)
 		copy(mp.View(mp.Data, name), dp.View(dp.Data, s.Name))
@@ -190,12 +181,10 @@ func TestMoEMatchesDense(t *testing.T) {
 // optimizer do not allocate.
 func TestTrainStepNoAlloc(t *testing.T) {
 	for _, moe := range []bool{false, true} {
-		c := tinyConfig(moe)
-		p, _ := model.NewParams(c)
-		p.Init(1)
+		c := modeltest.TinyConfig(moe)
 		be := cpu.New(cpu.Options{})
 		defer be.Close()
-		m := model.New(p, be)
+		m := modeltest.Model(t, c, 1, be)
 		ids, tg, mask := randomBatch(2, 3, 9, c.VocabSize)
 		step := func() {
 			m.ZeroGrad()
@@ -225,9 +214,7 @@ func TestTrainStepNoAlloc(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	c := tinyConfig(false)
-	p, _ := model.NewParams(c)
-	m := model.New(p, ref.New())
+	m := modeltest.Model(t, modeltest.TinyConfig(false), 0, ref.New())
 	if _, err := m.Logits([]int32{1, 2, 999}, 1, 3, nil, 0); err == nil || !strings.Contains(err.Error(), "vocabulary") {
 		t.Errorf("out-of-vocabulary id: err = %v", err)
 	}
