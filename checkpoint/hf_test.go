@@ -12,25 +12,13 @@ import (
 	"github.com/minimind-go/minimind/half"
 	"github.com/minimind-go/minimind/internal/fixture"
 	"github.com/minimind-go/minimind/model"
+	"github.com/minimind-go/minimind/model/modeltest"
 )
-
-func smallParams(t *testing.T) *model.Params {
-	t.Helper()
-	c := model.DefaultConfig()
-	c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.NumKeyValueHeads = 16, 2, 4, 2
-	c.VocabSize, c.IntermediateSize = 40, 24
-	p, err := model.NewParams(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Init(7)
-	return p
-}
 
 func TestHFRoundTrip(t *testing.T) {
 	for _, dt := range []safetensors.DType{safetensors.F32, safetensors.F16, safetensors.BF16} {
 		t.Run(string(dt), func(t *testing.T) {
-			p := smallParams(t)
+			p := modeltest.Params(t, modeltest.TinyConfig(false), 7)
 			dir := t.TempDir()
 			if err := checkpoint.SaveHF(dir, p, dt); err != nil {
 				t.Fatal(err)
@@ -39,7 +27,7 @@ func TestHFRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if q.Config.HiddenSize != 16 || q.Config.VocabSize != 40 {
+			if q.Config.HiddenSize != p.Config.HiddenSize || q.Config.VocabSize != p.Config.VocabSize {
 				t.Fatalf("config not kept: %+v", q.Config)
 			}
 			for i, v := range p.Data {
@@ -105,7 +93,7 @@ func TestLoadErrors(t *testing.T) {
 		{"shape mismatch", func(ts []safetensors.Tensor) []safetensors.Tensor {
 			for i := range ts {
 				if ts[i].Name == "model.norm.weight" {
-					ts[i].Shape = []int{4, 4}
+					ts[i].Shape = []int{2, ts[i].Shape[0] / 2} // same size, wrong shape
 				}
 			}
 			return ts
@@ -119,7 +107,7 @@ func TestLoadErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeTensors(t, dir, smallParams(t), tc.edit)
+			writeTensors(t, dir, modeltest.Params(t, modeltest.TinyConfig(false), 7), tc.edit)
 			_, err := checkpoint.LoadHF(dir)
 			if tc.want == "" {
 				if err != nil {
@@ -137,7 +125,7 @@ func TestLoadErrors(t *testing.T) {
 	}
 	t.Run("truncated", func(t *testing.T) {
 		dir := t.TempDir()
-		p := smallParams(t)
+		p := modeltest.Params(t, modeltest.TinyConfig(false), 7)
 		if err := checkpoint.SaveHF(dir, p, safetensors.F32); err != nil {
 			t.Fatal(err)
 		}

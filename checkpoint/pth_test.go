@@ -8,6 +8,7 @@ import (
 	"github.com/minimind-go/minimind/half"
 	"github.com/minimind-go/minimind/internal/fixture"
 	"github.com/minimind-go/minimind/model"
+	"github.com/minimind-go/minimind/model/modeltest"
 )
 
 func tinyBase() model.Config {
@@ -55,7 +56,7 @@ func TestLoadPthFixtures(t *testing.T) {
 }
 
 func TestPthRoundTrip(t *testing.T) {
-	p := smallParams(t)
+	p := modeltest.Params(t, modeltest.TinyConfig(false), 7)
 	path := filepath.Join(t.TempDir(), "pretrain_16.pth")
 	if err := checkpoint.SavePth(path, p, "F32"); err != nil {
 		t.Fatal(err)

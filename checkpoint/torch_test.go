@@ -11,6 +11,7 @@ import (
 	"github.com/minimind-go/minimind/checkpoint"
 	"github.com/minimind-go/minimind/kernels/cpu"
 	"github.com/minimind-go/minimind/model"
+	"github.com/minimind-go/minimind/model/modeltest"
 )
 
 // torchPython finds a Python with PyTorch (Debian's python3-torch installs
@@ -38,11 +39,7 @@ func TestTorchLoadStateDict(t *testing.T) {
 	c := model.DefaultConfig()
 	c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.NumKeyValueHeads = 64, 2, 4, 2
 	c.VocabSize, c.IntermediateSize = 300, 96
-	p, err := model.NewParams(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Init(5)
+	p := modeltest.Params(t, c, 5)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "full_sft_64.pth")
 	if err := checkpoint.SavePth(path, p, "F16"); err != nil {

@@ -21,10 +21,6 @@ import (
 	"github.com/minimind-go/minimind/tokenizer"
 )
 
-func tinyModel(tb testing.TB, V int, seed uint64) *model.Model {
-	return generatetest.Model(tb, V, seed)
-}
-
 func defaultTokenizer(tb testing.TB) *tokenizer.Tokenizer { return generatetest.Tokenizer(tb) }
 
 func newEngine(tb testing.TB, m *model.Model, tok *tokenizer.Tokenizer, opts generate.EngineOptions) *generate.Engine {
@@ -101,7 +97,7 @@ func TestGenerateKVCacheFixture(t *testing.T) {
 // gives the same reply.
 func TestGreedyEqualsFullForward(t *testing.T) {
 	tok := defaultTokenizer(t)
-	m := tinyModel(t, tok.VocabSize(), 3)
+	m := generatetest.Model(t, tok.VocabSize(), 3)
 	prompts := [][]int32{
 		tok.Encode("hello world"),
 		tok.Encode("<|im_start|>user\n你好<|im_end|>\n<|im_start|>assistant\n"),
@@ -159,7 +155,7 @@ func TestGreedyEqualsFullForward(t *testing.T) {
 
 func TestFixedSeedFixedOutput(t *testing.T) {
 	tok := defaultTokenizer(t)
-	m := tinyModel(t, tok.VocabSize(), 4)
+	m := generatetest.Model(t, tok.VocabSize(), 4)
 	e := newEngine(t, m, tok, generate.EngineOptions{Slots: 2, Window: 96})
 	run := func(seed uint64) []int32 {
 		o := generate.Options{MaxNewTokens: 32, Temperature: 1, TopK: 50, TopP: 0.9, RepetitionPenalty: 1.1, Seed: seed, IgnoreEOS: true}
@@ -183,7 +179,7 @@ func TestFixedSeedFixedOutput(t *testing.T) {
 // up to the decoded reply.
 func TestStreamingUTF8(t *testing.T) {
 	tok := defaultTokenizer(t)
-	m := tinyModel(t, tok.VocabSize(), 5)
+	m := generatetest.Model(t, tok.VocabSize(), 5)
 	e := newEngine(t, m, tok, generate.EngineOptions{Slots: 4, Window: 200})
 	var reqs []generate.Request
 	for s := range 4 {
@@ -220,7 +216,7 @@ func TestStreamingUTF8(t *testing.T) {
 
 func TestStopStringsAndLimits(t *testing.T) {
 	tok := defaultTokenizer(t)
-	m := tinyModel(t, tok.VocabSize(), 6)
+	m := generatetest.Model(t, tok.VocabSize(), 6)
 	e := newEngine(t, m, tok, generate.EngineOptions{Slots: 2, Window: 64})
 	prompt := tok.Encode("stop here")
 	gen := func(o generate.Options) generate.Result {
@@ -254,7 +250,7 @@ func TestStopStringsAndLimits(t *testing.T) {
 
 func TestRequestValidation(t *testing.T) {
 	tok := defaultTokenizer(t)
-	m := tinyModel(t, tok.VocabSize(), 7)
+	m := generatetest.Model(t, tok.VocabSize(), 7)
 	e := newEngine(t, m, tok, generate.EngineOptions{Slots: 1, Window: 16, Queue: 1})
 	long := make([]int32, 16)
 	cases := []struct {
@@ -293,7 +289,7 @@ func TestRequestValidation(t *testing.T) {
 // with ErrClosed.
 func TestRunCancelAndShutdown(t *testing.T) {
 	tok := defaultTokenizer(t)
-	m := tinyModel(t, tok.VocabSize(), 8)
+	m := generatetest.Model(t, tok.VocabSize(), 8)
 	e := newEngine(t, m, tok, generate.EngineOptions{Slots: 2, Window: 256})
 	ctx, stop := context.WithCancel(context.Background())
 	go e.Run(ctx)
