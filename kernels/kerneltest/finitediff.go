@@ -47,8 +47,8 @@ func weighted(r, out []float32) float64 {
 // FiniteDiff checks every backward kernel of b against finite differences
 // of b's own forward kernel, on small random shapes.
 func FiniteDiff(t *testing.T, b kernels.Backend) {
-	g := newRNG(2)
 	t.Run("Linear", func(t *testing.T) {
+		g := subtestRNG(t, "finite-diff")
 		N, in, out := 5, 7, 3
 		x, w, r := g.vec(N*in, 1), g.vec(out*in, 1), g.vec(N*out, 1)
 		y := make([]float32, N*out)
@@ -60,6 +60,7 @@ func FiniteDiff(t *testing.T, b kernels.Backend) {
 		fdCheck(t, "dW", w, dw, loss)
 	})
 	t.Run("Embedding", func(t *testing.T) {
+		g := subtestRNG(t, "finite-diff")
 		N, C, V := 9, 4, 5
 		ids, tab, r := g.ids(N, V), g.vec(V*C, 1), g.vec(N*C, 1)
 		out := make([]float32, N*C)
@@ -68,6 +69,7 @@ func FiniteDiff(t *testing.T, b kernels.Backend) {
 		fdCheck(t, "dTable", tab, d, func() float64 { b.EmbeddingForward(out, ids, tab, N, C); return weighted(r, out) })
 	})
 	t.Run("RMSNorm", func(t *testing.T) {
+		g := subtestRNG(t, "finite-diff")
 		N, C := 4, 9
 		in, w, r := g.vec(N*C, 1), g.vec(C, 1), g.vec(N*C, 1)
 		out, rstd := make([]float32, N*C), make([]float32, N)
@@ -79,6 +81,7 @@ func FiniteDiff(t *testing.T, b kernels.Backend) {
 		fdCheck(t, "dw", w, dw, loss)
 	})
 	t.Run("RoPE", func(t *testing.T) {
+		g := subtestRNG(t, "finite-diff")
 		N, NH, HS := 5, 2, 8
 		cos, sin := ropeTables(32, HS)
 		pos := g.ids(N, 32)
@@ -90,6 +93,7 @@ func FiniteDiff(t *testing.T, b kernels.Backend) {
 		fdCheck(t, "dx", x, dx, loss)
 	})
 	t.Run("Attention", func(t *testing.T) {
+		g := subtestRNG(t, "finite-diff")
 		for _, masked := range []bool{false, true} {
 			B, T, NH, NKV, HS := 2, 6, 4, 2, 4
 			q, k, v := g.vec(B*T*NH*HS, 1), g.vec(B*T*NKV*HS, 1), g.vec(B*T*NKV*HS, 1)
@@ -112,6 +116,7 @@ func FiniteDiff(t *testing.T, b kernels.Backend) {
 		}
 	})
 	t.Run("SwiGLU", func(t *testing.T) {
+		g := subtestRNG(t, "finite-diff")
 		n := 30
 		gt, up, r := g.vec(n, 2), g.vec(n, 1), g.vec(n, 1)
 		out := make([]float32, n)
@@ -122,6 +127,7 @@ func FiniteDiff(t *testing.T, b kernels.Backend) {
 		fdCheck(t, "dup", up, du, loss)
 	})
 	t.Run("CrossEntropy", func(t *testing.T) {
+		g := subtestRNG(t, "finite-diff")
 		N, V := 4, 11
 		logits, dl := g.vec(N*V, 1), g.vec(N, 1)
 		tg := g.ids(N, V)
@@ -132,6 +138,7 @@ func FiniteDiff(t *testing.T, b kernels.Backend) {
 		fdCheck(t, "dlogits", logits, d, loss)
 	})
 	t.Run("MoERoute", func(t *testing.T) {
+		g := subtestRNG(t, "finite-diff")
 		for _, norm := range []bool{true, false} {
 			N, E, K := 6, 5, 2
 			// Well-separated logits so that ±eps never changes the top-k.
@@ -155,6 +162,7 @@ func FiniteDiff(t *testing.T, b kernels.Backend) {
 		}
 	})
 	t.Run("GatherScatter", func(t *testing.T) {
+		g := subtestRNG(t, "finite-diff")
 		M, C, N := 8, 3, 4
 		rows := g.ids(M, N)
 		in, w, r := g.vec(N*C, 1), g.vec(M, 1), g.vec(M*C, 1)

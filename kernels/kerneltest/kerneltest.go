@@ -1,7 +1,9 @@
 // Package kerneltest is the conformance suite every kernels.Backend must
 // pass: each kernel against the reference loops (kernels/ref) on random and
 // awkward shapes, and each backward kernel against finite differences of
-// its forward.
+// its forward. Each kernel's subtest draws its inputs from its own seed
+// (subtestRNG), so adding or changing one leaves the others' inputs as
+// they were.
 //
 // A backend's own test calls Run(t, backend). Timings are never checked.
 // The model end to end against the PyTorch fixtures is model/modeltest's
@@ -11,8 +13,10 @@ package kerneltest
 
 import (
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/minimind-go/minimind/kernels"
@@ -53,6 +57,18 @@ func AllClose(t testing.TB, name string, got, want []float32, atol, rtol float64
 type rng struct{ *rand.Rand }
 
 func newRNG(seed uint64) rng { return rng{rand.New(rand.NewPCG(seed, 99))} }
+
+// subtestRNG returns the random stream of the running kernel subtest t of
+// suite ("vs-ref", "finite-diff"), seeded by the suite and the subtest's
+// own name (the last element of t.Name()) alone: adding, removing or
+// changing one kernel's subtest leaves every other's inputs as they were,
+// whichever test calls the suite.
+func subtestRNG(t *testing.T, suite string) rng {
+	name := t.Name()
+	h := fnv.New64a()
+	h.Write([]byte(suite + "/" + name[strings.LastIndexByte(name, '/')+1:]))
+	return newRNG(h.Sum64())
+}
 
 func (r rng) vec(n int, scale float64) []float32 {
 	v := make([]float32, n)
@@ -95,10 +111,10 @@ func (s attShape) String() string {
 // VsRef compares every kernel of b with the reference implementation.
 func VsRef(t *testing.T, b kernels.Backend) {
 	r := ref.New()
-	g := newRNG(1)
 	const atol, rtol = 2e-5, 2e-5
 
 	t.Run("MatMul", func(t *testing.T) {
+		g := subtestRNG(t, "vs-ref")
 		for _, sz := range [][3]int{{1, 1, 1}, {7, 17, 33}, {33, 7, 17}, {65, 129, 31}, {2, 300, 64}, {128, 96, 80}} {
 			m, n, k := sz[0], sz[1], sz[2]
 			for _, ta := range []bool{false, true} {
@@ -116,6 +132,7 @@ func VsRef(t *testing.T, b kernels.Backend) {
 		}
 	})
 	t.Run("Embedding", func(t *testing.T) {
+		g := subtestRNG(t, "vs-ref")
 		N, C, V := 37, 19, 11
 		ids, tab, d := g.ids(N, V), g.vec(V*C, 1), g.vec(N*C, 1)
 		o1, o2 := make([]float32, N*C), make([]float32, N*C)
@@ -129,6 +146,7 @@ func VsRef(t *testing.T, b kernels.Backend) {
 		AllClose(t, "backward", d2, d1, atol, rtol)
 	})
 	t.Run("RMSNorm", func(t *testing.T) {
+		g := subtestRNG(t, "vs-ref")
 		for _, sz := range [][2]int{{1, 1}, {3, 7}, {65, 64}, {130, 33}} {
 			N, C := sz[0], sz[1]
 			in, w, dy := g.vec(N*C, 2), g.vec(C, 1), g.vec(N*C, 1)
@@ -146,6 +164,7 @@ func VsRef(t *testing.T, b kernels.Backend) {
 		}
 	})
 	t.Run("RoPE", func(t *testing.T) {
+		g := subtestRNG(t, "vs-ref")
 		N, NH, HS := 23, 3, 10
 		cos, sin := ropeTables(64, HS)
 		pos := g.ids(N, 64)
@@ -160,6 +179,7 @@ func VsRef(t *testing.T, b kernels.Backend) {
 		AllClose(t, "inverse", x2, x, 1e-5, 1e-5)
 	})
 	t.Run("Attention", func(t *testing.T) {
+		g := subtestRNG(t, "vs-ref")
 		shapes := []attShape{
 			{1, 1, 1, 0, 1, 1, 2}, {2, 7, 7, 0, 4, 2, 8}, {1, 17, 17, 0, 6, 3, 6},
 			{2, 3, 20, 5, 4, 1, 8}, {3, 1, 9, 8, 2, 2, 4}, {2, 33, 33, 0, 8, 2, 16},
@@ -213,6 +233,7 @@ func VsRef(t *testing.T, b kernels.Backend) {
 		}
 	})
 	t.Run("SwiGLU", func(t *testing.T) {
+		g := subtestRNG(t, "vs-ref")
 		n := 1000
 		gt, up, dy := g.vec(n, 3), g.vec(n, 1), g.vec(n, 1)
 		o1, o2 := make([]float32, n), make([]float32, n)
@@ -232,6 +253,7 @@ func VsRef(t *testing.T, b kernels.Backend) {
 		AllClose(t, "add", s2, s1, 0, 0)
 	})
 	t.Run("CrossEntropy", func(t *testing.T) {
+		g := subtestRNG(t, "vs-ref")
 		N, V := 13, 301
 		logits, dl := g.vec(N*V, 3), g.vec(N, 1)
 		tg := g.ids(N, V)
@@ -246,6 +268,7 @@ func VsRef(t *testing.T, b kernels.Backend) {
 		AllClose(t, "dlogits", d2, d1, 1e-6, 1e-5)
 	})
 	t.Run("MoE", func(t *testing.T) {
+		g := subtestRNG(t, "vs-ref")
 		for _, sz := range [][3]int{{17, 4, 2}, {9, 8, 1}, {5, 3, 3}} {
 			N, E, K := sz[0], sz[1], sz[2]
 			for _, norm := range []bool{true, false} {
@@ -292,6 +315,7 @@ func VsRef(t *testing.T, b kernels.Backend) {
 		AllClose(t, "rowdot", rd2, rd1, 1e-5, 1e-5)
 	})
 	t.Run("Optimizer", func(t *testing.T) {
+		g := subtestRNG(t, "vs-ref")
 		n := 5003
 		x := g.vec(n, 1)
 		if s1, s2 := r.SumSquares(x), b.SumSquares(x); math.Abs(s1-s2) > 1e-9*s1 {
