@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 )
 
@@ -285,24 +284,5 @@ func TestRenderConcurrent(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
-	}
-}
-
-func TestChoose(t *testing.T) {
-	if tpl, err := Choose("", true); err != nil || !tpl.IsBuiltin() {
-		t.Fatalf("Choose(builtin) = %v, %v", tpl, err)
-	}
-	if _, err := Choose("", false); !errors.Is(err, ErrTemplate) {
-		t.Fatalf("Choose(no template) = %v, want ErrTemplate", err)
-	}
-	if _, err := Choose("{% if %}", false); !errors.Is(err, ErrTemplate) || !strings.Contains(err.Error(), "ChatML") {
-		t.Fatalf("Choose(bad template) = %v, want ErrTemplate mentioning ChatML", err)
-	}
-	tpl, err := Choose("{% for m in messages %}{{ m.role }}:{{ m.content }};{% endfor %}", false)
-	if err != nil || tpl.IsBuiltin() {
-		t.Fatalf("Choose(good template) = %v, %v", tpl, err)
-	}
-	if got, _ := tpl.Render([]Message{{Role: "user", Content: "x"}}, Options{}); got != "user:x;" {
-		t.Errorf("Render = %q", got)
 	}
 }
