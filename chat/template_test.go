@@ -1,13 +1,15 @@
 package chat
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/minimind-go/minimind/jsonl"
 )
 
 // sharedPath returns ../shared/<rel> relative to the module root, or skips
@@ -46,18 +48,23 @@ type chatCase struct {
 
 func readChatCases(tb testing.TB) []chatCase {
 	tb.Helper()
-	f, err := os.Open(sharedPath(tb, "fixtures/tokenizer/chat.jsonl"))
+	r, err := jsonl.Open(sharedPath(tb, "fixtures/tokenizer/chat.jsonl"))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer f.Close()
+	defer r.Close()
 	var out []chatCase
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var c chatCase
-		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+	for {
+		line, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
 			tb.Fatal(err)
+		}
+		var c chatCase
+		if err := json.Unmarshal(line, &c); err != nil {
+			tb.Fatal(r.Errorf("%w", err))
 		}
 		out = append(out, c)
 	}
