@@ -8,6 +8,7 @@
 // Python-style tojson), so any template the engine can run works, including
 // older MiniMind templates. ChatML returns a built-in Go renderer with the
 // MiniMind 2510 template's behaviour, for when a template cannot be run.
+// ForTokenizer is the one place that chooses between them for a tokenizer.
 //
 // Errors: a template the engine cannot compile or execute is an error
 // wrapping ErrTemplate, naming the problem; nothing panics on user input.

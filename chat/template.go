@@ -166,19 +166,3 @@ func (l sourceLoader) Read(path string) (io.Reader, error) {
 func (l sourceLoader) Resolve(path string) (string, error) { return path, nil }
 
 func (l sourceLoader) Inherit(string) (loaders.Loader, error) { return l, nil }
-
-// Choose picks the template a command should use: the built-in ChatML
-// renderer when builtin is set (the user's explicit choice, e.g. a
-// --chat_template chatml flag), otherwise the tokenizer's own chat_template
-// source, compiled. A missing or unrunnable template is an error wrapping
-// ErrTemplate that points at the built-in choice; Choose never falls back
-// silently, because a wrong prompt format quietly ruins a model's answers.
-func Choose(source string, builtin bool) (*Template, error) {
-	if builtin {
-		return ChatML(), nil
-	}
-	if strings.TrimSpace(source) == "" {
-		return nil, fmt.Errorf("%w: the tokenizer has no chat_template (choose the built-in ChatML template instead)", ErrTemplate)
-	}
-	return NewTemplate(source)
-}

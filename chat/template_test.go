@@ -1,14 +1,15 @@
 package chat
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
+
+	"github.com/minimind-go/minimind/jsonl"
 )
 
 // sharedPath returns ../shared/<rel> relative to the module root, or skips
@@ -47,18 +48,23 @@ type chatCase struct {
 
 func readChatCases(tb testing.TB) []chatCase {
 	tb.Helper()
-	f, err := os.Open(sharedPath(tb, "fixtures/tokenizer/chat.jsonl"))
+	r, err := jsonl.Open(sharedPath(tb, "fixtures/tokenizer/chat.jsonl"))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer f.Close()
+	defer r.Close()
 	var out []chatCase
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var c chatCase
-		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+	for {
+		line, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
 			tb.Fatal(err)
+		}
+		var c chatCase
+		if err := json.Unmarshal(line, &c); err != nil {
+			tb.Fatal(r.Errorf("%w", err))
 		}
 		out = append(out, c)
 	}
@@ -285,24 +291,5 @@ func TestRenderConcurrent(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
-	}
-}
-
-func TestChoose(t *testing.T) {
-	if tpl, err := Choose("", true); err != nil || !tpl.IsBuiltin() {
-		t.Fatalf("Choose(builtin) = %v, %v", tpl, err)
-	}
-	if _, err := Choose("", false); !errors.Is(err, ErrTemplate) {
-		t.Fatalf("Choose(no template) = %v, want ErrTemplate", err)
-	}
-	if _, err := Choose("{% if %}", false); !errors.Is(err, ErrTemplate) || !strings.Contains(err.Error(), "ChatML") {
-		t.Fatalf("Choose(bad template) = %v, want ErrTemplate mentioning ChatML", err)
-	}
-	tpl, err := Choose("{% for m in messages %}{{ m.role }}:{{ m.content }};{% endfor %}", false)
-	if err != nil || tpl.IsBuiltin() {
-		t.Fatalf("Choose(good template) = %v, %v", tpl, err)
-	}
-	if got, _ := tpl.Render([]Message{{Role: "user", Content: "x"}}, Options{}); got != "user:x;" {
-		t.Errorf("Render = %q", got)
 	}
 }

@@ -20,7 +20,7 @@
 //     (LoaderState) and sharding by rank and world size.
 //
 // Errors: every error about input names its file, and a malformed JSONL line
-// is a *LineError ("read sft.jsonl line 17: ...") wrapping ErrMalformed,
+// is a *jsonl.LineError ("read sft.jsonl line 17: ...") wrapping ErrMalformed,
 // unless skipping is asked for, in which case bad lines are counted. A
 // corrupt or truncated prepared file is an error wrapping ErrCorrupt, never a
 // panic.

@@ -57,9 +57,8 @@ type EncodeOptions struct {
 	// same augmented text, while 2510 redraws per epoch from Python's global
 	// RNG (and so is not reproducible at all).
 	Seed uint64
-	// Template renders conversations; nil uses the tokenizer's chat template
-	// (the built-in chat.ChatML renderer when that is MiniMind's 2510
-	// template or absent, as it is faster and byte-identical).
+	// Template renders conversations; nil uses the one chat.ForTokenizer
+	// chooses for the tokenizer.
 	Template *chat.Template
 }
 
@@ -87,16 +86,11 @@ func NewEncoder(tok *tokenizer.Tokenizer, opts EncodeOptions) (*Encoder, error) 
 	}
 	e := &Encoder{tok: tok, tmpl: opts.Template, opts: opts}
 	if e.tmpl == nil {
-		src := tok.ChatTemplate()
-		if src == "" || src == tokenizer.MiniMindChatTemplate {
-			e.tmpl = chat.ChatML()
-		} else {
-			t, err := chat.NewTemplate(src)
-			if err != nil {
-				return nil, fmt.Errorf("data: tokenizer chat template: %w", err)
-			}
-			e.tmpl = t
+		t, err := chat.ForTokenizer(tok)
+		if err != nil {
+			return nil, fmt.Errorf("data: %w", err)
 		}
+		e.tmpl = t
 	}
 	e.spans = spanRule{head: tok.Encode("<|im_start|>assistant\n"), end: tok.Encode("<|im_end|>\n")}
 	return e, nil

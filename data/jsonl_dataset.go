@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/minimind-go/minimind/jsonl"
 )
 
 // JSONLDataset holds the parsed records of JSONL files and tokenizes each
@@ -19,7 +21,7 @@ type JSONLDataset struct {
 
 // LoadJSONL reads and validates every line of the JSONL files (.jsonl or
 // .jsonl.gz) as records of kind, in parallel. A malformed line is a
-// *LineError naming the file and line, unless opts.SkipBadLines is set; then
+// *jsonl.LineError naming the file and line, unless opts.SkipBadLines is set; then
 // it is counted (Skipped). The SFT/DPO augmentation of a record is keyed by
 // its line's ordinal among the non-blank lines of all files, which is the
 // example index when no line was skipped.
@@ -38,7 +40,7 @@ func LoadJSONL(ctx context.Context, paths []string, kind Kind, enc *Encoder, opt
 		},
 		func(path string, lineNo int, _ []byte, v keyed, err error) error {
 			if err != nil {
-				lerr := &LineError{Path: path, Line: lineNo, Err: err}
+				lerr := &jsonl.LineError{Path: path, Line: lineNo, Err: err}
 				if !opts.SkipBadLines {
 					return lerr
 				}

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 
 	"github.com/minimind-go/minimind/data"
+	"github.com/minimind-go/minimind/jsonl"
 )
 
 func TestBadLines(t *testing.T) {
@@ -47,9 +47,9 @@ func TestBadLines(t *testing.T) {
 			p := writeFile(t, dir, "in.jsonl", good[tc.kind], "", tc.bad, good[tc.kind])
 			enc := newEncoder(t, noAugment(64))
 			_, err := data.LoadJSONL(context.Background(), []string{p}, tc.kind, enc, data.ReadOptions{})
-			var lerr *data.LineError
+			var lerr *jsonl.LineError
 			if !errors.As(err, &lerr) || !errors.Is(err, data.ErrMalformed) {
-				t.Fatalf("err = %v, want a *LineError wrapping ErrMalformed", err)
+				t.Fatalf("err = %v, want a *jsonl.LineError wrapping ErrMalformed", err)
 			}
 			wantPrefix := fmt.Sprintf("read %s line 3: ", p)
 			if !strings.HasPrefix(err.Error(), wantPrefix) || !strings.Contains(err.Error(), tc.want) {
@@ -82,65 +82,20 @@ func TestBadLines(t *testing.T) {
 	}
 }
 
-func TestJSONLReader(t *testing.T) {
+// TestLoadJSONLCorruptGzip checks that a decompression error is never
+// skipped as a bad line and names the file. (The line reading itself is
+// tested in package jsonl.)
+func TestLoadJSONLCorruptGzip(t *testing.T) {
 	t.Parallel()
-	long := strings.Repeat("长", 3<<20) // 9 MB line, beyond any buffer
-	lines := []string{`{"text": "a"}`, "", "  ", `{"text": "` + long + `"}` + "\r", `{"text": "c"}`}
-	for _, name := range []string{"x.jsonl", "x.jsonl.gz", "gz-without-extension"} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			dir := t.TempDir()
-			p := writeFile(t, dir, name, lines...)
-			if name == "gz-without-extension" {
-				p = writeFile(t, dir, "x.gz", lines...)
-			}
-			r, err := data.OpenJSONL(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			var got []int
-			var texts []string
-			for {
-				b, err := r.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				var v struct{ Text string }
-				if err := json.Unmarshal(b, &v); err != nil {
-					t.Fatalf("line %d: %v", r.Line(), err)
-				}
-				got = append(got, r.Line())
-				texts = append(texts, v.Text)
-			}
-			if d := diff([]int{1, 4, 5}, got); d != "" {
-				t.Errorf("line numbers: %s", d)
-			}
-			if len(texts) != 3 || texts[1] != long || texts[2] != "c" {
-				t.Errorf("texts wrong: %d texts", len(texts))
-			}
-		})
+	dir := t.TempDir()
+	p := writeFile(t, dir, "x.jsonl.gz", strings.Repeat(`{"text": "abc"}`+"\n", 1000))
+	b, _ := readFileBytes(p)
+	writeBytes(t, p, b[:len(b)/2])
+	_, err := data.LoadJSONL(context.Background(), []string{p}, data.KindPretrain, newEncoder(t, noAugment(8)), data.ReadOptions{SkipBadLines: true})
+	var lerr *jsonl.LineError
+	if !errors.As(err, &lerr) || lerr.Path != p {
+		t.Errorf("err = %v, want a *jsonl.LineError naming %s", err, p)
 	}
-	t.Run("missing file", func(t *testing.T) {
-		_, err := data.OpenJSONL("/nonexistent/x.jsonl")
-		if err == nil || !strings.Contains(err.Error(), "/nonexistent/x.jsonl") {
-			t.Errorf("err = %v, want the path", err)
-		}
-	})
-	t.Run("corrupt gzip", func(t *testing.T) {
-		dir := t.TempDir()
-		p := writeFile(t, dir, "x.jsonl.gz", strings.Repeat(`{"text": "abc"}`+"\n", 1000))
-		b, _ := readFileBytes(p)
-		b = b[:len(b)/2]
-		writeBytes(t, p, b)
-		_, err := data.LoadJSONL(context.Background(), []string{p}, data.KindPretrain, newEncoder(t, noAugment(8)), data.ReadOptions{SkipBadLines: true})
-		if err == nil || !strings.Contains(err.Error(), p) {
-			t.Errorf("err = %v, want an error naming %s", err, p)
-		}
-	})
 }
 
 // FuzzParseRecord checks that no line makes parsing or encoding panic, and

@@ -5,6 +5,8 @@ import (
 	"io"
 	"runtime"
 	"sync"
+
+	"github.com/minimind-go/minimind/jsonl"
 )
 
 // lineChunk is a run of lines of one file, handed to a worker.
@@ -111,7 +113,7 @@ func parallelLines[T any](ctx context.Context, paths []string, workers int,
 func readChunks(ctx context.Context, paths []string, jobs chan<- *lineChunk, inflight chan struct{}) error {
 	seq, ord := 0, 0
 	for _, path := range paths {
-		r, err := OpenJSONL(path)
+		r, err := jsonl.Open(path)
 		if err != nil {
 			return err
 		}

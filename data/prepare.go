@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/minimind-go/minimind/internal/atomicfile"
+	"github.com/minimind-go/minimind/jsonl"
 )
 
 // PrepareProgress reports how far Prepare has come.
@@ -111,7 +112,7 @@ func Prepare(ctx context.Context, enc *Encoder, opts PrepareOptions) (PrepareSta
 		func(path string, lineNo int, line []byte, v encoded, err error) error {
 			st.Bytes += int64(len(line))
 			if err != nil {
-				lerr := &LineError{Path: path, Line: lineNo, Err: err}
+				lerr := &jsonl.LineError{Path: path, Line: lineNo, Err: err}
 				if !opts.SkipBadLines {
 					return lerr
 				}

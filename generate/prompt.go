@@ -1,26 +1,9 @@
 package generate
 
 import (
-	"fmt"
-
 	"github.com/minimind-go/minimind/chat"
 	"github.com/minimind-go/minimind/tokenizer"
 )
-
-// ChatTemplate returns the template for tok's chat_template: the built-in
-// ChatML renderer when it is MiniMind's 2510 template or absent (faster and
-// byte-identical), else the compiled Jinja source.
-func ChatTemplate(tok *tokenizer.Tokenizer) (*chat.Template, error) {
-	src := tok.ChatTemplate()
-	if src == "" || src == tokenizer.MiniMindChatTemplate {
-		return chat.ChatML(), nil
-	}
-	t, err := chat.NewTemplate(src)
-	if err != nil {
-		return nil, fmt.Errorf("generate: tokenizer chat template: %w", err)
-	}
-	return t, nil
-}
 
 // ChatPrompt renders msgs with the generation prompt (the header of the
 // assistant's turn) and tokenizes the result.

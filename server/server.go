@@ -62,7 +62,7 @@ func New(eng *generate.Engine, opts Options) (*Server, error) {
 	}
 	s := &Server{eng: eng, tok: eng.Tokenizer(), tmpl: opts.Template, bos: int32(eng.Config().BosTokenID), opts: opts, created: time.Now().Unix()}
 	if s.tmpl == nil {
-		t, err := generate.ChatTemplate(s.tok)
+		t, err := chat.ForTokenizer(s.tok)
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}

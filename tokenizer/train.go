@@ -1,19 +1,18 @@
 package tokenizer
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/minimind-go/minimind/jsonl"
 )
 
 // DefaultSpecialTokens are MiniMind's special tokens, ids 0, 1, 2.
@@ -114,31 +113,33 @@ func (tr *Trainer) report(p Progress) {
 	}
 }
 
-// AddFile counts the documents of a JSONL file (gzip-compressed if the name
-// ends in .gz). Each line is {"text": ...} or {"conversations": [{"role",
-// "content"}...]}; every message content of a conversation counts as one
-// document. Other lines are an error naming the file and line.
+// AddFile counts the documents of a JSONL file, plain or gzip-compressed
+// (recognised by its content, not its name). Each line is {"text": ...} or
+// {"conversations": [{"role", "content"}...]}; every message content of a
+// conversation counts as one document. Other lines are a *jsonl.LineError
+// naming the file and line.
 func (tr *Trainer) AddFile(ctx context.Context, path string) error {
-	f, err := os.Open(path)
+	r, err := jsonl.Open(path)
 	if err != nil {
 		return fmt.Errorf("train tokenizer: %w", err)
 	}
-	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(path, ".gz") {
-		gz, err := gzip.NewReader(f)
-		if err != nil {
-			return fmt.Errorf("train tokenizer: %s: %w", path, err)
-		}
-		defer gz.Close()
-		r = gz
-	}
-	return tr.AddJSONL(ctx, r, path)
+	defer r.Close()
+	return tr.addLines(ctx, r)
 }
 
 // AddJSONL is AddFile on an open reader; name is used in errors.
 func (tr *Trainer) AddJSONL(ctx context.Context, r io.Reader, name string) error {
-	br := bufio.NewReaderSize(r, 1<<20)
+	jr, err := jsonl.NewReader(r, name)
+	if err != nil {
+		return fmt.Errorf("train tokenizer: %w", err)
+	}
+	defer jr.Close()
+	return tr.addLines(ctx, jr)
+}
+
+// addLines counts the documents of every line of r, in parallel batches,
+// checking ctx between batches.
+func (tr *Trainer) addLines(ctx context.Context, r *jsonl.Reader) error {
 	const batch = 2048 // documents per parallel counting round
 	var texts []string
 	flush := func() error {
@@ -149,25 +150,23 @@ func (tr *Trainer) AddJSONL(ctx context.Context, r io.Reader, name string) error
 		texts = texts[:0]
 		return nil
 	}
-	for line := 1; ; line++ {
-		b, err := br.ReadBytes('\n')
-		if len(strings.TrimSpace(string(b))) > 0 {
-			docs, perr := jsonlTexts(b)
-			if perr != nil {
-				return fmt.Errorf("train tokenizer: %s line %d: %w", name, line, perr)
-			}
-			texts = append(texts, docs...)
-			if len(texts) >= batch {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-		}
-		if errors.Is(err, io.EOF) {
+	for {
+		b, err := r.Next()
+		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("train tokenizer: %s line %d: %w", name, line, err)
+			return fmt.Errorf("train tokenizer: %w", err)
+		}
+		docs, err := jsonlTexts(b)
+		if err != nil {
+			return fmt.Errorf("train tokenizer: %w", r.Errorf("%w", err))
+		}
+		texts = append(texts, docs...)
+		if len(texts) >= batch {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
 	return flush()

@@ -79,7 +79,7 @@ func runChat(ctx context.Context, opts ChatOptions, g *globalOptions, in io.Read
 	}
 	defer closeFn()
 	tok := eng.Tokenizer()
-	tmpl, err := generate.ChatTemplate(tok)
+	tmpl, err := chat.ForTokenizer(tok)
 	if err != nil {
 		return err
 	}

@@ -195,7 +195,7 @@ func runGenerate(ctx context.Context, opts GenerateOptions, g *globalOptions, ou
 	}
 	defer closeFn()
 	tok := eng.Tokenizer()
-	tmpl, err := generate.ChatTemplate(tok)
+	tmpl, err := chat.ForTokenizer(tok)
 	if err != nil {
 		return err
 	}

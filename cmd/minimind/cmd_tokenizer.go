@@ -3,21 +3,18 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/minimind-go/minimind/jsonl"
 	"github.com/minimind-go/minimind/tokenizer"
 )
 
@@ -191,33 +188,28 @@ flags.`,
 	return cmd
 }
 
-// readTexts reads up to max {"text"} lines (max <= 0: all), returning the
-// texts and whether input is exhausted. line counts lines read so far.
-func readTexts(br *bufio.Reader, max int, line *int) ([]string, bool, error) {
+// readTexts reads up to max {"text"} lines of r (max <= 0: all), returning
+// the texts and whether r is exhausted.
+func readTexts(r *jsonl.Reader, max int) ([]string, bool, error) {
 	var texts []string
 	for max <= 0 || len(texts) < max {
-		b, err := br.ReadBytes('\n')
-		if len(strings.TrimSpace(string(b))) > 0 {
-			*line++
-			var v struct {
-				Text *string `json:"text"`
-			}
-			if jerr := json.Unmarshal(b, &v); jerr != nil {
-				return nil, false, fmt.Errorf("line %d: %w", *line, jerr)
-			}
-			if v.Text == nil {
-				return nil, false, fmt.Errorf("line %d: no \"text\" field", *line)
-			}
-			texts = append(texts, *v.Text)
-		} else if len(b) > 0 {
-			*line++
-		}
-		if errors.Is(err, io.EOF) {
+		b, err := r.Next()
+		if err == io.EOF {
 			return texts, true, nil
 		}
 		if err != nil {
-			return nil, false, fmt.Errorf("line %d: %w", *line+1, err)
+			return nil, false, err
 		}
+		var v struct {
+			Text *string `json:"text"`
+		}
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, false, r.Errorf("%w", err)
+		}
+		if v.Text == nil {
+			return nil, false, r.Errorf(`no "text" field`)
+		}
+		texts = append(texts, *v.Text)
 	}
 	return texts, false, nil
 }
@@ -227,12 +219,15 @@ func runTokenizerEncode(ctx context.Context, opts TokenizerEncodeOptions, g *glo
 	if err != nil {
 		return err
 	}
-	br := bufio.NewReaderSize(in, 1<<20)
-	line := 0
+	r, err := jsonl.NewReader(in, "stdin")
+	if err != nil {
+		return err
+	}
+	defer r.Close()
 	if opts.Bench {
-		texts, _, err := readTexts(br, 0, &line)
+		texts, _, err := readTexts(r, 0)
 		if err != nil {
-			return fmt.Errorf("stdin: %w", err)
+			return err
 		}
 		var size, tokens int
 		for _, t := range texts {
@@ -257,9 +252,9 @@ func runTokenizerEncode(ctx context.Context, opts TokenizerEncodeOptions, g *glo
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		texts, done, err := readTexts(br, 4096, &line)
+		texts, done, err := readTexts(r, 4096)
 		if err != nil {
-			return fmt.Errorf("stdin: %w", err)
+			return err
 		}
 		for _, ids := range tok.EncodeBatchWorkers(texts, g.threads) {
 			writeIDs(w, ids)
@@ -326,42 +321,44 @@ func runTokenizerDecode(ctx context.Context, opts TokenizerDecodeOptions, _ *glo
 	if err != nil {
 		return err
 	}
-	br := bufio.NewReaderSize(in, 1<<20)
+	r, err := jsonl.NewReader(in, "stdin")
+	if err != nil {
+		return err
+	}
+	defer r.Close()
 	w := bufio.NewWriter(out)
 	var js bytes.Buffer
 	enc := json.NewEncoder(&js)
 	enc.SetEscapeHTML(false)
-	for line := 1; ; line++ {
-		if line%4096 == 0 {
+	for n := 1; ; n++ {
+		if n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		b, rerr := br.ReadBytes('\n')
-		if len(strings.TrimSpace(string(b))) > 0 {
-			var ids []int32
-			if err := json.Unmarshal(b, &ids); err != nil {
-				return fmt.Errorf("stdin line %d: %w", line, err)
-			}
-			text := tok.Decode(ids)
-			if opts.SkipSpecial {
-				text = tok.DecodeSkipSpecial(ids)
-			}
-			// Written as Python's json.dumps would, like MiniMind's JSONL.
-			js.Reset()
-			if err := enc.Encode(text); err != nil {
-				return err
-			}
-			w.WriteString(`{"text": `)
-			w.Write(bytes.TrimSuffix(js.Bytes(), []byte("\n")))
-			w.WriteString("}\n")
-		}
-		if errors.Is(rerr, io.EOF) {
+		b, err := r.Next()
+		if err == io.EOF {
 			break
 		}
-		if rerr != nil {
-			return fmt.Errorf("stdin line %d: %w", line, rerr)
+		if err != nil {
+			return err
 		}
+		var ids []int32
+		if err := json.Unmarshal(b, &ids); err != nil {
+			return r.Errorf("%w", err)
+		}
+		text := tok.Decode(ids)
+		if opts.SkipSpecial {
+			text = tok.DecodeSkipSpecial(ids)
+		}
+		// Written as Python's json.dumps would, like MiniMind's JSONL.
+		js.Reset()
+		if err := enc.Encode(text); err != nil {
+			return err
+		}
+		w.WriteString(`{"text": `)
+		w.Write(bytes.TrimSuffix(js.Bytes(), []byte("\n")))
+		w.WriteString("}\n")
 	}
 	return w.Flush()
 }
@@ -448,19 +445,16 @@ func runTokenizerStats(ctx context.Context, opts TokenizerStatsOptions, g *globa
 	return nil
 }
 
-// readTextFile reads the "text" of every line of a JSONL(.gz) file.
+// readTextFile reads the "text" of every line of a JSONL file, plain or
+// gzip-compressed.
 func readTextFile(path string) ([]string, error) {
-	r, closeFn, err := openMaybeGzip(path)
+	r, err := jsonl.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer closeFn()
-	line := 0
-	texts, _, err := readTexts(bufio.NewReaderSize(r, 1<<20), 0, &line)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return texts, nil
+	defer r.Close()
+	texts, _, err := readTexts(r, 0)
+	return texts, err
 }
 
 func shorten(s string, n int) string {
@@ -468,21 +462,4 @@ func shorten(s string, n int) string {
 		return s
 	}
 	return "…" + s[len(s)-n+1:]
-}
-
-// openMaybeGzip opens path, decompressing it if it ends in .gz.
-func openMaybeGzip(path string) (io.Reader, func(), error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !strings.HasSuffix(path, ".gz") {
-		return f, func() { f.Close() }, nil
-	}
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return gz, func() { gz.Close(); f.Close() }, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,8 +39,12 @@ func TestTokenizerCLIErrors(t *testing.T) {
 	g := &globalOptions{quiet: true}
 	var out, stderr bytes.Buffer
 	err := runTokenizerEncode(context.Background(), TokenizerEncodeOptions{}, g, strings.NewReader("{\"text\": \"a\"}\n{oops\n"), &out, &stderr)
-	if err == nil || !strings.Contains(err.Error(), "line 2") {
-		t.Errorf("bad JSON: got %v, want an error naming line 2", err)
+	if err == nil || !strings.HasPrefix(err.Error(), "read stdin line 2: ") {
+		t.Errorf("bad JSON: got %v, want an error naming stdin line 2", err)
+	}
+	err = runTokenizerDecode(context.Background(), TokenizerDecodeOptions{}, g, strings.NewReader("[1, 2]\n\n[oops\n"), &out)
+	if err == nil || !strings.HasPrefix(err.Error(), "read stdin line 3: ") {
+		t.Errorf("decode bad JSON: got %v, want an error naming stdin line 3", err)
 	}
 	err = runTokenizerEncode(context.Background(), TokenizerEncodeOptions{Tokenizer: filepath.Join(t.TempDir(), "none")}, g, strings.NewReader(""), &out, &stderr)
 	if err == nil {
@@ -77,5 +82,45 @@ func TestTokenizerTrainCLI(t *testing.T) {
 	}
 	if s := "the cat 明月"; tok.Decode(tok.Encode(s)) != s {
 		t.Errorf("trained tokenizer does not round-trip %q", s)
+	}
+}
+
+// TestTokenizerStatsCLI checks that stats reads gzip by content, not by
+// name, and names the file and line of a bad line.
+func TestTokenizerStatsCLI(t *testing.T) {
+	dir := t.TempDir()
+	text := "{\"text\": \"你好\"}\r\n\n{\"text\": \"hello\"}\n"
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(text))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	g := &globalOptions{quiet: true}
+	paths := []string{write("plain.jsonl", []byte(text)), write("gz.jsonl", gz.Bytes()), write("x.jsonl.gz", gz.Bytes())}
+	var out bytes.Buffer
+	if err := runTokenizerStats(context.Background(), TokenizerStatsOptions{Data: paths}, g, &out); err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(strings.TrimSpace(out.String()), "\n")[1:]
+	if len(rows) != 3 {
+		t.Fatalf("got %d rows, want 3:\n%s", len(rows), out.String())
+	}
+	for _, row := range rows {
+		if f := strings.Fields(row); len(f) < 4 || f[2] != "2" || f[3] != "7" {
+			t.Errorf("row %q: want 2 docs, 7 chars", row)
+		}
+	}
+	bad := write("bad.jsonl", []byte(text+"{\"txt\": 1}\n"))
+	err := runTokenizerStats(context.Background(), TokenizerStatsOptions{Data: []string{bad}}, g, &out)
+	if err == nil || !strings.HasPrefix(err.Error(), "read "+bad+" line 4: ") {
+		t.Errorf("bad line: got %v, want an error naming %s line 4", err, bad)
 	}
 }
