@@ -274,7 +274,10 @@ func TestValidation(t *testing.T) {
 		{"stop a number", "/v1/chat/completions", `{` + msgs + `,"stop":5}`, 400, ""},
 		{"too many stops", "/v1/chat/completions", `{` + msgs + `,"stop":["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p","q"]}`, 400, "stop"},
 		{"empty stop", "/v1/chat/completions", `{` + msgs + `,"stop":[""]}`, 400, "stop"},
-		{"penalty out of range", "/v1/chat/completions", `{` + msgs + `,"presence_penalty":9}`, 400, ""},
+		{"presence_penalty out of range", "/v1/chat/completions", `{` + msgs + `,"presence_penalty":9}`, 400, "presence_penalty"},
+		{"frequency_penalty out of range", "/v1/chat/completions", `{` + msgs + `,"frequency_penalty":-2.5}`, 400, "frequency_penalty"},
+		{"frequency_penalty a string", "/v1/chat/completions", `{` + msgs + `,"frequency_penalty":"x"}`, 400, "frequency_penalty"},
+		{"seed fractional", "/v1/chat/completions", `{` + msgs + `,"seed":0.5}`, 400, "seed"},
 		{"stream not a bool", "/v1/chat/completions", `{` + msgs + `,"stream":"yes"}`, 400, "stream"},
 		{"tool not an object", "/v1/chat/completions", `{` + msgs + `,"tools":[1]}`, 400, ""},
 		{"tools not a list", "/v1/chat/completions", `{` + msgs + `,"tools":{"type":"function"}}`, 400, ""},
@@ -284,6 +287,11 @@ func TestValidation(t *testing.T) {
 		{"completion without prompt", "/v1/completions", `{"max_tokens":3}`, 400, "prompt"},
 		{"completion two prompts", "/v1/completions", `{"prompt":["a","b"]}`, 400, "prompt"},
 		{"completion prompt a number", "/v1/completions", `{"prompt":7}`, 400, ""},
+		{"completion temperature a string", "/v1/completions", `{"prompt":"hi","temperature":"hot"}`, 400, "temperature"},
+		{"completion top_k fractional", "/v1/completions", `{"prompt":"hi","top_k":1.5}`, 400, "top_k"},
+		{"completion top_p zero", "/v1/completions", `{"prompt":"hi","top_p":0}`, 400, "top_p"},
+		{"completion presence_penalty out of range", "/v1/completions", `{"prompt":"hi","presence_penalty":3}`, 400, "presence_penalty"},
+		{"completion n 2", "/v1/completions", `{"prompt":"hi","n":2}`, 400, "n"},
 		{"unknown endpoint", "/v1/embeddings", `{}`, 404, ""},
 	}
 	for _, c := range cases {
