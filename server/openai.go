@@ -251,6 +251,12 @@ func (s *samplingFields) options(seed uint64) (generate.Options, *apiError) {
 	if s.RepetitionPenalty != nil {
 		o.RepetitionPenalty = *s.RepetitionPenalty
 	}
+	if s.FrequencyPenalty != nil {
+		o.FrequencyPenalty = *s.FrequencyPenalty
+	}
+	if s.PresencePenalty != nil {
+		o.PresencePenalty = *s.PresencePenalty
+	}
 	if s.MaxTokens != nil {
 		o.MaxNewTokens = *s.MaxTokens
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -213,6 +214,41 @@ func TestCompletions(t *testing.T) {
 	}
 	if text.String() != c.Choices[0].Text {
 		t.Errorf("streamed %q, non-streamed %q", text.String(), c.Choices[0].Text)
+	}
+}
+
+// TestPenalties: frequency_penalty and presence_penalty reach the sampler.
+// A greedy completion with them is exactly what generate gives with the
+// same options on the same weights, and differs from one without them.
+func TestPenalties(t *testing.T) {
+	eo := generate.EngineOptions{Slots: 2, Window: 64}
+	ts, _ := newTestServer(t, eo, server.Options{})
+	ref := generatetest.Engine(t, 11, eo) // the same weights, run directly
+	prompt := generate.TextPrompt(ref.Tokenizer(), int32(ref.Config().BosTokenID), "Once upon a time")
+	greedy := generate.Options{MaxNewTokens: 16, IgnoreEOS: true}
+	penalised := greedy
+	penalised.FrequencyPenalty, penalised.PresencePenalty = 1.5, 0.5
+	want, err := ref.Generate(context.Background(), []generate.Request{{Prompt: prompt, Options: penalised}, {Prompt: prompt, Options: greedy}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(want[0].Tokens, want[1].Tokens) {
+		t.Fatalf("the penalties change nothing on this model; pick larger ones: %v", want[0].Tokens)
+	}
+	body := `{"prompt":"Once upon a time","max_tokens":16,"temperature":0,"ignore_eos":true,"frequency_penalty":1.5,"presence_penalty":0.5}`
+	res, b := post(t, ts, "/v1/completions", body)
+	if res.StatusCode != 200 {
+		t.Fatalf("status %d: %s", res.StatusCode, b)
+	}
+	if got := decode(t, b).Choices[0].Text; got != want[0].Text {
+		t.Errorf("completion with penalties %q, want %q (without: %q)", got, want[0].Text, want[1].Text)
+	}
+	// Chat requests share the fields: the penalties change the reply.
+	chatBody := `{"messages":[{"role":"user","content":"hi"}],"max_tokens":16,"temperature":0,"ignore_eos":true%s}`
+	_, plain := post(t, ts, "/v1/chat/completions", fmt.Sprintf(chatBody, ""))
+	_, pen := post(t, ts, "/v1/chat/completions", fmt.Sprintf(chatBody, `,"frequency_penalty":1.5,"presence_penalty":0.5`))
+	if a, b := decode(t, plain).Choices, decode(t, pen).Choices; len(a) != 1 || len(b) != 1 || a[0].Message.Content == b[0].Message.Content {
+		t.Errorf("chat: the penalties changed nothing:\n%s\n%s", plain, pen)
 	}
 }
 
