@@ -1,14 +1,16 @@
 // Package generate turns a model and a tokenizer into text: KV-cache
 // decoding of many sequences at once (continuous batching), MiniMind's
-// samplers (temperature, top-k, top-p, repetition penalty, greedy), stop
-// conditions (end-of-sequence tokens, stop strings, a token budget, the
-// context window) and streaming of UTF-8-complete text pieces.
+// samplers (temperature, top-k, top-p, repetition, frequency and presence
+// penalties, greedy), stop conditions (end-of-sequence tokens, stop
+// strings, a token budget, the context window) and streaming of
+// UTF-8-complete text pieces.
 //
 // Main types:
 //   - Options holds one sequence's sampling and stopping settings;
 //     DefaultOptions gives MiniMind's eval_llm.py defaults.
-//   - Sampler picks the next token from a row of logits, in HF's order:
-//     repetition penalty, temperature, top-k, top-p, then a draw from a
+//   - Sampler picks the next token from a row of logits, in this order:
+//     repetition penalty, frequency and presence penalties (over the
+//     reply so far), temperature, top-k, top-p, then a draw from a
 //     PCG stream seeded by Options.Seed (or argmax at temperature 0).
 //   - Engine owns a model's KV cache with a fixed number of slots. Generate
 //     runs a set of requests to completion on the calling goroutine (the

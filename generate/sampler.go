@@ -26,6 +26,13 @@ type Options struct {
 	// every token already in the prompt or the reply (HF's rule; 0 or 1 =
 	// off).
 	RepetitionPenalty float64
+	// FrequencyPenalty is subtracted from a token's logit once for every
+	// time the sampler has already picked it in this reply (OpenAI's rule;
+	// 0 = off, negative favours repeats). Prompt tokens do not count.
+	FrequencyPenalty float64
+	// PresencePenalty is subtracted once from the logit of every token the
+	// sampler has already picked in this reply (OpenAI's rule; 0 = off).
+	PresencePenalty float64
 	// Seed seeds the sequence's own random stream: the same seed, prompt and
 	// options give the same reply.
 	Seed uint64
@@ -68,6 +75,10 @@ func (o *Options) Validate() error {
 		return bad("top_p %v must be in [0, 1]", o.TopP)
 	case !(o.RepetitionPenalty >= 0) || math.IsInf(o.RepetitionPenalty, 0):
 		return bad("repetition_penalty %v must be a finite number > 0", o.RepetitionPenalty)
+	case math.IsNaN(o.FrequencyPenalty) || math.IsInf(o.FrequencyPenalty, 0):
+		return bad("frequency_penalty %v must be a finite number", o.FrequencyPenalty)
+	case math.IsNaN(o.PresencePenalty) || math.IsInf(o.PresencePenalty, 0):
+		return bad("presence_penalty %v must be a finite number", o.PresencePenalty)
 	case len(o.Stop) > MaxStopStrings:
 		return bad("%d stop strings; at most %d", len(o.Stop), MaxStopStrings)
 	}
@@ -83,23 +94,47 @@ func (o *Options) Validate() error {
 var ErrInvalid = errors.New("invalid generation request")
 
 // Sampler picks tokens from logits with one sequence's settings and random
-// stream. It keeps scratch buffers, so it is used by one goroutine.
+// stream, and counts the tokens it picks (for the frequency and presence
+// penalties): one Sampler serves one reply. It keeps scratch buffers, so it
+// is used by one goroutine.
 type Sampler struct {
 	opts  Options
 	rng   *rand.Rand
 	idx   []int32
 	probs []float64
+	// picked counts each token Sample has returned; nil when neither the
+	// frequency nor the presence penalty is on.
+	picked map[int32]int
 }
 
 // NewSampler returns a sampler for opts, seeded by opts.Seed.
 func NewSampler(opts Options) *Sampler {
-	return &Sampler{opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, 0x67656e6572617465))} // "generate"
+	s := &Sampler{opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, 0x67656e6572617465))} // "generate"
+	if opts.FrequencyPenalty != 0 || opts.PresencePenalty != 0 {
+		s.picked = map[int32]int{}
+	}
+	return s
 }
 
 // Sample returns the next token for a row of logits [V]. seen lists every
 // distinct token of the prompt and the reply so far (for the repetition
-// penalty; each id once). logits is modified.
+// penalty; each id once). logits is modified. The token returned counts as
+// part of the reply for the frequency and presence penalties of later
+// calls.
 func (s *Sampler) Sample(logits []float32, seen []int32) int32 {
+	s.penalize(logits, seen)
+	tok := s.pick(logits)
+	if s.picked != nil {
+		s.picked[tok]++
+	}
+	return tok
+}
+
+// penalize applies the penalties to logits in place, before temperature
+// and truncation: HF's repetition penalty over seen, then OpenAI's
+// logits[t] -= frequency·count[t] + presence·(count[t] > 0) over the
+// tokens picked so far.
+func (s *Sampler) penalize(logits []float32, seen []int32) {
 	if p := float32(s.opts.RepetitionPenalty); p > 0 && p != 1 {
 		for _, id := range seen {
 			if l := logits[id]; l > 0 {
@@ -109,6 +144,14 @@ func (s *Sampler) Sample(logits []float32, seen []int32) int32 {
 			}
 		}
 	}
+	for id, n := range s.picked { // each id once, so the order is immaterial
+		logits[id] -= float32(s.opts.FrequencyPenalty*float64(n) + s.opts.PresencePenalty)
+	}
+}
+
+// pick draws a token from penalised logits with the sequence's
+// temperature, top-k and top-p (argmax at temperature 0).
+func (s *Sampler) pick(logits []float32) int32 {
 	if s.opts.Temperature == 0 {
 		return argmax(logits)
 	}

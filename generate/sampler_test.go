@@ -145,6 +145,76 @@ func TestSamplerGreedyAndPenalty(t *testing.T) {
 	}
 }
 
+// TestSamplerFrequencyPresencePenalty checks the exact logits after the
+// penalties: logits[t] -= frequency·count[t] + presence·(count[t] > 0),
+// count over the tokens picked so far, after the repetition penalty.
+func TestSamplerFrequencyPresencePenalty(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name                string
+		rep, freq, presence float64
+		seen, picked        []int32
+		logits, want        []float32
+	}{
+		{"off", 1, 0, 0, nil, []int32{1, 1}, []float32{1, 1, 1, 1}, []float32{1, 1, 1, 1}},
+		{"frequency counts each pick", 1, 0.5, 0, nil, []int32{1, 1, 1, 2}, []float32{1, 1, 1, 1}, []float32{1, -0.5, 0.5, 1}},
+		{"presence once per token", 1, 0, 0.25, nil, []int32{1, 1, 2}, []float32{1, 1, 1, 1}, []float32{1, 0.75, 0.75, 1}},
+		{"both", 1, 0.5, 0.25, nil, []int32{0, 0, 3}, []float32{1, 1, 1, 1}, []float32{-0.25, 1, 1, 0.25}},
+		{"negative favours repeats", 1, -1, -0.5, nil, []int32{2}, []float32{1, 1, 1, 1}, []float32{1, 1, 2.5, 1}},
+		{"after the repetition penalty", 2, 0.5, 0, []int32{0, 1, 2}, []int32{1}, []float32{2, 2, -1, 1}, []float32{1, 0.5, -2, 1}},
+		{"prompt tokens do not count", 1, 1, 1, []int32{0, 1}, nil, []float32{1, 1, 1, 1}, []float32{1, 1, 1, 1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := NewSampler(Options{RepetitionPenalty: c.rep, FrequencyPenalty: c.freq, PresencePenalty: c.presence})
+			for _, id := range c.picked {
+				if s.picked != nil {
+					s.picked[id]++
+				}
+			}
+			got := slices.Clone(c.logits)
+			s.penalize(got, c.seen)
+			if !slices.Equal(got, c.want) {
+				t.Errorf("logits %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+// TestSamplerPenaltyPicks: greedy decoding of the same logits row, step
+// after step, moves off a token once the penalties on its own picks
+// outweigh its lead.
+func TestSamplerPenaltyPicks(t *testing.T) {
+	t.Parallel()
+	logits := []float32{0, 3, 2.5, 1}
+	cases := []struct {
+		name           string
+		freq, presence float64
+		want           []int32
+	}{
+		{"no penalty", 0, 0, []int32{1, 1, 1, 1, 1}},
+		// 1: 3 → 2 after one pick, below 2.5; 2: 2.5 → 1.5, below 2; ...
+		{"frequency 1", 1, 0, []int32{1, 2, 1, 2, 1}},
+		// Presence alone: each token pays once, then its order is back.
+		{"presence 1", 0, 1, []int32{1, 2, 1, 1, 1}},
+		{"presence 3", 0, 3, []int32{1, 2, 3, 0, 1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := NewSampler(Options{FrequencyPenalty: c.freq, PresencePenalty: c.presence})
+			var got []int32
+			for range c.want {
+				got = append(got, s.Sample(slices.Clone(logits), nil))
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("picks %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
 func TestOptionsValidate(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -161,6 +231,9 @@ func TestOptionsValidate(t *testing.T) {
 		{"negative max", Options{MaxNewTokens: -5}, false},
 		{"empty stop", Options{Stop: []string{""}}, false},
 		{"infinite penalty", Options{RepetitionPenalty: math.Inf(1)}, false},
+		{"negative frequency penalty", Options{FrequencyPenalty: -2}, true},
+		{"NaN frequency penalty", Options{FrequencyPenalty: math.NaN()}, false},
+		{"infinite presence penalty", Options{PresencePenalty: math.Inf(-1)}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

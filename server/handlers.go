@@ -31,7 +31,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	opts, e := req.sampling().options(rand.Uint64())
+	opts, e := req.options(rand.Uint64())
 	if e != nil {
 		writeError(w, e)
 		return
@@ -84,7 +84,7 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	opts, e := req.sampling().options(rand.Uint64())
+	opts, e := req.options(rand.Uint64())
 	if e != nil {
 		writeError(w, e)
 		return

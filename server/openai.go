@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 
 	"github.com/minimind-go/minimind/chat"
@@ -17,46 +16,46 @@ import (
 
 // chatRequest is the body of POST /v1/chat/completions. Fields OpenAI
 // defines and we cannot honour are rejected (n > 1); unknown fields are
-// ignored, as clients send many. top_k, repetition_penalty and ignore_eos
-// are vLLM-style extensions.
+// ignored, as clients send many.
 type chatRequest struct {
-	Model               string         `json:"model"`
-	Messages            []chat.Message `json:"messages"`
-	Temperature         *float64       `json:"temperature"`
-	TopP                *float64       `json:"top_p"`
-	TopK                *int           `json:"top_k"`
-	RepetitionPenalty   *float64       `json:"repetition_penalty"`
-	FrequencyPenalty    *float64       `json:"frequency_penalty"`
-	PresencePenalty     *float64       `json:"presence_penalty"`
-	MaxTokens           *int           `json:"max_tokens"`
+	Model    string         `json:"model"`
+	Messages []chat.Message `json:"messages"`
+	samplingFields
+	// MaxCompletionTokens is OpenAI's newer name for max_tokens; it wins
+	// when both are set.
 	MaxCompletionTokens *int           `json:"max_completion_tokens"`
-	N                   *int           `json:"n"`
-	Seed                *int64         `json:"seed"`
-	Stop                stopList       `json:"stop"`
 	Stream              bool           `json:"stream"`
 	StreamOptions       *streamOptions `json:"stream_options"`
 	Tools               []chat.Object  `json:"tools"`
 	ChatTemplateKwargs  map[string]any `json:"chat_template_kwargs"`
-	IgnoreEOS           bool           `json:"ignore_eos"`
 }
 
 // completionRequest is the body of POST /v1/completions.
 type completionRequest struct {
-	Model             string         `json:"model"`
-	Prompt            promptList     `json:"prompt"`
-	Temperature       *float64       `json:"temperature"`
-	TopP              *float64       `json:"top_p"`
-	TopK              *int           `json:"top_k"`
-	RepetitionPenalty *float64       `json:"repetition_penalty"`
-	FrequencyPenalty  *float64       `json:"frequency_penalty"`
-	PresencePenalty   *float64       `json:"presence_penalty"`
-	MaxTokens         *int           `json:"max_tokens"`
-	N                 *int           `json:"n"`
-	Seed              *int64         `json:"seed"`
-	Stop              stopList       `json:"stop"`
-	Stream            bool           `json:"stream"`
-	StreamOptions     *streamOptions `json:"stream_options"`
-	IgnoreEOS         bool           `json:"ignore_eos"`
+	Model  string     `json:"model"`
+	Prompt promptList `json:"prompt"`
+	samplingFields
+	Stream        bool           `json:"stream"`
+	StreamOptions *streamOptions `json:"stream_options"`
+}
+
+// samplingFields are the sampling fields chat and completion requests
+// share. Both embed it, so encoding/json flattens them onto the wire, and
+// 400s name them by their JSON keys (decodeBody drops the embedded
+// struct's name from decode errors' field paths). top_k,
+// repetition_penalty and ignore_eos are vLLM-style extensions.
+type samplingFields struct {
+	Temperature       *float64 `json:"temperature"`
+	TopP              *float64 `json:"top_p"`
+	TopK              *int     `json:"top_k"`
+	RepetitionPenalty *float64 `json:"repetition_penalty"`
+	FrequencyPenalty  *float64 `json:"frequency_penalty"`
+	PresencePenalty   *float64 `json:"presence_penalty"`
+	MaxTokens         *int     `json:"max_tokens"`
+	N                 *int     `json:"n"`
+	Seed              *int64   `json:"seed"`
+	Stop              stopList `json:"stop"`
+	IgnoreEOS         bool     `json:"ignore_eos"`
 }
 
 type streamOptions struct {
@@ -213,58 +212,56 @@ const (
 	defaultTopK        = 50
 )
 
-// sampling holds the sampling fields chat and completion requests share.
-type sampling struct {
-	temperature, topP, repetition *float64
-	frequency, presence           *float64
-	topK, maxTokens, n            *int
-	seed                          *int64
-	stop                          []string
-	ignoreEOS                     bool
-}
-
 // options validates the sampling fields and converts them; seed is used
-// when the request has none.
-func (s sampling) options(seed uint64) (generate.Options, *apiError) {
+// when the request has none. Each error names the field at fault.
+func (s *samplingFields) options(seed uint64) (generate.Options, *apiError) {
 	o := generate.Options{Temperature: defaultTemperature, TopP: defaultTopP, TopK: defaultTopK, RepetitionPenalty: 1,
-		Seed: seed, Stop: s.stop, IgnoreEOS: s.ignoreEOS}
-	finite := func(p *float64) bool { return p == nil || !(math.IsNaN(*p) || math.IsInf(*p, 0)) }
+		Seed: seed, Stop: s.Stop, IgnoreEOS: s.IgnoreEOS}
+	// OpenAI's range for both penalties; NaN fails the test too.
+	penaltyOK := func(p *float64) bool { return p == nil || (*p >= -2 && *p <= 2) }
 	switch {
-	case s.temperature != nil && !(*s.temperature >= 0 && *s.temperature <= 2):
+	case s.Temperature != nil && !(*s.Temperature >= 0 && *s.Temperature <= 2):
 		return o, badRequest("temperature", "temperature must be between 0 and 2")
-	case s.topP != nil && !(*s.topP > 0 && *s.topP <= 1):
+	case s.TopP != nil && !(*s.TopP > 0 && *s.TopP <= 1):
 		return o, badRequest("top_p", "top_p must be greater than 0 and at most 1")
-	case s.topK != nil && *s.topK < 0:
+	case s.TopK != nil && *s.TopK < 0:
 		return o, badRequest("top_k", "top_k must not be negative")
-	case s.repetition != nil && !(*s.repetition > 0 && *s.repetition <= 10):
+	case s.RepetitionPenalty != nil && !(*s.RepetitionPenalty > 0 && *s.RepetitionPenalty <= 10):
 		return o, badRequest("repetition_penalty", "repetition_penalty must be greater than 0 and at most 10")
-	case !finite(s.frequency) || !finite(s.presence) ||
-		(s.frequency != nil && math.Abs(*s.frequency) > 2) || (s.presence != nil && math.Abs(*s.presence) > 2):
-		return o, badRequest("frequency_penalty", "frequency_penalty and presence_penalty must be between -2 and 2")
-	case s.maxTokens != nil && (*s.maxTokens < 1 || *s.maxTokens > maxTokensLimit):
+	case !penaltyOK(s.FrequencyPenalty):
+		return o, badRequest("frequency_penalty", "frequency_penalty must be between -2 and 2")
+	case !penaltyOK(s.PresencePenalty):
+		return o, badRequest("presence_penalty", "presence_penalty must be between -2 and 2")
+	case s.MaxTokens != nil && (*s.MaxTokens < 1 || *s.MaxTokens > maxTokensLimit):
 		return o, badRequest("max_tokens", "max_tokens must be between 1 and %d (replies are also capped by the context window)", maxTokensLimit)
-	case s.n != nil && *s.n != 1:
+	case s.N != nil && *s.N != 1:
 		return o, badRequest("n", "only n=1 is supported")
-	case len(s.stop) > generate.MaxStopStrings:
+	case len(s.Stop) > generate.MaxStopStrings:
 		return o, badRequest("stop", "at most %d stop strings", generate.MaxStopStrings)
 	}
-	if s.temperature != nil {
-		o.Temperature = *s.temperature
+	if s.Temperature != nil {
+		o.Temperature = *s.Temperature
 	}
-	if s.topP != nil {
-		o.TopP = *s.topP
+	if s.TopP != nil {
+		o.TopP = *s.TopP
 	}
-	if s.topK != nil {
-		o.TopK = *s.topK
+	if s.TopK != nil {
+		o.TopK = *s.TopK
 	}
-	if s.repetition != nil {
-		o.RepetitionPenalty = *s.repetition
+	if s.RepetitionPenalty != nil {
+		o.RepetitionPenalty = *s.RepetitionPenalty
 	}
-	if s.maxTokens != nil {
-		o.MaxNewTokens = *s.maxTokens
+	if s.FrequencyPenalty != nil {
+		o.FrequencyPenalty = *s.FrequencyPenalty
 	}
-	if s.seed != nil {
-		o.Seed = uint64(*s.seed)
+	if s.PresencePenalty != nil {
+		o.PresencePenalty = *s.PresencePenalty
+	}
+	if s.MaxTokens != nil {
+		o.MaxNewTokens = *s.MaxTokens
+	}
+	if s.Seed != nil {
+		o.Seed = uint64(*s.Seed)
 	}
 	if err := o.Validate(); err != nil {
 		return o, badRequest("stop", "%v", err)
@@ -272,18 +269,14 @@ func (s sampling) options(seed uint64) (generate.Options, *apiError) {
 	return o, nil
 }
 
-func (r *chatRequest) sampling() sampling {
-	max := r.MaxTokens
+// options is samplingFields.options with max_completion_tokens standing
+// in for max_tokens when set (a bad value is reported as max_tokens).
+func (r *chatRequest) options(seed uint64) (generate.Options, *apiError) {
+	s := r.samplingFields
 	if r.MaxCompletionTokens != nil {
-		max = r.MaxCompletionTokens
+		s.MaxTokens = r.MaxCompletionTokens
 	}
-	return sampling{temperature: r.Temperature, topP: r.TopP, repetition: r.RepetitionPenalty, frequency: r.FrequencyPenalty,
-		presence: r.PresencePenalty, topK: r.TopK, maxTokens: max, n: r.N, seed: r.Seed, stop: r.Stop, ignoreEOS: r.IgnoreEOS}
-}
-
-func (r *completionRequest) sampling() sampling {
-	return sampling{temperature: r.Temperature, topP: r.TopP, repetition: r.RepetitionPenalty, frequency: r.FrequencyPenalty,
-		presence: r.PresencePenalty, topK: r.TopK, maxTokens: r.MaxTokens, n: r.N, seed: r.Seed, stop: r.Stop, ignoreEOS: r.IgnoreEOS}
+	return s.options(seed)
 }
 
 // roles are the message roles a chat request may use; "developer" is

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -177,7 +178,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, limit int64) *api
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error",
 			Message: fmt.Sprintf("the body exceeds %d bytes", tooBig.Limit)}
 	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return badRequest(typeErr.Field, "%s: got a JSON %s, want %s", typeErr.Field, typeErr.Value, jsonKind(typeErr.Type.Kind().String()))
+		param := jsonPath(v, typeErr.Field)
+		return badRequest(param, "%s: got a JSON %s, want %s", param, typeErr.Value, jsonKind(typeErr.Type.Kind().String()))
 	case errors.As(err, &typeErr):
 		return badRequest("", "the body must be a JSON object, got a JSON %s", typeErr.Value)
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
@@ -186,6 +188,26 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, limit int64) *api
 		return badRequest("", "the body is empty; it must be a JSON object")
 	}
 	return badRequest("", "invalid request body: %v", err)
+}
+
+// jsonPath turns a decode error's field path into the key path the client
+// sent. Since Go 1.24 the path names the structs a request type embeds
+// ("samplingFields.temperature"), which encoding/json flattens on the wire
+// ("temperature"); v is the value decoded into.
+func jsonPath(v any, field string) string {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return field
+	}
+	for f := range t.Fields() {
+		if f.Anonymous && f.Tag.Get("json") == "" {
+			field = strings.TrimPrefix(field, f.Name+".")
+		}
+	}
+	return field
 }
 
 // jsonKind names a Go kind the way a JSON user thinks of it.

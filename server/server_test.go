@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -216,6 +217,41 @@ func TestCompletions(t *testing.T) {
 	}
 }
 
+// TestPenalties: frequency_penalty and presence_penalty reach the sampler.
+// A greedy completion with them is exactly what generate gives with the
+// same options on the same weights, and differs from one without them.
+func TestPenalties(t *testing.T) {
+	eo := generate.EngineOptions{Slots: 2, Window: 64}
+	ts, _ := newTestServer(t, eo, server.Options{})
+	ref := generatetest.Engine(t, 11, eo) // the same weights, run directly
+	prompt := generate.TextPrompt(ref.Tokenizer(), int32(ref.Config().BosTokenID), "Once upon a time")
+	greedy := generate.Options{MaxNewTokens: 16, IgnoreEOS: true}
+	penalised := greedy
+	penalised.FrequencyPenalty, penalised.PresencePenalty = 1.5, 0.5
+	want, err := ref.Generate(context.Background(), []generate.Request{{Prompt: prompt, Options: penalised}, {Prompt: prompt, Options: greedy}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(want[0].Tokens, want[1].Tokens) {
+		t.Fatalf("the penalties change nothing on this model; pick larger ones: %v", want[0].Tokens)
+	}
+	body := `{"prompt":"Once upon a time","max_tokens":16,"temperature":0,"ignore_eos":true,"frequency_penalty":1.5,"presence_penalty":0.5}`
+	res, b := post(t, ts, "/v1/completions", body)
+	if res.StatusCode != 200 {
+		t.Fatalf("status %d: %s", res.StatusCode, b)
+	}
+	if got := decode(t, b).Choices[0].Text; got != want[0].Text {
+		t.Errorf("completion with penalties %q, want %q (without: %q)", got, want[0].Text, want[1].Text)
+	}
+	// Chat requests share the fields: the penalties change the reply.
+	chatBody := `{"messages":[{"role":"user","content":"hi"}],"max_tokens":16,"temperature":0,"ignore_eos":true%s}`
+	_, plain := post(t, ts, "/v1/chat/completions", fmt.Sprintf(chatBody, ""))
+	_, pen := post(t, ts, "/v1/chat/completions", fmt.Sprintf(chatBody, `,"frequency_penalty":1.5,"presence_penalty":0.5`))
+	if a, b := decode(t, plain).Choices, decode(t, pen).Choices; len(a) != 1 || len(b) != 1 || a[0].Message.Content == b[0].Message.Content {
+		t.Errorf("chat: the penalties changed nothing:\n%s\n%s", plain, pen)
+	}
+}
+
 func TestModelsHealthAndPage(t *testing.T) {
 	ts, _ := newTestServer(t, generate.EngineOptions{Slots: 1, Window: 32}, server.Options{ModelName: "tiny"})
 	cases := []struct {
@@ -274,7 +310,10 @@ func TestValidation(t *testing.T) {
 		{"stop a number", "/v1/chat/completions", `{` + msgs + `,"stop":5}`, 400, ""},
 		{"too many stops", "/v1/chat/completions", `{` + msgs + `,"stop":["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p","q"]}`, 400, "stop"},
 		{"empty stop", "/v1/chat/completions", `{` + msgs + `,"stop":[""]}`, 400, "stop"},
-		{"penalty out of range", "/v1/chat/completions", `{` + msgs + `,"presence_penalty":9}`, 400, ""},
+		{"presence_penalty out of range", "/v1/chat/completions", `{` + msgs + `,"presence_penalty":9}`, 400, "presence_penalty"},
+		{"frequency_penalty out of range", "/v1/chat/completions", `{` + msgs + `,"frequency_penalty":-2.5}`, 400, "frequency_penalty"},
+		{"frequency_penalty a string", "/v1/chat/completions", `{` + msgs + `,"frequency_penalty":"x"}`, 400, "frequency_penalty"},
+		{"seed fractional", "/v1/chat/completions", `{` + msgs + `,"seed":0.5}`, 400, "seed"},
 		{"stream not a bool", "/v1/chat/completions", `{` + msgs + `,"stream":"yes"}`, 400, "stream"},
 		{"tool not an object", "/v1/chat/completions", `{` + msgs + `,"tools":[1]}`, 400, ""},
 		{"tools not a list", "/v1/chat/completions", `{` + msgs + `,"tools":{"type":"function"}}`, 400, ""},
@@ -284,6 +323,11 @@ func TestValidation(t *testing.T) {
 		{"completion without prompt", "/v1/completions", `{"max_tokens":3}`, 400, "prompt"},
 		{"completion two prompts", "/v1/completions", `{"prompt":["a","b"]}`, 400, "prompt"},
 		{"completion prompt a number", "/v1/completions", `{"prompt":7}`, 400, ""},
+		{"completion temperature a string", "/v1/completions", `{"prompt":"hi","temperature":"hot"}`, 400, "temperature"},
+		{"completion top_k fractional", "/v1/completions", `{"prompt":"hi","top_k":1.5}`, 400, "top_k"},
+		{"completion top_p zero", "/v1/completions", `{"prompt":"hi","top_p":0}`, 400, "top_p"},
+		{"completion presence_penalty out of range", "/v1/completions", `{"prompt":"hi","presence_penalty":3}`, 400, "presence_penalty"},
+		{"completion n 2", "/v1/completions", `{"prompt":"hi","n":2}`, 400, "n"},
 		{"unknown endpoint", "/v1/embeddings", `{}`, 404, ""},
 	}
 	for _, c := range cases {

@@ -49,7 +49,8 @@ Examples:
   minimind chat --model ./MiniMind2
   minimind chat --model ./out/full_sft_512.pth --system "You are a poet." --temperature 0
 
-Exit status: 0 success, 1 error, 2 bad flags, 130 interrupted.`,
+Exit status: 0 success, 1 error, 2 bad flags, 130 terminated (SIGTERM;
+Ctrl-C never ends the chat).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Ctrl-C belongs to the chat, not to the whole program
@@ -92,17 +93,9 @@ func runChat(ctx context.Context, opts ChatOptions, g *globalOptions, in io.Read
 	defer close(done)
 	lines := readLines(in, done)
 	for turn := 0; ; turn++ {
-		fmt.Fprint(out, "\n> ")
-		var l lineOrErr
-		for waiting := true; waiting; {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-interrupts:
-				fmt.Fprint(out, "\n(/exit or Ctrl-D quits)\n> ")
-			case l = <-lines:
-				waiting = false
-			}
+		l, err := nextLine(ctx, lines, interrupts, out)
+		if err != nil {
+			return err
 		}
 		if l.eof {
 			fmt.Fprintln(out)
@@ -136,23 +129,7 @@ func runChat(ctx context.Context, opts ChatOptions, g *globalOptions, in io.Read
 		}
 		sopt.Seed = opts.Sampling.Seed + uint64(turn)
 		start := time.Now()
-		turnCtx, stop := context.WithCancel(ctx)
-		stopped := make(chan struct{})
-		go func() { // Ctrl-C while the reply streams ends this reply only
-			select {
-			case <-interrupts:
-				stop()
-			case <-stopped:
-			}
-		}()
-		res, err := eng.Generate(turnCtx, []generate.Request{{Prompt: prompt, Options: sopt}},
-			func(_ int, ev generate.Event) { io.WriteString(out, ev.Text) })
-		close(stopped)
-		stop()
-		if err != nil && ctx.Err() == nil && turnCtx.Err() != nil {
-			fmt.Fprint(out, "\n[interrupted]")
-			err = nil
-		}
+		r, err := streamReply(ctx, eng, generate.Request{Prompt: prompt, Options: sopt}, out, interrupts)
 		if errors.Is(err, generate.ErrContextWindow) {
 			fmt.Fprintf(out, "(message too long for the %d-token context; try /reset or a shorter message)\n", eng.Window())
 			history = history[:len(history)-1]
@@ -161,10 +138,59 @@ func runChat(ctx context.Context, opts ChatOptions, g *globalOptions, in io.Read
 		if err != nil {
 			return fmt.Errorf("chat: %w", err)
 		}
-		r := res[0]
 		secs := time.Since(start).Seconds()
 		fmt.Fprintf(out, "\n[%d tokens, %.1f tokens/s]\n", len(r.Tokens), float64(len(r.Tokens))/secs)
 		history = append(history, chat.Message{Role: "assistant", Content: r.Text})
+	}
+}
+
+// nextLine prints the prompt and waits for a line of input. Ctrl-C
+// meanwhile only prints how to quit; the end of ctx ends the chat.
+func nextLine(ctx context.Context, lines <-chan lineOrErr, interrupts <-chan os.Signal, out io.Writer) (lineOrErr, error) {
+	fmt.Fprint(out, "\n> ")
+	for {
+		select {
+		case <-ctx.Done():
+			return lineOrErr{}, ctx.Err()
+		case <-interrupts:
+			fmt.Fprint(out, "\n(/exit or Ctrl-D quits)\n> ")
+		case l := <-lines:
+			return l, nil
+		}
+	}
+}
+
+// streamReply generates the reply to req, streaming its text to out. Ctrl-C
+// stops it: the reply so far is returned, as a finished one is, after
+// "[interrupted]". The engine works on its own goroutine meanwhile (one
+// turn at a time, so it still has one user), so this loop is the only
+// reader of interrupts while a reply streams.
+func streamReply(ctx context.Context, eng *generate.Engine, req generate.Request, out io.Writer, interrupts <-chan os.Signal) (generate.Result, error) {
+	turnCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	type outcome struct {
+		res []generate.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := eng.Generate(turnCtx, []generate.Request{req}, func(_ int, ev generate.Event) { io.WriteString(out, ev.Text) })
+		done <- outcome{res, err}
+	}()
+	for {
+		select {
+		case <-interrupts:
+			stop()
+		case o := <-done:
+			switch {
+			case o.err == nil:
+				return o.res[0], nil
+			case errors.Is(o.err, context.Canceled) && ctx.Err() == nil && len(o.res) == 1: // Ctrl-C, not the program ending
+				fmt.Fprint(out, "\n[interrupted]")
+				return o.res[0], nil
+			}
+			return generate.Result{}, o.err
+		}
 	}
 }
 

@@ -107,6 +107,8 @@ type SamplingFlags struct {
 	TopP              float64
 	TopK              int
 	RepetitionPenalty float64
+	FrequencyPenalty  float64
+	PresencePenalty   float64
 	Seed              uint64
 	Stop              []string
 }
@@ -119,6 +121,8 @@ func (o *SamplingFlags) AddFlags(f *pflag.FlagSet) {
 	f.Float64Var(&o.TopP, "top_p", d.TopP, "nucleus sampling: keep the most likely tokens up to this probability (1 = off)")
 	f.IntVar(&o.TopK, "top_k", d.TopK, "keep only the K most likely tokens (0 = off)")
 	f.Float64Var(&o.RepetitionPenalty, "repetition_penalty", d.RepetitionPenalty, "penalty for tokens already seen (1 = off)")
+	f.Float64Var(&o.FrequencyPenalty, "frequency_penalty", d.FrequencyPenalty, "subtract this from a token's logit for each time it is already in the reply (0 = off)")
+	f.Float64Var(&o.PresencePenalty, "presence_penalty", d.PresencePenalty, "subtract this once from the logit of every token already in the reply (0 = off)")
 	f.Uint64Var(&o.Seed, "seed", d.Seed, "random seed: the same seed and prompt give the same reply")
 	f.StringArrayVar(&o.Stop, "stop", nil, "stop string (repeatable); the reply ends before it")
 }
@@ -126,7 +130,8 @@ func (o *SamplingFlags) AddFlags(f *pflag.FlagSet) {
 // options converts the flags, rejecting impossible settings as usage errors.
 func (o *SamplingFlags) options() (generate.Options, error) {
 	opt := generate.Options{MaxNewTokens: o.MaxNewTokens, Temperature: o.Temperature, TopP: o.TopP, TopK: o.TopK,
-		RepetitionPenalty: o.RepetitionPenalty, Seed: o.Seed, Stop: o.Stop}
+		RepetitionPenalty: o.RepetitionPenalty, FrequencyPenalty: o.FrequencyPenalty, PresencePenalty: o.PresencePenalty,
+		Seed: o.Seed, Stop: o.Stop}
 	if err := opt.Validate(); err != nil {
 		return opt, fmt.Errorf("%w: %v", errUsage, err)
 	}

@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/minimind-go/minimind/checkpoint"
 	"github.com/minimind-go/minimind/checkpoint/safetensors"
@@ -80,87 +77,5 @@ func TestGenerateCommand(t *testing.T) {
 	}
 	if _, err := run(GenerateOptions{Sampling: greedy, Prompts: []string{strings.Repeat("long prompt ", 200)}}); err == nil || !strings.Contains(err.Error(), "context window") {
 		t.Fatalf("over-long prompt: %v", err)
-	}
-}
-
-func TestChatCommand(t *testing.T) {
-	dir := tinyModelDir(t)
-	opts := ChatOptions{System: "You are a test.", Sampling: SamplingFlags{MaxNewTokens: 16, Temperature: 0.8, TopP: 0.9, TopK: 50, RepetitionPenalty: 1, Seed: 1}}
-	opts.Inference.Model, opts.Inference.ContextLen = dir, 256
-	in := strings.NewReader("你好\nTell me more.\n/reset\n\nagain\n/exit\nnever read\n")
-	var out bytes.Buffer
-	if err := runChat(context.Background(), opts, &globalOptions{threads: 2}, in, &out, nil); err != nil {
-		t.Fatal(err)
-	}
-	s := out.String()
-	t.Logf("transcript:\n%s", s)
-	if n := strings.Count(s, "tokens/s]"); n != 3 {
-		t.Errorf("%d replies with tokens/s, want 3", n)
-	}
-	if !strings.Contains(s, "(new conversation)") {
-		t.Error("/reset not acknowledged")
-	}
-	// The history is long enough to be trimmed without failing.
-	long := strings.NewReader(strings.Repeat(strings.Repeat("word ", 60)+"\n", 6))
-	out.Reset()
-	if err := runChat(context.Background(), opts, &globalOptions{threads: 2}, long, &out, nil); err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(out.String(), "tokens/s]"); n != 6 {
-		t.Errorf("long chat: %d replies, want 6:\n%s", n, out.String())
-	}
-}
-
-// armedWriter sends an interrupt on the first write after the prompt of
-// the first message: the reply has started streaming.
-type armedWriter struct {
-	bytes.Buffer
-	intr    chan os.Signal
-	prompts int
-	fired   bool
-}
-
-func (w *armedWriter) Write(p []byte) (int, error) {
-	if bytes.Contains(p, []byte("> ")) {
-		w.prompts++
-	} else if w.prompts == 1 && !w.fired {
-		w.fired = true
-		w.intr <- os.Interrupt
-	}
-	return w.Buffer.Write(p)
-}
-
-// WriteString shadows bytes.Buffer's, which io.WriteString would call.
-func (w *armedWriter) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
-
-// TestChatInterrupt: Ctrl-C while a reply streams stops that reply (the
-// chat goes on); Ctrl-C at the prompt only prints how to quit.
-func TestChatInterrupt(t *testing.T) {
-	dir := tinyModelDir(t)
-	opts := ChatOptions{Sampling: SamplingFlags{MaxNewTokens: 200, Temperature: 1, TopP: 1, RepetitionPenalty: 1, Seed: 1}}
-	opts.Inference.Model, opts.Inference.ContextLen = dir, 256
-	intr := make(chan os.Signal, 1)
-	w := &armedWriter{intr: intr}
-	pr, pw := io.Pipe()
-	errc := make(chan error, 1)
-	go func() { errc <- runChat(context.Background(), opts, &globalOptions{threads: 2}, pr, w, intr) }()
-	io.WriteString(pw, "hello\n")
-	time.Sleep(500 * time.Millisecond)
-	intr <- os.Interrupt // at the prompt
-	time.Sleep(100 * time.Millisecond)
-	io.WriteString(pw, "/exit\n")
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	s := w.String()
-	t.Logf("transcript:\n%s", s)
-	if !strings.Contains(s, "[interrupted]") {
-		t.Error("the streaming reply was not interrupted")
-	}
-	if !strings.Contains(s, "(/exit or Ctrl-D quits)") {
-		t.Error("Ctrl-C at the prompt printed no hint")
-	}
-	if strings.Contains(s, "200 tokens") {
-		t.Error("the interrupted reply ran to its full length")
 	}
 }
