@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/minimind-go/minimind/checkpoint"
 	"github.com/minimind-go/minimind/data"
 	"github.com/minimind-go/minimind/kernels/cpu"
 	"github.com/minimind-go/minimind/model"
@@ -91,8 +90,8 @@ func TestExactResume(t *testing.T) {
 			first := newTrainer(t, moe, 3, 2, 2)
 			var got []float64
 			first.OnStep = func(s train.Step) { got = append(got, s.Loss) }
-			var saved *checkpoint.ResumeState
-			first.OnSave = func(_ context.Context, reason string, st *checkpoint.ResumeState) error {
+			var saved *train.ResumeState
+			first.OnSave = func(_ context.Context, reason string, st *train.ResumeState) error {
 				if reason == "interrupt" {
 					// Copy: the slabs keep changing in a live run.
 					c := *st

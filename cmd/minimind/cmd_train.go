@@ -282,9 +282,9 @@ func runTrain(ctx context.Context, opts TrainOptions, g *globalOptions, out, err
 	// Weights: resume state > --init > (sft) pretrain checkpoint > random.
 	stem := weightName(opts.Mode, &cfg)
 	resumePath := filepath.Join(opts.OutDir, stem+"_resume.safetensors")
-	var resume *checkpoint.ResumeState
+	var resume *train.ResumeState
 	if opts.Resume {
-		resume, err = checkpoint.LoadResume(resumePath)
+		resume, err = train.LoadResume(resumePath)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			logf("no resume state at %s: starting fresh\n", resumePath)
@@ -413,14 +413,14 @@ func runTrain(ctx context.Context, opts TrainOptions, g *globalOptions, out, err
 				s.Epoch+1, opts.Epochs, s.Step, s.Total, s.Loss, s.CE, s.Aux, s.LR, s.GradNorm, s.TokensPerS, eta)
 		}
 	}
-	tr.OnSave = func(_ context.Context, reason string, st *checkpoint.ResumeState) error {
+	tr.OnSave = func(_ context.Context, reason string, st *train.ResumeState) error {
 		if !rank0 {
 			return nil
 		}
 		if err := checkpoint.SavePth(weightsPath, params, string(dt)); err != nil {
 			return err
 		}
-		if err := checkpoint.SaveResume(resumePath, st); err != nil {
+		if err := train.SaveResume(resumePath, st); err != nil {
 			return err
 		}
 		if err := rec.Plot(plotPath, fmt.Sprintf("MiniMind-Go %s — %s", opts.Mode, describeModel(&cfg))); err != nil {
@@ -450,7 +450,7 @@ func runTrain(ctx context.Context, opts TrainOptions, g *globalOptions, out, err
 	return nil
 }
 
-func initialStep(r *checkpoint.ResumeState) int {
+func initialStep(r *train.ResumeState) int {
 	if r == nil {
 		return 0
 	}
