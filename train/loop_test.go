@@ -15,9 +15,12 @@ import (
 
 // synthetic is a pretrain dataset of random full-length rows (every
 // position a target), deterministic per index.
-type synthetic struct{ n, maxLen, vocab int }
+type synthetic struct {
+	n, maxLen, vocab int
+	kind             data.Kind // pretrain when zero
+}
 
-func (s synthetic) Kind() data.Kind { return data.KindPretrain }
+func (s synthetic) Kind() data.Kind { return max(s.kind, data.KindPretrain) }
 func (s synthetic) Len() int        { return s.n }
 func (s synthetic) MaxSeqLen() int  { return s.maxLen }
 func (s synthetic) Sample(i int, dst *data.Sample) error {
@@ -33,13 +36,17 @@ func (s synthetic) Sample(i int, dst *data.Sample) error {
 	return nil
 }
 
-func tinyModel(t testing.TB, moe bool) *model.Model {
-	t.Helper()
+func tinyConfig(moe bool) model.Config {
 	c := model.DefaultConfig()
 	c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.NumKeyValueHeads = 32, 2, 4, 2
 	c.VocabSize, c.IntermediateSize, c.MaxPositionEmbeddings = 60, 48, 64
 	c.UseMoE = moe
-	p, err := model.NewParams(c)
+	return c
+}
+
+func tinyModel(t testing.TB, moe bool) *model.Model {
+	t.Helper()
+	p, err := model.NewParams(tinyConfig(moe))
 	if err != nil {
 		t.Fatal(err)
 	}
