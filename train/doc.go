@@ -1,14 +1,24 @@
-// Package train trains MiniMind models: the loop (Trainer: gradient
-// accumulation, data-parallel all-reduce through a Reducer, clipping, AdamW
-// at the warmup+cosine learning rate, save points), its typed resume state
-// (ResumeState, SaveResume, LoadResume: a resumed run repeats the
-// uninterrupted run's losses exactly) and the per-step metrics (Step,
-// Recorder for metrics.jsonl, PlotLoss for loss.png). Every default is in
-// DefaultOptions and DefaultSFTOptions.
+// Package train trains and evaluates MiniMind models.
+//
+//   - Run trains one stage (pretrain or SFT) as `minimind pretrain|sft` does:
+//     it picks the starting weights (resume state > Config.Init > for SFT
+//     the pretrain checkpoint > random), shares rank 0's weights across
+//     data-parallel ranks, runs the Trainer and writes the .pth, the resume
+//     state, metrics.jsonl and loss.png at every save point. Config holds
+//     the resolved run; DefaultConfig, DefaultOptions and DefaultSFTOptions
+//     hold every default, which the CLI's flags read.
+//   - Trainer is the loop: gradient accumulation, the gradient all-reduce
+//     through a Reducer, clipping, AdamW at the warmup+cosine learning rate,
+//     and save points.
+//   - ResumeState (SaveResume, LoadResume) is the typed state a run resumes
+//     from; a resumed run repeats the uninterrupted run's losses exactly.
+//   - Step, Recorder and PlotLoss are the per-step metrics, metrics.jsonl
+//     and the loss plot; Evaluate is the token-weighted cross-entropy of a
+//     model on a JSONL dataset (`minimind eval`).
 //
 // Errors are returned with context, never printed; progress is reported
-// through hooks (Trainer.OnStep, Trainer.OnSave), and a nil hook does
-// nothing. A Trainer is used by one goroutine; the kernels it calls use the
-// model backend's threads. Cancelling the context saves a resume point at
-// the last completed optimizer step and returns ctx.Err().
+// through hooks (Config.OnStep, OnSave, ...; Trainer.OnStep, OnSave), and a
+// nil hook does nothing. A Trainer is used by one goroutine; the kernels it
+// calls use the model backend's threads. Cancelling the context saves a
+// resume point at the last completed optimizer step and returns ctx.Err().
 package train
