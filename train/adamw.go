@@ -1,5 +1,3 @@
-// Package train holds the optimizer, gradient clipping, the learning-rate
-// schedule and (later) the training loop.
 package train
 
 import (

@@ -2,48 +2,20 @@ package train
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/minimind-go/minimind/checkpoint"
 	"github.com/minimind-go/minimind/data"
 	"github.com/minimind-go/minimind/model"
 )
 
-// Options are the training loop's settings, with the seed's flag names in
-// the comments. Defaults live in DefaultOptions.
-type Options struct {
-	Epochs       int         // --epochs
-	Accumulation int         // --accumulation_steps: micro-batches per optimizer step
-	LearningRate float64     // --learning_rate: peak lr
-	WarmupIters  int         // --warmup_iters: linear warmup steps
-	GradClip     float64     // --grad_clip: max global norm (0 = no clipping)
-	SaveInterval int         // --save_interval: optimizer steps between checkpoints (0 = epoch ends only)
-	LogInterval  int         // --log_interval: optimizer steps between log lines
-	AdamW        AdamWConfig // betas, eps, weight decay
-}
-
-// DefaultOptions are MiniMind-Go's pretraining defaults (SPEC decisions).
-func DefaultOptions() Options {
-	return Options{
-		Epochs:       2,    // the seed's default
-		Accumulation: 1,    // the seed: 1 (the original pretrains with 8)
-		LearningRate: 5e-4, // pretrain; SFT uses 5e-7
-		WarmupIters:  0,    // then cosine to lr/10, as 2510
-		GradClip:     1.0,
-		SaveInterval: 500,
-		LogInterval:  100,
-		AdamW:        DefaultAdamW(),
-	}
-}
-
-// Reducer averages gradients across data-parallel ranks; dist.Comm
-// implements it. Nil means one process.
+// Reducer averages gradients across data-parallel ranks and sums counts;
+// dist.Comm implements it. Nil means one process.
 type Reducer interface {
 	Rank() int
 	Size() int
+	AllReduceSum(ctx context.Context, buf []float32) error
 	AllReduceMean(ctx context.Context, buf []float32) error
 }
 
@@ -67,11 +39,13 @@ type Trainer struct {
 	// of each epoch, at the end, and when ctx is cancelled — with the state
 	// to resume from (rank 0 writes it). reason is "interval", "epoch",
 	// "final" or "interrupt".
-	OnSave func(ctx context.Context, reason string, st *checkpoint.ResumeState) error
+	OnSave func(ctx context.Context, reason string, st *ResumeState) error
 
 	start    time.Time
-	stats    [4]float32      // loss, ce, aux, tokens: averaged across ranks for the log
-	pos      json.RawMessage // loader state at the last step boundary
+	stats    [3]float32       // loss, ce, aux: averaged across ranks for the log
+	count    [3]float32       // the step's token count in 12-bit digits, summed across ranks
+	pos      data.LoaderState // loader state at the last step boundary
+	hasPos   bool             // pos is set (by Run or Restore)
 	batch    data.Batch
 	elapsed0 float64 // elapsed seconds carried over from a resumed run
 }
@@ -94,18 +68,18 @@ func (t *Trainer) worldSize() int {
 	return t.Comm.Size()
 }
 
-// State returns the resume state at the last completed optimizer step.
-func (t *Trainer) State() *checkpoint.ResumeState {
-	opts, _ := json.Marshal(t.Options)
+// State returns the resume state at the last completed optimizer step. Its
+// slabs are the live ones (no copy): save or copy them before the next
+// step. It cannot fail: the state is typed, and SaveResume serialises it
+// once.
+func (t *Trainer) State() *ResumeState {
 	pos := t.pos
-	if pos == nil {
-		pos, _ = json.Marshal(t.Loader.State())
+	if !t.hasPos {
+		pos = t.Loader.State()
 	}
-	var ls data.LoaderState
-	_ = json.Unmarshal(pos, &ls)
-	return &checkpoint.ResumeState{
-		Config: t.Model.Config, Step: t.Step, AdamStep: t.Opt.T, Epoch: ls.Epoch,
-		Loader: pos, WorldSize: t.worldSize(), Options: opts,
+	return &ResumeState{
+		Config: t.Model.Config, Step: t.Step, AdamStep: t.Opt.T, Epoch: pos.Epoch,
+		Loader: pos, WorldSize: t.worldSize(), Options: t.Options,
 		Params: t.Model.Params.Data, M: t.Opt.M, V: t.Opt.V,
 	}
 }
@@ -116,18 +90,14 @@ var ErrWorldSize = errors.New("world size differs")
 
 // Restore continues from st: weights, moments, counters and the loader's
 // position. The architecture and world size must match.
-func (t *Trainer) Restore(st *checkpoint.ResumeState, elapsed float64) error {
+func (t *Trainer) Restore(st *ResumeState, elapsed float64) error {
 	if st.WorldSize != t.worldSize() {
 		return fmt.Errorf("resume: saved by %d ranks, running %d: %w (the data order and batch split depend on it; resume with the same world size)", st.WorldSize, t.worldSize(), ErrWorldSize)
 	}
 	if len(st.Params) != len(t.Model.Params.Data) {
 		return fmt.Errorf("resume: the saved model has %d parameters, this one %d (architecture flags differ?)", len(st.Params), len(t.Model.Params.Data))
 	}
-	var ls data.LoaderState
-	if err := json.Unmarshal(st.Loader, &ls); err != nil {
-		return fmt.Errorf("resume: loader state: %w", err)
-	}
-	if err := t.Loader.Restore(ls); err != nil {
+	if err := t.Loader.Restore(st.Loader); err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
 	copy(t.Model.Params.Data, st.Params)
@@ -135,7 +105,7 @@ func (t *Trainer) Restore(st *checkpoint.ResumeState, elapsed float64) error {
 	copy(t.Opt.V, st.V)
 	t.Opt.T = st.AdamStep
 	t.Step = st.Step
-	t.pos = st.Loader
+	t.pos, t.hasPos = st.Loader, true
 	t.elapsed0 = elapsed
 	return nil
 }
@@ -199,12 +169,16 @@ func (t *Trainer) Run(ctx context.Context) error {
 				return fmt.Errorf("step %d: gradient all-reduce: %w", t.Step+1, err)
 			}
 			// The logged loss is the global one, as a single process would see.
-			t.stats = [4]float32{float32(loss), float32(ce), float32(aux), float32(tokens)}
+			t.stats = [3]float32{float32(loss), float32(ce), float32(aux)}
 			if err := t.Comm.AllReduceMean(ctx, t.stats[:]); err != nil {
 				return fmt.Errorf("step %d: loss all-reduce: %w", t.Step+1, err)
 			}
 			loss, ce, aux = float64(t.stats[0]), float64(t.stats[1]), float64(t.stats[2])
-			tokens = int(t.stats[3]*float32(t.Comm.Size()) + 0.5)
+			n, err := t.sumCount(ctx, tokens)
+			if err != nil {
+				return fmt.Errorf("step %d: token count all-reduce: %w", t.Step+1, err)
+			}
+			tokens = n
 		}
 		norm, _ := ClipGradNorm(be, m.Grads, o.GradClip)
 		lr := LR(t.Step, total, o.WarmupIters, o.LearningRate)
@@ -240,15 +214,26 @@ func (t *Trainer) Run(ctx context.Context) error {
 func (t *Trainer) Elapsed() float64 { return t.elapsed0 + time.Since(t.start).Seconds() }
 
 func (t *Trainer) savePos() {
-	t.pos, _ = json.Marshal(t.Loader.State())
+	t.pos, t.hasPos = t.Loader.State(), true
+}
+
+// sumCount returns the sum of n over all ranks, exactly: a float32 holds
+// integers exactly only below 2^24, so n travels as three 12-bit digits,
+// whose sums stay exact up to 4096 ranks (and n below 2^36 per rank).
+func (t *Trainer) sumCount(ctx context.Context, n int) (int, error) {
+	t.count = [3]float32{float32(n >> 24), float32((n >> 12) & 0xfff), float32(n & 0xfff)}
+	if err := t.Comm.AllReduceSum(ctx, t.count[:]); err != nil {
+		return 0, err
+	}
+	return int(t.count[0])<<24 + int(t.count[1])<<12 + int(t.count[2]), nil
 }
 
 // interrupt rewinds the loader to the last step boundary, saves, and
 // returns err.
 func (t *Trainer) interrupt(err error) error {
-	var ls data.LoaderState
-	if json.Unmarshal(t.pos, &ls) == nil {
-		_ = t.Loader.Restore(ls)
+	if rerr := t.Loader.Restore(t.pos); rerr != nil {
+		// The saved state holds t.pos, not the loader: it is still right.
+		err = errors.Join(err, fmt.Errorf("rewinding the loader: %w", rerr))
 	}
 	if t.OnSave != nil {
 		if serr := t.OnSave(context.WithoutCancel(context.Background()), "interrupt", t.State()); serr != nil {

@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/minimind-go/minimind/checkpoint"
 	"github.com/minimind-go/minimind/data"
 	"github.com/minimind-go/minimind/kernels/cpu"
 	"github.com/minimind-go/minimind/model"
@@ -16,9 +15,12 @@ import (
 
 // synthetic is a pretrain dataset of random full-length rows (every
 // position a target), deterministic per index.
-type synthetic struct{ n, maxLen, vocab int }
+type synthetic struct {
+	n, maxLen, vocab int
+	kind             data.Kind // pretrain when zero
+}
 
-func (s synthetic) Kind() data.Kind { return data.KindPretrain }
+func (s synthetic) Kind() data.Kind { return max(s.kind, data.KindPretrain) }
 func (s synthetic) Len() int        { return s.n }
 func (s synthetic) MaxSeqLen() int  { return s.maxLen }
 func (s synthetic) Sample(i int, dst *data.Sample) error {
@@ -34,13 +36,17 @@ func (s synthetic) Sample(i int, dst *data.Sample) error {
 	return nil
 }
 
-func tinyModel(t testing.TB, moe bool) *model.Model {
-	t.Helper()
+func tinyConfig(moe bool) model.Config {
 	c := model.DefaultConfig()
 	c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.NumKeyValueHeads = 32, 2, 4, 2
 	c.VocabSize, c.IntermediateSize, c.MaxPositionEmbeddings = 60, 48, 64
 	c.UseMoE = moe
-	p, err := model.NewParams(c)
+	return c
+}
+
+func tinyModel(t testing.TB, moe bool) *model.Model {
+	t.Helper()
+	p, err := model.NewParams(tinyConfig(moe))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +97,8 @@ func TestExactResume(t *testing.T) {
 			first := newTrainer(t, moe, 3, 2, 2)
 			var got []float64
 			first.OnStep = func(s train.Step) { got = append(got, s.Loss) }
-			var saved *checkpoint.ResumeState
-			first.OnSave = func(_ context.Context, reason string, st *checkpoint.ResumeState) error {
+			var saved *train.ResumeState
+			first.OnSave = func(_ context.Context, reason string, st *train.ResumeState) error {
 				if reason == "interrupt" {
 					// Copy: the slabs keep changing in a live run.
 					c := *st

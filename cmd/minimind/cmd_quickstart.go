@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/minimind-go/minimind/model"
 	"github.com/minimind-go/minimind/quickstart"
 	"github.com/minimind-go/minimind/tokenizer"
+	"github.com/minimind-go/minimind/train"
 	"github.com/spf13/cobra"
 )
 
@@ -110,26 +110,21 @@ func runQuickstart(ctx context.Context, o QuickstartOptions, g *globalOptions, o
 	fmt.Fprintln(out, "== 1. a randomly initialised model writes:")
 	showContinuations(ctx, out, model.New(p, be), tok)
 
-	base := TrainOptions{
-		OutDir: o.OutDir, BatchSize: o.BatchSize, MaxSeqLen: o.SeqLen,
-		Accumulation: 1, GradClip: 1, SaveInterval: 0, LogInterval: 20, Seed: 42, Shuffle: true,
-		SaveDType: "f16", Model: mf,
-	}
+	base := TrainOptions{OutDir: o.OutDir, Train: train.DefaultOptions(), SaveDType: "f16", Model: mf}
+	base.Train.BatchSize, base.Train.SaveInterval, base.Train.LogInterval = o.BatchSize, 0, 20
 	pre := base
-	pre.Mode, pre.DataPath, pre.LearningRate, pre.WarmupIters = "pretrain", []string{filepath.Join(dataDir, quickstart.Pretrain)}, o.PretrainLR, 10
-	pre.Epochs = o.PreEpochs
+	pre.Mode, pre.DataPath = train.StagePretrain, []string{filepath.Join(dataDir, quickstart.Pretrain)}
+	pre.Train.MaxSeqLen, pre.Train.Epochs, pre.Train.LearningRate, pre.Train.WarmupIters = o.SeqLen, o.PreEpochs, o.PretrainLR, 10
 	fmt.Fprintln(out, "\n== 2. pretraining")
-	if err := runTrain(ctx, pre, g, out, errOut); err != nil {
-		return err
-	}
-	preLoss, err := stageLosses(filepath.Join(o.OutDir, "metrics.jsonl"), "pretrain")
+	preRes, err := trainStage(ctx, pre, g, out, errOut)
 	if err != nil {
 		return err
 	}
-	if err := copyFile(filepath.Join(o.OutDir, "loss.png"), filepath.Join(o.OutDir, "pretrain_loss.png")); err != nil {
+	preLoss := firstLast(preRes.Steps)
+	if err := copyFile(preRes.Plot, filepath.Join(o.OutDir, "pretrain_loss.png")); err != nil {
 		return err
 	}
-	prePath := filepath.Join(o.OutDir, weightName("pretrain", &cfg)+".pth")
+	prePath := preRes.Weights
 	pm, err := checkpoint.Load(prePath, cfg)
 	if err != nil {
 		return err
@@ -138,20 +133,18 @@ func runQuickstart(ctx context.Context, o QuickstartOptions, g *globalOptions, o
 	showContinuations(ctx, out, model.New(pm, be), tok)
 
 	sft := base
-	sft.Mode, sft.DataPath, sft.LearningRate, sft.WarmupIters = "sft", []string{filepath.Join(dataDir, quickstart.SFT)}, o.SFTLR, 5
-	sft.MaxSeqLen, sft.Epochs = o.SFTSeqLen, o.SFTEpochs
+	sft.Mode, sft.DataPath = train.StageSFT, []string{filepath.Join(dataDir, quickstart.SFT)}
+	sft.Train.MaxSeqLen, sft.Train.Epochs, sft.Train.LearningRate, sft.Train.WarmupIters = o.SFTSeqLen, o.SFTEpochs, o.SFTLR, 5
 	fmt.Fprintln(out, "\n== 4. supervised fine-tuning (starts from the pretrained weights)")
-	if err := runTrain(ctx, sft, g, out, errOut); err != nil {
-		return err
-	}
-	sftLoss, err := stageLosses(filepath.Join(o.OutDir, "metrics.jsonl"), "sft")
+	sftRes, err := trainStage(ctx, sft, g, out, errOut)
 	if err != nil {
 		return err
 	}
-	if err := copyFile(filepath.Join(o.OutDir, "loss.png"), filepath.Join(o.OutDir, "sft_loss.png")); err != nil {
+	sftLoss := firstLast(sftRes.Steps)
+	if err := copyFile(sftRes.Plot, filepath.Join(o.OutDir, "sft_loss.png")); err != nil {
 		return err
 	}
-	sftPath := filepath.Join(o.OutDir, weightName("sft", &cfg)+".pth")
+	sftPath := sftRes.Weights
 	sm, err := checkpoint.Load(sftPath, cfg)
 	if err != nil {
 		return err
@@ -167,28 +160,12 @@ func runQuickstart(ctx context.Context, o QuickstartOptions, g *globalOptions, o
 	return nil
 }
 
-// stageLosses returns the first and last loss of stage in metrics.jsonl.
-func stageLosses(path, stage string) ([2]float64, error) {
-	var r [2]float64
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return r, err
+// firstLast returns the first and last loss of a stage's steps.
+func firstLast(steps []train.Step) [2]float64 {
+	if len(steps) == 0 {
+		return [2]float64{}
 	}
-	first := true
-	for _, line := range strings.Split(string(b), "\n") {
-		var s struct {
-			Stage string  `json:"stage"`
-			Loss  float64 `json:"loss"`
-		}
-		if line == "" || json.Unmarshal([]byte(line), &s) != nil || s.Stage != stage {
-			continue
-		}
-		if first {
-			r[0], first = s.Loss, false
-		}
-		r[1] = s.Loss
-	}
-	return r, nil
+	return [2]float64{steps[0].Loss, steps[len(steps)-1].Loss}
 }
 
 func copyFile(src, dst string) error {

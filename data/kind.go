@@ -1,0 +1,36 @@
+package data
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// DetectKind returns the kind of a JSONL file (.jsonl or .jsonl.gz) from
+// the keys of its first record: "text" is pretrain, "conversations" SFT,
+// "chosen" and "rejected" DPO. RLAIF data looks like SFT and is reported as
+// SFT.
+func DetectKind(path string) (Kind, error) {
+	r, err := OpenJSONL(path)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	line, err := r.Next()
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	var keys map[string]json.RawMessage
+	if err := json.NewDecoder(bytes.NewReader(line)).Decode(&keys); err != nil {
+		return 0, fmt.Errorf("read %s line 1: %w", path, err)
+	}
+	switch {
+	case keys["text"] != nil:
+		return KindPretrain, nil
+	case keys["conversations"] != nil:
+		return KindSFT, nil
+	case keys["chosen"] != nil && keys["rejected"] != nil:
+		return KindDPO, nil
+	}
+	return 0, fmt.Errorf("read %s line 1: neither \"text\" nor \"conversations\" (nor \"chosen\" and \"rejected\")", path)
+}

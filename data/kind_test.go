@@ -1,0 +1,39 @@
+package data_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/minimind-go/minimind/data"
+)
+
+func TestDetectKind(t *testing.T) {
+	for _, c := range []struct {
+		name, line string
+		want       data.Kind // 0: an error
+	}{
+		{"pretrain", `{"text": "hello"}`, data.KindPretrain},
+		{"sft", `{"conversations": [{"role": "user", "content": "hi"}]}`, data.KindSFT},
+		{"dpo", `{"chosen": [], "rejected": []}`, data.KindDPO},
+		{"unknown", `{"prompt": "x"}`, 0},
+		{"not json", `text`, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "d.jsonl")
+			if err := os.WriteFile(path, []byte(c.line+"\n{\"text\": \"second\"}\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := data.DetectKind(path)
+			if c.want == 0 {
+				if err == nil {
+					t.Errorf("DetectKind = %v, want an error", got)
+				}
+				return
+			}
+			if err != nil || got != c.want {
+				t.Errorf("DetectKind = %v, %v; want %v", got, err, c.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,24 @@
+// Package train trains and evaluates MiniMind models.
+//
+//   - Run trains one stage (pretrain or SFT) as `minimind pretrain|sft` does:
+//     it picks the starting weights (resume state > Config.Init > for SFT
+//     the pretrain checkpoint > random), shares rank 0's weights across
+//     data-parallel ranks, runs the Trainer and writes the .pth, the resume
+//     state, metrics.jsonl and loss.png at every save point. Config holds
+//     the resolved run; DefaultConfig, DefaultOptions and DefaultSFTOptions
+//     hold every default, which the CLI's flags read.
+//   - Trainer is the loop: gradient accumulation, the gradient all-reduce
+//     through a Reducer, clipping, AdamW at the warmup+cosine learning rate,
+//     and save points.
+//   - ResumeState (SaveResume, LoadResume) is the typed state a run resumes
+//     from; a resumed run repeats the uninterrupted run's losses exactly.
+//   - Step, Recorder and PlotLoss are the per-step metrics, metrics.jsonl
+//     and the loss plot; Evaluate is the token-weighted cross-entropy of a
+//     model on a JSONL dataset (`minimind eval`).
+//
+// Errors are returned with context, never printed; progress is reported
+// through hooks (Config.OnStep, OnSave, ...; Trainer.OnStep, OnSave), and a
+// nil hook does nothing. A Trainer is used by one goroutine; the kernels it
+// calls use the model backend's threads. Cancelling the context saves a
+// resume point at the last completed optimizer step and returns ctx.Err().
+package train

@@ -1,0 +1,300 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/minimind-go/minimind/checkpoint"
+	"github.com/minimind-go/minimind/checkpoint/safetensors"
+	"github.com/minimind-go/minimind/data"
+	"github.com/minimind-go/minimind/kernels"
+	"github.com/minimind-go/minimind/model"
+)
+
+// Stages Run trains, as Config.Stage and the "stage" of metrics.jsonl.
+const (
+	StagePretrain = "pretrain" // {"text"} data, from scratch or --init
+	StageSFT      = "sft"      // {"conversations"} data, from the pretrain checkpoint
+)
+
+// StageKind returns the data kind a stage trains on.
+func StageKind(stage string) (data.Kind, error) {
+	switch stage {
+	case StagePretrain:
+		return data.KindPretrain, nil
+	case StageSFT:
+		return data.KindSFT, nil
+	}
+	return 0, fmt.Errorf("train: stage %q: want %s or %s", stage, StagePretrain, StageSFT)
+}
+
+// WeightName is the seed's checkpoint stem for a stage and architecture:
+// pretrain_512, full_sft_512_moe.
+func WeightName(stage string, c *model.Config) string {
+	w := "pretrain"
+	if stage == StageSFT {
+		w = "full_sft"
+	}
+	s := fmt.Sprintf("%s_%d", w, c.HiddenSize)
+	if c.UseMoE {
+		s += "_moe"
+	}
+	return s
+}
+
+// Comm is what a data-parallel run needs of dist.Comm: the Reducer's
+// collectives and a broadcast of rank 0's initial weights.
+type Comm interface {
+	Reducer
+	Broadcast(ctx context.Context, buf []float32, root int) error
+}
+
+// Config is one training run, resolved: what `minimind pretrain|sft`
+// decides from its flags. DefaultConfig fills in the defaults.
+type Config struct {
+	Stage   string          // StagePretrain or StageSFT
+	Model   model.Config    // the architecture of a new model (a resumed run takes the saved one, Init the file's)
+	Options Options         // hyper-parameters; Options.MaxSeqLen is taken from Data
+	Data    data.Dataset    // training examples of Stage's kind, the same on every rank
+	Backend kernels.Backend // runs the model
+	Comm    Comm            // data-parallel ranks; nil (or one rank) is one process
+	Workers int             // goroutines filling a batch's rows (JSONL data tokenizes there)
+
+	OutDir    string // checkpoints, metrics.jsonl and loss.png (created if missing)
+	Init      string // start from these weights (HF directory or .pth) instead of random / the pretrain checkpoint
+	Resume    bool   // continue from OutDir's resume state when it exists
+	SaveDType string // precision of the .pth weights: "f16" (as MiniMind), "bf16" or "f32", any case
+
+	// Hooks, called on rank 0 only; a nil hook does nothing.
+	OnLog     func(msg string)             // a note on a choice Run made (no resume state, no pretrain checkpoint)
+	OnStart   func(Start)                  // the resolved run, before the first step
+	OnStep    func(Step)                   // after every optimizer step (already in metrics.jsonl)
+	OnSave    func(Save)                   // after the files of a save point are written
+	PlotTitle func(c *model.Config) string // loss.png's title for the run's architecture; nil: "MiniMind-Go <stage>"
+}
+
+// DefaultConfig returns the defaults of stage: its Options, ./out and fp16
+// weights.
+func DefaultConfig(stage string) Config {
+	o := DefaultOptions()
+	if stage == StageSFT {
+		o = DefaultSFTOptions()
+	}
+	return Config{Stage: stage, Options: o, OutDir: "./out", SaveDType: "f16"}
+}
+
+// Paths are the files a run writes in OutDir.
+type Paths struct {
+	Weights string // <stem>.pth: the weights at the last save point, as MiniMind's state dict
+	Resume  string // <stem>_resume.safetensors: fp32 weights, AdamW moments and position (ResumeState)
+	Metrics string // metrics.jsonl: one Step per line, every stage of OutDir
+	Plot    string // loss.png: this stage's loss curve
+}
+
+// Paths returns the files of the run; the stem is WeightName of Stage and
+// Model.
+func (c *Config) Paths() Paths {
+	stem := filepath.Join(c.OutDir, WeightName(c.Stage, &c.Model))
+	return Paths{
+		Weights: stem + ".pth",
+		Resume:  stem + "_resume.safetensors",
+		Metrics: filepath.Join(c.OutDir, "metrics.jsonl"),
+		Plot:    filepath.Join(c.OutDir, "loss.png"),
+	}
+}
+
+// Start describes a run whose weights and data are in place.
+type Start struct {
+	Model         model.Config // the architecture trained
+	Params        int          // its parameter count
+	Source        string       // where the weights came from: the resume file (step n), Init, the pretrain checkpoint or random init (seed s)
+	Step          int          // optimizer steps already done (a resumed run's)
+	StepsPerEpoch int
+	TotalSteps    int
+}
+
+// Save is a save point whose files are written.
+type Save struct {
+	Reason string // "interval", "epoch", "final" or "interrupt" (see Trainer.OnSave)
+	Step   int    // optimizer steps the files hold
+}
+
+// Result is a finished run. Steps is empty on ranks other than 0.
+type Result struct {
+	Start
+	Paths
+	Steps   []Step  // this stage's steps in metrics.jsonl, a resumed run's earlier ones included
+	Elapsed float64 // seconds of training, a resumed run's earlier ones included
+}
+
+// Run trains cfg.Stage: it picks the starting weights (the resume state
+// when cfg.Resume finds one, else cfg.Init, else for SFT the pretrain
+// checkpoint in OutDir, else random), gives every rank rank 0's weights,
+// runs the Trainer, and at every save point rank 0 writes Paths' files.
+// When ctx is cancelled it saves a resume point and returns ctx.Err().
+func Run(ctx context.Context, cfg Config) (res *Result, err error) {
+	kind, err := StageKind(cfg.Stage)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.Data == nil:
+		return nil, errors.New("train: no dataset")
+	case cfg.Data.Kind() != kind:
+		return nil, fmt.Errorf("train: %s needs %v data, the dataset holds %v", cfg.Stage, kind, cfg.Data.Kind())
+	case cfg.Data.Len() == 0:
+		return nil, errors.New("train: no training examples")
+	case cfg.Backend == nil:
+		return nil, errors.New("train: no backend")
+	}
+	dtype := strings.ToUpper(cfg.SaveDType)
+	switch safetensors.DType(dtype) {
+	case safetensors.F16, safetensors.BF16, safetensors.F32:
+	default:
+		return nil, fmt.Errorf("train: save dtype %q: want f16, bf16 or f32", cfg.SaveDType)
+	}
+	rank, world := 0, 1
+	if cfg.Comm != nil {
+		rank, world = cfg.Comm.Rank(), cfg.Comm.Size()
+	}
+	rank0 := rank == 0
+	logf := func(format string, a ...any) {
+		if rank0 && cfg.OnLog != nil {
+			cfg.OnLog(fmt.Sprintf(format, a...))
+		}
+	}
+	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+		return nil, err
+	}
+	paths := cfg.Paths()
+	params, resume, source, err := cfg.weights(paths.Resume, logf)
+	if err != nil {
+		return nil, err
+	}
+	if world > 1 && resume == nil {
+		// Identical initial weights on every rank: rank 0's.
+		if err := cfg.Comm.Broadcast(ctx, params.Data, 0); err != nil {
+			return nil, fmt.Errorf("broadcast initial weights: %w", err)
+		}
+	}
+	o := cfg.Options
+	o.MaxSeqLen = cfg.Data.MaxSeqLen() // a prepared file's own, which wins
+	loader, err := data.NewLoader(cfg.Data, data.LoaderOptions{
+		BatchSize: o.BatchSize, Seed: o.Seed, Shuffle: o.Shuffle,
+		Rank: rank, World: world, Workers: cfg.Workers,
+	})
+	if err != nil {
+		return nil, err
+	}
+	tr := &Trainer{Model: model.New(params, cfg.Backend), Loader: loader, Opt: NewAdamW(params, o.AdamW), Options: o}
+	if world > 1 {
+		tr.Comm = cfg.Comm
+	}
+	if resume != nil {
+		if err := tr.Restore(resume, 0); err != nil {
+			return nil, err
+		}
+	}
+	res = &Result{
+		Start: Start{
+			Model: params.Config, Params: len(params.Data), Source: source, Step: tr.Step,
+			StepsPerEpoch: tr.StepsPerEpoch(), TotalSteps: tr.TotalSteps(),
+		},
+		Paths: paths,
+	}
+	if !rank0 {
+		// Only rank 0 records and writes; the others train in lockstep.
+		if err := tr.Run(ctx); err != nil {
+			return nil, err
+		}
+		res.Elapsed = tr.Elapsed()
+		return res, nil
+	}
+
+	rec, err := OpenRecorder(paths.Metrics, cfg.Stage, res.Step)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := rec.Close(); cerr != nil && err == nil {
+			res, err = nil, cerr
+		}
+	}()
+	title := "MiniMind-Go " + cfg.Stage
+	if cfg.PlotTitle != nil {
+		title = cfg.PlotTitle(&res.Model)
+	}
+	if cfg.OnStart != nil {
+		cfg.OnStart(res.Start)
+	}
+	tr.OnStep = func(s Step) {
+		// Metrics are best effort: a full disk shows at the next save.
+		_ = rec.Add(s)
+		if cfg.OnStep != nil {
+			cfg.OnStep(s)
+		}
+	}
+	tr.OnSave = func(_ context.Context, reason string, st *ResumeState) error {
+		if err := checkpoint.SavePth(paths.Weights, params, dtype); err != nil {
+			return err
+		}
+		if err := SaveResume(paths.Resume, st); err != nil {
+			return err
+		}
+		if err := rec.Plot(paths.Plot, title); err != nil {
+			return err
+		}
+		if cfg.OnSave != nil {
+			cfg.OnSave(Save{Reason: reason, Step: st.Step})
+		}
+		return nil
+	}
+	if err := tr.Run(ctx); err != nil {
+		return nil, err
+	}
+	res.Steps, res.Elapsed = rec.History(), tr.Elapsed()
+	return res, nil
+}
+
+// weights returns the starting weights, in order of precedence: the resume
+// state (when asked for and present), Init, for SFT the pretrain checkpoint
+// in OutDir, random. source names the choice.
+func (c *Config) weights(resumePath string, logf func(string, ...any)) (p *model.Params, resume *ResumeState, source string, err error) {
+	mc := c.Model
+	if c.Resume {
+		resume, err = LoadResume(resumePath)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			logf("no resume state at %s: starting fresh", resumePath)
+			resume = nil
+		case err != nil:
+			return nil, nil, "", err
+		default:
+			// Restore copies the saved weights into this slab.
+			p, err = model.NewParams(resume.Config)
+			return p, resume, fmt.Sprintf("%s (step %d)", resumePath, resume.Step), err
+		}
+	}
+	if c.Init != "" {
+		p, err = checkpoint.Load(c.Init, mc)
+		return p, nil, c.Init, err
+	}
+	if c.Stage == StageSFT {
+		pre := filepath.Join(c.OutDir, WeightName(StagePretrain, &mc)+".pth")
+		if _, serr := os.Stat(pre); serr == nil {
+			p, err = checkpoint.Load(pre, mc)
+			return p, nil, pre, err
+		}
+		logf("warning: %s not found; fine-tuning a randomly initialised model", pre)
+	}
+	if p, err = model.NewParams(mc); err != nil {
+		return nil, nil, "", err
+	}
+	p.Init(c.Options.Seed)
+	return p, nil, fmt.Sprintf("random init (seed %d)", c.Options.Seed), nil
+}
