@@ -12,6 +12,7 @@ import (
 
 	"github.com/minimind-go/minimind/data"
 	"github.com/minimind-go/minimind/internal/fixture"
+	"github.com/minimind-go/minimind/jsonl"
 	"github.com/minimind-go/minimind/tokenizer"
 )
 
@@ -74,7 +75,7 @@ func writeFile(tb testing.TB, dir, name string, lines ...string) string {
 func corpusLines(tb testing.TB, name string, n int) []string {
 	tb.Helper()
 	p := fixture.Shared(tb, "corpus/"+name)
-	r, err := data.OpenJSONL(p)
+	r, err := jsonl.Open(p)
 	if err != nil {
 		tb.Fatal(err)
 	}

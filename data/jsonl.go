@@ -1,19 +1,10 @@
 package data
 
-import (
-	"errors"
-
-	"github.com/minimind-go/minimind/jsonl"
-)
+import "errors"
 
 // ErrMalformed is wrapped by every error about a JSONL line that is not a
 // valid record of the expected kind.
 var ErrMalformed = errors.New("malformed record")
-
-// OpenJSONL opens a .jsonl or .jsonl.gz file for reading: jsonl.Open, kept
-// for the callers that read a dataset's first lines through data. New code
-// should call jsonl.Open.
-func OpenJSONL(path string) (*jsonl.Reader, error) { return jsonl.Open(path) }
 
 // ReadOptions control how JSONL files are read.
 type ReadOptions struct {

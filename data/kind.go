@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/minimind-go/minimind/jsonl"
 )
 
 // DetectKind returns the kind of a JSONL file (.jsonl or .jsonl.gz) from
@@ -11,7 +13,7 @@ import (
 // "chosen" and "rejected" DPO. RLAIF data looks like SFT and is reported as
 // SFT.
 func DetectKind(path string) (Kind, error) {
-	r, err := OpenJSONL(path)
+	r, err := jsonl.Open(path)
 	if err != nil {
 		return 0, err
 	}
@@ -20,9 +22,10 @@ func DetectKind(path string) (Kind, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", path, err)
 	}
+	first := r.Line() // blank lines before the first record are counted
 	var keys map[string]json.RawMessage
 	if err := json.NewDecoder(bytes.NewReader(line)).Decode(&keys); err != nil {
-		return 0, fmt.Errorf("read %s line 1: %w", path, err)
+		return 0, fmt.Errorf("read %s line %d: %w", path, first, err)
 	}
 	switch {
 	case keys["text"] != nil:
@@ -32,5 +35,5 @@ func DetectKind(path string) (Kind, error) {
 	case keys["chosen"] != nil && keys["rejected"] != nil:
 		return KindDPO, nil
 	}
-	return 0, fmt.Errorf("read %s line 1: neither \"text\" nor \"conversations\" (nor \"chosen\" and \"rejected\")", path)
+	return 0, fmt.Errorf("read %s line %d: neither \"text\" nor \"conversations\" (nor \"chosen\" and \"rejected\")", path, first)
 }
