@@ -10,6 +10,7 @@ import (
 	"github.com/minimind-go/minimind/data"
 	"github.com/minimind-go/minimind/kernels/cpu"
 	"github.com/minimind-go/minimind/model"
+	"github.com/minimind-go/minimind/model/modeltest"
 	"github.com/minimind-go/minimind/train"
 )
 
@@ -36,22 +37,17 @@ func (s synthetic) Sample(i int, dst *data.Sample) error {
 	return nil
 }
 
+// tinyConfig is modeltest's tiny model with the synthetic data's 60-token
+// vocabulary.
 func tinyConfig(moe bool) model.Config {
-	c := model.DefaultConfig()
-	c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.NumKeyValueHeads = 32, 2, 4, 2
-	c.VocabSize, c.IntermediateSize, c.MaxPositionEmbeddings = 60, 48, 64
-	c.UseMoE = moe
+	c := modeltest.TinyConfig(moe)
+	c.VocabSize = 60
 	return c
 }
 
 func tinyModel(t testing.TB, moe bool) *model.Model {
 	t.Helper()
-	p, err := model.NewParams(tinyConfig(moe))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Init(11)
-	return model.New(p, cpu.New(cpu.Options{}))
+	return modeltest.Model(t, tinyConfig(moe), 11, cpu.New(cpu.Options{}))
 }
 
 func newTrainer(t testing.TB, moe bool, batch, accum, epochs int) *train.Trainer {
