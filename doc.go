@@ -3,22 +3,42 @@
 // models, reading and writing the checkpoints and tokenizers of the Python
 // MiniMind.
 //
-// The layout follows the data flow:
+// The layout follows the data flow, leaves first:
 //
+//   - half, jsonl: leaf packages with no imports from the module — the
+//     float32 ⇄ fp16/bf16 conversions, and the one JSON Lines reader
+//     (gzip by magic bytes, errors naming file and line).
 //   - kernels: the Backend interface every computation goes through, with
-//     ref (plain loops, the oracle), cpu (worker pool + SIMD GEMM in gemm)
-//     and kerneltest (the conformance suite any backend must pass).
+//     ref (plain loops, the oracle), cpu (worker pool in parallel, SIMD GEMM
+//     in gemm), cuda (purego + NVRTC + cuBLAS) and kerneltest (the
+//     conformance suite any backend must pass, against ref and finite
+//     differences).
 //   - model: Config (config.json), the parameter slab and its named views,
 //     forward and hand-written backward passes for the dense and MoE
-//     decoder, and the KV cache.
-//   - train: AdamW, gradient clipping, the learning-rate schedule.
+//     decoder, and the KV cache. model/modeltest holds the tiny-model
+//     builders and Parity, the model-level check of a backend against the
+//     PyTorch fixtures.
 //   - checkpoint: HF safetensors directories and PyTorch .pth state dicts,
 //     with the parsers in checkpoint/safetensors, checkpoint/pickle and
 //     checkpoint/pth.
 //   - tokenizer, chat: byte-level BPE identical to HF tokenizers, and chat
-//     templates rendered as transformers' apply_chat_template does.
-//   - cmd/minimind: the command line; each subcommand is one file.
+//     templates rendered as transformers' apply_chat_template does
+//     (chat.ForTokenizer is the one place a template is chosen).
+//   - data: JSONL datasets, the seed's pretrain/SFT/DPO encodings, prepared
+//     token files and the (data-parallel) batch loader.
+//   - train: the training run as a library (train.Run: weight source,
+//     schedule, accumulation, clipping, AdamW, metrics, plots, checkpoints
+//     and exact resume; train.Evaluate for held-out loss).
+//   - dist: data-parallel communication (Open MPI at run time, or
+//     torchrun-style environment variables).
+//   - generate, server: the batched decoding engine and samplers, and the
+//     OpenAI-compatible HTTP API with its web page.
+//   - quickstart: the bundled sample data the first run trains on.
+//   - cmd/minimind: the command line; each subcommand is one file that
+//     parses flags and calls the packages above.
 //
-// Dependencies point one way: kernels ← model ← train; checkpoint → model;
-// tokenizer ← chat; nothing imports cmd.
+// Dependencies point one way: half, jsonl ← kernels ← model ← checkpoint ←
+// train; tokenizer ← chat ← data, generate ← server; nothing under kernels
+// imports model, checkpoint or data, model imports no checkpoint, and
+// nothing imports cmd.
 package minimind

@@ -1,8 +1,19 @@
 // Package kernels defines the seam between the MiniMind model and the code
-// that does its arithmetic: the Backend interface. Implementations live in
-// subpackages — ref (plain loops, the test oracle), cpu (parallel, SIMD GEMM)
-// and later cuda — and kerneltest holds the conformance suite every backend
-// must pass.
+// that does its arithmetic: the Backend interface. Implementations and their
+// support live in subpackages:
+//
+//   - ref: plain loops, obviously correct — the test oracle;
+//   - cpu: the production CPU backend (no allocation per step), built on
+//     parallel (a persistent worker pool with per-kernel statistics) and
+//     gemm (packed, cache-blocked SGEMM with AVX-512/AVX2 micro-kernels in
+//     Go assembly and a pure-Go fallback, chosen by a constructor option);
+//   - cuda: the CUDA backend (purego + NVRTC + cuBLAS, no cgo);
+//   - kerneltest: the conformance suite every backend must pass — each
+//     kernel against ref on random and awkward shapes, and against finite
+//     differences, one seed per kernel subtest.
+//
+// Nothing here imports the model: the model-level check of a backend
+// against the PyTorch fixtures is model/modeltest.Parity.
 //
 // Dimension legend used in every kernel comment:
 //
