@@ -49,7 +49,8 @@ type acts struct {
 	// Scratch shared by every block (newActs says why): the output of
 	// both RMSNorms, which backward recomputes, and the FFN/MoE output,
 	// which forward adds into the residual stream at once.
-	ln, out  []float32 // [N,C]
+	ln, out []float32 // [N,C]
+
 	final    []float32 // [N,C] output of the last block
 	lnf      []float32 // [N,C] final norm output
 	rstdf    []float32 // [N]
