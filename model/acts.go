@@ -21,26 +21,22 @@ type moeActs struct {
 	ex        ffnActs   // [N*K, F] expert intermediates (grouped rows)
 	y         []float32 // [N*K, C] expert outputs before weighting
 	shared    []ffnActs // [N, F] per shared expert
-	out       []float32 // [N,C] layer output (shared by all layers: forward only)
 	aux       float64   // this layer's balance loss
 	counts    []float64 // [B or 1, E] assignment counts for the balance loss
 }
 
 // layerActs saves what one decoder block's backward pass needs.
 type layerActs struct {
-	res    []float32 // [N,C] block input (residual stream)
-	ln1    []float32 // [N,C] input_layernorm output (shared by all layers, recomputed in backward)
-	rstd1  []float32 // [N]
-	q      []float32 // [N, NH*HS] after RoPE
-	k, v   []float32 // [N, NKV*HS] (k after RoPE)
-	att    []float32 // [N,C] attention output before o_proj
-	lse    []float32 // [B,NH,T]
-	mid    []float32 // [N,C] residual after attention
-	ln2    []float32 // [N,C] post_attention_layernorm output (shared, as ln1)
-	rstd2  []float32 // [N]
-	ffn    ffnActs   // dense FFN [N,F]
-	ffnOut []float32 // [N,C] dense FFN output (shared by all layers: forward only)
-	moe    *moeActs
+	res   []float32 // [N,C] block input (residual stream)
+	rstd1 []float32 // [N] input_layernorm
+	q     []float32 // [N, NH*HS] after RoPE
+	k, v  []float32 // [N, NKV*HS] (k after RoPE)
+	att   []float32 // [N,C] attention output before o_proj
+	lse   []float32 // [B,NH,T]
+	mid   []float32 // [N,C] residual after attention
+	rstd2 []float32 // [N] post_attention_layernorm
+	ffn   ffnActs   // dense FFN [N,F]
+	moe   *moeActs
 }
 
 // acts is every activation for up to maxN = B*T rows, allocated once.
@@ -48,19 +44,25 @@ type layerActs struct {
 // for a backward pass).
 type acts struct {
 	maxN, maxB int
+	n          int // rows of the last forward pass (FinalHidden, TokenLosses)
 	layers     []layerActs
-	final      []float32 // [N,C] output of the last block
-	lnf        []float32 // [N,C] final norm output
-	rstdf      []float32 // [N]
-	logits     []float32 // [N,V]
-	losses     []float32 // [N]
-	dLoss      []float32 // [N]
-	pos        []int32   // [N]
-	keepRows   []int32   // [N] rows whose logits are kept
-	keepBuf    []float32 // [N,C] gathered final-norm rows for logits_to_keep
+	// Scratch shared by every block (newActs says why): the output of
+	// both RMSNorms, which backward recomputes, and the FFN/MoE output,
+	// which forward adds into the residual stream at once.
+	ln, out []float32 // [N,C]
+
+	final    []float32 // [N,C] output of the last block
+	lnf      []float32 // [N,C] final norm output
+	rstdf    []float32 // [N]
+	logits   []float32 // [N,V]
+	losses   []float32 // [N]
+	dLoss    []float32 // [N]
+	pos      []int32   // [N]
+	keepRows []int32   // [N] rows whose logits are kept
+	keepBuf  []float32 // [N,C] gathered final-norm rows for logits_to_keep
 
 	// Backward scratch, shared by all layers.
-	dres, dln, dtmp []float32 // [N,C]
+	dres, dln       []float32 // [N,C]
 	dq, datt        []float32 // [N,C]
 	dk, dv          []float32 // [N, NKV*HS]
 	dffn            ffnActs   // [max(N, N*K), F]: dgate, dup, dh
@@ -77,11 +79,12 @@ func newFFNActs(rows, F int) ffnActs {
 // newActs allocates activations for maxN rows (maxB sequences). training
 // keeps a separate set per layer plus the backward scratch.
 //
-// What is cheap to recompute is not kept per layer: the RMSNorm outputs
-// (ln1, ln2: one pass over the block input with the saved rstd), the SwiGLU
-// product h (one pass over gate and up), the FFN/MoE output (added into the
-// residual stream at once) and the MoE's gathered expert inputs (a gather
-// from ln2). All layers share one buffer for each, forward writes it just
+// What is cheap to recompute is not kept per layer: the output of both
+// RMSNorms (a.ln: one pass over the norm's input with the saved rstd), the
+// SwiGLU product h (one pass over gate and up), the FFN/MoE output (a.out:
+// added into the residual stream at once) and the MoE's gathered expert
+// inputs (a gather from the norm output). All layers share one buffer for
+// each, forward writes it just
 // before use, and backward recomputes it where it needs it (backward.go):
 // for the default model at batch 8 × 512 that saves about 400 MB of the
 // 1.3 GB, for the price of one extra element-wise pass per recomputed
@@ -92,8 +95,7 @@ func newActs(c *Config, maxB, maxN int, training bool) *acts {
 	NK := maxN * c.NumExpertsPerTok
 	E := c.NRoutedExperts
 	f := func(n int) []float32 { return make([]float32, n) }
-	// Shared by all layers (see above).
-	ln, out := f(maxN*C), f(maxN*C)
+	// h and xg are shared by all layers (see above), as ln and out are.
 	hRows := maxN
 	var xg []float32
 	if c.UseMoE {
@@ -106,14 +108,13 @@ func newActs(c *Config, maxB, maxN int, training bool) *acts {
 	}
 	newLayer := func() layerActs {
 		la := layerActs{
-			res: f(maxN * C), ln1: ln, rstd1: f(maxN),
+			res: f(maxN * C), rstd1: f(maxN),
 			q: f(maxN * C), k: f(maxN * kvC), v: f(maxN * kvC),
 			att: f(maxN * C), lse: f(maxN * c.NumAttentionHeads),
-			mid: f(maxN * C), ln2: ln, rstd2: f(maxN),
+			mid: f(maxN * C), rstd2: f(maxN),
 		}
 		if !c.UseMoE {
 			la.ffn = ffn(maxN)
-			la.ffnOut = out
 			return la
 		}
 		m := &moeActs{
@@ -121,7 +122,7 @@ func newActs(c *Config, maxB, maxN int, training bool) *acts {
 			topW: f(NK), topIdx: make([]int32, NK),
 			tok: make([]int32, NK), slot: make([]int32, NK), wSel: f(NK), off: make([]int, E+1),
 			xg: xg, ex: ffn(NK), y: f(NK * C),
-			out: out, counts: make([]float64, maxB*E),
+			counts: make([]float64, maxB*E),
 		}
 		for s := 0; s < c.NSharedExperts; s++ {
 			m.shared = append(m.shared, ffn(maxN))
@@ -129,7 +130,7 @@ func newActs(c *Config, maxB, maxN int, training bool) *acts {
 		la.moe = m
 		return la
 	}
-	a := &acts{maxN: maxN, maxB: maxB}
+	a := &acts{maxN: maxN, maxB: maxB, ln: f(maxN * C), out: f(maxN * C)}
 	if training {
 		for l := 0; l < c.NumHiddenLayers; l++ {
 			a.layers = append(a.layers, newLayer())
@@ -144,7 +145,7 @@ func newActs(c *Config, maxB, maxN int, training bool) *acts {
 	a.logits, a.losses, a.dLoss = f(maxN*V), f(maxN), f(maxN)
 	a.pos, a.keepRows, a.keepBuf = make([]int32, maxN), make([]int32, maxN), f(maxN*C)
 	if training {
-		a.dres, a.dln, a.dtmp = f(maxN*C), f(maxN*C), f(maxN*C)
+		a.dres, a.dln = f(maxN*C), f(maxN*C)
 		a.dq, a.datt = f(maxN*C), f(maxN*C)
 		a.dk, a.dv = f(maxN*kvC), f(maxN*kvC)
 		rows := maxN
@@ -172,12 +173,12 @@ func (a *acts) bytes() int64 {
 	}
 	addF := func(f ffnActs) { add(f.gate); add(f.up); add(f.h) }
 	for _, l := range a.layers {
-		for _, s := range [][]float32{l.res, l.ln1, l.rstd1, l.q, l.k, l.v, l.att, l.lse, l.mid, l.ln2, l.rstd2, l.ffnOut} {
+		for _, s := range [][]float32{l.res, l.rstd1, l.q, l.k, l.v, l.att, l.lse, l.mid, l.rstd2} {
 			add(s)
 		}
 		addF(l.ffn)
 		if m := l.moe; m != nil {
-			for _, s := range [][]float32{m.logits, m.probs, m.topW, m.wSel, m.xg, m.y, m.out} {
+			for _, s := range [][]float32{m.logits, m.probs, m.topW, m.wSel, m.xg, m.y} {
 				add(s)
 			}
 			addF(m.ex)
@@ -187,7 +188,7 @@ func (a *acts) bytes() int64 {
 			n += int64(len(m.topIdx)+len(m.tok)+len(m.slot)) * 4
 		}
 	}
-	for _, s := range [][]float32{a.final, a.lnf, a.rstdf, a.logits, a.losses, a.dLoss, a.keepBuf, a.dres, a.dln, a.dtmp, a.dq, a.datt, a.dk, a.dv, a.dxg, a.dy, a.dwSel, a.dTopW, a.dProbs, a.dLogitR} {
+	for _, s := range [][]float32{a.ln, a.out, a.final, a.lnf, a.rstdf, a.logits, a.losses, a.dLoss, a.keepBuf, a.dres, a.dln, a.dq, a.datt, a.dk, a.dv, a.dxg, a.dy, a.dwSel, a.dTopW, a.dProbs, a.dLogitR} {
 		add(s)
 	}
 	addF(a.dffn)

@@ -1,12 +1,79 @@
 package model
 
+// pass is one forward pass (and, in training, its backward pass) over B×T
+// tokens: the model, the activations it writes and its mode. The mode is
+// chosen by the caller for each pass, never left in the Model.
+type pass struct {
+	*Model
+	a       *acts
+	B, T, N int
+	// training keeps every layer's activations for backward and computes
+	// the MoE balance loss.
+	training bool
+	// weights16, in inference only, is the 16-bit copy's format: products
+	// of at most halfMaxRows rows multiply by m.w16 (linear). nil: float32.
+	weights16 *halfWeights
+}
+
+// trainPass and inferPass start a pass over B×T tokens in either mode,
+// with activations for its rows.
+func (m *Model) trainPass(B, T int) pass {
+	return pass{Model: m, a: m.trainActs(B, B*T), B: B, T: T, N: B * T, training: true}
+}
+
+func (m *Model) inferPass(B, T int) pass {
+	return pass{Model: m, a: m.inferActs(B, B*T), B: B, T: T, N: B * T, weights16: m.half}
+}
+
+// layer is decoder block l as a pass sees it: its weights, their 16-bit
+// copies (nil views without SetInferenceDType), their gradients (nil
+// until EnableGrads) and its activations, cut to the pass's N rows.
+type layer struct {
+	w, g *layerW[float32]
+	w16  *layerW[uint16]
+
+	x, rstd1   []float32 // [N,C] block input, [N]
+	ln         []float32 // [N,C] RMSNorm output: acts.ln, shared by both norms of every block
+	q, k, v    []float32 // [N,C], [N,kvC], [N,kvC]
+	att, lse   []float32 // [N,C] attention output, [B,NH,T]
+	mid, rstd2 []float32 // [N,C] residual after attention, [N]
+	ffn        ffnActs   // dense FFN [N,F]
+	out        []float32 // [N,C] FFN/MoE output: acts.out, shared by every block
+	moe        *moeActs  // MoE intermediates (uncut: their row counts vary)
+	next       []float32 // [N,C] block output: the next block's x, or acts.final
+}
+
+func (p *pass) layer(l int) layer {
+	a, N, C, F := p.a, p.N, p.Config.HiddenSize, p.Config.IntermediateSize
+	kvC := p.Config.NumKeyValueHeads * p.Config.HeadSize()
+	la := &a.layers[l]
+	L := layer{
+		w: &p.w.layers[l], w16: &p.w16.layers[l],
+		x: la.res[:N*C], rstd1: la.rstd1[:N], ln: a.ln[:N*C],
+		q: la.q[:N*C], k: la.k[:N*kvC], v: la.v[:N*kvC],
+		att: la.att[:N*C], lse: la.lse[:p.B*p.Config.NumAttentionHeads*p.T],
+		mid: la.mid[:N*C], rstd2: la.rstd2[:N],
+		out: a.out[:N*C], moe: la.moe, next: a.final[:N*C],
+	}
+	if p.g.layers != nil {
+		L.g = &p.g.layers[l]
+	}
+	if la.ffn.gate != nil {
+		L.ffn = ffnActs{gate: la.ffn.gate[:N*F], up: la.ffn.up[:N*F], h: la.ffn.h[:N*F]}
+	}
+	if l+1 < len(a.layers) {
+		L.next = a.layers[l+1].res[:N*C]
+	}
+	return L
+}
+
 // forward runs embedding → blocks → final norm for ids [B,T], leaving the
 // final-norm output in a.lnf. With kv non-nil the new keys/values are
 // appended to the cache and attention sees the cached positions too.
 // mask is nil or [B,T] (no cache) / [B,P+T] (with cache).
-func (m *Model) forward(a *acts, ids []int32, B, T int, kv *KVCache, mask []float32, training bool) {
-	c, be := &m.Config, m.be
-	N, C, HS := B*T, c.HiddenSize, c.HeadSize()
+func (p *pass) forward(ids []int32, kv *KVCache, mask []float32) {
+	c, be, a := &p.Config, p.be, p.a
+	B, T, N, C, HS := p.B, p.T, p.N, c.HiddenSize, c.HeadSize()
 	NH, NKV := c.NumAttentionHeads, c.NumKeyValueHeads
 	kvC := NKV * HS
 	eps := float32(c.RMSNormEps)
@@ -14,8 +81,7 @@ func (m *Model) forward(a *acts, ids []int32, B, T int, kv *KVCache, mask []floa
 	if kv != nil {
 		past = kv.Lens
 	}
-	m.lastN = N
-	m.useHalf = m.half != nil && !training // hook: 16-bit weights in inference (half.go)
+	a.n = N
 	pos := a.pos[:N]
 	for i := range pos {
 		pos[i] = int32(i % T)
@@ -24,46 +90,36 @@ func (m *Model) forward(a *acts, ids []int32, B, T int, kv *KVCache, mask []floa
 		}
 	}
 
-	be.EmbeddingForward(a.layers[0].res[:N*C], ids, m.w.embed, N, C)
+	be.EmbeddingForward(p.layer(0).x, ids, p.w.embed, N, C)
 	for l := range a.layers {
-		la, lw := &a.layers[l], &m.w.layers[l]
-		x := la.res[:N*C]
-		ln1, q, k, v := la.ln1[:N*C], la.q[:N*C], la.k[:N*kvC], la.v[:N*kvC]
-
-		// h = x + Attn(RMSNorm_in(x))
-		be.RMSNormForward(ln1, la.rstd1[:N], x, lw.inNorm, N, C, eps)
-		m.linear(q, ln1, lw.wq, N, C, C, false)
-		m.linear(k, ln1, lw.wk, N, kvC, C, false)
-		m.linear(v, ln1, lw.wv, N, kvC, C, false)
-		be.RoPEForward(q, pos, m.cos, m.sin, N, NH, HS)
-		be.RoPEForward(k, pos, m.cos, m.sin, N, NKV, HS)
-		keys, vals, S, msk := k, v, T, mask
+		L := p.layer(l)
+		// mid = x + Attn(RMSNorm_in(x))
+		be.RMSNormForward(L.ln, L.rstd1, L.x, L.w.inNorm, N, C, eps)
+		p.linear(L.q, L.ln, L.w.wq, L.w16.wq, N, C, C, false)
+		p.linear(L.k, L.ln, L.w.wk, L.w16.wk, N, kvC, C, false)
+		p.linear(L.v, L.ln, L.w.wv, L.w16.wv, N, kvC, C, false)
+		be.RoPEForward(L.q, pos, p.cos, p.sin, N, NH, HS)
+		be.RoPEForward(L.k, pos, p.cos, p.sin, N, NKV, HS)
+		keys, vals, S, msk := L.k, L.v, T, mask
 		if kv != nil {
-			kv.store(l, k, v, T)
+			kv.store(l, L.k, L.v, T)
 			keys, vals, S = kv.K[l], kv.V[l], kv.S
 			msk = kv.mask
 		}
-		att, mid := la.att[:N*C], la.mid[:N*C]
-		be.AttentionForward(att, la.lse[:B*NH*T], q, keys, vals, msk, past, B, T, S, NH, NKV, HS)
-		m.linear(mid, att, lw.wo, N, C, C, false)
-		be.Add(mid, mid, x, N*C)
+		be.AttentionForward(L.att, L.lse, L.q, keys, vals, msk, past, B, T, S, NH, NKV, HS)
+		p.linear(L.mid, L.att, L.w.wo, L.w16.wo, N, C, C, false)
+		be.Add(L.mid, L.mid, L.x, N*C)
 
-		// out = h + FFN(RMSNorm_post(h))
-		ln2 := la.ln2[:N*C]
-		be.RMSNormForward(ln2, la.rstd2[:N], mid, lw.postNorm, N, C, eps)
-		next := a.final[:N*C]
-		if l+1 < len(a.layers) {
-			next = a.layers[l+1].res[:N*C]
-		}
+		// next = mid + FFN(RMSNorm_post(mid))
+		be.RMSNormForward(L.ln, L.rstd2, L.mid, L.w.postNorm, N, C, eps)
 		if c.UseMoE {
-			m.moeForward(la, lw, B, T, training)
-			be.Add(next, mid, la.moe.out[:N*C], N*C)
+			p.moeForward(&L)
 		} else {
-			m.ffnForward(&la.ffn, &lw.ffn, ln2, N, la.ffnOut[:N*C], false)
-			be.Add(next, mid, la.ffnOut[:N*C], N*C)
+			p.ffnForward(&L.ffn, &L.w.ffn, &L.w16.ffn, L.ln, N, L.out, false)
 		}
+		be.Add(L.next, L.mid, L.out, N*C)
 	}
-	be.RMSNormForward(a.lnf[:N*C], a.rstdf[:N], a.final[:N*C], m.w.norm, N, C, eps)
+	be.RMSNormForward(a.lnf[:N*C], a.rstdf[:N], a.final[:N*C], p.w.norm, N, C, eps)
 	if kv != nil {
 		for b := range kv.Lens {
 			kv.Lens[b] += int32(T)
@@ -73,23 +129,23 @@ func (m *Model) forward(a *acts, ids []int32, B, T int, kv *KVCache, mask []floa
 
 // ffnForward: out (=, or += when accumulate) down(silu(gate x) ⊙ up x) for
 // x [rows,C], saving the intermediates in fa.
-func (m *Model) ffnForward(fa *ffnActs, w *ffnW, x []float32, rows int, out []float32, accumulate bool) {
-	be, C, F := m.be, m.Config.HiddenSize, m.Config.IntermediateSize
+func (p *pass) ffnForward(fa *ffnActs, w *ffnW[float32], w16 *ffnW[uint16], x []float32, rows int, out []float32, accumulate bool) {
+	C, F := p.Config.HiddenSize, p.Config.IntermediateSize
 	gate, up, h := fa.gate[:rows*F], fa.up[:rows*F], fa.h[:rows*F]
-	m.linear(gate, x, w.gate, rows, F, C, false)
-	m.linear(up, x, w.up, rows, F, C, false)
-	be.SwiGLUForward(h, gate, up, rows*F)
-	m.linear(out, h, w.down, rows, C, F, accumulate)
+	p.linear(gate, x, w.gate, w16.gate, rows, F, C, false)
+	p.linear(up, x, w.up, w16.up, rows, F, C, false)
+	p.be.SwiGLUForward(h, gate, up, rows*F)
+	p.linear(out, h, w.down, w16.down, rows, C, F, accumulate)
 }
 
 // project applies the tied LM head to the final-norm output: every row
 // (keep 0) or the last keep positions of each sequence.
-func (m *Model) project(a *acts, B, T, keep int) []float32 {
-	C, V := m.Config.HiddenSize, m.Config.VocabSize
+func (p *pass) project(keep int) []float32 {
+	a, B, T := p.a, p.B, p.T
+	C, V := p.Config.HiddenSize, p.Config.VocabSize
 	if keep <= 0 || keep >= T {
 		N := B * T
-		m.linear(a.logits[:N*V], a.lnf[:N*C], m.w.embed, N, V, C, false)
-		m.lastKeep = N
+		p.linear(a.logits[:N*V], a.lnf[:N*C], p.w.embed, p.w16.embed, N, V, C, false)
 		return a.logits[:N*V]
 	}
 	rows := a.keepRows[:B*keep]
@@ -99,18 +155,17 @@ func (m *Model) project(a *acts, B, T, keep int) []float32 {
 		}
 	}
 	n := B * keep
-	m.be.Gather(a.keepBuf[:n*C], a.lnf, rows, nil, n, C)
-	m.linear(a.logits[:n*V], a.keepBuf[:n*C], m.w.embed, n, V, C, false)
-	m.lastKeep = n
+	p.be.Gather(a.keepBuf[:n*C], a.lnf, rows, nil, n, C)
+	p.linear(a.logits[:n*V], a.keepBuf[:n*C], p.w.embed, p.w16.embed, n, V, C, false)
 	return a.logits[:n*V]
 }
 
 // loss computes logits for every row, the per-token cross-entropy and the
 // masked mean, and prepares dLoss = scale·mask/Σmask for backward.
-func (m *Model) loss(a *acts, targets []int32, lossMask []float32, N int, scale float32) Stats {
-	V := m.Config.VocabSize
-	logits := m.project(a, 1, N, 0)
-	m.be.CrossEntropyForward(a.losses[:N], logits, targets, N, V)
+func (p *pass) loss(targets []int32, lossMask []float32, scale float32) Stats {
+	a, N, V := p.a, p.N, p.Config.VocabSize
+	logits := p.project(0)
+	p.be.CrossEntropyForward(a.losses[:N], logits, targets, N, V)
 	var sum, msum float64
 	for i := 0; i < N; i++ {
 		if targets[i] < 0 {

@@ -19,13 +19,13 @@ import (
 // path: the weights are widened once per 8 rows (gemm.SgemmHalfB).
 const halfMaxRows = 8
 
-// halfWeights is the 16-bit copy of the weight matrices, found by the
-// address of the float32 view they were converted from.
+// halfWeights is the 16-bit copy's format and the backend kernel that
+// multiplies by it; the copy itself is Model.w16, bound as views of a
+// uint16 slab with the layout of Params.Data.
 type halfWeights struct {
 	dtype string
 	bf16  bool
 	mm    kernels.HalfMatMuler
-	byPtr map[*float32][]uint16
 }
 
 // SetInferenceDType chooses the weight precision of inference forward
@@ -43,7 +43,7 @@ func (m *Model) SetInferenceDType(dtype string) error {
 	var bf16 bool
 	switch dtype {
 	case "", "f32", "fp32", "float32":
-		m.half = nil
+		m.half, m.w16 = nil, bind[uint16](m.Params, nil)
 		return nil
 	case "f16", "fp16", "float16":
 		dtype = "f16"
@@ -56,38 +56,19 @@ func (m *Model) SetInferenceDType(dtype string) error {
 	if !ok {
 		return fmt.Errorf("model: backend %s has no 16-bit matrix multiply", m.be.Name())
 	}
-	h := &halfWeights{dtype: dtype, bf16: bf16, mm: mm, byPtr: map[*float32][]uint16{}}
-	add := func(w []float32) {
-		if len(w) == 0 {
-			return
-		}
-		d := make([]uint16, len(w))
-		for i, v := range w {
-			if bf16 {
-				d[i] = half.Float32ToBF16(v)
-			} else {
-				d[i] = half.Float32ToF16(v)
-			}
-		}
-		h.byPtr[&w[0]] = d
-	}
-	addFFN := func(f *ffnW) { add(f.gate); add(f.up); add(f.down) }
-	add(m.w.embed)
-	for l := range m.w.layers {
-		lw := &m.w.layers[l]
-		add(lw.wq)
-		add(lw.wk)
-		add(lw.wv)
-		add(lw.wo)
-		addFFN(&lw.ffn)
-		for e := range lw.experts {
-			addFFN(&lw.experts[e])
-		}
-		for s := range lw.shared {
-			addFFN(&lw.shared[s])
+	// One slab in the parameter layout, converted whole: the norms and
+	// routers, never multiplied in 16 bits (moeForward), are a negligible
+	// share of it.
+	d := make([]uint16, len(m.Params.Data))
+	for i, v := range m.Params.Data {
+		if bf16 {
+			d[i] = half.Float32ToBF16(v)
+		} else {
+			d[i] = half.Float32ToF16(v)
 		}
 	}
-	m.half = h
+	m.w16 = bind(m.Params, d)
+	m.half = &halfWeights{dtype: dtype, bf16: bf16, mm: mm}
 	return nil
 }
 
@@ -97,18 +78,4 @@ func (m *Model) InferenceDType() string {
 		return "f32"
 	}
 	return m.half.dtype
-}
-
-// linear is the model's linear layer in forward passes: out[rows,n] =
-// x[rows,k]·w[n,k]ᵀ, or += when accumulate. In inference with a 16-bit copy
-// of w (SetInferenceDType) and at most halfMaxRows rows it multiplies by
-// the copy; otherwise it is MatMul(out, x, w, rows, n, k, false, true, acc).
-func (m *Model) linear(out, x, w []float32, rows, n, k int, accumulate bool) {
-	if m.useHalf && rows <= halfMaxRows {
-		if hw, ok := m.half.byPtr[&w[0]]; ok {
-			m.half.mm.MatMulHalf(out, x, hw, rows, n, k, m.half.bf16, accumulate)
-			return
-		}
-	}
-	m.be.MatMul(out, x, w, rows, n, k, false, true, accumulate)
 }

@@ -135,7 +135,7 @@ func (m *Model) Forward(kv *KVCache, ids []int32, T int, mask []float32, keep in
 			}
 		}
 	}
-	a := m.inferActs(B, B*T)
-	m.forward(a, ids, B, T, kv, nil, false)
-	return m.project(a, B, T, keep), nil
+	p := m.inferPass(B, T)
+	p.forward(ids, kv, nil)
+	return p.project(keep), nil
 }

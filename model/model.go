@@ -26,23 +26,22 @@ type Model struct {
 	Grads []float32
 
 	be       kernels.Backend
-	w, g     weights
+	w, g     weights[float32]
 	cos, sin []float32 // RoPE tables [MaxPositionEmbeddings, HS/2]
 	train    *acts     // per-layer activations for training
 	infer    *acts     // shared-buffer activations for inference
-	lastN    int       // rows of the last forward, for the accessors
-	lastKeep int       // logits rows of the last forward
 
-	// Half-precision inference (half.go): the 16-bit weight copy, and
-	// whether the forward pass in progress may use it (inference only).
-	half    *halfWeights
-	useHalf bool
+	// Half-precision inference (half.go): the 16-bit copy of the weights
+	// (nil views without one) and its format (nil: none).
+	w16  weights[uint16]
+	half *halfWeights
 }
 
 // New binds p to the backend be.
 func New(p *Params, be kernels.Backend) *Model {
 	m := &Model{Config: p.Config, Params: p, be: be}
 	m.w = bind(p, p.Data)
+	m.w16 = bind[uint16](p, nil)
 	m.cos, m.sin = m.Config.RopeTables(m.Config.MaxPositionEmbeddings)
 	return m
 }
@@ -110,10 +109,10 @@ func (m *Model) ForwardBackward(ids, targets []int32, lossMask []float32, B, T i
 		return Stats{}, err
 	}
 	m.EnableGrads()
-	a := m.trainActs(B, B*T)
-	m.forward(a, ids, B, T, nil, nil, true)
-	st := m.loss(a, targets, lossMask, B*T, scale)
-	m.backward(a, ids, targets, B, T, scale)
+	p := m.trainPass(B, T)
+	p.forward(ids, nil, nil)
+	st := p.loss(targets, lossMask, scale)
+	p.backward(ids, targets, scale)
 	return st, nil
 }
 
@@ -123,12 +122,12 @@ func (m *Model) Loss(ids, targets []int32, lossMask []float32, B, T int, trainin
 	if err := m.checkLoss(ids, targets, lossMask, B, T); err != nil {
 		return Stats{}, err
 	}
-	a := m.inferActs(B, B*T)
+	p := m.inferPass(B, T)
 	if training {
-		a = m.trainActs(B, B*T)
+		p = m.trainPass(B, T)
 	}
-	m.forward(a, ids, B, T, nil, nil, training)
-	return m.loss(a, targets, lossMask, B*T, 0), nil
+	p.forward(ids, nil, nil)
+	return p.loss(targets, lossMask, 0), nil
 }
 
 func (m *Model) checkLoss(ids, targets []int32, lossMask []float32, B, T int) error {
@@ -160,9 +159,9 @@ func (m *Model) Logits(ids []int32, B, T int, mask []float32, keep int) ([]float
 	if T > m.Config.MaxPositionEmbeddings {
 		return nil, fmt.Errorf("model: %d positions exceed max_position_embeddings %d", T, m.Config.MaxPositionEmbeddings)
 	}
-	a := m.inferActs(B, B*T)
-	m.forward(a, ids, B, T, nil, mask, false)
-	return m.project(a, B, T, keep), nil
+	p := m.inferPass(B, T)
+	p.forward(ids, nil, mask)
+	return p.project(keep), nil
 }
 
 // FinalHidden returns the final-norm output [N,C] of the last forward pass.
@@ -171,7 +170,7 @@ func (m *Model) FinalHidden(training bool) []float32 {
 	if training {
 		a = m.train
 	}
-	return a.lnf[:m.lastN*m.Config.HiddenSize]
+	return a.lnf[:a.n*m.Config.HiddenSize]
 }
 
 // TokenLosses returns the per-position cross-entropy [N] (before masking)
@@ -181,7 +180,7 @@ func (m *Model) TokenLosses(training bool) []float32 {
 	if training {
 		a = m.train
 	}
-	return a.losses[:m.lastN]
+	return a.losses[:a.n]
 }
 
 // ActivationBytes reports the training activation memory allocated so far.

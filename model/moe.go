@@ -1,19 +1,20 @@
 package model
 
-// moeForward runs the Mixture-of-Experts FFN on la.ln2 into la.moe.out
+// moeForward runs the Mixture-of-Experts FFN on L.ln into L.out
 // (SPEC §2.5): softmax router, top-k, renormalised weights, every routed
 // expert run once on the group of tokens sent to it (large GEMMs, as the
 // original's eval path), weighted scatter-add, then shared experts. In
 // training mode it also computes the balance loss.
-func (m *Model) moeForward(la *layerActs, lw *layerW, B, T int, training bool) {
-	c, be := &m.Config, m.be
-	N, C, F := B*T, c.HiddenSize, c.IntermediateSize
+func (p *pass) moeForward(L *layer) {
+	c, be := &p.Config, p.be
+	N, C, F := p.N, c.HiddenSize, c.IntermediateSize
 	E, K := c.NRoutedExperts, c.NumExpertsPerTok
 	NK := N * K
-	mo := la.moe
-	x := la.ln2[:N*C]
+	mo, lw, lw16, x := L.moe, L.w, L.w16, L.ln
 
-	be.MatMul(mo.logits[:N*E], x, lw.router, N, E, C, false, true, false)
+	// The router multiplies by float32 weights in every mode (w16 nil):
+	// its top-k choice can flip on small changes of the logits.
+	p.linear(mo.logits[:N*E], x, lw.router, nil, N, E, C, false)
 	be.MoERoute(mo.probs[:N*E], mo.topW[:NK], mo.topIdx[:NK], mo.logits[:N*E], N, E, K, c.NormTopkProb)
 
 	// Group the N·K (token, slot) pairs by expert, tokens in order.
@@ -43,18 +44,18 @@ func (m *Model) moeForward(la *layerActs, lw *layerW, B, T int, training bool) {
 			continue
 		}
 		ex := ffnActs{gate: mo.ex.gate[lo*F : hi*F], up: mo.ex.up[lo*F : hi*F], h: mo.ex.h[lo*F : hi*F]}
-		m.ffnForward(&ex, &lw.experts[e], mo.xg[lo*C:hi*C], hi-lo, mo.y[lo*C:hi*C], false)
+		p.ffnForward(&ex, &lw.experts[e], &lw16.experts[e], mo.xg[lo*C:hi*C], hi-lo, mo.y[lo*C:hi*C], false)
 	}
-	out := mo.out[:N*C]
+	out := L.out
 	be.Zero(out)
 	be.ScatterAdd(out, mo.y[:NK*C], mo.tok[:NK], mo.wSel[:NK], NK, C)
 	for s := range lw.shared {
-		m.ffnForward(&mo.shared[s], &lw.shared[s], x, N, out, true)
+		p.ffnForward(&mo.shared[s], &lw.shared[s], &lw16.shared[s], x, N, out, true)
 	}
 
 	mo.aux = 0
-	if training && c.AuxLossAlpha > 0 {
-		mo.aux = m.balanceLoss(mo, B, T)
+	if p.training && c.AuxLossAlpha > 0 {
+		mo.aux = p.balanceLoss(mo)
 	}
 }
 
@@ -64,8 +65,8 @@ func (m *Model) moeForward(la *layerActs, lw *layerW, B, T int, training bool) {
 //
 //	seq_aux:  c[b,e] = count_b(e)·E/(T·K), aux = α·mean_b Σ_e c[b,e]·mean_t p[b,t,e]
 //	else:     f[e]   = count(e)·E/(N·K),   aux = α·Σ_e f[e]·mean_n p[n,e]
-func (m *Model) balanceLoss(mo *moeActs, B, T int) float64 {
-	c := &m.Config
+func (p *pass) balanceLoss(mo *moeActs) float64 {
+	c, B, T := &p.Config, p.B, p.T
 	E, K := c.NRoutedExperts, c.NumExpertsPerTok
 	groups, per := B, T // sequences, tokens per group
 	if !c.SeqAux {
@@ -91,19 +92,20 @@ func (m *Model) balanceLoss(mo *moeActs, B, T int) float64 {
 	return c.AuxLossAlpha * aux / float64(groups)
 }
 
-// moeBackward: a.dres is d(out) of out = mid + MoE(ln2); adds d(ln2) to
-// a.dln and the layer's MoE weight gradients to lg.
-func (m *Model) moeBackward(a *acts, la *layerActs, lw, lg *layerW, B, T int, scale float32) {
-	c, be := &m.Config, m.be
-	N, C := B*T, c.HiddenSize
+// moeBackward mirrors moeForward: a.dres is d(out) of out = MoE(ln)
+// (backward's dres); it adds d(ln) to a.dln and the layer's MoE weight
+// gradients to L.g.
+func (p *pass) moeBackward(L *layer, scale float32) {
+	c, be, a := &p.Config, p.be, p.a
+	B, T, N, C := p.B, p.T, p.N, c.HiddenSize
 	E, K := c.NRoutedExperts, c.NumExpertsPerTok
 	NK := N * K
-	mo := la.moe
-	x, dOut, dx := la.ln2[:N*C], a.dres[:N*C], a.dln[:N*C]
+	mo, lw, lg := L.moe, L.w, L.g
+	x, dOut, dx := L.ln, a.dres[:N*C], a.dln[:N*C]
 
-	// Shared experts see every token with weight 1.
+	// out += shared(x): shared experts see every token with weight 1.
 	for s := range lw.shared {
-		m.ffnBackward(a, &mo.shared[s], &lw.shared[s], &lg.shared[s], x, dOut, dx, N)
+		p.ffnBackward(&mo.shared[s], &lw.shared[s], &lg.shared[s], x, dOut, dx, N)
 	}
 
 	// out[tok[j]] += wSel[j]·y[j]: dy[j] = wSel[j]·dOut[tok[j]], dw[j] = dOut[tok[j]]·y[j].
@@ -121,7 +123,7 @@ func (m *Model) moeBackward(a *acts, la *layerActs, lw, lg *layerW, B, T int, sc
 			continue
 		}
 		ex := ffnActs{gate: mo.ex.gate[lo*F : hi*F], up: mo.ex.up[lo*F : hi*F], h: mo.ex.h[lo*F : hi*F]}
-		m.ffnBackward(a, &ex, &lw.experts[e], &lg.experts[e], mo.xg[lo*C:hi*C], dy[lo*C:hi*C], dxg[lo*C:hi*C], hi-lo)
+		p.ffnBackward(&ex, &lw.experts[e], &lg.experts[e], mo.xg[lo*C:hi*C], dy[lo*C:hi*C], dxg[lo*C:hi*C], hi-lo)
 	}
 	// xg[j] = x[tok[j]]
 	be.ScatterAdd(dx, dxg, mo.tok[:NK], nil, NK, C)
@@ -149,7 +151,6 @@ func (m *Model) moeBackward(a *acts, la *layerActs, lw, lg *layerW, B, T int, sc
 	dLogits := a.dLogitR[:N*E]
 	be.Zero(dLogits)
 	be.MoERouteBackward(dLogits, dTopW, dProbs, mo.probs[:N*E], mo.topW[:NK], mo.topIdx[:NK], N, E, K, c.NormTopkProb)
-	// logits = x·Wgᵀ
-	be.MatMul(lg.router, dLogits, x, E, C, N, true, false, true)
-	be.MatMul(dx, dLogits, lw.router, N, C, E, false, false, true)
+	// logits = x·Wrᵀ
+	p.linearBackward(dx, lg.router, dLogits, x, lw.router, N, E, C)
 }

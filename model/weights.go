@@ -2,38 +2,53 @@ package model
 
 import "fmt"
 
-// ffnW is one SwiGLU feed-forward network: down(silu(gate x) ⊙ up x).
-type ffnW struct{ gate, down, up []float32 }
+// elem is what a slab holds: float32 (parameters, gradients) or the 16-bit
+// bits of the inference copy (half.go).
+type elem interface{ float32 | uint16 }
 
-// layerW holds one decoder block's tensors (weights, or their gradients:
-// the same struct is bound to either slab).
-type layerW struct {
-	wq, wk, wv, wo   []float32
-	inNorm, postNorm []float32
-	ffn              ffnW   // dense FFN
-	experts          []ffnW // MoE routed experts
-	router           []float32
-	shared           []ffnW // MoE shared experts
+// ffnW is one SwiGLU feed-forward network: down(silu(gate x) ⊙ up x).
+type ffnW[T elem] struct{ gate, down, up []T }
+
+// layerW holds one decoder block's tensors (weights, their gradients or
+// their 16-bit copies: the same struct is bound to any slab of the layout).
+type layerW[T elem] struct {
+	wq, wk, wv, wo   []T
+	inNorm, postNorm []T
+	ffn              ffnW[T]   // dense FFN
+	experts          []ffnW[T] // MoE routed experts
+	router           []T
+	shared           []ffnW[T] // MoE shared experts
 }
 
 // weights is the model's tensors as named views into one slab.
-type weights struct {
-	embed  []float32 // [V,C], also the LM head
-	layers []layerW
-	norm   []float32
+type weights[T elem] struct {
+	embed  []T // [V,C], also the LM head
+	layers []layerW[T]
+	norm   []T
 }
 
-// bind cuts slab (laid out as p) into named views.
-func bind(p *Params, slab []float32) weights {
+// bind cuts slab (laid out as p) into named views. A nil slab gives nil
+// views in the model's shape (every layer, expert and shared expert
+// present), which is how a model without 16-bit copies binds them.
+func bind[T elem](p *Params, slab []T) weights[T] {
 	c := &p.Config
-	v := func(name string) []float32 { return p.View(slab, name) }
-	ffn := func(prefix string) ffnW {
-		return ffnW{gate: v(prefix + ".gate_proj.weight"), down: v(prefix + ".down_proj.weight"), up: v(prefix + ".up_proj.weight")}
+	v := func(name string) []T {
+		if slab == nil {
+			return nil
+		}
+		s, ok := p.Spec(name)
+		if !ok {
+			panic("model: no parameter " + name)
+		}
+		return slab[s.Offset : s.Offset+s.Size() : s.Offset+s.Size()]
 	}
-	w := weights{embed: v(EmbedName), norm: v("model.norm.weight")}
+	ffn := func(prefix string) ffnW[T] {
+		return ffnW[T]{gate: v(prefix + ".gate_proj.weight"), down: v(prefix + ".down_proj.weight"), up: v(prefix + ".up_proj.weight")}
+	}
+	w := weights[T]{embed: v(EmbedName), norm: v("model.norm.weight")}
 	for l := 0; l < c.NumHiddenLayers; l++ {
 		pre := fmt.Sprintf("model.layers.%d.", l)
-		lw := layerW{
+		lw := layerW[T]{
 			wq:       v(pre + "self_attn.q_proj.weight"),
 			wk:       v(pre + "self_attn.k_proj.weight"),
 			wv:       v(pre + "self_attn.v_proj.weight"),

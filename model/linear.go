@@ -1,0 +1,21 @@
+package model
+
+// linear is the model's linear layer: out[rows,n] = x[rows,k]·w[n,k]ᵀ, or
+// += when accumulate. An inference pass with 16-bit weights
+// (SetInferenceDType) multiplies by w16, w's copy, when there are at most
+// halfMaxRows rows; otherwise, and when w16 is nil, by w.
+func (p *pass) linear(out, x, w []float32, w16 []uint16, rows, n, k int, accumulate bool) {
+	if h := p.weights16; h != nil && w16 != nil && rows <= halfMaxRows {
+		h.mm.MatMulHalf(out, x, w16, rows, n, k, h.bf16, accumulate)
+		return
+	}
+	p.be.MatMul(out, x, w, rows, n, k, false, true, accumulate)
+}
+
+// linearBackward mirrors linear (out = x·wᵀ, same rows, n, k): it adds
+// dOut[rows,n]·w to dx[rows,k] and dOutᵀ·x to dw[n,k]. Like every backward
+// kernel it accumulates, so a scratch dx is zeroed before its first use.
+func (p *pass) linearBackward(dx, dw, dOut, x, w []float32, rows, n, k int) {
+	p.be.MatMul(dx, dOut, w, rows, k, n, false, false, true)
+	p.be.MatMul(dw, dOut, x, n, k, rows, true, false, true)
+}
