@@ -38,7 +38,9 @@ func FuzzChatCompletions(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, path := range []string{"/v1/chat/completions", "/v1/completions"} {
 			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest("POST", path, strings.NewReader(body)))
+			req := httptest.NewRequest("POST", path, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			h.ServeHTTP(rec, req)
 			if rec.Code >= 500 {
 				t.Fatalf("%s: status %d for %q: %s", path, rec.Code, body, rec.Body)
 			}
