@@ -70,9 +70,9 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		}
 		return chatChunk(rp.id, rp.created, rp.model, chatMessage{Content: &text}, "")
 	}
-	rc := s.generating(w)
+	rc := http.NewResponseController(w)
 	if req.Stream {
-		sse := startSSE(w, rc, s.opts.WriteTimeout)
+		sse := startSSE(w, func() { s.extendWrite(rc) })
 		empty := ""
 		if sse.send(chatChunk(rp.id, rp.created, rp.model, chatMessage{Role: "assistant", Content: &empty}, "")) != nil {
 			return
@@ -84,7 +84,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+	s.extendWrite(rc)
 	if e := eventError(last); e != nil {
 		writeError(w, e)
 		return
@@ -133,16 +133,16 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 	rp.piece = func(text, finish string) any {
 		return completionResponse(rp.id, rp.created, rp.model, text, finish, nil)
 	}
-	rc := s.generating(w)
+	rc := http.NewResponseController(w)
 	if req.Stream {
-		s.stream(r, startSSE(w, rc, s.opts.WriteTimeout), ch, rp)
+		s.stream(r, startSSE(w, func() { s.extendWrite(rc) }), ch, rp)
 		return
 	}
 	out, last, ok := s.collect(r, ch)
 	if !ok {
 		return
 	}
-	rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+	s.extendWrite(rc)
 	if e := eventError(last); e != nil {
 		writeError(w, e)
 		return
@@ -182,17 +182,14 @@ func (s *Server) tokenize(prefix []int32, text, param string) ([]int32, *apiErro
 	return s.tok.AppendEncode(prefix, text), nil
 }
 
-// generating lifts the read and write deadlines of a request whose reply
-// is being generated: however long that takes, only the client's going
-// away ends it (the server's background read cancels the request's
-// context; a read deadline would cancel it too). Writes then set their
-// own deadlines. Errors mean the writer has no deadlines (a test
-// recorder), which is fine.
-func (s *Server) generating(w http.ResponseWriter) *http.ResponseController {
-	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Time{})
-	rc.SetWriteDeadline(time.Time{})
-	return rc
+// extendWrite gives a generation handler's next write its own deadline,
+// WriteTimeout from now: the server's deadline, set when the request was
+// read, has passed by then for a long reply. Only the client's going away
+// ends a generation (net/http lifts the read deadline once the body is
+// read, and cancels the request's context when the connection closes). An
+// error means the writer has no deadlines (a test recorder): nothing to do.
+func (s *Server) extendWrite(rc *http.ResponseController) {
+	rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
 }
 
 func (s *Server) handleModels(w http.ResponseWriter, _ *http.Request) {

@@ -4,20 +4,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 )
 
 // sse writes server-sent events: each "data: <json>\n\n", flushed at once.
-// Each write gets its own deadline, timeout from now, so a stream lasts as
-// long as the client keeps reading and a client that stops is cut off.
+// Before each write it calls extend, which moves the write deadline, so a
+// stream lasts as long as the client keeps reading and a client that stops
+// is cut off.
 type sse struct {
-	w       http.ResponseWriter
-	f       http.Flusher
-	rc      *http.ResponseController
-	timeout time.Duration
+	w      http.ResponseWriter
+	f      http.Flusher
+	extend func()
 }
 
-func startSSE(w http.ResponseWriter, rc *http.ResponseController, timeout time.Duration) *sse {
+func startSSE(w http.ResponseWriter, extend func()) *sse {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -25,7 +24,7 @@ func startSSE(w http.ResponseWriter, rc *http.ResponseController, timeout time.D
 	h.Set("X-Accel-Buffering", "no") // no proxy buffering of the stream
 	w.WriteHeader(http.StatusOK)
 	f, _ := w.(http.Flusher)
-	return &sse{w: w, f: f, rc: rc, timeout: timeout}
+	return &sse{w: w, f: f, extend: extend}
 }
 
 // send writes one event; an error means the client is gone.
@@ -41,7 +40,7 @@ func (s *sse) send(v any) error {
 func (s *sse) done() error { return s.raw([]byte("[DONE]")) }
 
 func (s *sse) raw(b []byte) error {
-	s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
+	s.extend()
 	if _, err := fmt.Fprintf(s.w, "data: %s\n\n", b); err != nil {
 		return err
 	}
