@@ -227,3 +227,25 @@ func TestConnectionCap(t *testing.T) {
 		t.Fatal("the waiting connection was not served after one closed")
 	}
 }
+
+// TestPermitsReturned: every way a request ends after admission (a reply,
+// a prompt too long, a stream) gives its permit back, so one slot and one
+// queue place serve any number of requests in turn.
+func TestPermitsReturned(t *testing.T) {
+	ts, _ := newTestServer(t, generate.EngineOptions{Slots: 1, Queue: 1, Window: 64}, server.Options{})
+	bodies := []struct {
+		body   string
+		status int
+	}{
+		{`{"messages":[{"role":"user","content":"hi"}],"max_tokens":2}`, 200},
+		{`{"messages":[{"role":"user","content":"` + strings.Repeat("long words here ", 20) + `"}]}`, 400},
+		{`{"messages":[{"role":"user","content":"hi"}],"max_tokens":2,"stream":true}`, 200},
+	}
+	for i := range 4 {
+		for _, c := range bodies {
+			if res, b := post(t, ts, "/v1/chat/completions", c.body); res.StatusCode != c.status {
+				t.Fatalf("round %d: status %d, want %d: %s", i, res.StatusCode, c.status, b)
+			}
+		}
+	}
+}
