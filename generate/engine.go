@@ -177,6 +177,9 @@ func (e *Engine) Window() int { return e.opts.Window }
 // Slots returns how many sequences decode together.
 func (e *Engine) Slots() int { return e.opts.Slots }
 
+// Queue returns how many submitted requests may wait for a slot.
+func (e *Engine) Queue() int { return e.opts.Queue }
+
 // Config returns the model's configuration.
 func (e *Engine) Config() model.Config { return e.m.Config }
 

@@ -6,6 +6,18 @@
 // body with usage counts), GET /v1/models, GET /health, and the embedded chat
 // page at /. With Options.APIKey set, /v1/ routes need
 // "Authorization: Bearer KEY" (401 otherwise); the page and /health do not.
+// POST bodies must be application/json (415 otherwise; with no CORS
+// headers, other sites' pages cannot make such requests) and name the
+// served model or none (404 model_not_found); other methods get 405 with
+// Allow.
+//
+// Limits: bodies over Options.MaxBodyBytes get 413 before any parsing; a
+// request then takes one of the engine's slot-plus-queue permits before its
+// prompt is rendered and tokenized (429 when none is left), and a prompt
+// whose byte length alone shows it cannot fit the window is refused
+// without tokenizing it. Serve adds read, write and idle timeouts (a
+// stream's write deadline moves with each event) and caps open
+// connections.
 //
 // Concurrency: handlers never touch the model. They validate the request,
 // render the prompt, Submit it to a generate.Engine whose Run loop (one

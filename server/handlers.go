@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -26,6 +27,10 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	if e := s.checkModel(req.Model); e != nil {
+		writeError(w, e)
+		return
+	}
 	msgs, topt, e := req.chatMessages()
 	if e != nil {
 		writeError(w, e)
@@ -36,9 +41,21 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	prompt, err := generate.ChatPrompt(s.tmpl, s.tok, msgs, topt)
+	release, e := s.admit()
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	defer release()
+	topt.AddGenerationPrompt = true
+	text, err := s.tmpl.Render(msgs, topt)
 	if err != nil {
 		writeError(w, badRequest("messages", "rendering the chat template: %v", err))
+		return
+	}
+	prompt, e := s.tokenize(nil, text, "messages")
+	if e != nil {
+		writeError(w, e)
 		return
 	}
 	ch, err := s.eng.Submit(r.Context(), generate.Request{Prompt: prompt, Options: opts})
@@ -53,8 +70,9 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		}
 		return chatChunk(rp.id, rp.created, rp.model, chatMessage{Content: &text}, "")
 	}
+	rc := http.NewResponseController(w)
 	if req.Stream {
-		sse := startSSE(w)
+		sse := startSSE(w, func() { s.extendWrite(rc) })
 		empty := ""
 		if sse.send(chatChunk(rp.id, rp.created, rp.model, chatMessage{Role: "assistant", Content: &empty}, "")) != nil {
 			return
@@ -66,6 +84,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	s.extendWrite(rc)
 	if e := eventError(last); e != nil {
 		writeError(w, e)
 		return
@@ -79,6 +98,10 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	if e := s.checkModel(req.Model); e != nil {
+		writeError(w, e)
+		return
+	}
 	text, e := req.completionPrompt()
 	if e != nil {
 		writeError(w, e)
@@ -89,7 +112,19 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	ch, err := s.eng.Submit(r.Context(), generate.Request{Prompt: generate.TextPrompt(s.tok, s.bos, text), Options: opts})
+	release, e := s.admit()
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	defer release()
+	// MiniMind's prompt for pretrained weights: bos, then the text.
+	prompt, e := s.tokenize([]int32{s.bos}, text, "prompt")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	ch, err := s.eng.Submit(r.Context(), generate.Request{Prompt: prompt, Options: opts})
 	if err != nil {
 		writeError(w, engineError(err))
 		return
@@ -98,19 +133,63 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 	rp.piece = func(text, finish string) any {
 		return completionResponse(rp.id, rp.created, rp.model, text, finish, nil)
 	}
+	rc := http.NewResponseController(w)
 	if req.Stream {
-		s.stream(r, startSSE(w), ch, rp)
+		s.stream(r, startSSE(w, func() { s.extendWrite(rc) }), ch, rp)
 		return
 	}
 	out, last, ok := s.collect(r, ch)
 	if !ok {
 		return
 	}
+	s.extendWrite(rc)
 	if e := eventError(last); e != nil {
 		writeError(w, e)
 		return
 	}
 	writeJSON(w, http.StatusOK, completionResponse(rp.id, rp.created, rp.model, out, string(last.Finish), usageOf(last)))
+}
+
+// checkModel accepts the served model's id, and no model at all (the
+// alias the chat page and bare curl calls rely on).
+func (s *Server) checkModel(name string) *apiError {
+	if name == "" || name == s.opts.ModelName {
+		return nil
+	}
+	return withCode(&apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Param: strPtr("model"),
+		Message: fmt.Sprintf("the model %q does not exist; this server serves %q", name, s.opts.ModelName)}, "model_not_found")
+}
+
+// admit takes a permit for a request about to be tokenized and generated,
+// or answers 429 when the engine's slots and queue are all spoken for.
+// The caller must call release when its reply has ended.
+func (s *Server) admit() (release func(), e *apiError) {
+	select {
+	case s.permits <- struct{}{}:
+		return func() { <-s.permits }, nil
+	default:
+		return nil, engineError(generate.ErrQueueFull)
+	}
+}
+
+// tokenize appends text's ids to prefix, first refusing, without encoding
+// it, a text too long for the context window by its byte length alone.
+func (s *Server) tokenize(prefix []int32, text, param string) ([]int32, *apiError) {
+	if n := len(prefix) + s.tok.MinTokens(len(text)); n >= s.eng.Window() {
+		return nil, withCode(badRequest(param, "the prompt has at least %d tokens and the context window %d positions, leaving no room for a reply", n, s.eng.Window()),
+			"context_length_exceeded")
+	}
+	return s.tok.AppendEncode(prefix, text), nil
+}
+
+// extendWrite gives a generation handler's next write its own deadline,
+// WriteTimeout from now: the server's deadline, set when the request was
+// read, has passed by then for a long reply. Only the client's going away
+// ends a generation (net/http lifts the read deadline once the body is
+// read, and cancels the request's context when the connection closes). An
+// error means the writer has no deadlines (a test recorder): nothing to do.
+func (s *Server) extendWrite(rc *http.ResponseController) {
+	rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
 }
 
 func (s *Server) handleModels(w http.ResponseWriter, _ *http.Request) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
+	"mime"
 	"net"
 	"net/http"
 	"reflect"
@@ -25,11 +27,28 @@ import (
 // Options configure a Server. Zero values take the defaults.
 type Options struct {
 	// ModelName is the id /v1/models lists and responses carry ("minimind").
+	// Requests must name it, or leave "model" out or empty; any other name
+	// is a 404 model_not_found, as OpenAI answers.
 	ModelName string
 	// APIKey, when set, is required as "Authorization: Bearer KEY" on /v1/.
 	APIKey string
-	// MaxBodyBytes caps a request body (default 4 MiB; larger is a 413).
+	// MaxBodyBytes caps a request body (default 4 MiB; larger is a 413
+	// request_too_large, before anything is tokenized).
 	MaxBodyBytes int64
+	// ReadTimeout bounds reading a request, headers and body (default
+	// 30s): a client that stalls mid-body is disconnected.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing a response once it is ready (default
+	// 30s): a whole non-streaming body, or each server-sent event, so a
+	// stream goes on as long as the client keeps reading.
+	WriteTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle that long (default
+	// 60s).
+	IdleTimeout time.Duration
+	// MaxConnections caps open connections (default 512); Serve accepts
+	// more only as others close, so stalled clients cannot use up the
+	// process's file descriptors.
+	MaxConnections int
 	// Template renders chat prompts (default: the tokenizer's template).
 	Template *chat.Template
 	// Log receives internal errors (default: discarded).
@@ -44,6 +63,11 @@ type Server struct {
 	bos     int32
 	opts    Options
 	created int64
+	// permits admits a request before its prompt is rendered and
+	// tokenized, and is held until its reply ends: as many as the engine
+	// has slots plus queue places, so tokenizing counts against them and
+	// N large requests cannot all tokenize at once.
+	permits chan struct{}
 }
 
 //go:embed web
@@ -58,10 +82,23 @@ func New(eng *generate.Engine, opts Options) (*Server, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 4 << 20
 	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = 30 * time.Second
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 30 * time.Second
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 60 * time.Second
+	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = 512
+	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{eng: eng, tok: eng.Tokenizer(), tmpl: opts.Template, bos: int32(eng.Config().BosTokenID), opts: opts, created: time.Now().Unix()}
+	s := &Server{eng: eng, tok: eng.Tokenizer(), tmpl: opts.Template, bos: int32(eng.Config().BosTokenID), opts: opts, created: time.Now().Unix(),
+		permits: make(chan struct{}, eng.Slots()+eng.Queue())}
 	if s.tmpl == nil {
 		t, err := chat.ForTokenizer(s.tok)
 		if err != nil {
@@ -72,7 +109,9 @@ func New(eng *generate.Engine, opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the routes.
+// Handler returns the routes. API routes answer every error, 404 and 405
+// included, with OpenAI's JSON error body; the page's routes are plain
+// files.
 func (s *Server) Handler() http.Handler {
 	web, err := fs.Sub(webFiles, "web")
 	if err != nil {
@@ -80,11 +119,17 @@ func (s *Server) Handler() http.Handler {
 	}
 	files := http.FileServerFS(web)
 	mux := http.NewServeMux()
-	mux.Handle("POST /v1/chat/completions", s.auth(s.handleChat))
-	mux.Handle("POST /v1/completions", s.auth(s.handleCompletions))
+	// A method-less pattern beside each route catches its other methods:
+	// without it the /v1/ catch-all would answer them 404.
+	mux.Handle("POST /v1/chat/completions", s.auth(requireJSON(s.handleChat)))
+	mux.Handle("/v1/chat/completions", s.auth(methodNotAllowed("POST")))
+	mux.Handle("POST /v1/completions", s.auth(requireJSON(s.handleCompletions)))
+	mux.Handle("/v1/completions", s.auth(methodNotAllowed("POST")))
 	mux.Handle("GET /v1/models", s.auth(s.handleModels))
+	mux.Handle("/v1/models", s.auth(methodNotAllowed("GET, HEAD")))
 	mux.Handle("/v1/", s.auth(s.handleUnknown))
 	mux.HandleFunc("GET /health", s.handleHealth)
+	mux.HandleFunc("/health", methodNotAllowed("GET, HEAD"))
 	mux.Handle("GET /{$}", files)
 	mux.Handle("GET /app.js", files)
 	mux.Handle("GET /style.css", files)
@@ -102,7 +147,16 @@ func Serve(ctx context.Context, ln net.Listener, s *Server, grace time.Duration)
 		<-s.eng.Done()
 	}()
 	go s.eng.Run(engCtx)
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// WriteTimeout covers what no handler extends (pages, errors, /health);
+	// the generation handlers move the deadline themselves (see relay).
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: min(10*time.Second, s.opts.ReadTimeout),
+		ReadTimeout:       s.opts.ReadTimeout,
+		WriteTimeout:      s.opts.WriteTimeout,
+		IdleTimeout:       s.opts.IdleTimeout,
+	}
+	ln = newLimitListener(ln, s.opts.MaxConnections)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -125,20 +179,50 @@ func Serve(ctx context.Context, ln net.Listener, s *Server, grace time.Duration)
 	return nil
 }
 
-// auth requires the API key, when one is set.
+// auth requires the API key, when one is set. The scheme is matched
+// without regard to case (RFC 9110 §11.1), and the keys are compared by
+// their SHA-256 digests in constant time, so neither the time taken nor an
+// early exit on a length mismatch tells a client how close it was.
 func (s *Server) auth(h http.HandlerFunc) http.Handler {
 	if s.opts.APIKey == "" {
 		return h
 	}
-	want := []byte("Bearer " + s.opts.APIKey)
+	want := sha256.Sum256([]byte(s.opts.APIKey))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		scheme, key, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		got := sha256.Sum256([]byte(strings.TrimSpace(key)))
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			writeError(w, withCode(&apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error",
 				Message: "missing or incorrect API key: send Authorization: Bearer <key>"}, "invalid_api_key"))
 			return
 		}
 		h(w, r)
 	})
+}
+
+// requireJSON refuses a body that is not declared application/json with a
+// 415. Besides catching mistakes, this keeps other web pages from starting
+// generations: a cross-site form or "simple" fetch cannot send this type
+// without a CORS preflight, which the server never grants.
+func requireJSON(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			writeError(w, withCode(&apiError{Status: http.StatusUnsupportedMediaType, Type: "invalid_request_error",
+				Message: fmt.Sprintf("Content-Type must be application/json, got %q", r.Header.Get("Content-Type"))}, "unsupported_media_type"))
+			return
+		}
+		h(w, r)
+	}
+}
+
+// methodNotAllowed answers a route's other methods with a 405 naming the
+// allowed ones.
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, withCode(&apiError{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error",
+			Message: fmt.Sprintf("%s %s is not supported; use %s", r.Method, r.URL.Path, allow)}, "method_not_allowed"))
+	}
 }
 
 // recoverer turns a handler panic into a 500 (when nothing was written
@@ -172,11 +256,15 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, limit int64) *api
 		tooBig  *http.MaxBytesError
 		typeErr *json.UnmarshalTypeError
 		syntax  *json.SyntaxError
+		netErr  net.Error
 	)
 	switch {
 	case errors.As(err, &tooBig):
-		return &apiError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error",
-			Message: fmt.Sprintf("the body exceeds %d bytes", tooBig.Limit)}
+		return withCode(&apiError{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error",
+			Message: fmt.Sprintf("the body exceeds %d bytes", tooBig.Limit)}, "request_too_large")
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return &apiError{Status: http.StatusRequestTimeout, Type: "invalid_request_error",
+			Message: "reading the request body timed out"}
 	case errors.As(err, &typeErr) && typeErr.Field != "":
 		param := jsonPath(v, typeErr.Field)
 		return badRequest(param, "%s: got a JSON %s, want %s", param, typeErr.Value, jsonKind(typeErr.Type.Kind().String()))

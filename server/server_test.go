@@ -320,6 +320,9 @@ func TestValidation(t *testing.T) {
 		{"thinking not a bool", "/v1/chat/completions", `{` + msgs + `,"chat_template_kwargs":{"enable_thinking":"x"}}`, 400, ""},
 		{"prompt too long", "/v1/chat/completions", `{"messages":[{"role":"user","content":"` + strings.Repeat("long words here ", 40) + `"}]}`, 400, "messages"},
 		{"body too large", "/v1/chat/completions", `{"messages":[{"role":"user","content":"` + strings.Repeat("x", 1<<17) + `"}]}`, 413, ""},
+		{"unknown model", "/v1/chat/completions", `{"model":"gpt-4o",` + msgs + `}`, 404, "model"},
+		{"completion unknown model", "/v1/completions", `{"model":"gpt-4o","prompt":"hi"}`, 404, "model"},
+		{"model not a string", "/v1/chat/completions", `{"model":7,` + msgs + `}`, 400, "model"},
 		{"completion without prompt", "/v1/completions", `{"max_tokens":3}`, 400, "prompt"},
 		{"completion two prompts", "/v1/completions", `{"prompt":["a","b"]}`, 400, "prompt"},
 		{"completion prompt a number", "/v1/completions", `{"prompt":7}`, 400, ""},
@@ -345,11 +348,21 @@ func TestValidation(t *testing.T) {
 			}
 		})
 	}
-	// The long prompt is reported as OpenAI does.
-	long := `{"messages":[{"role":"user","content":"` + strings.Repeat("long words here ", 40) + `"}]}`
-	_, b := post(t, ts, "/v1/chat/completions", long)
-	if e := decode(t, b).Error; e.Code == nil || *e.Code != "context_length_exceeded" {
-		t.Errorf("long prompt: %s", b)
+	// The long prompt, the large body and the unknown model are reported
+	// with OpenAI's codes.
+	codes := []struct{ name, path, body, code string }{
+		{"long prompt", "/v1/chat/completions", `{"messages":[{"role":"user","content":"` + strings.Repeat("long words here ", 40) + `"}]}`, "context_length_exceeded"},
+		{"body too large", "/v1/chat/completions", `{"messages":[{"role":"user","content":"` + strings.Repeat("x", 1<<17) + `"}]}`, "request_too_large"},
+		{"unknown model", "/v1/chat/completions", `{"model":"gpt-4o",` + msgs + `}`, "model_not_found"},
+		{"completion long prompt", "/v1/completions", `{"prompt":"` + strings.Repeat("long words here ", 40) + `"}`, "context_length_exceeded"},
+	}
+	for _, c := range codes {
+		t.Run("code/"+c.name, func(t *testing.T) {
+			_, b := post(t, ts, c.path, c.body)
+			if e := decode(t, b).Error; e == nil || e.Code == nil || *e.Code != c.code {
+				t.Errorf("want code %q: %s", c.code, b)
+			}
+		})
 	}
 }
 
@@ -365,6 +378,12 @@ func TestAPIKey(t *testing.T) {
 		{"wrong key", []string{"Authorization", "Bearer nope"}, 401},
 		{"not bearer", []string{"Authorization", "sekret"}, 401},
 		{"right key", []string{"Authorization", "Bearer sekret"}, 200},
+		{"scheme in lower case", []string{"Authorization", "bearer sekret"}, 200},
+		{"scheme in upper case", []string{"Authorization", "BEARER sekret"}, 200},
+		{"key with a longer prefix", []string{"Authorization", "Bearer sekretsekret"}, 401},
+		{"key prefix", []string{"Authorization", "Bearer sekre"}, 401},
+		{"empty key", []string{"Authorization", "Bearer "}, 401},
+		{"other scheme", []string{"Authorization", "Basic sekret"}, 401},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -390,6 +409,7 @@ func startStream(tb testing.TB, ctx context.Context, url string, maxTokens int) 
 	tb.Helper()
 	body := fmt.Sprintf(`{"messages":[{"role":"user","content":"tell me a story"}],"stream":true,"ignore_eos":true,"max_tokens":%d}`, maxTokens)
 	req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
@@ -447,6 +467,7 @@ func TestQueueFull(t *testing.T) {
 	go func() {
 		req, _ := http.NewRequestWithContext(ctx, "POST", ts.URL+"/v1/chat/completions",
 			strings.NewReader(`{"messages":[{"role":"user","content":"wait"}],"max_tokens":2}`))
+		req.Header.Set("Content-Type", "application/json")
 		if r, err := http.DefaultClient.Do(req); err == nil {
 			r.Body.Close()
 		}

@@ -7,12 +7,16 @@ import (
 )
 
 // sse writes server-sent events: each "data: <json>\n\n", flushed at once.
+// Before each write it calls extend, which moves the write deadline, so a
+// stream lasts as long as the client keeps reading and a client that stops
+// is cut off.
 type sse struct {
-	w http.ResponseWriter
-	f http.Flusher
+	w      http.ResponseWriter
+	f      http.Flusher
+	extend func()
 }
 
-func startSSE(w http.ResponseWriter) *sse {
+func startSSE(w http.ResponseWriter, extend func()) *sse {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -20,7 +24,7 @@ func startSSE(w http.ResponseWriter) *sse {
 	h.Set("X-Accel-Buffering", "no") // no proxy buffering of the stream
 	w.WriteHeader(http.StatusOK)
 	f, _ := w.(http.Flusher)
-	return &sse{w: w, f: f}
+	return &sse{w: w, f: f, extend: extend}
 }
 
 // send writes one event; an error means the client is gone.
@@ -36,6 +40,7 @@ func (s *sse) send(v any) error {
 func (s *sse) done() error { return s.raw([]byte("[DONE]")) }
 
 func (s *sse) raw(b []byte) error {
+	s.extend()
 	if _, err := fmt.Fprintf(s.w, "data: %s\n\n", b); err != nil {
 		return err
 	}

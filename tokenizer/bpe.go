@@ -1,10 +1,14 @@
 package tokenizer
 
+import "slices"
+
 // bpe appends the ids of one pre-token. It applies merges the way HF's
 // Word::merge_all does: repeatedly the pair with the lowest merge rank,
 // leftmost first among equal ranks. Short words (the vast majority) use a
-// plain scan; long ones a heap, so a pathological run of thousands of
-// letters stays O(n log n).
+// plain scan; long ones rank buckets (bpeBuckets), linear in the word, with
+// a heap as the general fallback, so a pathological run of megabytes of
+// letters without a space (Chinese text) costs no more per byte than
+// ordinary text.
 func (t *Tokenizer) bpe(dst []int32, word string) []int32 {
 	if t.ignoreMerges {
 		if id, ok := t.raw[word]; ok {
@@ -27,6 +31,11 @@ func (t *Tokenizer) bpe(dst []int32, word string) []int32 {
 			id = t.unk
 		}
 		syms = append(syms, id)
+	}
+	if len(syms) >= bucketMinSyms {
+		if out, ok := t.bpeBuckets(syms); ok {
+			return append(dst, out...)
+		}
 	}
 	if len(syms) > 48 {
 		return append(dst, t.bpeHeap(syms)...)
@@ -113,6 +122,111 @@ func (t *Tokenizer) bpeHeap(ids []int32) []int32 {
 	return out
 }
 
+// bucketMinSyms is the word length from which bpeBuckets is used: its cost
+// has a term per merge rank, which only long words repay.
+const bucketMinSyms = 1024
+
+// bpeBuckets is bpe in time linear in the word (plus the number of merge
+// ranks). It relies on what BPE training guarantees: a merge's result can
+// only take part in merges of later rank, since those were learned after
+// it was made. Then the pops of a heap of (rank, position) come out rank
+// by rank, so a bucket of positions per rank, each taken in position order,
+// gives the same merges in the same order without the heap's log n and its
+// cache misses. ok is false when the merge list breaks that order (a
+// hand-made or hostile file): a merge would create a pair of lower or equal
+// rank. The caller then uses the heap, which makes no such assumption.
+func (t *Tokenizer) bpeBuckets(ids []int32) (out []int32, ok bool) {
+	n := len(ids)
+	syms := make([]int32, n)
+	copy(syms, ids)
+	next := make([]int32, n) // n: none
+	prev := make([]int32, n) // -1: none
+	for i := range n {
+		prev[i], next[i] = int32(i-1), int32(i+1)
+	}
+	// Each rank's bucket is a singly linked list of entries (position,
+	// next entry), appended at its tail; sorted marks a bucket whose
+	// positions were appended in increasing order.
+	R := t.merges.ranks
+	head := make([]int32, R)
+	tail := make([]int32, R)
+	sorted := make([]bool, R)
+	for r := range head {
+		head[r], sorted[r] = -1, true
+	}
+	var epos, enext []int32
+	cur := -1 // the rank being applied
+	push := func(i int32) bool {
+		if i < 0 || int(next[i]) >= n {
+			return true
+		}
+		j := next[i]
+		v := t.merges.get(mergeKey(syms[i], syms[j]))
+		if v == noMerge {
+			return true
+		}
+		r := int(v >> 32)
+		if r <= cur {
+			return false
+		}
+		e := int32(len(epos))
+		epos, enext = append(epos, i), append(enext, -1)
+		if head[r] < 0 {
+			head[r] = e
+		} else {
+			if epos[tail[r]] > i {
+				sorted[r] = false
+			}
+			enext[tail[r]] = e
+		}
+		tail[r] = e
+		return true
+	}
+	for i := 0; i+1 < n; i++ {
+		push(int32(i)) // no rank is below -1: never fails
+	}
+	var batch []int32
+	for r := range R {
+		if head[r] < 0 {
+			continue
+		}
+		cur = r
+		batch = batch[:0]
+		for e := head[r]; e >= 0; e = enext[e] {
+			batch = append(batch, epos[e])
+		}
+		if !sorted[r] {
+			slices.Sort(batch)
+		}
+		for _, i := range batch {
+			j := next[i]
+			// Stale entries: i was merged into its left neighbour, or a
+			// side changed since the push (its pair's rank then differs,
+			// as a rank names one pair).
+			if syms[i] < 0 || int(j) >= n {
+				continue
+			}
+			v := t.merges.get(mergeKey(syms[i], syms[j]))
+			if v == noMerge || int(v>>32) != r {
+				continue
+			}
+			syms[i], syms[j] = int32(uint32(v)), -1
+			next[i] = next[j]
+			if int(next[j]) < n {
+				prev[next[j]] = i
+			}
+			if !push(prev[i]) || !push(i) {
+				return nil, false
+			}
+		}
+	}
+	out = make([]int32, 0, n)
+	for i := int32(0); int(i) < n; i = next[i] {
+		out = append(out, syms[i])
+	}
+	return out, true
+}
+
 type heapItem struct {
 	rank        uint32
 	pos         int32
@@ -179,6 +293,7 @@ const noMerge = ^uint64(0)
 type mergeTable struct {
 	keys, vals []uint64
 	shift      uint
+	ranks      int // every rank is below this
 }
 
 const emptyKey = ^uint64(0) // ids are never negative, so no pair has this key
@@ -189,7 +304,7 @@ func newMergeTable(n int) mergeTable {
 		size *= 2
 		shift--
 	}
-	t := mergeTable{keys: make([]uint64, size), vals: make([]uint64, size), shift: shift}
+	t := mergeTable{keys: make([]uint64, size), vals: make([]uint64, size), shift: shift, ranks: n}
 	for i := range t.keys {
 		t.keys[i] = emptyKey
 	}

@@ -53,6 +53,9 @@ func FuzzEncodeDecode(f *testing.F) {
 				t.Fatalf("id %d out of range", id)
 			}
 		}
+		if lo := tok.MinTokens(len(s)); len(ids) < lo {
+			t.Fatalf("Encode(%q) gave %d ids, below MinTokens %d", s, len(ids), lo)
+		}
 		got := tok.Decode(ids)
 		if utf8.ValidString(s) && got != s {
 			t.Fatalf("Decode(Encode(%q)) = %q", s, got)
@@ -86,6 +89,12 @@ func FuzzLoad(f *testing.F) {
 		tok, err := Parse(data, data)
 		if err != nil {
 			return
+		}
+		for _, s := range probeTexts {
+			// MinTokens must stay a lower bound whatever the vocabulary.
+			if ids, lo := tok.Encode(s), tok.MinTokens(len(s)); len(ids) < lo {
+				t.Fatalf("Encode(%q) gave %d ids, below MinTokens %d", s, len(ids), lo)
+			}
 		}
 		_ = tok.Decode(tok.Encode(probeTexts[0]))
 		dir := t.TempDir()

@@ -31,6 +31,9 @@ type Tokenizer struct {
 	ignoreMerges   bool
 	unk            int32 // -1 when the model has no unk_token
 	fuseUnk        bool
+	// maxCover is the most input bytes one id can stand for, 0 when
+	// MinTokens has no bound (see there).
+	maxCover int
 
 	cfg   Config
 	cache *encodeCache
@@ -130,7 +133,39 @@ func build(f *fileJSON, merges [][2]string, cfg Config) (*Tokenizer, error) {
 	}
 	t.addedRaw = newAddedMatcher(raw)
 	t.addedNorm = newAddedMatcher(norm)
+	t.maxCover = maxCover(t)
 	return t, nil
+}
+
+// maxCover returns the most input bytes one id of t can stand for, or 0
+// when some byte has no token: HF then drops it or fuses a run of unknowns
+// into one id, so ids no longer bound the input's length. A BPE token
+// covers as many bytes as its text has byte-level characters, an added
+// token its content; the byte length of the text and of the decoded bytes
+// are each at least that, so their maximum is a safe bound.
+func maxCover(t *Tokenizer) int {
+	for _, id := range t.byteID {
+		if id < 0 {
+			return 0
+		}
+	}
+	m := 1
+	for id, tok := range t.tokens {
+		m = max(m, len(tok), len(t.bytes[id]))
+	}
+	return m
+}
+
+// MinTokens returns a lower bound on len(Encode(text)) for every text of n
+// bytes, or 0 when the vocabulary gives none. A server uses it to refuse a
+// prompt that cannot fit its context window without encoding it: each id
+// stands for at most the longest token's bytes, so n bytes need at least
+// ceil(n / longest) ids.
+func (t *Tokenizer) MinTokens(n int) int {
+	if t.maxCover == 0 || n <= 0 {
+		return 0
+	}
+	return (n + t.maxCover - 1) / t.maxCover
 }
 
 // tokenBytes is what HF's ByteLevel decoder emits for one token: its

@@ -310,3 +310,51 @@ func TestDefaultStructureMatchesMiniMind(t *testing.T) {
 		t.Errorf("first 259 tokens differ:\n want %q\n  got %q", wantFirst, gotFirst)
 	}
 }
+
+// TestMinTokens: the bound holds on texts made of the longest token, and
+// there is none when a byte has no token (such bytes are dropped).
+func TestMinTokens(t *testing.T) {
+	tok, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	longest := ""
+	for id := range tok.VocabSize() {
+		if b := tok.Decode([]int32{int32(id)}); len(b) > len(longest) && utf8.ValidString(b) {
+			longest = b
+		}
+	}
+	cases := []struct {
+		name string
+		text string
+	}{
+		{"empty", ""},
+		{"one byte", "a"},
+		{"longest token", longest},
+		{"longest token repeated", strings.Repeat(longest, 50)},
+		{"special tokens", strings.Repeat("<|im_start|><|im_end|>", 20)},
+		{"chinese", strings.Repeat("床前明月光疑是地上霜", 30)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ids, lo := tok.Encode(c.text), tok.MinTokens(len(c.text))
+			if len(ids) < lo {
+				t.Fatalf("Encode gave %d ids, below MinTokens(%d) = %d", len(ids), len(c.text), lo)
+			}
+			if len(c.text) > 0 && lo < 1 {
+				t.Fatalf("MinTokens(%d) = %d: no bound for a full byte-level vocab", len(c.text), lo)
+			}
+		})
+	}
+	// 4 MiB cannot fit a few thousand positions: the bound says so.
+	if lo := tok.MinTokens(4 << 20); lo < 100_000 {
+		t.Errorf("MinTokens(4 MiB) = %d, want a useful bound", lo)
+	}
+	missing, err := Parse([]byte(`{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}, "pre_tokenizer": {"type": "ByteLevel"}, "decoder": {"type": "ByteLevel"}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo := missing.MinTokens(100); lo != 0 {
+		t.Errorf("MinTokens without every byte token = %d, want 0 (no bound)", lo)
+	}
+}

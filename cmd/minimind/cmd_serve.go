@@ -24,6 +24,12 @@ type ServeOptions struct {
 	Queue     int
 	ModelName string
 	Grace     time.Duration
+	// Request limits; zero takes server.Options' defaults.
+	MaxBodyBytes   int64
+	ReadTimeout    time.Duration
+	WriteTimeout   time.Duration
+	IdleTimeout    time.Duration
+	MaxConnections int
 }
 
 // AddFlags registers serve's flags.
@@ -36,6 +42,11 @@ func (o *ServeOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.Queue, "queue", 32, "requests that may wait for a slot before the server answers 429")
 	f.StringVar(&o.ModelName, "model_name", "minimind", "model id reported by /v1/models and in responses")
 	f.DurationVar(&o.Grace, "shutdown_grace", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled")
+	f.Int64Var(&o.MaxBodyBytes, "max_body_bytes", 4<<20, "largest request body; larger is a 413 (request_too_large)")
+	f.DurationVar(&o.ReadTimeout, "read_timeout", 30*time.Second, "time to read a request, headers and body; a client stalled longer is disconnected")
+	f.DurationVar(&o.WriteTimeout, "write_timeout", 30*time.Second, "time to write a finished response, or each streamed event (a stream lasts as long as the client reads)")
+	f.DurationVar(&o.IdleTimeout, "idle_timeout", 60*time.Second, "keep-alive connections idle this long are closed")
+	f.IntVar(&o.MaxConnections, "max_connections", 512, "open connections at most; more wait to be accepted (keep it below ulimit -n)")
 }
 
 func newServeCommand(g *globalOptions) *cobra.Command {
@@ -55,10 +66,19 @@ Clients that disconnect cancel their generation. SIGINT/SIGTERM stop new
 connections, let in-flight requests finish for --shutdown_grace, then
 cancel the rest.
 
+Requests must be Content-Type: application/json (415 otherwise) and name
+--model_name as "model", or leave it out (404 model_not_found otherwise).
+Bodies over --max_body_bytes get 413, and a prompt too long for the context
+by its byte length alone is refused before it is tokenized. Clients that
+stall longer than --read_timeout, or stop reading for --write_timeout, are
+disconnected; at most --max_connections are open at once. No CORS headers
+are sent, so other web sites' pages cannot call the API.
+
 Examples:
   minimind serve --model ./MiniMind2
   minimind serve --model ./out/full_sft_512.pth --port 8000 --api_key secret
-  curl http://127.0.0.1:8998/v1/chat/completions -d '{"model":"minimind","messages":[{"role":"user","content":"你好"}]}'
+  curl http://127.0.0.1:8998/v1/chat/completions -H 'Content-Type: application/json' \
+    -d '{"model":"minimind","messages":[{"role":"user","content":"你好"}]}'
 
 Exit status: 0 after a signal-initiated shutdown, 1 error, 2 bad flags.`,
 		Args: cobra.NoArgs,
@@ -74,12 +94,17 @@ func runServe(ctx context.Context, opts ServeOptions, g *globalOptions, out io.W
 	if opts.Port < 0 || opts.Port > 65535 || opts.Slots < 1 || opts.Queue < 1 {
 		return fmt.Errorf("%w: --port must be 0-65535, --slots and --queue positive", errUsage)
 	}
+	if opts.MaxBodyBytes < 0 || opts.ReadTimeout < 0 || opts.WriteTimeout < 0 || opts.IdleTimeout < 0 || opts.MaxConnections < 0 {
+		return fmt.Errorf("%w: --max_body_bytes, --read_timeout, --write_timeout, --idle_timeout and --max_connections must be positive", errUsage)
+	}
 	eng, closeFn, err := opts.Inference.engineWith(g, opts.Slots, opts.Queue)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
 	s, err := server.New(eng, server.Options{ModelName: opts.ModelName, APIKey: opts.APIKey,
+		MaxBodyBytes: opts.MaxBodyBytes, ReadTimeout: opts.ReadTimeout, WriteTimeout: opts.WriteTimeout,
+		IdleTimeout: opts.IdleTimeout, MaxConnections: opts.MaxConnections,
 		Log: slog.New(slog.NewTextHandler(out, nil))})
 	if err != nil {
 		return err

@@ -47,8 +47,10 @@ async function send(text) {
     if (key) headers["Authorization"] = "Bearer " + key;
     const res = await fetch("v1/chat/completions", {
       method: "POST", headers, signal: controller.signal,
+      // No "model": the server then uses the one it serves, whatever
+      // --model_name says (naming another is a 404).
       body: JSON.stringify({
-        model: "minimind", messages, stream: true, stream_options: { include_usage: true },
+        messages, stream: true, stream_options: { include_usage: true },
         temperature: Number($("temperature").value), top_p: Number($("top-p").value),
         max_tokens: Number($("max-tokens").value) || undefined,
       }),
