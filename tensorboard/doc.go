@@ -35,8 +35,8 @@
 // Errors: Open, Flush and Close return errors wrapped with the file's path;
 // the first failed write is sticky (later calls return it, and nothing more
 // is appended after a partial write). Parse returns an error for a corrupt
-// record (a CRC mismatch, a malformed Event), never panics, and allocates no
-// more than its input's size whatever a record's length field says.
+// record (a CRC mismatch, a malformed Event), never panics, and allocates in
+// proportion to its input, whatever a record's length field claims.
 //
 // Threads: a Writer's methods may be called from several goroutines.
 package tensorboard
