@@ -16,6 +16,7 @@ func addCommands(root *cobra.Command, g *globalOptions) {
 		newChatCommand(g),
 		newEvalCommand(g),
 		newServeCommand(g),
+		newDashboardCommand(g),
 		newBenchCommand(g),
 		newDataCommand(g),
 		newTokenizerCommand(g),

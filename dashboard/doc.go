@@ -1,0 +1,26 @@
+// Package dashboard serves a live page of training runs: loss (raw and
+// smoothed), learning rate, gradient norm and tokens/s curves, and the
+// latest generated samples, read from each run's out_dir while it trains or
+// after it finished. Several runs are overlaid, each labelled by its
+// directory name; a pretrain and an SFT stage sharing one metrics.jsonl get
+// separate curves.
+//
+// Data: MetricsFile (metrics.jsonl, one train.Step per line, written by
+// train.Recorder) and SamplesFile (samples.jsonl, one Sample per line,
+// written by AppendSample). Both are read incrementally on each request of
+// the page (it polls GET /api/runs every second; an ETag makes an unchanged
+// poll a 304). A last line still being written is left for the next poll;
+// a complete line that does not parse is skipped and counted, never an
+// error for the whole file; a file that shrank or was replaced (a resumed
+// run rewrites metrics.jsonl) is read again from the top.
+//
+// The page (web/, embedded) is plain JavaScript drawing on canvases: no
+// CDN, no libraries, so it works offline.
+//
+// Serving: Listen binds first and explains a port in use, so a training
+// command fails before it starts rather than after; it is loopback unless
+// told otherwise and returns a note for any other address. Serve runs until
+// its context ends. Start does all three in one call for a training
+// command's --dashboard flag. Nothing here prints: notes and URLs are
+// returned for the caller to show.
+package dashboard
