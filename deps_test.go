@@ -56,7 +56,8 @@ func TestDependenciesRunOneWay(t *testing.T) {
 		{[]string{"model"}, []string{"checkpoint", "data", "train", "generate", "server", "tokenizer", "chat"}},
 		{[]string{"half", "jsonl"}, []string{""}}, // leaves: nothing from the module
 		{[]string{"tokenizer"}, []string{"chat", "data", "model", "train"}},
-		{[]string{"checkpoint", "data", "train", "generate", "server"}, []string{"cmd"}},
+		{[]string{"train"}, []string{"tensorboard", "dashboard", "server", "generate"}},
+		{[]string{"checkpoint", "data", "train", "generate", "server", "tensorboard", "dashboard"}, []string{"cmd"}},
 	}
 	for _, r := range rules {
 		for _, p := range r.pkgs {

@@ -29,6 +29,9 @@
 //   - train: the training run as a library (train.Run: weight source,
 //     schedule, accumulation, clipping, AdamW, metrics, plots, checkpoints
 //     and exact resume; train.Evaluate for held-out loss).
+//   - tensorboard, dashboard: watching a run — TensorBoard event files
+//     (what wandb and SwanLab import offline) and a live page of
+//     metrics.jsonl; both read train.Step, and train imports neither.
 //   - dist: data-parallel communication (Open MPI at run time, or
 //     torchrun-style environment variables).
 //   - generate, server: the batched decoding engine and samplers, and the
