@@ -200,8 +200,8 @@ func Parse(data []byte) (*File, error) {
 		prev, cur := f.Tensors[i-1].Name, f.Tensors[i].Name
 		p, c := spans[prev], spans[cur]
 		if p.end > c.begin {
-			return nil, fmt.Errorf("safetensors: tensor %q: data_offsets [%d,%d] overlap tensor %q at [%d,%d]",
-				cur, c.begin, c.end, prev, p.begin, p.end)
+			return nil, fmt.Errorf("safetensors: tensor %s: data_offsets [%d,%d] overlap tensor %s at [%d,%d]",
+				quoteName(cur), c.begin, c.end, quoteName(prev), p.begin, p.end)
 		}
 	}
 	return f, nil
@@ -212,37 +212,37 @@ func Parse(data []byte) (*File, error) {
 func parseEntry(name string, msg json.RawMessage, bufLen int) (t Tensor, begin, end int, err error) {
 	var e headerEntry
 	if err := json.Unmarshal(msg, &e); err != nil {
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: bad header entry: %w", name, err)
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: bad header entry: %w", quoteName(name), err)
 	}
 	switch {
 	case e.DType == nil:
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: missing dtype", name)
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: missing dtype", quoteName(name))
 	case e.Shape == nil:
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: missing shape", name)
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: missing shape", quoteName(name))
 	case e.DataOffsets == nil:
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: missing data_offsets", name)
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: missing data_offsets", quoteName(name))
 	}
 	dt := DType(*e.DType)
 	size := dt.Size()
 	if size == 0 {
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: unknown dtype %q", name, *e.DType)
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: unknown dtype %s", quoteName(name), quoteName(*e.DType))
 	}
 	shape := make([]int, len(*e.Shape))
 	for i, d := range *e.Shape {
 		if d < 0 || uint64(d) > math.MaxInt {
-			return t, 0, 0, fmt.Errorf("safetensors: tensor %q: shape %v has invalid dimension %d", name, *e.Shape, d)
+			return t, 0, 0, fmt.Errorf("safetensors: tensor %s: shape %s has invalid dimension %d", quoteName(name), FormatShape(*e.Shape), d)
 		}
 		shape[i] = int(d)
 	}
 	off := *e.DataOffsets
 	if len(off) != 2 {
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: data_offsets has %d entries, want 2", name, len(off))
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: data_offsets has %d entries, want 2", quoteName(name), len(off))
 	}
 	if off[0] < 0 || off[1] < 0 || off[0] > off[1] {
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: data_offsets [%d,%d] are not 0 <= begin <= end", name, off[0], off[1])
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: data_offsets [%d,%d] are not 0 <= begin <= end", quoteName(name), off[0], off[1])
 	}
 	if off[1] > int64(bufLen) {
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: data_offsets [%d,%d] exceed buffer of %d bytes", name, off[0], off[1], bufLen)
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: data_offsets [%d,%d] exceed buffer of %d bytes", quoteName(name), off[0], off[1], bufLen)
 	}
 	begin, end = int(off[0]), int(off[1])
 	n, ok := numel(shape)
@@ -253,8 +253,7 @@ func parseEntry(name string, msg json.RawMessage, bufLen int) (t Tensor, begin, 
 		nbytes = lo
 	}
 	if !ok || nbytes != uint64(end-begin) {
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: shape %v of %s needs %s bytes but data_offsets [%d,%d] hold %d",
-			name, shape, dt, nbytesString(nbytes, ok), begin, end, end-begin)
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: shape %s of %s needs %s bytes but data_offsets [%d,%d] hold %d", quoteName(name), FormatShape(shape), dt, nbytesString(nbytes, ok), begin, end, end-begin)
 	}
 	return Tensor{Name: name, DType: dt, Shape: shape}, begin, end, nil
 }
@@ -274,10 +273,10 @@ func (t *Tensor) checkData() (int, error) {
 	}
 	n, ok := numel(t.Shape)
 	if !ok {
-		return 0, fmt.Errorf("safetensors: tensor %q: invalid shape %v", t.Name, t.Shape)
+		return 0, fmt.Errorf("safetensors: tensor %s: invalid shape %s", quoteName(t.Name), FormatShape(t.Shape))
 	}
 	if hi, lo := bits.Mul64(uint64(n), uint64(size)); hi != 0 || lo != uint64(len(t.Data)) {
-		return 0, fmt.Errorf("safetensors: tensor %q: shape %v of %s does not match %d data bytes", t.Name, t.Shape, t.DType, len(t.Data))
+		return 0, fmt.Errorf("safetensors: tensor %s: shape %s of %s does not match %d data bytes", quoteName(t.Name), FormatShape(t.Shape), t.DType, len(t.Data))
 	}
 	return n, nil
 }
@@ -452,4 +451,29 @@ func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// maxShapeDims is how many dimensions FormatShape prints before cutting.
+const maxShapeDims = 8
+
+// FormatShape prints a shape as [a b c] (the way %v prints a slice), cut
+// after a few dimensions with the rank given, so that an error about a
+// hostile shape of a million dimensions stays one short line.
+func FormatShape[T int | int64](shape []T) string {
+	if len(shape) <= maxShapeDims {
+		return fmt.Sprint(shape)
+	}
+	return fmt.Sprintf("%v... (%d dimensions)", shape[:maxShapeDims], len(shape))
+}
+
+// maxNameBytes bounds the bytes of a tensor name quoted in an error.
+const maxNameBytes = 96
+
+// quoteName returns name quoted as %q does, cut (with its length given)
+// when a hostile header makes it long.
+func quoteName(name string) string {
+	if len(name) <= maxNameBytes {
+		return strconv.Quote(name)
+	}
+	return fmt.Sprintf("%q... (%d bytes)", name[:maxNameBytes], len(name))
 }
