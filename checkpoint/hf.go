@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
+	"github.com/minimind-go/minimind/checkpoint/pickle"
 	"github.com/minimind-go/minimind/checkpoint/safetensors"
 	"github.com/minimind-go/minimind/internal/atomicfile"
 	"github.com/minimind-go/minimind/model"
@@ -42,12 +44,9 @@ func LoadHF(dir string) (*model.Params, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := model.NewParams(cfg)
+	p, err := build(cfg, safetensorsSource(f))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
-	}
-	if err := FillFromSafetensors(p, f); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return p, nil
 }
@@ -55,6 +54,10 @@ func LoadHF(dir string) (*model.Params, error) {
 // FillFromSafetensors copies every parameter of p from f, converting to
 // float32.
 func FillFromSafetensors(p *model.Params, f *safetensors.File) error {
+	return fill(p, safetensorsSource(f))
+}
+
+func safetensorsSource(f *safetensors.File) tensorSource {
 	src := tensorSource{
 		shape: func(name string) ([]int, bool) {
 			t, ok := f.Get(name)
@@ -71,7 +74,7 @@ func FillFromSafetensors(p *model.Params, f *safetensors.File) error {
 	for _, t := range f.Tensors {
 		src.names = append(src.names, t.Name)
 	}
-	return fill(p, src)
+	return src
 }
 
 // tensorSource is a checkpoint's tensors by name, whatever its format.
@@ -81,13 +84,61 @@ type tensorSource struct {
 	data  func(name string) ([]float32, error) // called for present names only
 }
 
-// fill copies every parameter of p from src. The tied matrix may be stored
-// as model.embed_tokens.weight, lm_head.weight or both (then each must have
-// its shape). A missing tensor, a shape mismatch or a tensor the model does
-// not use is an error naming the tensor.
+// fill copies every parameter of p from src, after checkFits.
 func fill(p *model.Params, src tensorSource) error {
+	if err := checkFits(&p.Config, src); err != nil {
+		return err
+	}
+	return copyParams(p, src)
+}
+
+// build checks src against cfg, and only then allocates the parameters and
+// copies them from src.
+func build(cfg model.Config, src tensorSource) (*model.Params, error) {
+	if err := checkFits(&cfg, src); err != nil {
+		return nil, err
+	}
+	p, err := model.NewParams(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := copyParams(p, src); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// checkFits checks cfg against the tensors of a weight file before anything
+// is sized by cfg: sizes within model.CheckSizes' limits (which covers the
+// RoPE tables), no more tensors than the file holds, every parameter
+// present with its shape (the tied matrix may be stored as
+// model.embed_tokens.weight, lm_head.weight or both, then each must have its
+// shape), and no tensor the model does not use. Each tensor's size is
+// bounded by the file's own bytes, so once this passes, the parameter
+// count equals what the file holds and allocating it is safe: a corrupt
+// config.json (hidden_size 2^40) is an error, not a makeslice panic or a
+// request for terabytes.
+func checkFits(cfg *model.Config, src tensorSource) error {
+	if err := cfg.CheckSizes(); err != nil {
+		return err
+	}
+	have := len(src.names)
+	if _, ok := src.shape(model.EmbedName); ok {
+		if _, ok := src.shape(model.LMHeadName); ok {
+			have-- // the tied matrix stored twice
+		}
+	}
+	// Building the layout costs memory in proportion to its tensor count,
+	// so refuse one far beyond the file first. A few missing tensors pass,
+	// for the loop below to name them.
+	if want := cfg.NumTensors(); want > have+16 {
+		n, _ := cfg.ParamCount()
+		return fmt.Errorf("config describes a %s model of %d tensors (%d parameters) but the file holds %d tensors: %w",
+			describe(cfg), want, n, have, ErrShape)
+	}
 	used := map[string]bool{}
-	for _, s := range p.Specs {
+	specs := model.Layout(cfg)
+	for _, s := range specs {
 		name := s.Name
 		shape, ok := src.shape(name)
 		if !ok && name == model.EmbedName {
@@ -100,28 +151,47 @@ func fill(p *model.Params, src tensorSource) error {
 		if err := checkShape(name, shape, s.Shape); err != nil {
 			return err
 		}
-		x, err := src.data(name)
-		if err != nil {
-			return err
-		}
-		copy(p.View(p.Data, s.Name), x)
 		used[name] = true
 	}
 	if shape, ok := src.shape(model.LMHeadName); ok && !used[model.LMHeadName] {
-		s, _ := p.Spec(model.EmbedName)
-		if err := checkShape(model.LMHeadName, shape, s.Shape); err != nil {
+		if err := checkShape(model.LMHeadName, shape, specs[0].Shape); err != nil {
 			return err
 		}
 		used[model.LMHeadName] = true
 	}
 	for _, n := range src.names {
 		if !used[n] {
-			return fmt.Errorf("tensor %q is not part of a %s model with this config", n, describe(&p.Config))
+			return fmt.Errorf("tensor %s is not part of a %s model with this config", quoteName(n), describe(cfg))
 		}
 	}
 	return nil
 }
 
+// copyParams copies every parameter of p from src, which checkFits
+// accepted for p's config.
+func copyParams(p *model.Params, src tensorSource) error {
+	for _, s := range p.Specs {
+		name := s.Name
+		if _, ok := src.shape(name); !ok && name == model.EmbedName {
+			name = model.LMHeadName
+		}
+		x, err := src.data(name)
+		if err != nil {
+			return err
+		}
+		if len(x) != s.Size() {
+			return fmt.Errorf("tensor %q: %d values, its shape needs %d: %w", name, len(x), s.Size(), ErrShape)
+		}
+		copy(p.View(p.Data, s.Name), x)
+	}
+	return nil
+}
+
+// quoteName quotes a tensor name from a file, cut when a hostile file makes
+// it long.
+func quoteName(name string) string { return pickle.Quote(name) }
+
+// describe names a config's architecture for error messages.
 func describe(c *model.Config) string {
 	if c.UseMoE {
 		return fmt.Sprintf("MoE (%d experts, %d shared) %d-layer", c.NRoutedExperts, c.NSharedExperts, c.NumHiddenLayers)
@@ -130,13 +200,8 @@ func describe(c *model.Config) string {
 }
 
 func checkShape(name string, got, want []int) error {
-	if len(got) != len(want) {
-		return fmt.Errorf("tensor %q: shape %v, config expects %v: %w", name, got, want, ErrShape)
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			return fmt.Errorf("tensor %q: shape %v, config expects %v: %w", name, got, want, ErrShape)
-		}
+	if !slices.Equal(got, want) {
+		return fmt.Errorf("tensor %q: shape %s, config expects %v: %w", name, safetensors.FormatShape(got), want, ErrShape)
 	}
 	return nil
 }

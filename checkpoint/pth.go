@@ -8,7 +8,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/minimind-go/minimind/checkpoint/pickle"
 	"github.com/minimind-go/minimind/checkpoint/pth"
+	"github.com/minimind-go/minimind/checkpoint/safetensors"
 	"github.com/minimind-go/minimind/model"
 )
 
@@ -59,7 +61,7 @@ func ConfigFromShapes(shapes map[string][]int, base model.Config) (model.Config,
 			return nil, fmt.Errorf("tensor %q: %w", name, ErrMissingTensor)
 		}
 		if len(s) != dims {
-			return nil, fmt.Errorf("tensor %q: shape %v, want %d dimensions: %w", name, s, dims, ErrShape)
+			return nil, fmt.Errorf("tensor %q: shape %s, want %d dimensions: %w", name, safetensors.FormatShape(s), dims, ErrShape)
 		}
 		return s, nil
 	}
@@ -76,18 +78,31 @@ func ConfigFromShapes(shapes map[string][]int, base model.Config) (model.Config,
 	}
 	c.VocabSize = emb[0]
 	layers, experts, shared := 0, 0, 0
+	// index parses the N of a key; one too large for any model (an
+	// overflow, or a count the layout would take memory to build) is an
+	// error, so a corrupt key cannot size the model.
+	index := func(re *regexp.Regexp, name string, limit int) (int, error) {
+		m := re.FindStringSubmatch(name)
+		if m == nil {
+			return 0, nil
+		}
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n >= limit || n >= len(shapes) {
+			return 0, fmt.Errorf("tensor %s: index %s is larger than the state dict's %d tensors allow: %w", pickle.Quote(name), pickle.Quote(m[1]), len(shapes), ErrShape)
+		}
+		return n + 1, nil
+	}
 	for name := range shapes {
-		if m := layerRe.FindStringSubmatch(name); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			layers = max(layers, n+1)
-		}
-		if m := expertRe.FindStringSubmatch(name); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			experts = max(experts, n+1)
-		}
-		if m := sharedRe.FindStringSubmatch(name); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			shared = max(shared, n+1)
+		for _, x := range []struct {
+			re    *regexp.Regexp
+			n     *int
+			limit int
+		}{{layerRe, &layers, model.MaxLayers}, {expertRe, &experts, model.MaxExperts}, {sharedRe, &shared, model.MaxExperts}} {
+			n, err := index(x.re, name, x.limit)
+			if err != nil {
+				return c, err
+			}
+			*x.n = max(*x.n, n)
 		}
 	}
 	if layers == 0 {
@@ -144,11 +159,8 @@ func LoadPth(path string, base model.Config) (*model.Params, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	p, err := model.NewParams(cfg)
+	p, err := build(cfg, src)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := fill(p, src); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return p, nil

@@ -9,8 +9,18 @@ import (
 	"unicode/utf8"
 )
 
-// Limits bound the work and memory Unmarshal may spend. Zero fields take
-// the defaults.
+// ErrLimit is wrapped by every error for an input that exceeds one of the
+// Limits.
+var ErrLimit = errors.New("pickle limit exceeded")
+
+// Limits bound the work and memory Unmarshal may spend, and the work a
+// caller may spend walking its result. Zero fields take the defaults.
+//
+// Memo references make values cheap to share: a few hundred bytes of
+// t1=(t0,t0), t2=(t1,t1), ... describe a tuple of 2^40 leaves. Decoding
+// stays linear (nothing is copied), but any code that walks or prints such
+// a value expands it, so MaxNodes and MaxDepth bound the value as a walk
+// sees it.
 type Limits struct {
 	// MaxSteps bounds the number of opcodes executed (default 1<<26).
 	MaxSteps int
@@ -18,6 +28,15 @@ type Limits struct {
 	MaxStack int
 	// MaxMemo bounds the number of memo entries (default 1<<22).
 	MaxMemo int
+	// MaxNodes bounds the values a walk of the result visits when it
+	// expands tuples and visits each list, dict and object once (by
+	// identity, as Marshal does), shared tuples counted at each reference
+	// (default 1<<24; a state dict needs about 20 per tensor).
+	MaxNodes int
+	// MaxDepth bounds how deeply values nest, as built (default 1000, the
+	// Python recursion limit that bounds what Python itself can pickle; a
+	// state dict nests about 6 deep).
+	MaxDepth int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -29,6 +48,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxMemo <= 0 {
 		l.MaxMemo = 1 << 22
+	}
+	if l.MaxNodes <= 0 {
+		l.MaxNodes = 1 << 24
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = 1000
 	}
 	return l
 }
@@ -115,22 +140,37 @@ const (
 	opFrame          = 0x95
 )
 
+// slot is a value on the stack or in the memo with what a walk of it
+// costs: n values visited (a list, dict or object counts 1: its content is
+// counted once, when added) and the nesting depth d (for lists, dicts and
+// objects, which grow after they are built, the depth lives in
+// machine.ptrDepth instead).
+type slot struct {
+	v any
+	n int
+	d int
+}
+
 // machine is the unpickler state for one Unmarshal call.
 type machine struct {
 	data   []byte
 	pos    int
 	opPos  int // offset of the opcode being executed, for errors
 	op     byte
-	stack  []any
+	stack  []slot
 	marks  []int // stack lengths at each MARK
-	memo   map[uint32]any
+	memo   map[uint32]slot
 	limits Limits
 	allow  func(Global) bool
+	// nodes counts the values added to lists, dicts and objects so far.
+	nodes int
+	// ptrDepth is the depth of each list, dict and object, keyed by pointer.
+	ptrDepth map[any]int
 }
 
 // Unmarshal decodes a pickle. opts may be nil.
 func Unmarshal(data []byte, opts *Options) (any, error) {
-	m := &machine{data: data, memo: map[uint32]any{}, allow: TorchAllowed}
+	m := &machine{data: data, memo: map[uint32]slot{}, allow: TorchAllowed, ptrDepth: map[any]int{}}
 	if opts != nil {
 		m.limits = opts.Limits
 		if opts.Allow != nil {
@@ -141,8 +181,11 @@ func Unmarshal(data []byte, opts *Options) (any, error) {
 	return m.run()
 }
 
+// errorf formats an error naming the opcode and its offset. Arguments must
+// never be decoded values: describe those with Describe, whose output is
+// bounded whatever the value.
 func (m *machine) errorf(format string, args ...any) error {
-	return fmt.Errorf("pickle: opcode %s at offset %d: %s", opName(m.op), m.opPos, fmt.Sprintf(format, args...))
+	return fmt.Errorf("pickle: opcode %s at offset %d: "+format, append([]any{opName(m.op), m.opPos}, args...)...)
 }
 
 func (m *machine) read(n int) ([]byte, error) {
@@ -176,40 +219,107 @@ func (m *machine) readLine() (string, error) {
 	return s, nil
 }
 
+// push pushes a scalar, a global or a new empty list, dict or object.
 func (m *machine) push(v any) error {
-	if len(m.stack) >= m.limits.MaxStack {
-		return m.errorf("stack depth exceeds limit %d", m.limits.MaxStack)
+	switch v.(type) {
+	case *List, *Dict, *Object:
+		m.ptrDepth[v] = 1
 	}
-	m.stack = append(m.stack, v)
+	return m.pushSlot(slot{v: v, n: 1})
+}
+
+func (m *machine) pushSlot(s slot) error {
+	if len(m.stack) >= m.limits.MaxStack {
+		return m.errorf("stack depth exceeds limit %d: %w", m.limits.MaxStack, ErrLimit)
+	}
+	m.stack = append(m.stack, s)
 	return nil
 }
 
-func (m *machine) pop() (any, error) {
+func (m *machine) pop() (slot, error) {
 	if len(m.stack) == 0 || (len(m.marks) > 0 && len(m.stack) == m.marks[len(m.marks)-1]) {
-		return nil, m.errorf("stack underflow")
+		return slot{}, m.errorf("stack underflow")
 	}
 	v := m.stack[len(m.stack)-1]
 	m.stack = m.stack[:len(m.stack)-1]
 	return v, nil
 }
 
-func (m *machine) top() (any, error) {
+func (m *machine) top() (slot, error) {
 	if len(m.stack) == 0 || (len(m.marks) > 0 && len(m.stack) == m.marks[len(m.marks)-1]) {
-		return nil, m.errorf("stack underflow")
+		return slot{}, m.errorf("stack underflow")
 	}
 	return m.stack[len(m.stack)-1], nil
 }
 
 // popMark pops everything above the last MARK and the mark itself.
-func (m *machine) popMark() ([]any, error) {
+func (m *machine) popMark() ([]slot, error) {
 	if len(m.marks) == 0 {
 		return nil, m.errorf("no MARK on the stack")
 	}
 	k := m.marks[len(m.marks)-1]
 	m.marks = m.marks[:len(m.marks)-1]
-	items := append([]any(nil), m.stack[k:]...)
+	items := append([]slot(nil), m.stack[k:]...)
 	m.stack = m.stack[:k]
 	return items, nil
+}
+
+// depth is how deeply s nests.
+func (m *machine) depth(s slot) int {
+	switch s.v.(type) {
+	case *List, *Dict, *Object: // only these are hashable map keys here
+		return m.ptrDepth[s.v]
+	}
+	return s.d
+}
+
+// measure returns the values a walk of items visits (plus self, 1 for a
+// value that holds them and 0 for items added to a container) and their
+// deepest nesting, or an error if either passes its limit. Sums cannot
+// overflow: each n is at most MaxNodes and there are at most MaxStack items.
+func (m *machine) measure(self int, items []slot) (n, d int, err error) {
+	n = self
+	for _, it := range items {
+		n += it.n
+		d = max(d, m.depth(it))
+	}
+	if n > m.limits.MaxNodes {
+		return 0, 0, m.errorf("value expands to %d values, over the limit %d (shared sub-values are counted at each use): %w", n, m.limits.MaxNodes, ErrLimit)
+	}
+	if d+1 > m.limits.MaxDepth {
+		return 0, 0, m.errorf("values nest %d deep, over the limit %d: %w", d+1, m.limits.MaxDepth, ErrLimit)
+	}
+	return n, d, nil
+}
+
+// tuple builds a tuple slot from items.
+func (m *machine) tuple(items []slot) (slot, error) {
+	n, d, err := m.measure(1, items)
+	if err != nil {
+		return slot{}, err
+	}
+	return slot{v: Tuple(values(items)), n: n, d: d + 1}, nil
+}
+
+// added accounts for items being added to the list, dict or object target.
+func (m *machine) added(target any, items []slot) error {
+	n, d, err := m.measure(0, items)
+	if err != nil {
+		return err
+	}
+	if m.nodes += n; m.nodes > m.limits.MaxNodes {
+		return m.errorf("lists, dicts and objects hold %d values, over the limit %d: %w", m.nodes, m.limits.MaxNodes, ErrLimit)
+	}
+	m.ptrDepth[target] = max(m.ptrDepth[target], d+1)
+	return nil
+}
+
+func values(items []slot) []any {
+	vs := make([]any, len(items))
+	for i, it := range items {
+		vs[i] = it.v
+	}
+	return vs
 }
 
 func (m *machine) memoPut(idx uint64) error {
@@ -218,7 +328,7 @@ func (m *machine) memoPut(idx uint64) error {
 		return err
 	}
 	if _, exists := m.memo[uint32(idx)]; !exists && len(m.memo) >= m.limits.MaxMemo {
-		return m.errorf("memo exceeds limit %d entries", m.limits.MaxMemo)
+		return m.errorf("memo exceeds limit %d entries: %w", m.limits.MaxMemo, ErrLimit)
 	}
 	m.memo[uint32(idx)] = v
 	return nil
@@ -229,7 +339,7 @@ func (m *machine) memoGet(idx uint64) error {
 	if !ok {
 		return m.errorf("memo key %d not found", idx)
 	}
-	return m.push(v)
+	return m.pushSlot(v)
 }
 
 func (m *machine) str(n uint64) error {
@@ -253,13 +363,13 @@ func (m *machine) bytesOp(n uint64) error {
 
 func (m *machine) global(g Global) error {
 	if !m.allow(g) {
-		return fmt.Errorf("pickle: global %s not allowed (opcode %s at offset %d)", g, opName(m.op), m.opPos)
+		return fmt.Errorf("pickle: global %s not allowed (opcode %s at offset %d)", describeGlobal(g), opName(m.op), m.opPos)
 	}
 	return m.push(g)
 }
 
 // setItems adds key/value pairs to the dict below them on the stack.
-func (m *machine) setItems(items []any) error {
+func (m *machine) setItems(items []slot) error {
 	if len(items)%2 != 0 {
 		return m.errorf("odd number of items (%d) for a dict", len(items))
 	}
@@ -267,53 +377,63 @@ func (m *machine) setItems(items []any) error {
 	if err != nil {
 		return err
 	}
-	d, ok := target.(*Dict)
+	d, ok := target.v.(*Dict)
 	if !ok {
-		return m.errorf("target is %s, not a dict", typeName(target))
+		return m.errorf("target is %s, not a dict", typeName(target.v))
+	}
+	if err := m.added(d, items); err != nil {
+		return err
 	}
 	for i := 0; i < len(items); i += 2 {
-		if err := d.Set(items[i], items[i+1]); err != nil {
-			return m.errorf("%v", err)
+		if err := d.Set(items[i].v, items[i+1].v); err != nil {
+			return m.errorf("%w", err)
 		}
 	}
 	return nil
 }
 
-func (m *machine) appendItems(items []any) error {
+func (m *machine) appendItems(items []slot) error {
 	target, err := m.top()
 	if err != nil {
 		return err
 	}
-	l, ok := target.(*List)
+	l, ok := target.v.(*List)
 	if !ok {
-		return m.errorf("target is %s, not a list", typeName(target))
+		return m.errorf("target is %s, not a list", typeName(target.v))
 	}
-	l.Items = append(l.Items, items...)
+	if err := m.added(l, items); err != nil {
+		return err
+	}
+	l.Items = append(l.Items, values(items)...)
 	return nil
 }
 
 // call builds the inert result of calling callable with args.
-func (m *machine) call(callable any, args any, isNew bool) error {
-	g, ok := callable.(Global)
+func (m *machine) call(callable, args slot, isNew bool) error {
+	g, ok := callable.v.(Global)
 	if !ok {
-		return m.errorf("callable is %s, not a global", typeName(callable))
+		return m.errorf("callable is %s, not a global", typeName(callable.v))
 	}
-	t, ok := args.(Tuple)
+	t, ok := args.v.(Tuple)
 	if !ok {
-		return m.errorf("arguments are %s, not a tuple", typeName(args))
+		return m.errorf("arguments are %s, not a tuple", typeName(args.v))
 	}
 	if g == (Global{"collections", "OrderedDict"}) && len(t) == 0 {
 		d := NewDict()
 		d.Ordered = true
 		return m.push(d)
 	}
-	return m.push(&Object{Callable: g, Args: t, New: isNew})
+	o := &Object{Callable: g, Args: t, New: isNew}
+	if err := m.push(o); err != nil {
+		return err
+	}
+	return m.added(o, []slot{args})
 }
 
 func (m *machine) run() (any, error) {
 	for steps := 0; ; steps++ {
 		if steps >= m.limits.MaxSteps {
-			return nil, fmt.Errorf("pickle: more than %d opcodes executed", m.limits.MaxSteps)
+			return nil, fmt.Errorf("pickle: more than %d opcodes executed: %w", m.limits.MaxSteps, ErrLimit)
 		}
 		if m.pos >= len(m.data) {
 			return nil, errors.New("pickle: data ended before STOP (truncated pickle?)")
@@ -340,7 +460,7 @@ func (m *machine) finish() (any, error) {
 	if len(m.stack) != 1 {
 		return nil, m.errorf("stack holds %d values at STOP, want 1", len(m.stack))
 	}
-	return m.stack[0], nil
+	return m.stack[0].v, nil
 }
 
 func (m *machine) step() error {
@@ -367,7 +487,7 @@ func (m *machine) step() error {
 		return errStop
 	case opMark:
 		if len(m.marks) >= m.limits.MaxStack {
-			return m.errorf("mark depth exceeds limit %d", m.limits.MaxStack)
+			return m.errorf("mark depth exceeds limit %d: %w", m.limits.MaxStack, ErrLimit)
 		}
 		m.marks = append(m.marks, len(m.stack))
 	case opPop:
@@ -385,7 +505,7 @@ func (m *machine) step() error {
 		if err != nil {
 			return err
 		}
-		return m.push(v)
+		return m.pushSlot(v)
 	case opNone:
 		return m.push(nil)
 	case opNewTrue:
@@ -476,21 +596,29 @@ func (m *machine) step() error {
 		return m.push(Tuple{})
 	case opTuple1, opTuple2, opTuple3:
 		n := int(m.op-opTuple1) + 1
-		t := make(Tuple, n)
+		items := make([]slot, n)
 		for i := n - 1; i >= 0; i-- {
 			v, err := m.pop()
 			if err != nil {
 				return err
 			}
-			t[i] = v
+			items[i] = v
 		}
-		return m.push(t)
+		t, err := m.tuple(items)
+		if err != nil {
+			return err
+		}
+		return m.pushSlot(t)
 	case opTuple:
 		items, err := m.popMark()
 		if err != nil {
 			return err
 		}
-		return m.push(Tuple(items))
+		t, err := m.tuple(items)
+		if err != nil {
+			return err
+		}
+		return m.pushSlot(t)
 	case opEmptyList:
 		return m.push(&List{})
 	case opList:
@@ -498,7 +626,10 @@ func (m *machine) step() error {
 		if err != nil {
 			return err
 		}
-		return m.push(&List{Items: items})
+		if err := m.push(&List{}); err != nil {
+			return err
+		}
+		return m.appendItems(items)
 	case opEmptyDict:
 		return m.push(NewDict())
 	case opDict:
@@ -515,7 +646,7 @@ func (m *machine) step() error {
 		if err != nil {
 			return err
 		}
-		return m.appendItems([]any{v})
+		return m.appendItems([]slot{v})
 	case opAppends:
 		items, err := m.popMark()
 		if err != nil {
@@ -531,7 +662,7 @@ func (m *machine) step() error {
 		if err != nil {
 			return err
 		}
-		return m.setItems([]any{k, v})
+		return m.setItems([]slot{k, v})
 	case opSetItems:
 		items, err := m.popMark()
 		if err != nil {
@@ -557,10 +688,10 @@ func (m *machine) step() error {
 		if err != nil {
 			return err
 		}
-		ms, ok1 := mod.(string)
-		ns, ok2 := name.(string)
+		ms, ok1 := mod.v.(string)
+		ns, ok2 := name.v.(string)
 		if !ok1 || !ok2 {
-			return m.errorf("module and name are %s and %s, not strings", typeName(mod), typeName(name))
+			return m.errorf("module and name are %s and %s, not strings", typeName(mod.v), typeName(name.v))
 		}
 		return m.global(Global{ms, ns})
 	case opReduce, opNewObj:
@@ -582,20 +713,25 @@ func (m *machine) step() error {
 		if err != nil {
 			return err
 		}
-		switch t := target.(type) {
+		switch t := target.v.(type) {
 		case *Object:
-			t.State = state
+			t.State = state.v
 		case *Dict:
-			t.State = state
+			t.State = state.v
 		default:
-			return m.errorf("BUILD on %s", typeName(target))
+			return m.errorf("BUILD on %s", typeName(target.v))
 		}
+		return m.added(target.v, []slot{state})
 	case opBinPersID:
 		id, err := m.pop()
 		if err != nil {
 			return err
 		}
-		return m.push(PersistentID{ID: id})
+		n, d, err := m.measure(1, []slot{id})
+		if err != nil {
+			return err
+		}
+		return m.pushSlot(slot{v: PersistentID{ID: id.v}, n: n, d: d + 1})
 	case opBinPut:
 		idx, err := m.readUint(1)
 		if err != nil {

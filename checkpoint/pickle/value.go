@@ -19,7 +19,11 @@
 // exceed the step or memory limits are errors prefixed "pickle:" that name
 // the opcode (and its offset) or the global. Every opcode consumes at least
 // one input byte and no opcode copies a value, so memory use is linear in
-// the input size; Limits bound it further.
+// the input size; Limits bound it further, and bound the size and depth of
+// the result as a walk sees it (memo references can share a sub-value
+// 2^40 times in a few hundred bytes); their errors wrap ErrLimit. Error
+// messages describe values with Describe (type and size, never the full
+// value) so that they stay short whatever the input.
 package pickle
 
 import (
@@ -141,9 +145,9 @@ func typeName(v any) string {
 	case *Dict:
 		return "dict"
 	case Global:
-		return "global " + v.String()
+		return "global " + describeGlobal(v)
 	case *Object:
-		return "object from " + v.Callable.String()
+		return "object from " + describeGlobal(v.Callable)
 	case PersistentID:
 		return "persistent id"
 	}
@@ -153,3 +157,63 @@ func typeName(v any) string {
 // TypeName returns the Python-ish type name of a decoded value, for error
 // messages in callers.
 func TypeName(v any) string { return typeName(v) }
+
+// maxDescribe bounds the bytes of a string, a global's name or a key that
+// Describe quotes; longer ones are cut, with their length given.
+const maxDescribe = 48
+
+// Describe names a decoded value for an error message: its type and size,
+// and the value itself only for scalars, cut to a few dozen bytes. It never
+// walks into a container, so its cost and length are bounded whatever the
+// value; messages must use it (or TypeName) rather than %v, because a value
+// built from shared memo references can expand to 2^40 entries.
+func Describe(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "None"
+	case bool:
+		if v {
+			return "bool True"
+		}
+		return "bool False"
+	case int64:
+		return fmt.Sprintf("int %d", v)
+	case float64:
+		return fmt.Sprintf("float %g", v)
+	case string:
+		return "str " + Quote(v)
+	case []byte:
+		return fmt.Sprintf("bytes of length %d", len(v))
+	case Tuple:
+		return fmt.Sprintf("tuple of %d items", len(v))
+	case *List:
+		return fmt.Sprintf("list of %d items", len(v.Items))
+	case *Dict:
+		return fmt.Sprintf("dict of %d entries", v.Len())
+	case Global:
+		return "global " + describeGlobal(v)
+	case *Object:
+		return fmt.Sprintf("object from %s with %d arguments", describeGlobal(v.Callable), len(v.Args))
+	case PersistentID:
+		return "persistent id holding " + typeName(v.ID)
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// Quote returns s quoted as %q does, cut to a few dozen bytes (with the
+// full length given) so that error messages stay short.
+func Quote(s string) string {
+	if len(s) <= maxDescribe {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%q... (%d bytes)", s[:maxDescribe], len(s))
+}
+
+// describeGlobal is g.String() cut to a bounded length.
+func describeGlobal(g Global) string {
+	s := g.Module + "." + g.Name
+	if len(s) <= 2*maxDescribe {
+		return s
+	}
+	return Quote(s)
+}

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minimind-go/minimind/checkpoint/safetensors"
 	"github.com/minimind-go/minimind/half"
@@ -277,8 +278,8 @@ func TestReadStrided(t *testing.T) {
 		{"past storage", rebuildPickle("0", "FloatStorage", 6, 4, "K\x03\x85", "K\x01\x85"), nil, nil, "reaches element 6 of a storage of 6"},
 		{"too large", rebuildPickle("0", "FloatStorage", 6, 0, "K\x07\x85", "K\x00\x85"), nil, nil, "larger than its storage"},
 		{"rank mismatch", rebuildPickle("0", "FloatStorage", 6, 0, "K\x03\x85", "K\x01K\x01\x86"), nil, nil, "differ in rank"},
-		{"wrong numel", rebuildPickle("0", "FloatStorage", 5, 0, "K\x03\x85", "K\x01\x85"), nil, nil, "storage 0 holds 24 bytes, want 5 elements of F32"},
-		{"missing storage", rebuildPickle("9", "FloatStorage", 6, 0, "K\x03\x85", "K\x01\x85"), nil, nil, "storage record a/data/9 is missing"},
+		{"wrong numel", rebuildPickle("0", "FloatStorage", 5, 0, "K\x03\x85", "K\x01\x85"), nil, nil, `storage "0" holds 24 bytes, want 5 elements of F32`},
+		{"missing storage", rebuildPickle("9", "FloatStorage", 6, 0, "K\x03\x85", "K\x01\x85"), nil, nil, `storage record "a/data/9" is missing`},
 		{"int storage", rebuildPickle("0", "IntStorage", 6, 0, "K\x03\x85", "K\x01\x85"), nil, nil, `key "w" has dtype I32`},
 		{"unknown storage", rebuildPickle("0", "ComplexFloatStorage", 6, 0, "K\x03\x85", "K\x01\x85"), nil, nil, "global torch.ComplexFloatStorage not allowed"},
 	}
@@ -498,9 +499,15 @@ func FuzzReadStateDict(f *testing.F) {
 	f.Add(small.Bytes()[:small.Len()/2])
 	f.Add(zipOf(f, "a/data.pkl", rebuildPickle("0", "FloatStorage", 6, 0, "K\x03K\x02\x86", "K\x01K\x03\x86"), "a/data/0", strings.Repeat("\x00", 24)))
 	f.Add(zipOf(f, "a/data.pkl", "\x80\x02}(X\x05\x00\x00\x00model}u."))
+	f.Add(bombPth(f, 12))
+	f.Add(bombPth(f, 30))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ts, err := ReadStateDictFrom(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
+			// Errors describe values by type and size, never print them.
+			if len(err.Error()) > maxErrorLen {
+				t.Fatalf("error of %d bytes: %.300s", len(err.Error()), err)
+			}
 			return
 		}
 		for _, x := range ts {
@@ -513,4 +520,74 @@ func FuzzReadStateDict(f *testing.F) {
 			}
 		}
 	})
+}
+
+// maxErrorLen bounds every reading error: names and values are cut, so a
+// message is a line or two whatever the file holds.
+const maxErrorLen = 1000
+
+// tupleBomb returns pickle opcodes that leave t_depth on the stack, where
+// t0 = () and t_k = (t_{k-1}, t_{k-1}) by memo references: 2^(depth+1)-1
+// values when expanded, 18 bytes per level.
+func tupleBomb(depth int) string {
+	var b strings.Builder
+	put := func(i int) { b.WriteString("r" + string([]byte{byte(i), byte(i >> 8), 0x10, 0})) }
+	get := func(i int) { b.WriteString("j" + string([]byte{byte(i), byte(i >> 8), 0x10, 0})) }
+	b.WriteString(")")
+	put(0)
+	for i := 1; i <= depth; i++ {
+		b.WriteString("0") // POP the previous level; the memo keeps it
+		get(i - 1)
+		get(i - 1)
+		b.WriteString("\x86")
+		put(i)
+	}
+	return b.String()
+}
+
+// bombPth is a state dict {"w": tensor} whose storage offset is a tuple
+// bomb: the 0.7 KB .pth that once exhausted memory when an error message
+// printed the offset with %v.
+func bombPth(tb testing.TB, depth int) []byte {
+	tb.Helper()
+	pkl := "\x80\x02}(X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x06tQ" +
+		tupleBomb(depth) + "K\x06\x85K\x01\x85\x89ccollections\nOrderedDict\n)RtRu."
+	return zipOf(tb, "a/data.pkl", pkl, "a/data/0", strings.Repeat("\x00", 24))
+}
+
+func TestReadBomb(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		depth int
+		want  string
+	}{
+		// Under the unpickler's limits: the offset reaches the error
+		// path, which must describe it, not print 2^21 values.
+		{"depth 20", 20, `pth: key "w": storage offset (tuple of 2 items) is not a non-negative int`},
+		{"depth 24", 24, "pickle limit exceeded"},
+		{"depth 40", 40, "pickle limit exceeded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			data := bombPth(t, tt.depth)
+			if len(data) > 1500 {
+				t.Fatalf("bomb of %d bytes; it should stay tiny", len(data))
+			}
+			start := time.Now()
+			_, err := ReadStateDictFrom(bytes.NewReader(data), int64(len(data)))
+			// A hang guard far above the milliseconds this takes (it took
+			// 17 s and 765 MB at depth 24 before).
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("took %v", d)
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %.300v, want one containing %q", err, tt.want)
+			}
+			if len(err.Error()) > maxErrorLen {
+				t.Errorf("error of %d bytes", len(err.Error()))
+			}
+		})
+	}
 }

@@ -125,7 +125,7 @@ func newArchive(zr *zip.Reader) (*archive, error) {
 			return nil, err
 		}
 		if s := strings.TrimSpace(string(b)); s != "little" {
-			return nil, fmt.Errorf("pth: byteorder %q is not supported (only little-endian)", s)
+			return nil, fmt.Errorf("pth: byteorder %s is not supported (only little-endian)", pickle.Quote(s))
 		}
 	}
 	return a, nil
@@ -134,27 +134,27 @@ func newArchive(zr *zip.Reader) (*archive, error) {
 // read returns a record's content, refusing more than limit bytes.
 func (a *archive) read(f *zip.File, limit int64) ([]byte, error) {
 	if f.UncompressedSize64 > uint64(limit) {
-		return nil, fmt.Errorf("pth: record %s of %d bytes exceeds %d", f.Name, f.UncompressedSize64, limit)
+		return nil, fmt.Errorf("pth: record %s of %d bytes exceeds %d", pickle.Quote(f.Name), f.UncompressedSize64, limit)
 	}
 	// torch stores records uncompressed, so their bytes are really in the
 	// file. A compressed record may not claim more than deflate's maximum
 	// ratio (about 1032:1), which bounds what a zip bomb can make us allocate.
 	if f.Method != zip.Store && f.UncompressedSize64/1032 > f.CompressedSize64 {
-		return nil, fmt.Errorf("pth: record %s claims %d bytes from %d compressed", f.Name, f.UncompressedSize64, f.CompressedSize64)
+		return nil, fmt.Errorf("pth: record %s claims %d bytes from %d compressed", pickle.Quote(f.Name), f.UncompressedSize64, f.CompressedSize64)
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return nil, fmt.Errorf("pth: record %s: %w", f.Name, err)
+		return nil, fmt.Errorf("pth: record %s: %w", pickle.Quote(f.Name), err)
 	}
 	defer rc.Close()
 	// Trust the declared size only as an upper bound; zip.Reader checks
 	// that the content matches it and its CRC.
 	b, err := io.ReadAll(io.LimitReader(rc, int64(f.UncompressedSize64)+1))
 	if err != nil {
-		return nil, fmt.Errorf("pth: record %s: %w", f.Name, err)
+		return nil, fmt.Errorf("pth: record %s: %w", pickle.Quote(f.Name), err)
 	}
 	if uint64(len(b)) != f.UncompressedSize64 {
-		return nil, fmt.Errorf("pth: record %s holds %d bytes, header says %d", f.Name, len(b), f.UncompressedSize64)
+		return nil, fmt.Errorf("pth: record %s holds %d bytes, header says %d", pickle.Quote(f.Name), len(b), f.UncompressedSize64)
 	}
 	return b, nil
 }
@@ -176,7 +176,7 @@ func (a *archive) stateDict() ([]Tensor, error) {
 	for i, k := range d.Keys() {
 		name, ok := k.(string)
 		if !ok {
-			return nil, fmt.Errorf("pth: state dict key %v is %s, not a string", k, pickle.TypeName(k))
+			return nil, fmt.Errorf("pth: state dict key %s is not a string", pickle.Describe(k))
 		}
 		t, err := a.tensor(name, d.Values()[i])
 		if err != nil {
@@ -192,27 +192,27 @@ func (a *archive) tensor(name string, v any) (Tensor, error) {
 	o, ok := v.(*pickle.Object)
 	if !ok {
 		if _, isDict := v.(*pickle.Dict); isDict {
-			return Tensor{}, fmt.Errorf("pth: key %q holds a nested dict, not a tensor: this is not a flat state dict (a training checkpoint? extract its model state dict first)", name)
+			return Tensor{}, fmt.Errorf("pth: key %s holds a nested dict, not a tensor: this is not a flat state dict (a training checkpoint? extract its model state dict first)", pickle.Quote(name))
 		}
-		return Tensor{}, fmt.Errorf("pth: key %q holds %s, not a tensor", name, pickle.TypeName(v))
+		return Tensor{}, fmt.Errorf("pth: key %s holds %s, not a tensor", pickle.Quote(name), pickle.TypeName(v))
 	}
 	// nn.Parameter wraps the tensor: _rebuild_parameter(tensor, requires_grad, hooks[, state]).
 	if o.Callable == rebuildParameter || o.Callable == rebuildParamWith {
 		if len(o.Args) < 1 {
-			return Tensor{}, fmt.Errorf("pth: key %q: %s without arguments", name, o.Callable)
+			return Tensor{}, fmt.Errorf("pth: key %s: %s without arguments", pickle.Quote(name), pickle.Describe(o.Callable))
 		}
 		inner, ok := o.Args[0].(*pickle.Object)
 		if !ok {
-			return Tensor{}, fmt.Errorf("pth: key %q: parameter wraps %s, not a tensor", name, pickle.TypeName(o.Args[0]))
+			return Tensor{}, fmt.Errorf("pth: key %s: parameter wraps %s, not a tensor", pickle.Quote(name), pickle.TypeName(o.Args[0]))
 		}
 		o = inner
 	}
 	if o.Callable != rebuildTensor {
-		return Tensor{}, fmt.Errorf("pth: key %q holds an object built by %s, not a tensor", name, o.Callable)
+		return Tensor{}, fmt.Errorf("pth: key %s holds %s, not a tensor", pickle.Quote(name), pickle.Describe(o))
 	}
 	// _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
 	if len(o.Args) < 4 {
-		return Tensor{}, fmt.Errorf("pth: key %q: _rebuild_tensor_v2 has %d arguments, want at least 4", name, len(o.Args))
+		return Tensor{}, fmt.Errorf("pth: key %s: _rebuild_tensor_v2 has %d arguments, want at least 4", pickle.Quote(name), len(o.Args))
 	}
 	st, err := a.storage(name, o.Args[0])
 	if err != nil {
@@ -220,25 +220,25 @@ func (a *archive) tensor(name string, v any) (Tensor, error) {
 	}
 	offset, ok := o.Args[1].(int64)
 	if !ok || offset < 0 {
-		return Tensor{}, fmt.Errorf("pth: key %q: storage offset %v is not a non-negative int", name, o.Args[1])
+		return Tensor{}, fmt.Errorf("pth: key %s: storage offset (%s) is not a non-negative int", pickle.Quote(name), pickle.Describe(o.Args[1]))
 	}
 	shape, err := intTuple(o.Args[2])
 	if err != nil {
-		return Tensor{}, fmt.Errorf("pth: key %q: size: %w", name, err)
+		return Tensor{}, fmt.Errorf("pth: key %s: size: %w", pickle.Quote(name), err)
 	}
 	stride, err := intTuple(o.Args[3])
 	if err != nil {
-		return Tensor{}, fmt.Errorf("pth: key %q: stride: %w", name, err)
+		return Tensor{}, fmt.Errorf("pth: key %s: stride: %w", pickle.Quote(name), err)
 	}
 	var data []float32
 	switch st.dtype {
 	case "F32", "F16", "BF16", "F64":
 		data, err = gather(st, offset, shape, stride)
 		if err != nil {
-			return Tensor{}, fmt.Errorf("pth: key %q: %w", name, err)
+			return Tensor{}, fmt.Errorf("pth: key %s: %w", pickle.Quote(name), err)
 		}
 	default:
-		return Tensor{}, fmt.Errorf("pth: key %q has dtype %s; only float32, float16, bfloat16 (and float64, converted) tensors are supported", name, st.dtype)
+		return Tensor{}, fmt.Errorf("pth: key %s has dtype %s; only float32, float16, bfloat16 (and float64, converted) tensors are supported", pickle.Quote(name), st.dtype)
 	}
 	dt := st.dtype
 	if dt == "F64" {
@@ -261,7 +261,7 @@ func intTuple(v any) ([]int64, error) {
 	for i, x := range t {
 		n, ok := x.(int64)
 		if !ok || n < 0 {
-			return nil, fmt.Errorf("entry %d is %v, not a non-negative int", i, x)
+			return nil, fmt.Errorf("entry %d (%s) is not a non-negative int", i, pickle.Describe(x))
 		}
 		out[i] = n
 	}
@@ -273,35 +273,35 @@ func intTuple(v any) ([]int64, error) {
 func (a *archive) storage(name string, v any) (*storage, error) {
 	pid, ok := v.(pickle.PersistentID)
 	if !ok {
-		return nil, fmt.Errorf("pth: key %q: tensor storage is %s, not a persistent id", name, pickle.TypeName(v))
+		return nil, fmt.Errorf("pth: key %s: tensor storage is %s, not a persistent id", pickle.Quote(name), pickle.TypeName(v))
 	}
 	id, ok := pid.ID.(pickle.Tuple)
 	if !ok || len(id) != 5 || id[0] != "storage" {
-		return nil, fmt.Errorf("pth: key %q: persistent id %v is not (\"storage\", type, key, location, numel)", name, pid.ID)
+		return nil, fmt.Errorf("pth: key %s: persistent id (%s) is not (\"storage\", type, key, location, numel)", pickle.Quote(name), pickle.Describe(pid.ID))
 	}
 	g, ok := id[1].(pickle.Global)
 	dtype := storageDType(g.Name)
 	if !ok || g.Module != "torch" || dtype == "" {
-		return nil, fmt.Errorf("pth: key %q: unknown storage type %v", name, id[1])
+		return nil, fmt.Errorf("pth: key %s: unknown storage type (%s)", pickle.Quote(name), pickle.Describe(id[1]))
 	}
 	key, ok1 := id[2].(string)
 	numel, ok2 := id[4].(int64)
 	if !ok1 || !ok2 || numel < 0 {
-		return nil, fmt.Errorf("pth: key %q: persistent id %v has a bad key or size", name, id)
+		return nil, fmt.Errorf("pth: key %s: persistent id has a bad key (%s) or size (%s)", pickle.Quote(name), pickle.Describe(id[2]), pickle.Describe(id[4]))
 	}
 	if st, ok := a.storages[key]; ok {
 		if st.dtype != dtype {
-			return nil, fmt.Errorf("pth: key %q: storage %s read as both %s and %s", name, key, st.dtype, dtype)
+			return nil, fmt.Errorf("pth: key %s: storage %s read as both %s and %s", pickle.Quote(name), pickle.Quote(key), st.dtype, dtype)
 		}
 		return st, nil
 	}
 	rec, ok := a.records["data/"+key]
 	if !ok {
-		return nil, fmt.Errorf("pth: key %q: storage record %sdata/%s is missing", name, a.prefix, key)
+		return nil, fmt.Errorf("pth: key %s: storage record %s is missing", pickle.Quote(name), pickle.Quote(a.prefix+"data/"+key))
 	}
 	size := safetensors.DType(dtype).Size()
 	if uint64(numel) > math.MaxInt64/uint64(size) || rec.UncompressedSize64 != uint64(numel)*uint64(size) {
-		return nil, fmt.Errorf("pth: key %q: storage %s holds %d bytes, want %d elements of %s", name, key, rec.UncompressedSize64, numel, dtype)
+		return nil, fmt.Errorf("pth: key %s: storage %s holds %d bytes, want %d elements of %s", pickle.Quote(name), pickle.Quote(key), rec.UncompressedSize64, numel, dtype)
 	}
 	b, err := a.read(rec, int64(rec.UncompressedSize64))
 	if err != nil {
@@ -316,7 +316,7 @@ func (a *archive) storage(name string, v any) (*storage, error) {
 // to float32.
 func gather(st *storage, offset int64, shape, stride []int64) ([]float32, error) {
 	if len(shape) != len(stride) {
-		return nil, fmt.Errorf("size %v and stride %v differ in rank", shape, stride)
+		return nil, fmt.Errorf("size %s and stride %s differ in rank", safetensors.FormatShape(shape), safetensors.FormatShape(stride))
 	}
 	esize := int64(safetensors.DType(st.dtype).Size())
 	snumel := int64(len(st.data)) / esize
@@ -332,16 +332,16 @@ func gather(st *storage, offset int64, shape, stride []int64) ([]float32, error)
 		// them keeps a hostile size from forcing a huge allocation, and
 		// bounds numel so the product cannot overflow.
 		if numel > snumel/sz {
-			return nil, fmt.Errorf("size %v is larger than its storage of %d elements", shape, snumel)
+			return nil, fmt.Errorf("size %s is larger than its storage of %d elements", safetensors.FormatShape(shape), snumel)
 		}
 		numel *= sz
 		if stride[i] > 0 && sz-1 > (math.MaxInt64-last)/stride[i] {
-			return nil, fmt.Errorf("size %v with stride %v overflows", shape, stride)
+			return nil, fmt.Errorf("size %s with stride %s overflows", safetensors.FormatShape(shape), safetensors.FormatShape(stride))
 		}
 		last += (sz - 1) * stride[i]
 	}
 	if last >= snumel {
-		return nil, fmt.Errorf("view (offset %d, size %v, stride %v) reaches element %d of a storage of %d", offset, shape, stride, last, snumel)
+		return nil, fmt.Errorf("view (offset %d, size %s, stride %s) reaches element %d of a storage of %d", offset, safetensors.FormatShape(shape), safetensors.FormatShape(stride), last, snumel)
 	}
 	out := make([]float32, numel)
 	decode := decoder(st.dtype)

@@ -7,6 +7,15 @@
 // F16 and BF16 tensors convert through package half (round to nearest,
 // ties to even, like torch's .half() and .bfloat16()).
 //
+// Integrity: Write stores a CRC32C (Castagnoli) of the whole file in the
+// metadata under ChecksumKey, and Parse verifies it when present, so a bit
+// flip anywhere in a file this program wrote (header, metadata or tensor
+// data) is an error wrapping ErrChecksum rather than a silently different
+// model or resume state. Files without the key (written by Python's
+// safetensors or HF) load as before. CRC32C is hardware-accelerated in
+// hash/crc32 (SSE4.2, ARMv8), tens of GB/s, so checking costs far less
+// than reading the file.
+//
 // Error policy: Parse never panics, whatever the input. Every problem is an
 // error prefixed "safetensors:" that names the tensor and says what is wrong.
 // Sizes are checked before anything is allocated, so a hostile header cannot
@@ -19,10 +28,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math"
 	"math/bits"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -35,6 +46,36 @@ const MaxHeaderSize = 100 << 20
 
 // metadataKey is the reserved header key for free-form string metadata.
 const metadataKey = "__metadata__"
+
+// ChecksumKey is the metadata key under which Write stores the file's
+// CRC32C (Castagnoli) as 8 lowercase hex digits, and checksumCopyKey holds
+// the same digits again. The checksum covers every byte of the file, the
+// length prefix and header included, with the digits of both read as
+// "00000000": the header holds its own checksum, so a placeholder of fixed
+// width stands in for it while it is computed. The copy is there so that
+// corrupting one key's name (which would make the file look like one
+// without a checksum) still leaves the other to find the change.
+const (
+	ChecksumKey     = "minimind_crc32c"
+	checksumCopyKey = "minimind_crc32c_copy"
+)
+
+// ErrChecksum is wrapped by Parse's error for a file whose content does not
+// match the checksum stored in its metadata.
+var ErrChecksum = errors.New("checksum mismatch")
+
+// castagnoli is the CRC32C table; hash/crc32 uses the CPU's CRC32
+// instruction for it where there is one.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// checksumPlaceholder is the checksum as written while it is computed.
+const checksumPlaceholder = "00000000"
+
+// checksumField returns the bytes `"<key>":"` that precede a checksum's
+// hex digits in a header. The unescaped quotes around the colon can only be
+// JSON syntax (a quote inside a string is escaped), so the sequence cannot
+// occur inside a name or a value.
+func checksumField(key string) []byte { return []byte(`"` + key + `":"`) }
 
 // DType names an element type as spelled in safetensors headers.
 type DType string
@@ -79,8 +120,12 @@ type Tensor struct {
 
 // File is a parsed safetensors file.
 type File struct {
-	// Metadata is the "__metadata__" object; nil when absent.
+	// Metadata is the "__metadata__" object, less ChecksumKey; nil when
+	// absent or empty.
 	Metadata map[string]string
+	// Checksummed is true when the file carried a checksum (ChecksumKey),
+	// which Parse verified and removed from Metadata.
+	Checksummed bool
 	// Tensors are sorted by their offset in the data buffer.
 	Tensors []Tensor
 }
@@ -186,6 +231,20 @@ func Parse(data []byte) (*File, error) {
 		f.Tensors = append(f.Tensors, t)
 	}
 
+	_, ok1 := f.Metadata[ChecksumKey]
+	_, ok2 := f.Metadata[checksumCopyKey]
+	if ok1 || ok2 {
+		if err := verifyChecksum(data, 8+int(n), f.Metadata); err != nil {
+			return nil, err
+		}
+		f.Checksummed = true
+		delete(f.Metadata, ChecksumKey)
+		delete(f.Metadata, checksumCopyKey)
+		if len(f.Metadata) == 0 {
+			f.Metadata = nil
+		}
+	}
+
 	sort.Slice(f.Tensors, func(i, j int) bool {
 		a, b := spans[f.Tensors[i].Name], spans[f.Tensors[j].Name]
 		if a.begin != b.begin {
@@ -200,11 +259,55 @@ func Parse(data []byte) (*File, error) {
 		prev, cur := f.Tensors[i-1].Name, f.Tensors[i].Name
 		p, c := spans[prev], spans[cur]
 		if p.end > c.begin {
-			return nil, fmt.Errorf("safetensors: tensor %q: data_offsets [%d,%d] overlap tensor %q at [%d,%d]",
-				cur, c.begin, c.end, prev, p.begin, p.end)
+			return nil, fmt.Errorf("safetensors: tensor %s: data_offsets [%d,%d] overlap tensor %s at [%d,%d]",
+				quoteName(cur), c.begin, c.end, quoteName(prev), p.begin, p.end)
 		}
 	}
 	return f, nil
+}
+
+// verifyChecksum checks the file data, whose header ends at hdrEnd,
+// against the checksum digits stored in meta (under ChecksumKey, its copy,
+// or both: one key alone means the other's name was corrupted, and the
+// CRC, which covers key names, then differs).
+func verifyChecksum(data []byte, hdrEnd int, meta map[string]string) error {
+	var want string
+	var at []int // offsets of the stored digits
+	for _, key := range []string{ChecksumKey, checksumCopyKey} {
+		v, ok := meta[key]
+		if !ok {
+			continue
+		}
+		field := checksumField(key)
+		hdr := data[8:hdrEnd]
+		i := bytes.Index(hdr, field)
+		if i < 0 || bytes.Count(hdr, field) != 1 {
+			return fmt.Errorf("safetensors: metadata %s is not written as this program writes it: %w", key, ErrChecksum)
+		}
+		pos := 8 + i + len(field)
+		if len(v) != len(checksumPlaceholder) || pos+len(v) > hdrEnd || string(data[pos:pos+len(v)]) != v {
+			return fmt.Errorf("safetensors: metadata %s is %s, not 8 hex digits: %w", key, quoteName(v), ErrChecksum)
+		}
+		if want != "" && v != want {
+			return fmt.Errorf("safetensors: metadata %s is %s but %s is %s: %w", ChecksumKey, want, key, v, ErrChecksum)
+		}
+		want = v
+		at = append(at, pos)
+	}
+	slices.Sort(at)
+	var crc uint32
+	prev := 0
+	for _, pos := range at {
+		crc = crc32.Update(crc, castagnoli, data[prev:pos])
+		crc = crc32.Update(crc, castagnoli, []byte(checksumPlaceholder))
+		prev = pos + len(checksumPlaceholder)
+	}
+	crc = crc32.Update(crc, castagnoli, data[prev:])
+	if got := fmt.Sprintf("%08x", crc); got != want {
+		return fmt.Errorf("safetensors: CRC32C of the file is %s, its metadata says %s: the file changed after it was written "+
+			"(corrupt, or rewritten by a tool that kept the %s metadata): %w", got, want, ChecksumKey, ErrChecksum)
+	}
+	return nil
 }
 
 // parseEntry decodes and checks one tensor's header entry against a buffer
@@ -212,37 +315,37 @@ func Parse(data []byte) (*File, error) {
 func parseEntry(name string, msg json.RawMessage, bufLen int) (t Tensor, begin, end int, err error) {
 	var e headerEntry
 	if err := json.Unmarshal(msg, &e); err != nil {
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: bad header entry: %w", name, err)
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: bad header entry: %w", quoteName(name), err)
 	}
 	switch {
 	case e.DType == nil:
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: missing dtype", name)
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: missing dtype", quoteName(name))
 	case e.Shape == nil:
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: missing shape", name)
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: missing shape", quoteName(name))
 	case e.DataOffsets == nil:
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: missing data_offsets", name)
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: missing data_offsets", quoteName(name))
 	}
 	dt := DType(*e.DType)
 	size := dt.Size()
 	if size == 0 {
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: unknown dtype %q", name, *e.DType)
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: unknown dtype %s", quoteName(name), quoteName(*e.DType))
 	}
 	shape := make([]int, len(*e.Shape))
 	for i, d := range *e.Shape {
 		if d < 0 || uint64(d) > math.MaxInt {
-			return t, 0, 0, fmt.Errorf("safetensors: tensor %q: shape %v has invalid dimension %d", name, *e.Shape, d)
+			return t, 0, 0, fmt.Errorf("safetensors: tensor %s: shape %s has invalid dimension %d", quoteName(name), FormatShape(*e.Shape), d)
 		}
 		shape[i] = int(d)
 	}
 	off := *e.DataOffsets
 	if len(off) != 2 {
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: data_offsets has %d entries, want 2", name, len(off))
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: data_offsets has %d entries, want 2", quoteName(name), len(off))
 	}
 	if off[0] < 0 || off[1] < 0 || off[0] > off[1] {
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: data_offsets [%d,%d] are not 0 <= begin <= end", name, off[0], off[1])
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: data_offsets [%d,%d] are not 0 <= begin <= end", quoteName(name), off[0], off[1])
 	}
 	if off[1] > int64(bufLen) {
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: data_offsets [%d,%d] exceed buffer of %d bytes", name, off[0], off[1], bufLen)
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: data_offsets [%d,%d] exceed buffer of %d bytes", quoteName(name), off[0], off[1], bufLen)
 	}
 	begin, end = int(off[0]), int(off[1])
 	n, ok := numel(shape)
@@ -253,8 +356,7 @@ func parseEntry(name string, msg json.RawMessage, bufLen int) (t Tensor, begin, 
 		nbytes = lo
 	}
 	if !ok || nbytes != uint64(end-begin) {
-		return t, 0, 0, fmt.Errorf("safetensors: tensor %q: shape %v of %s needs %s bytes but data_offsets [%d,%d] hold %d",
-			name, shape, dt, nbytesString(nbytes, ok), begin, end, end-begin)
+		return t, 0, 0, fmt.Errorf("safetensors: tensor %s: shape %s of %s needs %s bytes but data_offsets [%d,%d] hold %d", quoteName(name), FormatShape(shape), dt, nbytesString(nbytes, ok), begin, end, end-begin)
 	}
 	return Tensor{Name: name, DType: dt, Shape: shape}, begin, end, nil
 }
@@ -274,10 +376,10 @@ func (t *Tensor) checkData() (int, error) {
 	}
 	n, ok := numel(t.Shape)
 	if !ok {
-		return 0, fmt.Errorf("safetensors: tensor %q: invalid shape %v", t.Name, t.Shape)
+		return 0, fmt.Errorf("safetensors: tensor %s: invalid shape %s", quoteName(t.Name), FormatShape(t.Shape))
 	}
 	if hi, lo := bits.Mul64(uint64(n), uint64(size)); hi != 0 || lo != uint64(len(t.Data)) {
-		return 0, fmt.Errorf("safetensors: tensor %q: shape %v of %s does not match %d data bytes", t.Name, t.Shape, t.DType, len(t.Data))
+		return 0, fmt.Errorf("safetensors: tensor %s: shape %s of %s does not match %d data bytes", quoteName(t.Name), FormatShape(t.Shape), t.DType, len(t.Data))
 	}
 	return n, nil
 }
@@ -384,22 +486,26 @@ func FromFloat32(name string, shape []int, x []float32, dt DType) Tensor {
 }
 
 // Write writes tensors in safetensors format, laying out their data in the
-// given order. metadata may be nil. The JSON header is padded with spaces to
-// a multiple of 8 bytes, as the reference implementation does, so the data
-// buffer starts aligned.
+// given order. metadata may be nil; Write adds ChecksumKey and its copy to
+// it (replacing any value given). The JSON header is padded with spaces to a multiple of
+// 8 bytes, as the reference implementation does, so the data buffer starts
+// aligned.
 func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
+	meta := make(map[string]string, len(metadata)+1)
+	for k, v := range metadata {
+		meta[k] = v
+	}
+	meta[ChecksumKey] = checksumPlaceholder
+	meta[checksumCopyKey] = checksumPlaceholder
 	var hdr bytes.Buffer
 	hdr.WriteByte('{')
-	first := true
-	if len(metadata) > 0 {
-		m, err := json.Marshal(metadata) // map keys are sorted: deterministic output
-		if err != nil {
-			return fmt.Errorf("safetensors: encode metadata: %w", err)
-		}
-		hdr.WriteString(`"` + metadataKey + `":`)
-		hdr.Write(m)
-		first = false
+	m, err := json.Marshal(meta) // map keys are sorted: deterministic output
+	if err != nil {
+		return fmt.Errorf("safetensors: encode metadata: %w", err)
 	}
+	hdr.WriteString(`"` + metadataKey + `":`)
+	hdr.Write(m)
+	first := false
 	seen := make(map[string]bool, len(tensors))
 	var offset uint64
 	for i := range tensors {
@@ -440,6 +546,17 @@ func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 	}
 	var lenBuf [8]byte
 	binary.LittleEndian.PutUint64(lenBuf[:], uint64(hdr.Len()))
+	// The metadata comes first in the header, so the first occurrence of
+	// each field is the checksum's (and the only one, see checksumField).
+	crc := crc32.Update(0, castagnoli, lenBuf[:])
+	crc = crc32.Update(crc, castagnoli, hdr.Bytes())
+	for i := range tensors {
+		crc = crc32.Update(crc, castagnoli, tensors[i].Data)
+	}
+	for _, key := range []string{ChecksumKey, checksumCopyKey} {
+		field := checksumField(key)
+		copy(hdr.Bytes()[bytes.Index(hdr.Bytes(), field)+len(field):], fmt.Sprintf("%08x", crc))
+	}
 	if _, err := w.Write(lenBuf[:]); err != nil {
 		return fmt.Errorf("safetensors: write header length: %w", err)
 	}
@@ -452,4 +569,29 @@ func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// maxShapeDims is how many dimensions FormatShape prints before cutting.
+const maxShapeDims = 8
+
+// FormatShape prints a shape as [a b c] (the way %v prints a slice), cut
+// after a few dimensions with the rank given, so that an error about a
+// hostile shape of a million dimensions stays one short line.
+func FormatShape[T int | int64](shape []T) string {
+	if len(shape) <= maxShapeDims {
+		return fmt.Sprint(shape)
+	}
+	return fmt.Sprintf("%v... (%d dimensions)", shape[:maxShapeDims], len(shape))
+}
+
+// maxNameBytes bounds the bytes of a tensor name quoted in an error.
+const maxNameBytes = 96
+
+// quoteName returns name quoted as %q does, cut (with its length given)
+// when a hostile header makes it long.
+func quoteName(name string) string {
+	if len(name) <= maxNameBytes {
+		return strconv.Quote(name)
+	}
+	return fmt.Sprintf("%q... (%d bytes)", name[:maxNameBytes], len(name))
 }

@@ -6,9 +6,15 @@
 // fsync, close, rename over the destination, then fsync the directory so the
 // rename itself is durable.
 //
+// A process killed mid-write leaves its temporary file behind
+// (".<name>.tmp-<digits>"). Write removes such leftovers of its own target
+// that have sat unmodified for a minute; CleanStale removes those of every
+// target in a directory, for a program to call when it starts writing there.
+//
 // Error policy: every failure is returned wrapped with the path and the step
 // that failed; on any error the temporary file is removed and the file at
-// path is left as it was.
+// path is left as it was. Removing stale temp files is best effort and
+// never fails a Write.
 package atomicfile
 
 import (
@@ -29,9 +35,12 @@ func Write(path string, perm os.FileMode, fn func(w io.Writer) error) (err error
 	if dir == "" {
 		dir = "."
 	}
+	// Leftovers of this target from a killed writer: best effort, a
+	// failure to remove one must not fail this write.
+	_, _ = CleanStale(dir, base, sameTargetAge)
 	// The leading dot and the pattern keep stray temp files recognisable
-	// and out of globs like *.pth.
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	// and out of globs like *.pth (tempTarget parses them back).
+	tmp, err := os.CreateTemp(dir, "."+base+tmpInfix+"*")
 	if err != nil {
 		return fmt.Errorf("atomicfile: create temp for %s: %w", path, err)
 	}
