@@ -26,11 +26,12 @@ func TestBitFlipsAreErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	resume := filepath.Join(dir, "resume.safetensors")
-	st := &checkpoint.ResumeState{
-		Config: c, Step: 100, AdamStep: 100, Epoch: 1,
-		Loader: json.RawMessage(`{"pos":12345}`), WorldSize: 1, Options: json.RawMessage(`{"lr":0.0005}`),
-		Params: p.Data, M: make([]float32, len(p.Data)), V: make([]float32, len(p.Data)),
+	meta, err := json.Marshal(map[string]any{"config": c, "step": 100, "adam_step": 100, "epoch": 1, "world_size": 1,
+		"loader": map[string]any{"offset": 12345}, "options": map[string]any{"LearningRate": 0.0005}})
+	if err != nil {
+		t.Fatal(err)
 	}
+	st := &checkpoint.ResumeFile{Meta: meta, Params: p.Data, M: make([]float32, len(p.Data)), V: make([]float32, len(p.Data))}
 	if err := checkpoint.SaveResume(resume, st); err != nil {
 		t.Fatal(err)
 	}
