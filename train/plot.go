@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 
 	"github.com/minimind-go/minimind/internal/atomicfile"
 	"gonum.org/v1/plot"
@@ -20,20 +21,25 @@ func PlotLoss(path, title string, steps []Step) error {
 	if len(steps) == 0 {
 		return fmt.Errorf("plot %s: no steps", path)
 	}
-	raw := make(plotter.XYs, len(steps))
-	ema := make(plotter.XYs, len(steps))
-	lr := make(plotter.XYs, len(steps))
+	raw := make(plotter.XYs, 0, len(steps))
+	ema := make(plotter.XYs, 0, len(steps))
+	lr := make(plotter.XYs, 0, len(steps))
 	alpha := 2 / (1 + float64(min(50, max(2, len(steps)/20))))
 	var avg float64
-	for i, s := range steps {
-		if i == 0 {
+	for _, s := range steps {
+		lr = append(lr, plotter.XY{X: float64(s.Step), Y: s.LR})
+		// A skipped NaN/Inf step has no point on the loss curve (the
+		// plotter rejects them) and stays out of the average.
+		if math.IsNaN(s.Loss) || math.IsInf(s.Loss, 0) {
+			continue
+		}
+		if len(raw) == 0 {
 			avg = s.Loss
 		} else {
 			avg = alpha*s.Loss + (1-alpha)*avg
 		}
-		raw[i] = plotter.XY{X: float64(s.Step), Y: s.Loss}
-		ema[i] = plotter.XY{X: float64(s.Step), Y: avg}
-		lr[i] = plotter.XY{X: float64(s.Step), Y: s.LR}
+		raw = append(raw, plotter.XY{X: float64(s.Step), Y: s.Loss})
+		ema = append(ema, plotter.XY{X: float64(s.Step), Y: avg})
 	}
 	top := plot.New()
 	top.Title.Text = title
