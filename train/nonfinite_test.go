@@ -294,3 +294,23 @@ func TestPlotNonfinite(t *testing.T) {
 		t.Fatalf("a plot of only non-finite losses: %v", err)
 	}
 }
+
+// TestPlotDegenerate: ranges gonum cannot tick (one step at a huge
+// learning rate) still plot.
+func TestPlotDegenerate(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		steps []train.Step
+	}{
+		{name: "one step, lr 1e30", steps: []train.Step{{Step: 1, Loss: 9, LR: 1e30}}},
+		{name: "constant huge loss", steps: []train.Step{{Step: 1, Loss: 1e300, LR: 1}, {Step: 2, Loss: 1e300, LR: 1}}},
+		{name: "one step, lr 0", steps: []train.Step{{Step: 1, Loss: 0, LR: 0}}},
+		{name: "widest span", steps: []train.Step{{Step: 1, Loss: 0, LR: 0}, {Step: 2, Loss: math.MaxFloat64, LR: math.MaxFloat64}, {Step: 3, Loss: math.MaxFloat64, LR: 1}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := train.PlotLoss(filepath.Join(t.TempDir(), "loss.png"), "t", c.steps); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
