@@ -16,6 +16,13 @@
 //     and the loss plot; Evaluate is the token-weighted cross-entropy of a
 //     model on a JSONL dataset (`minimind eval`).
 //
+// A NaN or infinite loss or gradient norm stops training with ErrNonFinite
+// before the update is applied and before anything is saved, so the files
+// on disk stay those of the last good save point (Options.SkipNonfinite
+// skips a budget of such steps instead); metrics.jsonl still records the
+// step, with "NaN"/"+Inf" as strings. Resuming checks the state's fields
+// (ErrResumeField) and refuses a changed schedule (ErrChangedSchedule).
+//
 // Errors are returned with context, never printed; progress is reported
 // through hooks (Config.OnStep, OnSave, ...; Trainer.OnStep, OnSave), and a
 // nil hook does nothing. A Trainer is used by one goroutine; the kernels it

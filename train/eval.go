@@ -47,6 +47,9 @@ func Evaluate(ctx context.Context, m *model.Model, ds *data.JSONLDataset, enc *d
 			return nil, err
 		}
 		T := len(samples[i].x)
+		if T > m.Config.MaxPositionEmbeddings {
+			return nil, fmt.Errorf("eval: a sample of %d positions %w %d", T, ErrMaxSeqLen, m.Config.MaxPositionEmbeddings)
+		}
 		B := min(max(1, batchTokens/T), len(samples)-i)
 		x, y, mask := make([]int32, B*T), make([]int32, B*T), make([]float32, B*T)
 		for b, s := range samples[i : i+B] {
@@ -66,7 +69,12 @@ func Evaluate(ctx context.Context, m *model.Model, ds *data.JSONLDataset, enc *d
 		return nil, ErrNoTargets
 	}
 	loss := sum / tokens
-	return &EvalResult{Loss: loss, PPL: math.Exp(loss), Tokens: int64(tokens), Samples: len(samples)}, nil
+	res := &EvalResult{Loss: loss, PPL: math.Exp(loss), Tokens: int64(tokens), Samples: len(samples)}
+	if bad := nonfinite([]string{"loss", "ppl"}, res.Loss, res.PPL); bad != "" {
+		// NaN or Inf weights, or a loss beyond exp's range: no number to report.
+		return nil, fmt.Errorf("eval: non-finite %s (loss %g, ppl %g over %d tokens): %w", bad, res.Loss, res.PPL, res.Tokens, ErrNonFinite)
+	}
+	return res, nil
 }
 
 // evalSample is one unpadded sample.

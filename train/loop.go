@@ -32,6 +32,10 @@ type Trainer struct {
 
 	// Step counts optimizer steps done; set by Restore.
 	Step int
+	// Skipped counts the steps of Step whose update was skipped for a
+	// non-finite loss or gradient norm (Options.SkipNonfinite); set by
+	// Restore.
+	Skipped int
 
 	// OnStep is called after every optimizer step (nil: nothing).
 	OnStep func(Step)
@@ -79,23 +83,29 @@ func (t *Trainer) State() *ResumeState {
 	}
 	return &ResumeState{
 		Config: t.Model.Config, Step: t.Step, AdamStep: t.Opt.T, Epoch: pos.Epoch,
-		Loader: pos, WorldSize: t.worldSize(), Options: t.Options,
+		Loader: pos, WorldSize: t.worldSize(), Options: t.Options, Skipped: t.Skipped,
 		Params: t.Model.Params.Data, M: t.Opt.M, V: t.Opt.V,
 	}
 }
 
-// ErrWorldSize is returned when a run is resumed with a different number
-// of data-parallel ranks.
-var ErrWorldSize = errors.New("world size differs")
-
 // Restore continues from st: weights, moments, counters and the loader's
-// position. The architecture and world size must match.
+// position. The architecture and world size must match, and st must lie
+// within this run (its step at most TotalSteps).
 func (t *Trainer) Restore(st *ResumeState, elapsed float64) error {
+	if err := st.Validate(); err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
 	if st.WorldSize != t.worldSize() {
 		return fmt.Errorf("resume: saved by %d ranks, running %d: %w (the data order and batch split depend on it; resume with the same world size)", st.WorldSize, t.worldSize(), ErrWorldSize)
 	}
-	if len(st.Params) != len(t.Model.Params.Data) {
-		return fmt.Errorf("resume: the saved model has %d parameters, this one %d (architecture flags differ?)", len(st.Params), len(t.Model.Params.Data))
+	if len(st.Params) != len(t.Model.Params.Data) || len(st.M) != len(st.Params) || len(st.V) != len(st.Params) {
+		return fmt.Errorf("resume: the saved model has %d parameters (moments %d, %d), this one %d (architecture flags differ?)", len(st.Params), len(st.M), len(st.V), len(t.Model.Params.Data))
+	}
+	if total := t.TotalSteps(); st.Step > total {
+		return fmt.Errorf("resume: step %d is past this run's %d steps: %w", st.Step, total, ErrResumeField)
+	}
+	if st.Loader.Epoch > t.Options.Epochs {
+		return fmt.Errorf("resume: loader epoch %d is past this run's %d epochs: %w", st.Loader.Epoch, t.Options.Epochs, ErrResumeField)
 	}
 	if err := t.Loader.Restore(st.Loader); err != nil {
 		return fmt.Errorf("resume: %w", err)
@@ -104,7 +114,7 @@ func (t *Trainer) Restore(st *ResumeState, elapsed float64) error {
 	copy(t.Opt.M, st.M)
 	copy(t.Opt.V, st.V)
 	t.Opt.T = st.AdamStep
-	t.Step = st.Step
+	t.Step, t.Skipped = st.Step, st.Skipped
 	t.pos, t.hasPos = st.Loader, true
 	t.elapsed0 = elapsed
 	return nil
@@ -148,6 +158,10 @@ func (t *Trainer) Run(ctx context.Context) error {
 			if b.B == 0 { // a rank's empty share of a final partial batch
 				continue
 			}
+			if b.T > m.Config.MaxPositionEmbeddings {
+				// The RoPE tables end there; the kernels would index past them.
+				return fmt.Errorf("step %d: %d positions per row: %w %d", t.Step+1, b.T, ErrMaxSeqLen, m.Config.MaxPositionEmbeddings)
+			}
 			st, err := m.ForwardBackward(b.X, b.Y, b.LossMask, b.B, b.T, float32(1/float64(o.Accumulation)))
 			if err != nil {
 				return fmt.Errorf("step %d: %w", t.Step+1, err)
@@ -182,15 +196,39 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 		norm, _ := ClipGradNorm(be, m.Grads, o.GradClip)
 		lr := LR(t.Step, total, o.WarmupIters, o.LearningRate)
-		t.Opt.Step(be, m.Params.Data, m.Grads, float32(lr))
+		// Every rank sees the same averaged loss and gradients, so every
+		// rank makes the same choice here and they stay in lockstep.
+		bad := nonfinite(stepValues, loss, ce, aux, norm)
+		rec := Step{
+			Step: t.Step + 1, Total: total, Epoch: epoch, Loss: loss, CE: ce, Aux: aux, LR: lr, GradNorm: norm,
+			Nonfinite: bad,
+		}
+		if bad != "" && t.Skipped >= o.SkipNonfinite {
+			// Record the step that stopped the run, apply nothing, save
+			// nothing: the files on disk stay those of the last good step.
+			rec.TokensPerS, rec.ElapsedS, rec.Stopped = float64(tokens)/time.Since(stepStart).Seconds(), t.Elapsed(), true
+			if t.OnStep != nil {
+				t.OnStep(rec)
+			}
+			hint := "--skip_nonfinite N skips up to N such steps"
+			if o.SkipNonfinite > 0 {
+				hint = fmt.Sprintf("--skip_nonfinite %d: %d steps skipped already", o.SkipNonfinite, t.Skipped)
+			}
+			return fmt.Errorf("step %d: non-finite %s (loss %g, ce %g, aux %g, grad_norm %g): update not applied, nothing saved (the files hold the last save point); %s: %w",
+				t.Step+1, bad, loss, ce, aux, norm, hint, ErrNonFinite)
+		}
+		if bad != "" {
+			// As AMP's GradScaler: no update (AdamW's moments and t stay),
+			// but the step counts and the schedule moves on.
+			t.Skipped++
+		} else {
+			t.Opt.Step(be, m.Params.Data, m.Grads, float32(lr))
+		}
 		t.Step++
 		t.savePos()
-		dt := time.Since(stepStart).Seconds()
+		rec.TokensPerS, rec.ElapsedS = float64(tokens)/time.Since(stepStart).Seconds(), t.Elapsed()
 		if t.OnStep != nil {
-			t.OnStep(Step{
-				Step: t.Step, Total: total, Epoch: epoch, Loss: loss, CE: ce, Aux: aux, LR: lr, GradNorm: norm,
-				TokensPerS: float64(tokens) / dt, ElapsedS: t.elapsed0 + time.Since(t.start).Seconds(),
-			})
+			t.OnStep(rec)
 		}
 		reason := ""
 		switch {
@@ -202,6 +240,9 @@ func (t *Trainer) Run(ctx context.Context) error {
 			reason = "interval"
 		}
 		if reason != "" && t.OnSave != nil {
+			if err := t.checkWeights(); err != nil {
+				return fmt.Errorf("step %d: not saving: %w", t.Step, err)
+			}
 			if err := t.OnSave(ctx, reason, t.State()); err != nil {
 				return fmt.Errorf("step %d: save: %w", t.Step, err)
 			}
@@ -236,9 +277,42 @@ func (t *Trainer) interrupt(err error) error {
 		err = errors.Join(err, fmt.Errorf("rewinding the loader: %w", rerr))
 	}
 	if t.OnSave != nil {
+		if werr := t.checkWeights(); werr != nil {
+			return errors.Join(err, fmt.Errorf("not saving on interrupt: %w", werr))
+		}
 		if serr := t.OnSave(context.WithoutCancel(context.Background()), "interrupt", t.State()); serr != nil {
 			return errors.Join(err, fmt.Errorf("saving on interrupt: %w", serr))
 		}
 	}
 	return err
+}
+
+// stepValues names the values the loop checks, in nonfinite's order.
+var stepValues = []string{"loss", "ce", "aux", "grad_norm"}
+
+// checkWeights refuses weights or moments holding a NaN or Inf, which a
+// checkpoint must never carry (a save would replace the last good one).
+// Finite losses and gradients keep them finite, so this is a last guard;
+// it reads the slabs once per save point.
+func (t *Trainer) checkWeights() error {
+	for _, x := range []struct {
+		name string
+		s    []float32
+	}{{"weights", t.Model.Params.Data}, {"AdamW m", t.Opt.M}, {"AdamW v", t.Opt.V}} {
+		if i := firstNonfinite(x.s); i >= 0 {
+			return fmt.Errorf("the %s hold %v at index %d: %w", x.name, x.s[i], i, ErrNonFinite)
+		}
+	}
+	return nil
+}
+
+// firstNonfinite returns the index of the first NaN or Inf in s, or -1.
+func firstNonfinite(s []float32) int {
+	for i, v := range s {
+		// v-v is 0 for finite v and NaN for NaN and ±Inf.
+		if v-v != 0 {
+			return i
+		}
+	}
+	return -1
 }

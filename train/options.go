@@ -5,18 +5,19 @@ package train
 // DefaultSFTOptions; the CLI's flag defaults are read from them. A run's
 // Options are stored in its resume state.
 type Options struct {
-	Epochs       int         // --epochs: passes over the data
-	BatchSize    int         // --batch_size: sequences per micro-batch, per rank
-	MaxSeqLen    int         // --max_seq_len: tokens per sample (the dataset's; Run records the one it trained with)
-	Accumulation int         // --accumulation_steps: micro-batches per optimizer step
-	LearningRate float64     // --learning_rate: peak lr
-	WarmupIters  int         // --warmup_iters: linear warmup steps
-	GradClip     float64     // --grad_clip: max global norm (0 = no clipping)
-	SaveInterval int         // --save_interval: optimizer steps between checkpoints (0 = epoch ends only)
-	LogInterval  int         // --log_interval: optimizer steps between log lines (for the caller's log)
-	Seed         uint64      // --seed: initialisation, shuffling and SFT augmentation
-	Shuffle      bool        // --shuffle: a new order every epoch (false keeps file order)
-	AdamW        AdamWConfig // betas, eps, weight decay
+	Epochs        int         // --epochs: passes over the data
+	BatchSize     int         // --batch_size: sequences per micro-batch, per rank
+	MaxSeqLen     int         // --max_seq_len: tokens per sample (the dataset's; Run records the one it trained with)
+	Accumulation  int         // --accumulation_steps: micro-batches per optimizer step
+	LearningRate  float64     // --learning_rate: peak lr
+	WarmupIters   int         // --warmup_iters: linear warmup steps
+	GradClip      float64     // --grad_clip: max global norm (0 = no clipping)
+	SaveInterval  int         // --save_interval: optimizer steps between checkpoints (0 = epoch ends only)
+	LogInterval   int         // --log_interval: optimizer steps between log lines (for the caller's log)
+	Seed          uint64      // --seed: initialisation, shuffling and SFT augmentation
+	Shuffle       bool        // --shuffle: a new order every epoch (false keeps file order)
+	SkipNonfinite int         // --skip_nonfinite: steps with a NaN/Inf loss or grad norm to skip (no update; the schedule moves on, as AMP's GradScaler) before one stops the run
+	AdamW         AdamWConfig // betas, eps, weight decay
 }
 
 // DefaultOptions are MiniMind-Go's pretraining defaults (SPEC decisions).
@@ -33,7 +34,10 @@ func DefaultOptions() Options {
 		LogInterval:  100,
 		Seed:         42,
 		Shuffle:      true, // as the seed's DataLoader(shuffle=True)
-		AdamW:        DefaultAdamW(),
+		// A NaN loss means diverged weights or bad data: stop at the first
+		// rather than burn compute (the last checkpoint is the good one).
+		SkipNonfinite: 0,
+		AdamW:         DefaultAdamW(),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 
 	"github.com/minimind-go/minimind/internal/atomicfile"
 	"gonum.org/v1/plot"
@@ -16,24 +17,38 @@ import (
 // PlotLoss writes a PNG of the loss curve: every optimizer step's loss in
 // a light line and an exponential moving average on top, with the
 // learning rate in a smaller panel below.
-func PlotLoss(path, title string, steps []Step) error {
+func PlotLoss(path, title string, steps []Step) (err error) {
 	if len(steps) == 0 {
 		return fmt.Errorf("plot %s: no steps", path)
 	}
-	raw := make(plotter.XYs, len(steps))
-	ema := make(plotter.XYs, len(steps))
-	lr := make(plotter.XYs, len(steps))
+	defer func() {
+		// gonum panics on ranges it cannot tick; widen below avoids the
+		// known ones, and a picture is not worth a crashed run.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("plot %s: %v", path, r)
+		}
+	}()
+	raw := make(plotter.XYs, 0, len(steps))
+	ema := make(plotter.XYs, 0, len(steps))
+	lr := make(plotter.XYs, 0, len(steps))
 	alpha := 2 / (1 + float64(min(50, max(2, len(steps)/20))))
 	var avg float64
-	for i, s := range steps {
-		if i == 0 {
+	for _, s := range steps {
+		lr = append(lr, plotter.XY{X: float64(s.Step), Y: s.LR})
+		// A skipped NaN/Inf step has no point on the loss curve (the
+		// plotter rejects them) and stays out of the average.
+		if math.IsNaN(s.Loss) || math.IsInf(s.Loss, 0) {
+			continue
+		}
+		if len(raw) == 0 {
 			avg = s.Loss
 		} else {
 			avg = alpha*s.Loss + (1-alpha)*avg
 		}
-		raw[i] = plotter.XY{X: float64(s.Step), Y: s.Loss}
-		ema[i] = plotter.XY{X: float64(s.Step), Y: avg}
-		lr[i] = plotter.XY{X: float64(s.Step), Y: s.LR}
+		raw = append(raw, plotter.XY{X: float64(s.Step), Y: s.Loss})
+		if !math.IsInf(avg, 0) { // a sum of two huge losses can overflow
+			ema = append(ema, plotter.XY{X: float64(s.Step), Y: avg})
+		}
 	}
 	top := plot.New()
 	top.Title.Text = title
@@ -51,6 +66,8 @@ func PlotLoss(path, title string, steps []Step) error {
 	l2.Color = color.RGBA{R: 20, G: 60, B: 160, A: 255}
 	l2.Width = vg.Points(2)
 	top.Add(l1, l2)
+	widen(&top.X)
+	widen(&top.Y)
 	top.Legend.Add("loss", l1)
 	top.Legend.Add("moving average", l2)
 	top.Legend.Top = true
@@ -65,6 +82,8 @@ func PlotLoss(path, title string, steps []Step) error {
 	}
 	l3.Color = color.RGBA{R: 200, G: 90, B: 30, A: 255}
 	bottom.Add(l3)
+	widen(&bottom.X)
+	widen(&bottom.Y)
 
 	const w, h = 9 * vg.Inch, 6 * vg.Inch
 	img := vgimg.New(w, h)
@@ -81,4 +100,16 @@ func PlotLoss(path, title string, steps []Step) error {
 		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(wr)
 		return err
 	})
+}
+
+// widen gives an axis whose data span is empty or below float64's
+// resolution (one step; a constant learning rate of 1e30) a span of 10%
+// of its value, which gonum's ticker can divide.
+func widen(a *plot.Axis) {
+	lo, hi := a.Min, a.Max
+	if math.IsInf(lo, 0) || math.IsInf(hi, 0) || hi-lo > 1e-9*math.Max(math.Abs(lo), math.Abs(hi)) {
+		return // no data (gonum copes), or a span it can tick
+	}
+	d := math.Max(0.05*math.Max(math.Abs(lo), math.Abs(hi)), 1e-9)
+	a.Min, a.Max = lo-d, hi+d
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,10 +66,16 @@ type Config struct {
 	Comm    Comm            // data-parallel ranks; nil (or one rank) is one process
 	Workers int             // goroutines filling a batch's rows (JSONL data tokenizes there)
 
-	OutDir    string // checkpoints, metrics.jsonl and loss.png (created if missing)
-	Init      string // start from these weights (HF directory or .pth) instead of random / the pretrain checkpoint
-	Resume    bool   // continue from OutDir's resume state when it exists
-	SaveDType string // precision of the .pth weights: "f16" (as MiniMind), "bf16" or "f32", any case
+	OutDir string // checkpoints, metrics.jsonl and loss.png (created if missing)
+	Init   string // start from these weights (HF directory or .pth) instead of random / the pretrain checkpoint
+	Resume bool   // continue from OutDir's resume state when it exists
+	// AllowChangedSchedule lets a resumed run change the options that
+	// shape its batches and learning-rate schedule (epochs, batch size,
+	// accumulation, max_seq_len, lr, warmup, grad clip); Run then notes
+	// each change through OnLog. Without it such a change is an error
+	// (ErrChangedSchedule).
+	AllowChangedSchedule bool
+	SaveDType            string // precision of the .pth weights: "f16" (as MiniMind), "bf16" or "f32", any case
 
 	// Hooks, called on rank 0 only; a nil hook does nothing.
 	OnLog     func(msg string)             // a note on a choice Run made (no resume state, no pretrain checkpoint)
@@ -151,6 +158,12 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		return nil, errors.New("train: no training examples")
 	case cfg.Backend == nil:
 		return nil, errors.New("train: no backend")
+	case !(cfg.Options.LearningRate >= 0) || math.IsInf(cfg.Options.LearningRate, 0):
+		return nil, fmt.Errorf("train: learning rate %g: want a finite number, at least 0", cfg.Options.LearningRate)
+	case !(cfg.Options.GradClip >= 0) || math.IsInf(cfg.Options.GradClip, 0):
+		return nil, fmt.Errorf("train: grad clip %g: want a finite number, at least 0", cfg.Options.GradClip)
+	case cfg.Options.SkipNonfinite < 0:
+		return nil, fmt.Errorf("train: skip_nonfinite %d: want at least 0", cfg.Options.SkipNonfinite)
 	}
 	dtype := strings.ToUpper(cfg.SaveDType)
 	switch safetensors.DType(dtype) {
@@ -184,6 +197,21 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	}
 	o := cfg.Options
 	o.MaxSeqLen = cfg.Data.MaxSeqLen() // a prepared file's own, which wins
+	if maxPos := params.Config.MaxPositionEmbeddings; o.MaxSeqLen-1 > maxPos {
+		// Every path (new model, Init, the pretrain checkpoint, a resume
+		// state) comes through here; the kernels would index past the RoPE
+		// tables.
+		return nil, fmt.Errorf("train: --max_seq_len %d (%d positions per sample) %w %d of the model (from %s): use --max_seq_len %d or less",
+			o.MaxSeqLen, o.MaxSeqLen-1, ErrMaxSeqLen, maxPos, source, maxPos+1)
+	}
+	var changes []string
+	if resume != nil {
+		changes = scheduleChanges(resume.Options, o)
+		if len(changes) > 0 && !cfg.AllowChangedSchedule {
+			return nil, fmt.Errorf("train: resume from %s: %s (saved → now): %w; rerun with the saved values, or pass --allow_changed_schedule to continue with the new ones",
+				paths.Resume, strings.Join(changes, ", "), ErrChangedSchedule)
+		}
+	}
 	loader, err := data.NewLoader(cfg.Data, data.LoaderOptions{
 		BatchSize: o.BatchSize, Seed: o.Seed, Shuffle: o.Shuffle,
 		Rank: rank, World: world, Workers: cfg.Workers,
@@ -198,6 +226,10 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if resume != nil {
 		if err := tr.Restore(resume, 0); err != nil {
 			return nil, err
+		}
+		if len(changes) > 0 {
+			logf("resume: continuing with a changed schedule (--allow_changed_schedule): %s (saved → now)%s",
+				strings.Join(changes, ", "), lrJump(resume, tr, cfg.Data.Len(), world))
 		}
 	}
 	res = &Result{
@@ -232,14 +264,19 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if cfg.OnStart != nil {
 		cfg.OnStart(res.Start)
 	}
+	var recErr error // the first failed metrics write, reported at the next save point or the end
 	tr.OnStep = func(s Step) {
-		// Metrics are best effort: a full disk shows at the next save.
-		_ = rec.Add(s)
+		if err := rec.Add(s); err != nil && recErr == nil {
+			recErr = fmt.Errorf("step %d: %s: %w", s.Step, paths.Metrics, err)
+		}
 		if cfg.OnStep != nil {
 			cfg.OnStep(s)
 		}
 	}
 	tr.OnSave = func(_ context.Context, reason string, st *ResumeState) error {
+		if recErr != nil {
+			return recErr
+		}
 		if err := checkpoint.SavePth(paths.Weights, params, dtype); err != nil {
 			return err
 		}
@@ -257,8 +294,61 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if err := tr.Run(ctx); err != nil {
 		return nil, err
 	}
+	if recErr != nil {
+		return nil, recErr
+	}
 	res.Steps, res.Elapsed = rec.History(), tr.Elapsed()
 	return res, nil
+}
+
+// scheduleChanges lists the options of now that differ from saved and
+// change the batches or the learning-rate schedule, as "--flag saved →
+// now". A saved 0 in a field older files lack (batch size, max_seq_len)
+// is not a change. The seed and shuffle are checked by the loader, the
+// world size by Restore: those cannot change at all.
+func scheduleChanges(saved, now Options) []string {
+	var out []string
+	add := func(flag string, a, b any) { out = append(out, fmt.Sprintf("--%s %v → %v", flag, a, b)) }
+	if saved.Epochs != now.Epochs {
+		add("epochs", saved.Epochs, now.Epochs)
+	}
+	if saved.BatchSize != 0 && saved.BatchSize != now.BatchSize {
+		add("batch_size", saved.BatchSize, now.BatchSize)
+	}
+	if max(1, saved.Accumulation) != max(1, now.Accumulation) {
+		add("accumulation_steps", saved.Accumulation, now.Accumulation)
+	}
+	if saved.MaxSeqLen != 0 && saved.MaxSeqLen != now.MaxSeqLen {
+		add("max_seq_len", saved.MaxSeqLen, now.MaxSeqLen)
+	}
+	if saved.LearningRate != now.LearningRate {
+		add("learning_rate", saved.LearningRate, now.LearningRate)
+	}
+	if saved.WarmupIters != now.WarmupIters {
+		add("warmup_iters", saved.WarmupIters, now.WarmupIters)
+	}
+	if saved.GradClip != now.GradClip {
+		add("grad_clip", saved.GradClip, now.GradClip)
+	}
+	if saved.AdamW != now.AdamW {
+		add("adamw", fmt.Sprintf("%+v", saved.AdamW), fmt.Sprintf("%+v", now.AdamW))
+	}
+	return out
+}
+
+// lrJump describes how the resumed run's schedule differs at its next
+// step from the saved run's: total steps and learning rate.
+func lrJump(st *ResumeState, tr *Trainer, n, world int) string {
+	so := st.Options
+	if so.BatchSize < 1 {
+		return "" // an older file: the saved run's length is unknown
+	}
+	g, a := so.BatchSize*world, max(1, so.Accumulation)
+	oldTotal := so.Epochs * (((n+g-1)/g + a - 1) / a) // as Trainer.TotalSteps
+	newTotal := tr.TotalSteps()
+	return fmt.Sprintf("; at step %d the run's length goes from %d to %d steps and the learning rate from %.3g to %.3g",
+		st.Step+1, oldTotal, newTotal,
+		LR(st.Step, oldTotal, so.WarmupIters, so.LearningRate), LR(st.Step, newTotal, tr.Options.WarmupIters, tr.Options.LearningRate))
 }
 
 // weights returns the starting weights, in order of precedence: the resume

@@ -70,7 +70,8 @@ func TestRunWeightSource(t *testing.T) {
 		{name: "sft without pretrain checkpoint", stage: "sft", want: "random init (seed 42)", wantLog: "warning: DIR/pretrain_32.pth not found; fine-tuning a randomly initialised model"},
 		{name: "sft from the pretrain checkpoint", stage: "sft", pretrainPth: true, want: "DIR/pretrain_32.pth"},
 		{name: "init over the pretrain checkpoint", stage: "sft", pretrainPth: true, init: true, want: "INIT"},
-		{name: "resume over init", stage: "sft", pretrainPth: true, init: true, resumeState: true, resume: true, want: "DIR/full_sft_32_resume.safetensors (step 3)"},
+		{name: "resume over init", stage: "sft", pretrainPth: true, init: true, resumeState: true, resume: true, want: "DIR/full_sft_32_resume.safetensors (step 3)",
+			wantLog: "resume: continuing with a changed schedule (--allow_changed_schedule): --epochs 1 → 2 (saved → now); at step 4 the run's length goes from 3 to 6 steps and the learning rate from 0.0003 to 0.00165"},
 		{name: "resume state not asked for", stage: "pretrain", resumeState: true, want: "random init (seed 42)"},
 		{name: "resume without a state", stage: "sft", init: true, resume: true, want: "INIT", wantLog: "no resume state at DIR/full_sft_32_resume.safetensors: starting fresh"},
 	} {
@@ -93,6 +94,7 @@ func TestRunWeightSource(t *testing.T) {
 			rc.Resume = c.resume
 			if c.resumeState {
 				rc.Options.Epochs = 2 // something left to do
+				rc.AllowChangedSchedule = true
 			}
 			var start train.Start
 			rc.OnStart = func(s train.Start) { start = s }

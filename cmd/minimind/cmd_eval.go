@@ -53,7 +53,10 @@ Examples:
   minimind eval --model ./out/pretrain_512.pth --data pretrain_hq.jsonl
   minimind eval --model ./MiniMind2 --data sft_mini_512.jsonl.gz --max_seq_len 340 --json
 
-Exit status: 0 success, 1 error, 2 bad flags, 130 interrupted.`,
+A NaN or infinite loss or perplexity (broken weights) is an error, not a
+number: exit status 3.
+
+Exit status: 0 success, 1 error, 2 bad flags, 3 non-finite result, 130 interrupted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runEval(cmd.Context(), opts, g, cmd.OutOrStdout())

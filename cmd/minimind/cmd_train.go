@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -20,18 +21,21 @@ import (
 // TrainOptions are the flags of `minimind pretrain|sft|train`, named as the
 // seed's (train_pretrain.py / train_full_sft.py / main.py).
 type TrainOptions struct {
-	Mode         string
-	DataPath     []string
-	OutDir       string
-	Train        train.Options
-	Tokenizer    string
-	Init         string
-	Resume       bool
-	SkipBadLines bool
-	DDP          bool
-	SaveDType    string
-	Model        ModelFlags
-	Device       DeviceFlags
+	Mode      string
+	DataPath  []string
+	OutDir    string
+	Train     train.Options
+	Tokenizer string
+	Init      string
+	Resume    bool
+	// AllowChangedSchedule lets --resume continue with a different
+	// schedule (train.Config.AllowChangedSchedule).
+	AllowChangedSchedule bool
+	SkipBadLines         bool
+	DDP                  bool
+	SaveDType            string
+	Model                ModelFlags
+	Device               DeviceFlags
 
 	// Seed main.py aliases for --data_path by mode.
 	pretrainData, sftData string
@@ -58,6 +62,8 @@ func (o *TrainOptions) AddFlags(f *pflag.FlagSet, mode string) {
 	f.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json or a folder with one (default: the project's own)")
 	f.StringVar(&o.Init, "init", d.Init, "start from these weights (HF directory or .pth) instead of random / the pretrain checkpoint")
 	f.BoolVar(&o.Resume, "resume", d.Resume, "continue from the resume state in --out_dir (exactly: same losses as an uninterrupted run)")
+	f.BoolVar(&o.AllowChangedSchedule, "allow_changed_schedule", d.AllowChangedSchedule, "with --resume: accept changed --epochs, --batch_size, --accumulation_steps, --max_seq_len, --learning_rate, --warmup_iters or --grad_clip (the learning rate jumps; each change is printed)")
+	f.IntVar(&t.SkipNonfinite, "skip_nonfinite", d.Options.SkipNonfinite, "optimizer steps with a NaN/Inf loss or gradient norm to skip (no update) before stopping; 0 stops at the first")
 	f.BoolVar(&t.Shuffle, "shuffle", d.Options.Shuffle, "shuffle each epoch (from --seed); --shuffle=false keeps file order")
 	f.BoolVar(&o.SkipBadLines, "skip_bad_lines", false, "skip malformed JSONL lines (and count them) instead of stopping")
 	f.BoolVar(&o.DDP, "ddp", false, "data-parallel training across processes started by mpirun or torchrun-style env vars")
@@ -74,7 +80,18 @@ Files written to --out_dir:
   loss.png                 the loss curve, redrawn at every save
 
 Ctrl-C saves a resume point and exits with status 130; --resume continues
-with exactly the losses an uninterrupted run would have had.`
+with exactly the losses an uninterrupted run would have had. --resume with a
+different --epochs, --batch_size, --accumulation_steps, --max_seq_len,
+--learning_rate, --warmup_iters or --grad_clip is refused (it would change
+the learning-rate schedule mid-run) unless --allow_changed_schedule.
+
+A NaN or infinite loss or gradient norm stops the run (status 3) without
+applying that step or saving: the files keep the last save point.
+--skip_nonfinite N skips up to N such steps instead (no update, as AMP's
+GradScaler), each one noted and marked "nonfinite" in metrics.jsonl.
+
+Exit status: 0 success, 1 error, 2 bad flags, 3 non-finite loss or gradient,
+130 interrupted.`
 
 func newPretrainCommand(g *globalOptions) *cobra.Command {
 	return newTrainModeCommand(g, "pretrain", "Pretrain a MiniMind model on {\"text\"} JSONL",
@@ -215,8 +232,8 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 		return nil, fmt.Errorf("%w: --data_path is required", errUsage)
 	}
 	o := opts.Train
-	if o.BatchSize <= 0 || o.Epochs <= 0 || o.MaxSeqLen < 2 || o.Accumulation <= 0 || o.LearningRate < 0 {
-		return nil, fmt.Errorf("%w: --batch_size, --epochs, --accumulation_steps must be positive, --max_seq_len at least 2", errUsage)
+	if o.BatchSize <= 0 || o.Epochs <= 0 || o.MaxSeqLen < 2 || o.Accumulation <= 0 || !(o.LearningRate >= 0) || o.SkipNonfinite < 0 {
+		return nil, fmt.Errorf("%w: --batch_size, --epochs, --accumulation_steps must be positive, --max_seq_len at least 2, --learning_rate and --skip_nonfinite not negative", errUsage)
 	}
 	dt, err := parseDType(opts.SaveDType)
 	if err != nil {
@@ -262,7 +279,7 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 
 	rc := train.Config{
 		Stage: opts.Mode, Model: cfg, Options: o, Data: ds, Backend: be, Comm: comm, Workers: workerCount(g.threads),
-		OutDir: opts.OutDir, Init: opts.Init, Resume: opts.Resume, SaveDType: string(dt),
+		OutDir: opts.OutDir, Init: opts.Init, Resume: opts.Resume, AllowChangedSchedule: opts.AllowChangedSchedule, SaveDType: string(dt),
 		PlotTitle: func(c *model.Config) string { return fmt.Sprintf("MiniMind-Go %s — %s", opts.Mode, describeModel(c)) },
 	}
 	paths := rc.Paths()
@@ -294,6 +311,13 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f lr %.2e %.0f tok/s", s.Epoch+1, o.Epochs, s.Loss, s.LR, s.TokensPerS))
 			_ = bar.Set(s.Step)
 		}
+		if s.Nonfinite != "" && !s.Stopped { // a stop is reported by the error
+			if bar != nil {
+				_ = bar.Clear()
+			}
+			fmt.Fprintf(out, "step %d/%d: non-finite %s (loss %g, grad_norm %g): update skipped (--skip_nonfinite %d)\n",
+				s.Step, s.Total, s.Nonfinite, s.Loss, s.GradNorm, o.SkipNonfinite)
+		}
 		if s.Step == 1 || s.Step%max(1, o.LogInterval) == 0 || s.Step == s.Total {
 			if bar != nil {
 				_ = bar.Clear()
@@ -312,6 +336,9 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 		}
 	}
 	res, err := train.Run(ctx, rc)
+	if errors.Is(err, train.ErrMaxSeqLen) || errors.Is(err, train.ErrChangedSchedule) {
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
 	if err != nil {
 		return nil, err
 	}

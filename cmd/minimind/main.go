@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"syscall"
 
+	"github.com/minimind-go/minimind/train"
 	"github.com/spf13/cobra"
 )
 
@@ -19,6 +20,7 @@ const (
 	exitOK          = 0
 	exitError       = 1 // any failure not listed below
 	exitUsage       = 2 // bad flags or arguments
+	exitNonFinite   = 3 // training met a NaN/Inf loss or gradient, or eval a non-finite result
 	exitInterrupted = 130
 )
 
@@ -48,6 +50,8 @@ Exit status:
   0    success
   1    an error (the message says what failed)
   2    bad flags or arguments
+  3    a NaN or infinite training loss or gradient (nothing saved), or a
+       non-finite eval result
   130  interrupted (Ctrl-C); training saves a checkpoint first`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -101,6 +105,9 @@ func exitCode(err error) int {
 	case errors.Is(err, errUsage):
 		fmt.Fprintln(os.Stderr, "minimind:", err)
 		return exitUsage
+	case errors.Is(err, train.ErrNonFinite):
+		fmt.Fprintln(os.Stderr, "minimind:", err)
+		return exitNonFinite
 	default:
 		fmt.Fprintln(os.Stderr, "minimind:", err)
 		return exitError

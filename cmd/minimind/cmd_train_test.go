@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/minimind-go/minimind/checkpoint"
+	"github.com/minimind-go/minimind/checkpoint/safetensors"
+	"github.com/minimind-go/minimind/generate/generatetest"
+	"github.com/minimind-go/minimind/train"
+)
+
+// writeTexts writes n short pretrain lines to path.
+func writeTexts(t *testing.T, path string, n int) {
+	t.Helper()
+	var b bytes.Buffer
+	for i := range n {
+		line, err := json.Marshal(map[string]string{"text": fmt.Sprintf("sample %d: the quick brown fox jumps over the lazy dog", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(append(line, '\n'))
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pretrain runs `minimind pretrain` with a tiny model (16 positions) on
+// data, writing to out, plus args.
+func pretrain(t *testing.T, data, out string, args ...string) (string, error) {
+	t.Helper()
+	g := &globalOptions{threads: 1, quiet: true}
+	cmd := newPretrainCommand(g)
+	var stdout, stderr bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs(append([]string{"--data_path", data, "--out_dir", out,
+		"--hidden_size", "32", "--num_hidden_layers", "1", "--num_attention_heads", "4", "--num_key_value_heads", "2",
+		"--intermediate_size", "64", "--max_position_embeddings", "16", "--max_seq_len", "12",
+		"--batch_size", "2", "--epochs", "1", "--save_dtype", "f32"}, args...))
+	err := cmd.ExecuteContext(context.Background())
+	return stdout.String() + stderr.String(), err
+}
+
+// TestTrainFlagErrors: a --max_seq_len past the model's positions and a
+// resume with a changed schedule are usage errors (exit status 2) that name
+// the values; --allow_changed_schedule continues and says what changed.
+func TestTrainFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "pre.jsonl")
+	writeTexts(t, data, 6)
+	out := filepath.Join(dir, "out")
+	if log, err := pretrain(t, data, out); err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	for _, c := range []struct {
+		name    string
+		args    []string
+		wantErr error  // nil: success
+		want    string // in the error, or in the output on success
+	}{
+		{name: "max_seq_len past the positions", args: []string{"--max_seq_len", "18"}, wantErr: train.ErrMaxSeqLen,
+			want: "--max_seq_len 18 (17 positions per sample) exceeds max_position_embeddings 16"},
+		{name: "resume with another batch size", args: []string{"--resume", "--batch_size", "3"}, wantErr: train.ErrChangedSchedule,
+			want: "--batch_size 2 → 3 (saved → now)"},
+		{name: "resume with more epochs, allowed", args: []string{"--resume", "--epochs", "2", "--allow_changed_schedule"},
+			want: "resume: continuing with a changed schedule (--allow_changed_schedule): --epochs 1 → 2 (saved → now); at step 4 the run's length goes from 3 to 6 steps"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			log, err := pretrain(t, data, out, c.args...)
+			if c.wantErr == nil {
+				if err != nil {
+					t.Fatalf("%v\n%s", err, log)
+				}
+				if !strings.Contains(log, c.want) {
+					t.Errorf("output lacks %q:\n%s", c.want, log)
+				}
+				return
+			}
+			if !errors.Is(err, c.wantErr) || !errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v\nwant a usage error with %q", err, c.want)
+			}
+			if code := exitCode(err); code != exitUsage {
+				t.Errorf("exit status %d, want %d", code, exitUsage)
+			}
+		})
+	}
+}
+
+// TestEvalNonfinite: eval of a model with NaN weights is an error with
+// exit status 3, not a silent empty --json line.
+func TestEvalNonfinite(t *testing.T) {
+	dir := t.TempDir()
+	p := generatetest.Params(t, generatetest.Config(6400, 64), 1)
+	for i := range p.Data {
+		p.Data[i] = float32(math.NaN())
+	}
+	mdir := filepath.Join(dir, "nan")
+	if err := checkpoint.SaveHF(mdir, p, safetensors.F32); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "pre.jsonl")
+	writeTexts(t, data, 3)
+	var out bytes.Buffer
+	opts := EvalOptions{Data: []string{data}, MaxSeqLen: 32, Mode: "auto", BatchTokens: 64, JSON: true}
+	opts.Inference.Model = mdir
+	err := runEval(context.Background(), opts, &globalOptions{threads: 1, quiet: true}, &out)
+	if !errors.Is(err, train.ErrNonFinite) || !strings.Contains(err.Error(), "non-finite loss,ppl (loss NaN, ppl NaN") {
+		t.Fatalf("eval = %v, want ErrNonFinite", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("eval printed %q", out.String())
+	}
+	if code := exitCode(err); code != exitNonFinite {
+		t.Errorf("exit status %d, want %d", code, exitNonFinite)
+	}
+}

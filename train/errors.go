@@ -1,0 +1,24 @@
+package train
+
+import "errors"
+
+// Errors a caller can tell apart with errors.Is (the CLI maps some of them
+// to exit statuses).
+var (
+	// ErrNonFinite: a training step's loss or gradient norm was NaN or
+	// infinite (beyond Options.SkipNonfinite skipped steps), weights about
+	// to be saved held one, or Evaluate's result was not finite.
+	ErrNonFinite = errors.New("non-finite value (NaN or Inf)")
+	// ErrMaxSeqLen: the samples are longer than the model's RoPE tables.
+	ErrMaxSeqLen = errors.New("exceeds max_position_embeddings")
+	// ErrWorldSize: a run is resumed with a different number of
+	// data-parallel ranks.
+	ErrWorldSize = errors.New("world size differs")
+	// ErrChangedSchedule: a run is resumed with options that change the
+	// learning-rate schedule or the batches (Config.AllowChangedSchedule
+	// permits it).
+	ErrChangedSchedule = errors.New("schedule changed since the resume state was saved")
+	// ErrResumeField: a resume state's field is out of range (a damaged
+	// or foreign file).
+	ErrResumeField = errors.New("bad resume state field")
+)
