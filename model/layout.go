@@ -89,6 +89,11 @@ func NewParams(cfg Config) (*Params, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// Configs also come from flags and untrusted files: refuse absurd sizes
+	// before the layout or the slab is built.
+	if err := cfg.CheckSizes(); err != nil {
+		return nil, err
+	}
 	specs := Layout(&cfg)
 	last := specs[len(specs)-1]
 	p := &Params{Config: cfg, Specs: specs, Data: make([]float32, last.Offset+last.Size()), index: map[string]int{}}

@@ -81,3 +81,28 @@ func TestParamCountOverflow(t *testing.T) {
 		t.Errorf("ParamCount = %v, want ErrTooLarge", err)
 	}
 }
+
+// TestNewParamsRefusesAbsurdSizes: configs built from flags (pretrain
+// --hidden_size 1099511627776) reach NewParams without a weight file to check
+// against; they must be an error, not a makeslice panic or a 22 TB request.
+func TestNewParamsRefusesAbsurdSizes(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(c *Config)
+	}{
+		{"hidden_size 2^40", func(c *Config) { c.HiddenSize, c.NumAttentionHeads, c.NumKeyValueHeads = 1<<40, 1<<35, 1<<35 }},
+		{"hidden_size 2^20", func(c *Config) { c.HiddenSize = 1 << 20 }},
+		{"vocab_size 2^30", func(c *Config) { c.VocabSize = 1 << 30 }},
+		{"num_hidden_layers 2^30", func(c *Config) { c.NumHiddenLayers = 1 << 30 }},
+		{"intermediate_size 2^40", func(c *Config) { c.IntermediateSize = 1 << 40 }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.edit(&c)
+			if _, err := NewParams(c); !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("NewParams = %v, want an error wrapping ErrTooLarge", err)
+			}
+		})
+	}
+}
