@@ -13,6 +13,7 @@ import (
 	"github.com/minimind-go/minimind/checkpoint"
 	"github.com/minimind-go/minimind/checkpoint/safetensors"
 	"github.com/minimind-go/minimind/data"
+	"github.com/minimind-go/minimind/internal/atomicfile"
 	"github.com/minimind-go/minimind/kernels"
 	"github.com/minimind-go/minimind/model"
 )
@@ -183,6 +184,17 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	}
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return nil, err
+	}
+	if rank0 {
+		// A run killed mid-save leaves its temp files; only rank 0 writes
+		// here, and only files untouched for StaleAge are taken.
+		removed, err := atomicfile.CleanStale(cfg.OutDir, "", atomicfile.StaleAge)
+		if len(removed) > 0 {
+			logf("removed %d stale temp files of a killed run from %s", len(removed), cfg.OutDir)
+		}
+		if err != nil {
+			logf("warning: cleaning stale temp files: %v", err)
+		}
 	}
 	paths := cfg.Paths()
 	params, resume, source, err := cfg.weights(paths.Resume, logf)

@@ -3,10 +3,13 @@ package train_test
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minimind-go/minimind/checkpoint"
 	"github.com/minimind-go/minimind/data"
@@ -169,5 +172,37 @@ func TestRunDataKind(t *testing.T) {
 	c.Data = synthetic{n: 12, maxLen: 9, vocab: 60, kind: data.KindPretrain}
 	if _, err := train.Run(context.Background(), c); err == nil {
 		t.Error("Run of sft on pretrain data succeeded")
+	}
+}
+
+// TestRunCleansStaleTemps: a run killed during a save leaves
+// ".name.tmp-N" files; the next run in that out_dir removes the stale ones
+// (and nothing else, and no temp file a live writer may still own).
+func TestRunCleansStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, ".pretrain_32.pth.tmp-123456")
+	fresh := filepath.Join(dir, ".metrics.jsonl.tmp-42")
+	other := filepath.Join(dir, "notes.tmp-1")
+	for _, p := range []string{stale, fresh, other} {
+		if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	var logs []string
+	mustRun(t, runConfig(dir, "pretrain", &logs))
+	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stale temp file still there (stat: %v)", err)
+	}
+	for _, p := range []string{fresh, other} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed: %v", filepath.Base(p), err)
+		}
+	}
+	if !slices.ContainsFunc(logs, func(l string) bool { return strings.Contains(l, "removed 1 stale temp files") }) {
+		t.Errorf("no note about the removed file in %q", logs)
 	}
 }
