@@ -285,11 +285,14 @@ func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out
 		threads.print(out)
 	}
 	if opts.JSON {
-		b, _ := json.Marshal(map[string]any{
+		b, err := json.Marshal(map[string]any{
 			"tokens_per_s": tps, "step_s": step, "mfu": mfu, "gflops": gflops, "peak_gflops": peak,
 			"batch_size": B, "seq_len": T, "use_moe": c.UseMoE, "activation_bytes": m.ActivationBytes(), "backend": be.Name(),
 			"busy_fraction": threads.busy, "serial_fraction": threads.serial,
 		})
+		if err != nil { // a non-finite figure (a step too short to time)
+			return fmt.Errorf("bench train --json: %w", err)
+		}
 		fmt.Fprintf(out, "%s\n", b)
 	}
 	return nil
@@ -350,7 +353,10 @@ func runBenchGenerate(ctx context.Context, opts BenchOptions, g *globalOptions, 
 	fmt.Fprintf(out, "prefill     %.1f tokens/s\n", p)
 	fmt.Fprintf(out, "decode      %.1f tokens/s (%.1f per sequence)\n", d, d/float64(B))
 	if opts.JSON {
-		b, _ := json.Marshal(map[string]any{"prefill_tokens_per_s": p, "decode_tokens_per_s": d, "batch_size": B, "dtype": m.InferenceDType(), "backend": m.Backend().Name()})
+		b, err := json.Marshal(map[string]any{"prefill_tokens_per_s": p, "decode_tokens_per_s": d, "batch_size": B, "dtype": m.InferenceDType(), "backend": m.Backend().Name()})
+		if err != nil {
+			return fmt.Errorf("bench generate --json: %w", err)
+		}
 		fmt.Fprintf(out, "%s\n", b)
 	}
 	return nil
