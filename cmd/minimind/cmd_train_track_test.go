@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/minimind-go/minimind/dashboard"
+	"github.com/minimind-go/minimind/generate/generatetest"
 	"github.com/minimind-go/minimind/tensorboard"
 	"github.com/minimind-go/minimind/train"
 )
@@ -330,5 +331,71 @@ func TestTrainDashboard(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		t.Errorf("the page still answers after the command returned (%s)", resp.Status)
+	}
+}
+
+// TestQuickstartSamples: the quickstart's generations go to samples.jsonl,
+// one dashboard.Sample per prompt, stamped with the stage and step, the
+// text as generated (newlines and all).
+func TestQuickstartSamples(t *testing.T) {
+	out := t.TempDir()
+	tok := generatetest.Tokenizer(t)
+	m := generatetest.Model(t, tok.VocabSize(), 1)
+	var shown bytes.Buffer
+	if err := showContinuations(context.Background(), &shown, m, tok, out, train.StagePretrain, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := showChat(context.Background(), &shown, m, tok, out, train.StageSFT, 7); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, dashboard.SamplesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	want := len(quickstartPrompts) + len(quickstartQuestions)
+	if len(lines) != want {
+		t.Fatalf("%d samples, want %d:\n%s", len(lines), want, b)
+	}
+	for i, l := range lines {
+		s, err := dashboard.ParseSample([]byte(l))
+		if err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		wantStage, wantStep, wantPrompt := train.StagePretrain, 0, ""
+		if i < len(quickstartPrompts) {
+			wantPrompt = quickstartPrompts[i]
+		} else {
+			wantStage, wantStep, wantPrompt = train.StageSFT, 7, quickstartQuestions[i-len(quickstartPrompts)]
+		}
+		if s.Stage != wantStage || s.Step != wantStep || s.Prompt != wantPrompt || s.Text == "" {
+			t.Errorf("sample %d = %+v, want stage %s step %d prompt %q and a text", i+1, s, wantStage, wantStep, wantPrompt)
+		}
+		if !strings.Contains(shown.String(), oneLine(s.Text)) {
+			t.Errorf("sample %d's text %q is not what was printed:\n%s", i+1, s.Text, shown.String())
+		}
+	}
+}
+
+// TestQuickstartDashboardInUse: quickstart's --dashboard on a taken port
+// fails before it extracts or trains anything.
+func TestQuickstartDashboardInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	out := filepath.Join(t.TempDir(), "qs")
+	cmd := newQuickstartCommand(&globalOptions{threads: 1, quiet: true})
+	var log bytes.Buffer
+	cmd.SetOut(&log)
+	cmd.SetErr(&log)
+	cmd.SetArgs([]string{"--out_dir", out, "--dashboard", ln.Addr().String()})
+	err = cmd.ExecuteContext(context.Background())
+	if !errors.Is(err, dashboard.ErrAddrInUse) {
+		t.Fatalf("quickstart = %v, want ErrAddrInUse\n%s", err, log.String())
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s exists (stat: %v): the quickstart started", out, err)
 	}
 }
