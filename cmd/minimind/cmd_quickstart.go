@@ -84,9 +84,9 @@ Examples:
 	f.IntVar(&o.SFTEpochs, "sft_epochs", 1, "passes over the conversations")
 	f.Float64Var(&o.PretrainLR, "pretrain_lr", 2e-3, "pretraining learning rate (higher than MiniMind's 5e-4: the run is short)")
 	f.Float64Var(&o.SFTLR, "sft_lr", 5e-4, "SFT learning rate (MiniMind's 5e-7 is for long runs of a well-trained model)")
-	f.StringVar(&o.TensorBoard, "tensorboard", "", "write TensorBoard event files to DIR/pretrain and DIR/sft (default with --use_wandb: {out_dir}/runs/{stage}-{time})")
-	f.BoolVar(&o.UseWandb, "use_wandb", false, "write TensorBoard event files and print the `wandb sync --sync-tensorboard` commands that upload them")
-	f.StringVar(&o.Dashboard, "dashboard", "", "serve a live page of the run (curves and samples) on HOST:PORT, e.g. 127.0.0.1:6006, until it ends")
+	f.StringVar(&o.TensorBoard, "tensorboard", "", "write TensorBoard event files to `DIR`/pretrain and DIR/sft (default with --use_wandb: {out_dir}/runs/{stage}-{time})")
+	f.BoolVar(&o.UseWandb, "use_wandb", false, "write TensorBoard event files and print the 'wandb sync --sync-tensorboard' commands that upload them")
+	f.StringVar(&o.Dashboard, "dashboard", "", "serve a live page of the run (curves and samples) on `HOST:PORT`, e.g. 127.0.0.1:6006, until it ends")
 	return cmd
 }
 

@@ -96,10 +96,10 @@ func (o *TrainOptions) AddFlags(f *pflag.FlagSet, mode string) {
 	f.BoolVar(&o.SkipBadLines, "skip_bad_lines", false, "skip malformed JSONL lines (and count them) instead of stopping")
 	f.BoolVar(&o.DDP, "ddp", false, "data-parallel training across processes started by mpirun or torchrun-style env vars")
 	f.StringVar(&o.SaveDType, "save_dtype", d.SaveDType, "precision of the saved .pth weights: f16 (as MiniMind), bf16 or f32")
-	f.StringVar(&o.TensorBoard, "tensorboard", "", "write TensorBoard event files to this directory (default with --use_wandb: {out_dir}/runs/{stage}-{yyyymmdd-hhmmss}; --resume adds a file to the stage's latest one)")
-	f.BoolVar(&o.UseWandb, "use_wandb", false, "write TensorBoard event files and print the `wandb sync --sync-tensorboard` command that uploads them (online logging is not built in)")
-	f.StringVar(&o.WandbProject, "wandb_project", wandbProject(mode), "W&B project named in the printed `wandb sync` command")
-	f.StringVar(&o.Dashboard, "dashboard", "", "serve a live page of the run (loss, lr, grad norm, tokens/s) on HOST:PORT, e.g. 127.0.0.1:6006, while it trains")
+	f.StringVar(&o.TensorBoard, "tensorboard", "", "write TensorBoard event files to `DIR` (default with --use_wandb: {out_dir}/runs/{stage}-{yyyymmdd-hhmmss}; --resume adds a file to the stage's latest one)")
+	f.BoolVar(&o.UseWandb, "use_wandb", false, "write TensorBoard event files and print the 'wandb sync --sync-tensorboard' command that uploads them (online logging is not built in)")
+	f.StringVar(&o.WandbProject, "wandb_project", wandbProject(mode), "W&B project named in the printed 'wandb sync' command")
+	f.StringVar(&o.Dashboard, "dashboard", "", "serve a live page of the run (loss, lr, grad norm, tokens/s) on `HOST:PORT`, e.g. 127.0.0.1:6006, while it trains")
 	o.Model.AddFlags(f)
 	o.Device.AddFlags(f)
 }
@@ -182,7 +182,8 @@ func newTrainCommand(g *globalOptions) *cobra.Command {
 		Short: "Pretrain or fine-tune, as the seed's main.py --mode",
 		Long: `The seed's unified entry point: --mode pretrain or --mode sft, with the same
 flags as 'minimind pretrain' and 'minimind sft' (defaults: the pretrain ones;
---learning_rate and --batch_size change to 5e-7 and 16 for sft unless given).
+--learning_rate, --batch_size and --wandb_project change to 5e-7, 16 and
+MiniMind-Full-SFT for sft unless given).
 --pretrain_data_path and --sft_data_path are accepted as in main.py.
 
 Examples:
