@@ -26,7 +26,9 @@ type Recorder struct {
 
 // OpenRecorder opens path for stage. Existing lines of this stage with a
 // step after keepUpTo (a resumed run repeats them) are dropped, as are all
-// of this stage's lines when keepUpTo is 0 (a fresh run).
+// of this stage's lines when keepUpTo is 0 (a fresh run). A last line that
+// does not parse (a run killed while writing it) is dropped; a bad line
+// before it is an error naming the file and the line.
 func OpenRecorder(path, stage string, keepUpTo int) (*Recorder, error) {
 	r := &Recorder{path: path, stage: stage}
 	old, err := os.ReadFile(path)
@@ -34,12 +36,20 @@ func OpenRecorder(path, stage string, keepUpTo int) (*Recorder, error) {
 		return nil, err
 	}
 	var kept bytes.Buffer
-	for i, line := range bytes.Split(old, []byte("\n")) {
+	lines := bytes.Split(old, []byte("\n"))
+	last := len(lines) - 1 // the last line that is not blank
+	for last >= 0 && len(bytes.TrimSpace(lines[last])) == 0 {
+		last--
+	}
+	for i, line := range lines {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
 		var s Step
 		if err := json.Unmarshal(line, &s); err != nil {
+			if i == last {
+				break // torn by a kill mid-write: the lines before it stand
+			}
 			return nil, fmt.Errorf("%s line %d: %w", path, i+1, err)
 		}
 		if s.Stage == stage {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/minimind-go/minimind/chat"
 	"github.com/minimind-go/minimind/checkpoint"
+	"github.com/minimind-go/minimind/dashboard"
 	"github.com/minimind-go/minimind/generate"
 	"github.com/minimind-go/minimind/model"
 	"github.com/minimind-go/minimind/quickstart"
@@ -31,6 +34,13 @@ type QuickstartOptions struct {
 	SFTEpochs  int
 	PretrainLR float64
 	SFTLR      float64
+
+	// Experiment tracking, as the training commands' flags of the same
+	// names: one page for the whole quickstart, event files per stage.
+	TensorBoard string
+	UseWandb    bool
+	Dashboard   string
+	flags       map[string]string // logged in the event files
 }
 
 func newQuickstartCommand(g *globalOptions) *cobra.Command {
@@ -47,6 +57,10 @@ project's Chinese poetry, English prose and SFT conversations, licences kept):
   4. fine-tune it on conversations (SFT) and show its chat replies,
   5. say where the checkpoints, metrics and loss plots are.
 
+Every sample it writes also goes to --out_dir/samples.jsonl, so that
+--dashboard 127.0.0.1:6006 (or 'minimind dashboard --out_dir DIR' later)
+shows them beside the loss curves.
+
 It takes a few minutes on 2 CPU cores. The same steps at full size are
 'minimind pretrain' and 'minimind sft'.
 
@@ -55,6 +69,7 @@ Examples:
   minimind quickstart --out_dir /tmp/qs --hidden_size 128 --num_hidden_layers 2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.flags = flagValues(cmd.Flags())
 			return runQuickstart(cmd.Context(), o, g, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -69,6 +84,9 @@ Examples:
 	f.IntVar(&o.SFTEpochs, "sft_epochs", 1, "passes over the conversations")
 	f.Float64Var(&o.PretrainLR, "pretrain_lr", 2e-3, "pretraining learning rate (higher than MiniMind's 5e-4: the run is short)")
 	f.Float64Var(&o.SFTLR, "sft_lr", 5e-4, "SFT learning rate (MiniMind's 5e-7 is for long runs of a well-trained model)")
+	f.StringVar(&o.TensorBoard, "tensorboard", "", "write TensorBoard event files to `DIR`/pretrain and DIR/sft (default with --use_wandb: {out_dir}/runs/{stage}-{time})")
+	f.BoolVar(&o.UseWandb, "use_wandb", false, "write TensorBoard event files and print the 'wandb sync --sync-tensorboard' commands that upload them")
+	f.StringVar(&o.Dashboard, "dashboard", "", "serve a live page of the run (curves and samples) on `HOST:PORT`, e.g. 127.0.0.1:6006, until it ends")
 	return cmd
 }
 
@@ -77,8 +95,26 @@ var quickstartQuestions = []string{"请背诵《静夜思》。", "What does the
 
 func runQuickstart(ctx context.Context, o QuickstartOptions, g *globalOptions, out, errOut io.Writer) error {
 	start := time.Now()
+	if o.Dashboard != "" { // before anything slow, so that a taken port fails at once
+		d, err := dashboard.Start(ctx, o.Dashboard, o.OutDir)
+		if errors.Is(err, dashboard.ErrBadAddr) {
+			return fmt.Errorf("%w: --dashboard: %v", errUsage, err)
+		}
+		if err != nil {
+			return err
+		}
+		defer d.Stop()
+		if d.Note != "" {
+			fmt.Fprintln(errOut, d.Note)
+		}
+		fmt.Fprintf(errOut, "dashboard: %s (stops when the quickstart ends; 'minimind dashboard --out_dir %s' serves it afterwards)\n", d.URL, o.OutDir)
+	}
 	dataDir := filepath.Join(o.OutDir, "data")
 	if err := quickstart.Extract(dataDir); err != nil {
+		return err
+	}
+	// This run's samples only: an earlier quickstart's would show as new.
+	if err := os.Remove(filepath.Join(o.OutDir, dashboard.SamplesFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	tok, err := tokenizer.Default()
@@ -108,13 +144,19 @@ func runQuickstart(ctx context.Context, o QuickstartOptions, g *globalOptions, o
 	}
 	p.Init(42)
 	fmt.Fprintln(out, "== 1. a randomly initialised model writes:")
-	showContinuations(ctx, out, model.New(p, be), tok)
+	if err := showContinuations(ctx, out, model.New(p, be), tok, o.OutDir, train.StagePretrain, 0); err != nil {
+		return err
+	}
 
-	base := TrainOptions{OutDir: o.OutDir, Train: train.DefaultOptions(), SaveDType: "f16", Model: mf}
+	base := TrainOptions{OutDir: o.OutDir, Train: train.DefaultOptions(), SaveDType: "f16", Model: mf,
+		UseWandb: o.UseWandb, flags: o.flags}
 	base.Train.BatchSize, base.Train.SaveInterval, base.Train.LogInterval = o.BatchSize, 0, 20
 	pre := base
 	pre.Mode, pre.DataPath = train.StagePretrain, []string{filepath.Join(dataDir, quickstart.Pretrain)}
 	pre.Train.MaxSeqLen, pre.Train.Epochs, pre.Train.LearningRate, pre.Train.WarmupIters = o.SeqLen, o.PreEpochs, o.PretrainLR, 10
+	if o.TensorBoard != "" {
+		pre.TensorBoard = filepath.Join(o.TensorBoard, train.StagePretrain)
+	}
 	fmt.Fprintln(out, "\n== 2. pretraining")
 	preRes, err := trainStage(ctx, pre, g, out, errOut)
 	if err != nil {
@@ -130,11 +172,16 @@ func runQuickstart(ctx context.Context, o QuickstartOptions, g *globalOptions, o
 		return err
 	}
 	fmt.Fprintln(out, "\n== 3. after pretraining, the model continues:")
-	showContinuations(ctx, out, model.New(pm, be), tok)
+	if err := showContinuations(ctx, out, model.New(pm, be), tok, o.OutDir, train.StagePretrain, lastStep(preRes.Steps)); err != nil {
+		return err
+	}
 
 	sft := base
 	sft.Mode, sft.DataPath = train.StageSFT, []string{filepath.Join(dataDir, quickstart.SFT)}
 	sft.Train.MaxSeqLen, sft.Train.Epochs, sft.Train.LearningRate, sft.Train.WarmupIters = o.SFTSeqLen, o.SFTEpochs, o.SFTLR, 5
+	if o.TensorBoard != "" {
+		sft.TensorBoard = filepath.Join(o.TensorBoard, train.StageSFT)
+	}
 	fmt.Fprintln(out, "\n== 4. supervised fine-tuning (starts from the pretrained weights)")
 	sftRes, err := trainStage(ctx, sft, g, out, errOut)
 	if err != nil {
@@ -150,12 +197,14 @@ func runQuickstart(ctx context.Context, o QuickstartOptions, g *globalOptions, o
 		return err
 	}
 	fmt.Fprintln(out, "\n== 5. after SFT, it answers:")
-	showChat(ctx, out, model.New(sm, be), tok)
+	if err := showChat(ctx, out, model.New(sm, be), tok, o.OutDir, train.StageSFT, lastStep(sftRes.Steps)); err != nil {
+		return err
+	}
 
 	fmt.Fprintf(out, "\n== done in %s\n", time.Since(start).Round(time.Second))
 	fmt.Fprintf(out, "pretrain loss %.3f → %.3f   (%s, plot %s)\n", preLoss[0], preLoss[1], prePath, filepath.Join(o.OutDir, "pretrain_loss.png"))
 	fmt.Fprintf(out, "sft loss      %.3f → %.3f   (%s, plot %s)\n", sftLoss[0], sftLoss[1], sftPath, filepath.Join(o.OutDir, "sft_loss.png"))
-	fmt.Fprintf(out, "metrics       %s\n", filepath.Join(o.OutDir, "metrics.jsonl"))
+	fmt.Fprintf(out, "metrics       %s (samples %s)\n", filepath.Join(o.OutDir, "metrics.jsonl"), filepath.Join(o.OutDir, dashboard.SamplesFile))
 	fmt.Fprintf(out, "next: minimind chat --model %s   (or minimind serve --model %s)\n", sftPath, sftPath)
 	return nil
 }
@@ -166,6 +215,14 @@ func firstLast(steps []train.Step) [2]float64 {
 		return [2]float64{}
 	}
 	return [2]float64{steps[0].Loss, steps[len(steps)-1].Loss}
+}
+
+// lastStep is the step a stage ended at (0 when it made none).
+func lastStep(steps []train.Step) int {
+	if len(steps) == 0 {
+		return 0
+	}
+	return steps[len(steps)-1].Step
 }
 
 func copyFile(src, dst string) error {
@@ -201,29 +258,41 @@ func sampleReplies(ctx context.Context, m *model.Model, tok *tokenizer.Tokenizer
 	return out
 }
 
-func showContinuations(ctx context.Context, out io.Writer, m *model.Model, tok *tokenizer.Tokenizer) {
+// showContinuations prints the model's continuation of each prompt and
+// adds them to outDir's samples.jsonl as samples of stage at step.
+func showContinuations(ctx context.Context, out io.Writer, m *model.Model, tok *tokenizer.Tokenizer, outDir, stage string, step int) error {
 	var prompts [][]int32
 	for _, p := range quickstartPrompts {
 		prompts = append(prompts, generate.TextPrompt(tok, int32(m.Config.BosTokenID), p))
 	}
 	for i, r := range sampleReplies(ctx, m, tok, prompts, 40) {
 		fmt.Fprintf(out, "  %s|%s\n", quickstartPrompts[i], oneLine(r))
+		if err := dashboard.AppendSample(outDir, dashboard.Sample{Stage: stage, Step: step, Prompt: quickstartPrompts[i], Text: r}); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
-func showChat(ctx context.Context, out io.Writer, m *model.Model, tok *tokenizer.Tokenizer) {
+// showChat prints the model's reply to each question and adds them to
+// outDir's samples.jsonl, as showContinuations.
+func showChat(ctx context.Context, out io.Writer, m *model.Model, tok *tokenizer.Tokenizer, outDir, stage string, step int) error {
 	var prompts [][]int32
 	for _, q := range quickstartQuestions {
 		ids, err := generate.ChatPrompt(chat.ChatML(), tok, []chat.Message{{Role: "user", Content: q}}, chat.Options{AddGenerationPrompt: true})
 		if err != nil {
 			fmt.Fprintf(out, "  %s -> error: %v\n", q, err)
-			return
+			return nil
 		}
 		prompts = append(prompts, ids)
 	}
 	for i, r := range sampleReplies(ctx, m, tok, prompts, 60) {
 		fmt.Fprintf(out, "  user: %s\n  assistant: %s\n", quickstartQuestions[i], oneLine(r))
+		if err := dashboard.AppendSample(outDir, dashboard.Sample{Stage: stage, Step: step, Prompt: quickstartQuestions[i], Text: r}); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "⏎") }

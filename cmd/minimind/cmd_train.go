@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strings"
 	"time"
 
+	"github.com/minimind-go/minimind/dashboard"
 	"github.com/minimind-go/minimind/data"
 	"github.com/minimind-go/minimind/model"
+	"github.com/minimind-go/minimind/tensorboard"
 	"github.com/minimind-go/minimind/tokenizer"
 	"github.com/minimind-go/minimind/train"
 	"github.com/schollz/progressbar/v3"
@@ -37,8 +40,33 @@ type TrainOptions struct {
 	Model                ModelFlags
 	Device               DeviceFlags
 
+	// Experiment tracking: TensorBoard event files (also for --use_wandb,
+	// which only prints how to upload them) and a live page of the run.
+	TensorBoard  string
+	UseWandb     bool
+	WandbProject string // "" is the stage's default (wandbProject)
+	Dashboard    string
+
 	// Seed main.py aliases for --data_path by mode.
 	pretrainData, sftData string
+	// flags are the command's flag values, logged as text in the event
+	// file; set by the command (flagValues).
+	flags map[string]string
+}
+
+// wandbProject is the seed's --wandb_project default of each stage.
+func wandbProject(mode string) string {
+	if mode == train.StageSFT {
+		return "MiniMind-Full-SFT"
+	}
+	return "MiniMind-Pretrain"
+}
+
+// flagValues returns every flag of f (set or default) by name, as typed.
+func flagValues(f *pflag.FlagSet) map[string]string {
+	m := map[string]string{}
+	f.VisitAll(func(fl *pflag.Flag) { m[fl.Name] = fl.Value.String() })
+	return m
 }
 
 // AddFlags registers the training flags with the defaults of mode
@@ -68,6 +96,10 @@ func (o *TrainOptions) AddFlags(f *pflag.FlagSet, mode string) {
 	f.BoolVar(&o.SkipBadLines, "skip_bad_lines", false, "skip malformed JSONL lines (and count them) instead of stopping")
 	f.BoolVar(&o.DDP, "ddp", false, "data-parallel training across processes started by mpirun or torchrun-style env vars")
 	f.StringVar(&o.SaveDType, "save_dtype", d.SaveDType, "precision of the saved .pth weights: f16 (as MiniMind), bf16 or f32")
+	f.StringVar(&o.TensorBoard, "tensorboard", "", "write TensorBoard event files to `DIR` (default with --use_wandb: {out_dir}/runs/{stage}-{yyyymmdd-hhmmss}; --resume adds a file to the stage's latest one)")
+	f.BoolVar(&o.UseWandb, "use_wandb", false, "write TensorBoard event files and print the 'wandb sync --sync-tensorboard' command that uploads them (online logging is not built in)")
+	f.StringVar(&o.WandbProject, "wandb_project", wandbProject(mode), "W&B project named in the printed 'wandb sync' command")
+	f.StringVar(&o.Dashboard, "dashboard", "", "serve a live page of the run (loss, lr, grad norm, tokens/s) on `HOST:PORT`, e.g. 127.0.0.1:6006, while it trains")
 	o.Model.AddFlags(f)
 	o.Device.AddFlags(f)
 }
@@ -78,6 +110,13 @@ Files written to --out_dir:
   ..._resume.safetensors   fp32 weights, AdamW moments, step and data position (--resume)
   metrics.jsonl            one JSON object per optimizer step
   loss.png                 the loss curve, redrawn at every save
+  runs/{stage}-{time}/     TensorBoard event files (--tensorboard, --use_wandb)
+
+Watching a run: --dashboard 127.0.0.1:6006 serves a live page while it
+trains ('minimind dashboard --out_dir DIR' serves it afterwards);
+--tensorboard DIR writes event files for 'tensorboard --logdir DIR';
+--use_wandb writes them too and prints the 'wandb sync --sync-tensorboard'
+command that uploads the run to Weights & Biases later.
 
 Ctrl-C saves a resume point and exits with status 130; --resume continues
 with exactly the losses an uninterrupted run would have had. --resume with a
@@ -126,6 +165,7 @@ func newTrainModeCommand(g *globalOptions, mode, short, long string) *cobra.Comm
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Mode = mode
+			opts.flags = flagValues(cmd.Flags())
 			return runTrain(cmd.Context(), opts, g, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -142,7 +182,8 @@ func newTrainCommand(g *globalOptions) *cobra.Command {
 		Short: "Pretrain or fine-tune, as the seed's main.py --mode",
 		Long: `The seed's unified entry point: --mode pretrain or --mode sft, with the same
 flags as 'minimind pretrain' and 'minimind sft' (defaults: the pretrain ones;
---learning_rate and --batch_size change to 5e-7 and 16 for sft unless given).
+--learning_rate, --batch_size and --wandb_project change to 5e-7, 16 and
+MiniMind-Full-SFT for sft unless given).
 --pretrain_data_path and --sft_data_path are accepted as in main.py.
 
 Examples:
@@ -158,6 +199,9 @@ Examples:
 				if !f.Changed("batch_size") {
 					opts.Train.BatchSize = sft.BatchSize
 				}
+				if !f.Changed("wandb_project") {
+					opts.WandbProject = wandbProject(opts.Mode)
+				}
 			}
 			if len(opts.DataPath) == 0 {
 				if opts.Mode == "sft" && opts.sftData != "" {
@@ -166,6 +210,7 @@ Examples:
 					opts.DataPath = []string{opts.pretrainData}
 				}
 			}
+			opts.flags = flagValues(f)
 			return runTrain(cmd.Context(), opts, g, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -257,6 +302,33 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 	}()
 	rank0 := comm.Rank() == 0
 
+	// Tracking starts before data and model load, so that a taken port or
+	// an unwritable directory fails now rather than after them. Only rank
+	// 0 serves the page and writes event files.
+	var events *tensorboard.Writer
+	if rank0 {
+		if opts.Dashboard != "" {
+			d, err := dashboard.Start(ctx, opts.Dashboard, opts.OutDir)
+			if errors.Is(err, dashboard.ErrBadAddr) {
+				return nil, fmt.Errorf("%w: --dashboard: %v", errUsage, err)
+			}
+			if err != nil {
+				return nil, err
+			}
+			defer d.Stop()
+			if d.Note != "" {
+				fmt.Fprintln(errOut, d.Note)
+			}
+			fmt.Fprintf(errOut, "dashboard: %s (stops when the run ends; 'minimind dashboard --out_dir %s' serves it afterwards)\n", d.URL, opts.OutDir)
+		}
+		if events, err = openEvents(opts, time.Now(), out); err != nil {
+			return nil, err
+		}
+		if events != nil {
+			defer events.Close() // on error paths; the run's end checks Close
+		}
+	}
+
 	tok, err := loadTokenizer(opts.Tokenizer)
 	if err != nil {
 		return nil, err
@@ -285,6 +357,7 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 	paths := rc.Paths()
 	var bar *progressbar.ProgressBar
 	first := 0 // the first step of this process, for the eta
+	eventsWarned := false
 	rc.OnLog = func(msg string) { fmt.Fprintln(out, msg) }
 	rc.OnStart = func(s train.Start) {
 		// Report the resolved run (nanoGPT prints its config the same way).
@@ -295,6 +368,19 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 			o.BatchSize, o.Accumulation, comm.Size(), o.BatchSize*o.Accumulation*comm.Size(),
 			o.LearningRate, o.WarmupIters, o.LearningRate/10, be.Name())
 		first = s.Step
+		if events != nil {
+			now := time.Now()
+			if s.Step > 0 { // resumed: steps from here on replace the interrupted process's
+				events.AddSessionStart(s.Step+1, now)
+			}
+			if opts.flags != nil {
+				events.AddText(s.Step, now, "flags", tensorboard.FlagsMarkdown(opts.flags))
+			}
+			if err := events.Flush(); err != nil {
+				eventsWarned = true
+				fmt.Fprintf(errOut, "warning: %v (no more event files this run)\n", err)
+			}
+		}
 		if !g.quiet {
 			bar = progressbar.NewOptions(s.TotalSteps,
 				progressbar.OptionSetWriter(errOut),
@@ -318,7 +404,17 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 			fmt.Fprintf(out, "step %d/%d: non-finite %s (loss %g, grad_norm %g): update skipped (--skip_nonfinite %d)\n",
 				s.Step, s.Total, s.Nonfinite, s.Loss, s.GradNorm, o.SkipNonfinite)
 		}
-		if s.Step == 1 || s.Step%max(1, o.LogInterval) == 0 || s.Step == s.Total {
+		logStep := s.Step == 1 || s.Step%max(1, o.LogInterval) == 0 || s.Step == s.Total
+		if events != nil {
+			events.AddStep(s, time.Now())
+			if logStep {
+				if err := events.Flush(); err != nil && !eventsWarned {
+					eventsWarned = true
+					fmt.Fprintf(errOut, "warning: %v (no more event files this run)\n", err)
+				}
+			}
+		}
+		if logStep {
 			if bar != nil {
 				_ = bar.Clear()
 			}
@@ -342,14 +438,54 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 	if err != nil {
 		return nil, err
 	}
+	if events != nil {
+		if err := events.Close(); err != nil {
+			return nil, err
+		}
+	}
 	if bar != nil {
 		_ = bar.Finish()
 	}
 	if h := res.Steps; rank0 && len(h) > 0 {
 		fmt.Fprintf(out, "done: %d steps, loss %.4f → %.4f, %.1f min\n", len(h), h[0].Loss, h[len(h)-1].Loss, res.Elapsed/60)
 		fmt.Fprintf(out, "weights %s\nresume  %s\nmetrics %s\nplot    %s\n", res.Weights, res.Resume, res.Metrics, res.Plot)
+		if events != nil {
+			fmt.Fprintf(out, "events  %s\n", events.Path())
+		}
 	}
 	return res, nil
+}
+
+// openEvents opens the event file of --tensorboard, or of --use_wandb in
+// the stage's run directory under --out_dir (tensorboard.RunDir), and says
+// where it goes; nil when neither flag is given.
+func openEvents(opts TrainOptions, now time.Time, out io.Writer) (*tensorboard.Writer, error) {
+	dir := opts.TensorBoard
+	if dir == "" {
+		if !opts.UseWandb {
+			return nil, nil
+		}
+		var err error
+		if dir, err = tensorboard.RunDir(opts.OutDir, opts.Mode, opts.Resume, now); err != nil {
+			return nil, err
+		}
+	}
+	w, err := tensorboard.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if opts.UseWandb {
+		project := opts.WandbProject
+		if project == "" {
+			project = wandbProject(opts.Mode)
+		}
+		for _, l := range tensorboard.WandbNotes(dir, project, os.Getenv, nil) {
+			fmt.Fprintln(out, l)
+		}
+	} else {
+		fmt.Fprintf(out, "tensorboard: event files in %s (view with: tensorboard --logdir %s)\n", dir, dir)
+	}
+	return w, nil
 }
 
 // workerCount resolves --threads (0 = all cores).
