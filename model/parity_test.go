@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/minimind-go/minimind/checkpoint"
-	"github.com/minimind-go/minimind/checkpoint/safetensors"
 	"github.com/minimind-go/minimind/internal/fixture"
 	"github.com/minimind-go/minimind/kernels"
 	"github.com/minimind-go/minimind/kernels/cpu"
@@ -65,10 +64,10 @@ func TestParityOptimizerStep(t *testing.T) {
 				if err := json.Unmarshal(raw, &exp); err != nil {
 					t.Fatalf("%s: %v", dir, err)
 				}
-				fixGrads := tensors(t, filepath.Join(dir, "grads.safetensors"))
+				fixGrads := modeltest.ReadTensors(t, filepath.Join(dir, "grads.safetensors"))
 				grads := make([]float32, len(p.Data))
 				for _, s := range p.Specs {
-					copy(p.View(grads, s.Name), floats(t, fixGrads, s.Name))
+					copy(p.View(grads, s.Name), modeltest.Floats(t, fixGrads, s.Name))
 				}
 
 				opt := train.NewAdamW(p, train.AdamWConfig{Beta1: exp.AdamW.Betas[0], Beta2: exp.AdamW.Betas[1], Eps: exp.AdamW.Eps, WeightDecay: exp.AdamW.WeightDecay})
@@ -77,12 +76,12 @@ func TestParityOptimizerStep(t *testing.T) {
 					t.Errorf("grad norm %.8f clip coef %.8f, want %.8f %.8f", norm, coef, exp.GradNormPreclip, exp.ClipCoef)
 				}
 				opt.Step(be, p.Data, grads, exp.AdamW.LR)
-				after := tensors(t, filepath.Join(dir, "params_after_step.safetensors"))
+				after := modeltest.ReadTensors(t, filepath.Join(dir, "params_after_step.safetensors"))
 				var pmax float64
 				for _, s := range p.Specs {
 					// 1e-3 where the clipped gradient is below 1e-7 (the
 					// README's sensitive entries), 1e-5 elsewhere.
-					got, want, g := p.View(p.Data, s.Name), floats(t, after, s.Name), floats(t, fixGrads, s.Name)
+					got, want, g := p.View(p.Data, s.Name), modeltest.Floats(t, after, s.Name), modeltest.Floats(t, fixGrads, s.Name)
 					for i := range got {
 						d := math.Abs(float64(got[i] - want[i]))
 						tol := 1e-5
@@ -100,26 +99,4 @@ func TestParityOptimizerStep(t *testing.T) {
 			})
 		}
 	}
-}
-
-func tensors(t testing.TB, path string) *safetensors.File {
-	t.Helper()
-	f, err := safetensors.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-func floats(t testing.TB, f *safetensors.File, name string) []float32 {
-	t.Helper()
-	tt, ok := f.Get(name)
-	if !ok {
-		t.Fatalf("fixture lacks tensor %s", name)
-	}
-	x, err := tt.Float32s()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x
 }

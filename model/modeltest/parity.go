@@ -102,18 +102,18 @@ func trainStep(t *testing.T, be kernels.Backend, tc trainStepCase) {
 		t.Errorf("loss %.8f ce %.8f aux %.8f, want %.8f %.8f %.8f", st.Loss, st.CE, st.Aux, exp.Loss, exp.CELoss, exp.AuxLoss)
 	}
 	if tc.hasLogits {
-		want := readTensors(t, filepath.Join(dir, "expected.safetensors"))
-		report["final_hidden"] = kerneltest.AllClose(t, "final_hidden", m.FinalHidden(true), floats(t, want, "final_hidden"), 1e-4, 0)
-		report["token_ce"] = kerneltest.AllClose(t, "token_ce", m.TokenLosses(true), floats(t, want, "token_ce"), 1e-5, 0)
+		want := ReadTensors(t, filepath.Join(dir, "expected.safetensors"))
+		report["final_hidden"] = kerneltest.AllClose(t, "final_hidden", m.FinalHidden(true), Floats(t, want, "final_hidden"), 1e-4, 0)
+		report["token_ce"] = kerneltest.AllClose(t, "token_ce", m.TokenLosses(true), Floats(t, want, "token_ce"), 1e-5, 0)
 		logits, err := m.Logits(ids, B, T, nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		report["logits"] = kerneltest.AllClose(t, "logits", logits, floats(t, want, "logits"), 1e-4, 0)
+		report["logits"] = kerneltest.AllClose(t, "logits", logits, Floats(t, want, "logits"), 1e-4, 0)
 	}
-	grads := readTensors(t, path(tc.grads, "grads.safetensors"))
+	grads := ReadTensors(t, path(tc.grads, "grads.safetensors"))
 	for _, s := range m.Params.Specs {
-		d := kerneltest.AllClose(t, "grad/"+s.Name, m.Params.View(m.Grads, s.Name), floats(t, grads, s.Name), 1e-5, 0)
+		d := kerneltest.AllClose(t, "grad/"+s.Name, m.Params.View(m.Grads, s.Name), Floats(t, grads, s.Name), 1e-5, 0)
 		report["grads"] = math.Max(report["grads"], d)
 	}
 	t.Logf("max |diff|: %s", fmtReport(report))
@@ -149,7 +149,7 @@ func kvCache(t *testing.T, be kernels.Backend) {
 	readJSON(t, filepath.Join(dir, "inputs.json"), &in)
 	var exp kvExpected
 	readJSON(t, filepath.Join(dir, "expected.json"), &exp)
-	want := readTensors(t, filepath.Join(dir, "expected.safetensors"))
+	want := ReadTensors(t, filepath.Join(dir, "expected.safetensors"))
 	V := m.Config.VocabSize
 
 	kv, err := m.NewKVCache(1, 16)
@@ -161,8 +161,8 @@ func kvCache(t *testing.T, be kernels.Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	maxd := kerneltest.AllClose(t, "prefill_logits", logits, floats(t, want, "prefill_logits"), 1e-4, 0)
-	stepWant := floats(t, want, "step_logits")
+	maxd := kerneltest.AllClose(t, "prefill_logits", logits, Floats(t, want, "prefill_logits"), 1e-4, 0)
+	stepWant := Floats(t, want, "step_logits")
 	last := logits[(len(prompt)-1)*V:]
 	var got []int32
 	for i := 0; i < in.MaxNewTokens; i++ {
@@ -188,7 +188,7 @@ func kvCache(t *testing.T, be kernels.Backend) {
 			if kvName == "v" {
 				src = kv.V[l]
 			}
-			kerneltest.AllClose(t, name, src, floats(t, want, name), 1e-4, 0)
+			kerneltest.AllClose(t, name, src, Floats(t, want, name), 1e-4, 0)
 		}
 	}
 	// The full forward without cache picks the same tokens.
@@ -196,7 +196,7 @@ func kvCache(t *testing.T, be kernels.Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kerneltest.AllClose(t, "full_logits", full, floats(t, want, "full_logits"), 1e-4, 0)
+	kerneltest.AllClose(t, "full_logits", full, Floats(t, want, "full_logits"), 1e-4, 0)
 	// Chunked prefill: 3 tokens, then 2 on top of the cache.
 	kv.Reset()
 	if _, err := m.Forward(kv, prompt[:3], 3, nil, 0); err != nil {
@@ -206,7 +206,7 @@ func kvCache(t *testing.T, be kernels.Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	maxd = max(maxd, kerneltest.AllClose(t, "chunk_logits", chunk, floats(t, want, "chunk_logits"), 1e-4, 0))
+	maxd = max(maxd, kerneltest.AllClose(t, "chunk_logits", chunk, Floats(t, want, "chunk_logits"), 1e-4, 0))
 	t.Logf("kv-cache: max |logit diff| %.2g over prefill, %d steps and chunked prefill", maxd, in.MaxNewTokens)
 }
 
@@ -225,7 +225,7 @@ func attentionMask(t *testing.T, be kernels.Backend) {
 		GeneratedIDs [][]int32 `json:"generated_ids"`
 	}
 	readJSON(t, filepath.Join(dir, "expected.json"), &exp)
-	want := readTensors(t, filepath.Join(dir, "expected.safetensors"))
+	want := ReadTensors(t, filepath.Join(dir, "expected.safetensors"))
 	B, T, V := len(in.InputIDs), len(in.InputIDs[0]), m.Config.VocabSize
 	ids, mask := flatten(in.InputIDs), flatten(in.AttentionMask)
 
@@ -233,7 +233,7 @@ func attentionMask(t *testing.T, be kernels.Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	maxd := kerneltest.AllClose(t, "logits", logits, floats(t, want, "logits"), 1e-4, 0)
+	maxd := kerneltest.AllClose(t, "logits", logits, Floats(t, want, "logits"), 1e-4, 0)
 
 	kv, err := m.NewKVCache(B, T+in.NewTokens)
 	if err != nil {
@@ -243,7 +243,7 @@ func attentionMask(t *testing.T, be kernels.Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	decWant := floats(t, want, "decode_step_logits") // [steps, B, V]
+	decWant := Floats(t, want, "decode_step_logits") // [steps, B, V]
 	W := T
 	for s := 0; s < in.NewTokens; s++ {
 		maxd = max(maxd, kerneltest.AllClose(t, "decode_step_logits", step, decWant[s*B*V:(s+1)*B*V], 1e-4, 0))
@@ -303,9 +303,9 @@ func halfDecode(t *testing.T, be kernels.Backend) {
 			readJSON(t, filepath.Join(dir, "inputs.json"), &in)
 			var exp kvExpected
 			readJSON(t, filepath.Join(dir, "expected.json"), &exp)
-			want := readTensors(t, filepath.Join(dir, "expected.safetensors"))
+			want := ReadTensors(t, filepath.Join(dir, "expected.safetensors"))
 			V := m.Config.VocabSize
-			stepWant := floats(t, want, "step_logits")
+			stepWant := Floats(t, want, "step_logits")
 
 			kv, err := m.NewKVCache(1, 16)
 			if err != nil {
@@ -368,7 +368,9 @@ func readJSON(t testing.TB, path string, v any) {
 	}
 }
 
-func readTensors(t testing.TB, path string) *safetensors.File {
+// ReadTensors reads a fixture's safetensors file, failing the test if it
+// cannot.
+func ReadTensors(t testing.TB, path string) *safetensors.File {
 	t.Helper()
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
@@ -377,7 +379,9 @@ func readTensors(t testing.TB, path string) *safetensors.File {
 	return f
 }
 
-func floats(t testing.TB, f *safetensors.File, name string) []float32 {
+// Floats returns tensor name of f as float32s, failing the test if f lacks
+// it.
+func Floats(t testing.TB, f *safetensors.File, name string) []float32 {
 	t.Helper()
 	tt, ok := f.Get(name)
 	if !ok {
