@@ -105,7 +105,7 @@ func benchModel(opts BenchOptions, g *globalOptions) (*model.Model, func(), erro
 	}
 	var p *model.Params
 	if opts.Path != "" {
-		p, err = loadModelParams(opts.Path, &opts.Model)
+		p, err = loadModelParams(opts.Path, opts.Model.NumAttentionHeads)
 	} else {
 		var cfg model.Config
 		if cfg, err = opts.Model.Config(); err == nil {
@@ -196,8 +196,9 @@ func peakRSS() int64 {
 }
 
 func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out io.Writer) error {
-	if opts.BatchSize <= 0 || opts.SeqLen <= 0 || opts.Steps <= 0 {
-		return fmt.Errorf("%w: --batch_size, --max_seq_len and --steps must be positive", errUsage)
+	if err := firstError(positiveInt("batch_size", opts.BatchSize), positiveInt("max_seq_len", opts.SeqLen),
+		positiveInt("steps", opts.Steps), nonNegativeFloat("peak_gflops", opts.PeakGFLOPs)); err != nil {
+		return err
 	}
 	m, closeFn, err := benchModel(opts, g)
 	if err != nil {
@@ -307,8 +308,9 @@ func describeModel(c *model.Config) string {
 }
 
 func runBenchGenerate(ctx context.Context, opts BenchOptions, g *globalOptions, out io.Writer) error {
-	if opts.BatchSize <= 0 || opts.PromptLen <= 0 || opts.NewTokens <= 0 || opts.Steps <= 0 {
-		return fmt.Errorf("%w: --batch_size, --prompt_len, --new_tokens and --steps must be positive", errUsage)
+	if err := firstError(positiveInt("batch_size", opts.BatchSize), positiveInt("prompt_len", opts.PromptLen),
+		positiveInt("new_tokens", opts.NewTokens), positiveInt("steps", opts.Steps), nonNegativeFloat("peak_gflops", opts.PeakGFLOPs)); err != nil {
+		return err
 	}
 	m, closeFn, err := benchModel(opts, g)
 	if err != nil {
@@ -320,6 +322,13 @@ func runBenchGenerate(ctx context.Context, opts BenchOptions, g *globalOptions, 
 	}
 	c := m.Config
 	B, P, N := opts.BatchSize, opts.PromptLen, opts.NewTokens
+	avail, known := memAvailable()
+	if P+N > c.MaxPositionEmbeddings {
+		return fmt.Errorf("%w: --prompt_len %d + --new_tokens %d exceed the model's max_position_embeddings %d", errUsage, P, N, c.MaxPositionEmbeddings)
+	}
+	if err := checkFits(fmt.Sprintf("the KV cache and activations for --batch_size %d × %d positions", B, P+N), engineBytes(c, P+N, B), avail, known); err != nil {
+		return err
+	}
 	kv, err := m.NewKVCache(B, P+N)
 	if err != nil {
 		return err

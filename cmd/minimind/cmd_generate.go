@@ -18,10 +18,18 @@ import (
 
 // InferenceFlags say which model and tokenizer to load, for generate, chat,
 // eval and serve.
+//
+// The model's sizes come from the file, so there are no architecture flags
+// here, only the two things a file may not say: the head count of a .pth
+// (its shapes cannot tell) and MiniMind's inference-time YaRN switch.
 type InferenceFlags struct {
-	Model     string
-	Arch      ModelFlags
-	Tokenizer string
+	Model string
+	// Heads is the query-head count for a .pth (0: MiniMind's 8); for an
+	// HF directory it must agree with config.json when given.
+	Heads int
+	// RopeScaling turns on YaRN (MiniMind's --inference_rope_scaling).
+	RopeScaling bool
+	Tokenizer   string
 	// ContextLen is the positions of prompt plus reply per sequence.
 	ContextLen int
 	Device     DeviceFlags
@@ -29,12 +37,13 @@ type InferenceFlags struct {
 	DType string
 }
 
-// AddFlags registers the model, tokenizer and architecture flags.
+// AddFlags registers the model, tokenizer and device flags.
 func (o *InferenceFlags) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.Model, "model", "", "model: an HF directory (config.json + model.safetensors) or a MiniMind .pth")
 	f.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json or a folder holding one (default: the model folder's, else the built-in one)")
 	f.IntVar(&o.ContextLen, "context_len", 2048, "context window in tokens (prompt + reply), at most max_position_embeddings")
-	o.Arch.AddFlags(f)
+	f.IntVar(&o.Heads, "num_attention_heads", 0, "query heads of a .pth model, which its shapes cannot tell (default 8, MiniMind's); HF directories say it in config.json")
+	f.BoolVar(&o.RopeScaling, "inference_rope_scaling", false, "YaRN RoPE scaling (x16 context) as MiniMind's inference option")
 	o.Device.AddFlags(f)
 	f.StringVar(&o.DType, "dtype", "f32", "weight precision for decoding: f32 (exact), bf16 or f16 (half the memory traffic: faster decode, logits within ~1e-2)")
 }
@@ -55,9 +64,18 @@ func (o *InferenceFlags) load(g *globalOptions) (*model.Model, *tokenizer.Tokeni
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	p, err := loadModelParams(o.Model, &o.Arch)
+	if err := intAtLeast("num_attention_heads", o.Heads, 0); err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := loadModelParams(o.Model, o.Heads)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if o.Heads != 0 && o.Heads != p.Config.NumAttentionHeads {
+		return nil, nil, nil, fmt.Errorf("%w: --num_attention_heads %d contradicts the model's %d (from %s)", errUsage, o.Heads, p.Config.NumAttentionHeads, o.Model)
+	}
+	if o.RopeScaling {
+		p.Config.InferenceRopeScaling = true
 	}
 	if tok.VocabSize() > p.Config.VocabSize {
 		return nil, nil, nil, fmt.Errorf("%w: the tokenizer has %d tokens but the model's vocabulary only %d", errUsage, tok.VocabSize(), p.Config.VocabSize)
@@ -83,13 +101,17 @@ func (o *InferenceFlags) engine(g *globalOptions, slots int) (*generate.Engine, 
 
 // engineWith is engine with a queue size (0 = the default).
 func (o *InferenceFlags) engineWith(g *globalOptions, slots, queue int) (*generate.Engine, func(), error) {
+	if err := firstError(intAtLeast("context_len", o.ContextLen, 2), positiveInt("slots", slots), intAtLeast("queue", queue, 0)); err != nil {
+		return nil, nil, err
+	}
 	m, tok, closeFn, err := o.load(g)
 	if err != nil {
 		return nil, nil, err
 	}
-	if o.ContextLen <= 1 {
+	avail, known := memAvailable()
+	if err := checkEngineSize(m.Config, o.ContextLen, slots, avail, known); err != nil {
 		closeFn()
-		return nil, nil, fmt.Errorf("%w: --context_len must be at least 2", errUsage)
+		return nil, nil, err
 	}
 	e, err := generate.NewEngine(m, tok, generate.EngineOptions{Slots: slots, Window: o.ContextLen, Queue: queue})
 	if err != nil {
@@ -116,7 +138,7 @@ type SamplingFlags struct {
 // AddFlags registers the sampling flags.
 func (o *SamplingFlags) AddFlags(f *pflag.FlagSet) {
 	d := generate.DefaultOptions()
-	f.IntVar(&o.MaxNewTokens, "max_new_tokens", d.MaxNewTokens, "longest reply in tokens (also capped by the context window)")
+	f.IntVar(&o.MaxNewTokens, "max_new_tokens", d.MaxNewTokens, "longest reply in tokens, at least 1 (a reply also ends when the context window is full)")
 	f.Float64Var(&o.Temperature, "temperature", d.Temperature, "sampling temperature; 0 = greedy (deterministic)")
 	f.Float64Var(&o.TopP, "top_p", d.TopP, "nucleus sampling: keep the most likely tokens up to this probability (1 = off)")
 	f.IntVar(&o.TopK, "top_k", d.TopK, "keep only the K most likely tokens (0 = off)")
@@ -132,6 +154,18 @@ func (o *SamplingFlags) options() (generate.Options, error) {
 	opt := generate.Options{MaxNewTokens: o.MaxNewTokens, Temperature: o.Temperature, TopP: o.TopP, TopK: o.TopK,
 		RepetitionPenalty: o.RepetitionPenalty, FrequencyPenalty: o.FrequencyPenalty, PresencePenalty: o.PresencePenalty,
 		Seed: o.Seed, Stop: o.Stop}
+	// Flag-named checks first; Validate then catches the rest.
+	if err := firstError(
+		positiveInt("max_new_tokens", o.MaxNewTokens),
+		nonNegativeFloat("temperature", o.Temperature),
+		intAtLeast("top_k", o.TopK, 0),
+		positiveFloat("repetition_penalty", o.RepetitionPenalty),
+	); err != nil {
+		return opt, err
+	}
+	if !(o.TopP >= 0 && o.TopP <= 1) {
+		return opt, fmt.Errorf("%w: --top_p %v: must be between 0 and 1", errUsage, o.TopP)
+	}
 	if err := opt.Validate(); err != nil {
 		return opt, fmt.Errorf("%w: %v", errUsage, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -136,9 +137,7 @@ func runInfo(_ context.Context, opts InfoOptions, _ *globalOptions, out io.Write
 	if opts.Path == "" {
 		return fmt.Errorf("%w: --model is required", errUsage)
 	}
-	base := model.DefaultConfig()
-	base.NumAttentionHeads = opts.Model.NumAttentionHeads
-	p, err := checkpoint.Load(opts.Path, base)
+	p, err := loadModelParams(opts.Path, opts.Model.NumAttentionHeads)
 	if err != nil {
 		return err
 	}
@@ -218,9 +217,7 @@ func runConvert(_ context.Context, opts ConvertOptions, _ *globalOptions, out io
 	if err != nil {
 		return err
 	}
-	base := model.DefaultConfig()
-	base.NumAttentionHeads = opts.Model.NumAttentionHeads
-	p, err := checkpoint.Load(opts.In, base)
+	p, err := loadModelParams(opts.In, opts.Model.NumAttentionHeads)
 	if err != nil {
 		return err
 	}
@@ -229,6 +226,72 @@ func runConvert(_ context.Context, opts ConvertOptions, _ *globalOptions, out io
 	}
 	fmt.Fprintf(out, "wrote %s (%s parameters, %s)\n", opts.Out, humanCount(len(p.Data)), dt)
 	return nil
+}
+
+// loadModelParams loads a model path (HF directory or .pth). heads is the
+// query-head count of a .pth, which its shapes cannot tell (0: MiniMind's
+// 8); an HF directory's config.json says it. A folder of .pth files
+// without config.json is an error that lists them.
+func loadModelParams(path string, heads int) (*model.Params, error) {
+	if err := checkModelDir(path); err != nil {
+		return nil, err
+	}
+	base := model.DefaultConfig()
+	if heads > 0 {
+		base.NumAttentionHeads = heads
+	}
+	return checkpoint.Load(path, base)
+}
+
+// checkModelDir answers `--model out` where out holds the trainers' .pth
+// files rather than an HF model: the error names them, so the user can
+// pick one. Other paths are left to checkpoint.Load.
+func checkModelDir(path string) error {
+	st, err := os.Stat(path)
+	if err != nil || !st.IsDir() {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(path, checkpoint.ConfigFile)); err == nil {
+		return nil
+	}
+	pths, _ := filepath.Glob(filepath.Join(path, "*.pth"))
+	if len(pths) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: --model %s: a folder without %s, so not an HF model directory; it holds %d checkpoint(s), pass one: %s",
+		errUsage, path, checkpoint.ConfigFile, len(pths), strings.Join(pths, ", "))
+}
+
+// prefillRows is an upper bound on the rows of one inference forward pass
+// (generate.EngineOptions' default prefill chunk).
+const prefillRows = 256
+
+// engineBytes estimates, in bytes, what an inference engine allocates
+// beyond the weights: the KV cache (keys and values in float32 for every
+// layer, seqs × ctxLen positions) and one set of inference activations
+// for a forward pass of max(seqs, prefillRows) rows (residual, norms,
+// attention, FFN, logits). float64 so that absurd flags cannot overflow.
+func engineBytes(c model.Config, ctxLen, seqs int) float64 {
+	kvC := float64(c.NumKeyValueHeads) * float64(c.HeadSize())
+	kv := 2 * float64(c.NumHiddenLayers) * float64(seqs) * float64(ctxLen) * kvC * 4
+	F := float64(c.IntermediateSize)
+	if c.UseMoE {
+		F *= float64(c.NumExpertsPerTok + c.NSharedExperts)
+	}
+	rows := float64(max(seqs, prefillRows))
+	act := rows * (6*float64(c.HiddenSize) + 2*kvC + 3*F + float64(c.VocabSize)) * 4
+	return kv + act
+}
+
+// checkEngineSize rejects a context window the model's RoPE tables do not
+// cover, and a KV cache plus activations larger than the available memory
+// (known false: unknown, not checked), before anything is allocated.
+func checkEngineSize(c model.Config, ctxLen, seqs int, avail int64, known bool) error {
+	if ctxLen > c.MaxPositionEmbeddings {
+		return fmt.Errorf("%w: --context_len %d exceeds the model's max_position_embeddings %d", errUsage, ctxLen, c.MaxPositionEmbeddings)
+	}
+	what := fmt.Sprintf("the KV cache and activations for %d sequence(s) of --context_len %d", seqs, ctxLen)
+	return checkFits(what, engineBytes(c, ctxLen, seqs), avail, known)
 }
 
 func humanCount(n int) string {

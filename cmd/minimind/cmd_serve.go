@@ -90,12 +90,25 @@ Exit status: 0 after a signal-initiated shutdown, 1 error, 2 bad flags.`,
 	return cmd
 }
 
+// maxQueue bounds --queue.
+const maxQueue = 1 << 20
+
 func runServe(ctx context.Context, opts ServeOptions, g *globalOptions, out io.Writer) error {
-	if opts.Port < 0 || opts.Port > 65535 || opts.Slots < 1 || opts.Queue < 1 {
-		return fmt.Errorf("%w: --port must be 0-65535, --slots and --queue positive", errUsage)
+	// --slots is bounded by the memory check when the engine is built;
+	// --queue by maxQueue, as its channel is allocated whole.
+	if err := firstError(intInRange("port", opts.Port, 0, 65535), positiveInt("slots", opts.Slots),
+		intInRange("queue", opts.Queue, 1, maxQueue), intAtLeast("max_connections", opts.MaxConnections, 0)); err != nil {
+		return err
 	}
-	if opts.MaxBodyBytes < 0 || opts.ReadTimeout < 0 || opts.WriteTimeout < 0 || opts.IdleTimeout < 0 || opts.MaxConnections < 0 {
-		return fmt.Errorf("%w: --max_body_bytes, --read_timeout, --write_timeout, --idle_timeout and --max_connections must be positive", errUsage)
+	for _, d := range []struct {
+		name string
+		neg  bool
+		v    any
+	}{{"max_body_bytes", opts.MaxBodyBytes < 0, opts.MaxBodyBytes}, {"read_timeout", opts.ReadTimeout < 0, opts.ReadTimeout},
+		{"write_timeout", opts.WriteTimeout < 0, opts.WriteTimeout}, {"idle_timeout", opts.IdleTimeout < 0, opts.IdleTimeout}} {
+		if d.neg {
+			return fmt.Errorf("%w: --%s %v: must not be negative", errUsage, d.name, d.v)
+		}
 	}
 	eng, closeFn, err := opts.Inference.engineWith(g, opts.Slots, opts.Queue)
 	if err != nil {

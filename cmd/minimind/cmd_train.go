@@ -75,7 +75,7 @@ func (o *TrainOptions) AddFlags(f *pflag.FlagSet, mode string) {
 	d := train.DefaultConfig(mode)
 	t := &o.Train
 	t.AdamW = d.Options.AdamW // no flags
-	f.StringSliceVar(&o.DataPath, "data_path", nil, "training data: .jsonl/.jsonl.gz files (comma-separated or repeated) or a file made by `minimind data prepare`")
+	f.StringSliceVar(&o.DataPath, "data_path", nil, "training data: .jsonl/.jsonl.gz files (comma-separated or repeated) or a file made by 'minimind data prepare'")
 	f.StringVar(&o.OutDir, "out_dir", d.OutDir, "where checkpoints, metrics.jsonl and loss.png go")
 	f.IntVar(&t.Epochs, "epochs", d.Options.Epochs, "passes over the data")
 	f.IntVar(&t.BatchSize, "batch_size", d.Options.BatchSize, "sequences per micro-batch (per rank)")

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 
-	"github.com/minimind-go/minimind/checkpoint"
 	"github.com/minimind-go/minimind/kernels/cpu"
 	"github.com/minimind-go/minimind/kernels/gemm"
 	"github.com/minimind-go/minimind/model"
@@ -31,21 +30,46 @@ func (o *ModelFlags) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.NumHiddenLayers, "num_hidden_layers", d.NumHiddenLayers, "decoder blocks")
 	f.IntVar(&o.NumAttentionHeads, "num_attention_heads", d.NumAttentionHeads, "query heads")
 	f.IntVar(&o.NumKeyValueHeads, "num_key_value_heads", d.NumKeyValueHeads, "key/value heads (grouped-query attention)")
-	f.IntVar(&o.IntermediateSize, "intermediate_size", d.IntermediateSize, "FFN width (MiniMind2 releases use 1408 at hidden 512)")
+	f.IntVar(&o.IntermediateSize, "intermediate_size", 0, "FFN width (default 3·hidden_size, the seed's rule: 1536 at hidden 512; MiniMind2 releases use 1408 at 512)")
 	f.IntVar(&o.VocabSize, "vocab_size", d.VocabSize, "vocabulary size (must match the tokenizer)")
 	f.IntVar(&o.MaxPositions, "max_position_embeddings", d.MaxPositionEmbeddings, "longest position the RoPE tables cover")
 	f.BoolVar(&o.UseMoE, "use_moe", false, "Mixture-of-Experts FFN (4 routed experts, top-2, 1 shared)")
 	f.BoolVar(&o.RopeScaling, "inference_rope_scaling", false, "YaRN RoPE scaling (x16 context) as MiniMind's inference option")
 }
 
-// Config returns the validated model config the flags describe.
+// FFN returns the FFN width the flags ask for: --intermediate_size, or
+// when it is 0 (not given) the seed's rule 3·hidden_size (SPEC decisions
+// table), so a hidden-256 model gets 768 rather than a fixed 1536.
+func (o *ModelFlags) FFN() int {
+	if o.IntermediateSize != 0 {
+		return o.IntermediateSize
+	}
+	return 3 * o.HiddenSize
+}
+
+// Config returns the validated model config the flags describe; a size
+// that is not positive is an error naming its flag.
 func (o *ModelFlags) Config() (model.Config, error) {
+	if err := firstError(
+		positiveInt("hidden_size", o.HiddenSize),
+		positiveInt("num_hidden_layers", o.NumHiddenLayers),
+		positiveInt("num_attention_heads", o.NumAttentionHeads),
+		positiveInt("num_key_value_heads", o.NumKeyValueHeads),
+		positiveInt("intermediate_size", o.FFN()),
+		positiveInt("vocab_size", o.VocabSize),
+		positiveInt("max_position_embeddings", o.MaxPositions),
+	); err != nil {
+		return model.Config{}, err
+	}
 	c := model.DefaultConfig()
 	c.HiddenSize, c.NumHiddenLayers = o.HiddenSize, o.NumHiddenLayers
 	c.NumAttentionHeads, c.NumKeyValueHeads = o.NumAttentionHeads, o.NumKeyValueHeads
-	c.IntermediateSize, c.VocabSize, c.MaxPositionEmbeddings = o.IntermediateSize, o.VocabSize, o.MaxPositions
+	c.IntermediateSize, c.VocabSize, c.MaxPositionEmbeddings = o.FFN(), o.VocabSize, o.MaxPositions
 	c.UseMoE, c.InferenceRopeScaling = o.UseMoE, o.RopeScaling
 	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := c.CheckSizes(); err != nil {
 		return c, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	return c, nil
@@ -66,16 +90,4 @@ func newBackend(g *globalOptions, kind string) (*cpu.Backend, error) {
 		return nil, fmt.Errorf("%w: --gemm %q: want auto, avx512, avx2 or generic", errUsage, kind)
 	}
 	return cpu.NewChecked(cpu.Options{Threads: g.threads, GEMM: k})
-}
-
-// loadModelParams loads a model path (HF directory or .pth), with the
-// architecture flags filling in what a .pth cannot say (head counts).
-func loadModelParams(path string, mf *ModelFlags) (*model.Params, error) {
-	base := model.DefaultConfig()
-	if mf != nil {
-		if c, err := mf.Config(); err == nil {
-			base = c
-		}
-	}
-	return checkpoint.Load(path, base)
 }

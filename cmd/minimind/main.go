@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 
 	"github.com/minimind-go/minimind/train"
@@ -55,12 +56,19 @@ Exit status:
   130  interrupted (Ctrl-C); training saves a checkpoint first`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		// SuggestionsFor reads this field as is (0 would suggest nothing).
+		SuggestionsMinimumDistance: 2,
 	}
 	root.PersistentFlags().IntVar(&g.threads, "threads", 0, "worker threads for the compute kernels (0 = all cores)")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress bars")
 	root.PersistentFlags().StringVar(&g.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (inspect with 'go tool pprof')")
 	var profile *os.File
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		// The upper bound only stops values that would make the worker
+		// pool itself exhaust memory.
+		if err := intInRange("threads", g.threads, 0, maxThreads); err != nil {
+			return err
+		}
 		if g.cpuProfile == "" {
 			return nil
 		}
@@ -79,10 +87,39 @@ Exit status:
 		}
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return fmt.Errorf("%w: %v\nRun '%s --help' for usage", errUsage, err, c.CommandPath())
+		hint := ""
+		if name, ok := unknownFlagName(err); ok {
+			if s := suggestFlag(c.Flags(), name); s != "" {
+				hint = fmt.Sprintf(" (did you mean --%s?)", s)
+			}
+		}
+		return fmt.Errorf("%w: %v%s\nRun '%s --help' for usage", errUsage, err, hint, c.CommandPath())
 	})
+	// Without a RunE of its own, cobra reports an unknown subcommand as a
+	// plain error (exit 1); this makes it a usage error (exit 2), with
+	// cobra's "did you mean" suggestions.
+	root.Args = cobra.ArbitraryArgs
+	root.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		return unknownCommand(c, args[0])
+	}
 	addCommands(root, g)
 	return root, g
+}
+
+// maxThreads bounds --threads.
+const maxThreads = 4096
+
+// unknownCommand is the usage error for `minimind NAME` where NAME is no
+// subcommand, suggesting the closest ones.
+func unknownCommand(c *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, c.CommandPath())
+	if s := c.SuggestionsFor(name); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
+	}
+	return fmt.Errorf("%w: %s\nRun '%s --help' for the commands", errUsage, msg, c.CommandPath())
 }
 
 func main() {
