@@ -21,4 +21,24 @@ func addCommands(root *cobra.Command, g *globalOptions) {
 		newDataCommand(g),
 		newTokenizerCommand(g),
 	)
+	for _, c := range root.Commands() {
+		requireSubcommand(c)
+	}
+}
+
+// requireSubcommand makes a command group such as `data` (subcommands, no
+// action of its own) answer an unknown subcommand with a usage error
+// (exit 2) instead of cobra's default, its help and exit 0.
+func requireSubcommand(c *cobra.Command) {
+	if c.Runnable() || !c.HasSubCommands() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.SuggestionsMinimumDistance = 2
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		return unknownCommand(c, args[0])
+	}
 }

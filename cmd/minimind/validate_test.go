@@ -186,6 +186,8 @@ func TestCommandLineErrors(t *testing.T) {
 	}{
 		{[]string{"foo"}, []string{`unknown command "foo"`}},
 		{[]string{"pretrian"}, []string{"did you mean pretrain?"}},
+		{[]string{"data", "foo"}, []string{`unknown command "foo" for "minimind data"`}},
+		{[]string{"bench", "tran"}, []string{"did you mean train?"}},
 		{[]string{"pretrain", "--data-path", "x"}, []string{"unknown flag: --data-path", "did you mean --data_path?"}},
 		{[]string{"generate", "--max-new-tokens", "3"}, []string{"did you mean --max_new_tokens?"}},
 		{[]string{"--threads", "-1", "info", "--model", "x"}, []string{"--threads -1"}},
@@ -270,6 +272,22 @@ func TestInferenceSizeErrors(t *testing.T) {
 		wantUsage(t, serve(func(o *ServeOptions) { o.Slots, o.Inference.ContextLen = 1<<30, 512 }), "bytes", "available")
 	}
 	wantUsage(t, serve(func(o *ServeOptions) { o.Inference.Heads = 3 }), "--num_attention_heads 3")
+}
+
+func TestInferenceRopeScalingApplies(t *testing.T) {
+	dir := tinyModelDir(t)
+	g := &globalOptions{threads: 1, quiet: true}
+	for _, on := range []bool{false, true} {
+		f := InferenceFlags{Model: dir, RopeScaling: on}
+		m, _, closeFn, err := f.load(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeFn()
+		if got := m.Config.Scaling() != nil; got != on {
+			t.Fatalf("--inference_rope_scaling=%v: YaRN on = %v", on, got)
+		}
+	}
 }
 
 func TestModelFolderOfPthListsThem(t *testing.T) {
