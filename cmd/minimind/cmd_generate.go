@@ -30,7 +30,8 @@ type InferenceFlags struct {
 	// RopeScaling turns on YaRN (MiniMind's --inference_rope_scaling).
 	RopeScaling bool
 	Tokenizer   string
-	// ContextLen is the positions of prompt plus reply per sequence.
+	// ContextLen is the positions of prompt plus reply per sequence; 0
+	// means defaultContextLen, or the model's positions when fewer.
 	ContextLen int
 	Device     DeviceFlags
 	// DType is the precision of the weights for decoding: f32, f16 or bf16.
@@ -41,7 +42,7 @@ type InferenceFlags struct {
 func (o *InferenceFlags) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.Model, "model", "", "model: an HF directory (config.json + model.safetensors) or a MiniMind .pth")
 	f.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json or a folder holding one (default: the model folder's, else the built-in one)")
-	f.IntVar(&o.ContextLen, "context_len", 2048, "context window in tokens (prompt + reply), at most max_position_embeddings")
+	f.IntVar(&o.ContextLen, "context_len", 0, "context window in tokens (prompt + reply), 2 to the model's max_position_embeddings (default 2048, or max_position_embeddings when smaller)")
 	f.IntVar(&o.Heads, "num_attention_heads", 0, "query heads of a .pth model, which its shapes cannot tell (default 8, MiniMind's); HF directories say it in config.json")
 	f.BoolVar(&o.RopeScaling, "inference_rope_scaling", false, "YaRN RoPE scaling (x16 context) as MiniMind's inference option")
 	o.Device.AddFlags(f)
@@ -94,6 +95,10 @@ func (o *InferenceFlags) load(g *globalOptions) (*model.Model, *tokenizer.Tokeni
 	return m, tok, closeFn, nil
 }
 
+// defaultContextLen is --context_len when not given (capped by the
+// model's max_position_embeddings).
+const defaultContextLen = 2048
+
 // engine loads the model and wraps it in an engine of slots sequences.
 func (o *InferenceFlags) engine(g *globalOptions, slots int) (*generate.Engine, func(), error) {
 	return o.engineWith(g, slots, 0)
@@ -101,19 +106,28 @@ func (o *InferenceFlags) engine(g *globalOptions, slots int) (*generate.Engine, 
 
 // engineWith is engine with a queue size (0 = the default).
 func (o *InferenceFlags) engineWith(g *globalOptions, slots, queue int) (*generate.Engine, func(), error) {
-	if err := firstError(intAtLeast("context_len", o.ContextLen, 2), positiveInt("slots", slots), intAtLeast("queue", queue, 0)); err != nil {
+	if o.ContextLen != 0 {
+		if err := intAtLeast("context_len", o.ContextLen, 2); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := firstError(positiveInt("slots", slots), intAtLeast("queue", queue, 0)); err != nil {
 		return nil, nil, err
 	}
 	m, tok, closeFn, err := o.load(g)
 	if err != nil {
 		return nil, nil, err
 	}
+	window := o.ContextLen
+	if window == 0 {
+		window = min(defaultContextLen, m.Config.MaxPositionEmbeddings)
+	}
 	avail, known := memAvailable()
-	if err := checkEngineSize(m.Config, o.ContextLen, slots, avail, known); err != nil {
+	if err := checkEngineSize(m.Config, window, slots, avail, known); err != nil {
 		closeFn()
 		return nil, nil, err
 	}
-	e, err := generate.NewEngine(m, tok, generate.EngineOptions{Slots: slots, Window: o.ContextLen, Queue: queue})
+	e, err := generate.NewEngine(m, tok, generate.EngineOptions{Slots: slots, Window: window, Queue: queue})
 	if err != nil {
 		closeFn()
 		return nil, nil, err

@@ -255,6 +255,13 @@ func TestInferenceSizeErrors(t *testing.T) {
 	}
 	wantUsage(t, gen(100000), "--context_len 100000", "max_position_embeddings 512")
 	wantUsage(t, gen(1), "--context_len 1")
+	// Not given: 2048, capped by the model's 512 positions rather than an error.
+	if err := gen(0); err != nil {
+		t.Fatalf("default --context_len on a 512-position model: %v", err)
+	}
+	if err := gen(512); err != nil {
+		t.Fatalf("--context_len 512 = max_position_embeddings: %v", err)
+	}
 	serve := func(edit func(*ServeOptions)) error {
 		opts := ServeOptions{Port: 0, Slots: 1, Queue: 1, Host: "127.0.0.1"}
 		opts.Inference.Model, opts.Inference.ContextLen = dir, 64
