@@ -23,6 +23,10 @@ type Options struct {
 	// EnableThinking, when set, is passed to the template as
 	// enable_thinking; nil leaves it undefined (MiniMind's default).
 	EnableThinking *bool
+	// OpenThinking, when set, is passed to the template as open_thinking
+	// (minimind-3's switch: true opens a <think> block after the
+	// generation prompt); nil leaves it undefined.
+	OpenThinking *bool
 	// Tools are the function schemas offered to the model (OpenAI's
 	// {"type": "function", "function": {...}} objects), in key order as
 	// given: they are printed with tojson, which keeps it.
@@ -118,6 +122,9 @@ func (t *Template) Render(msgs []Message, opt Options) (out string, err error) {
 	}
 	if opt.EnableThinking != nil {
 		data["enable_thinking"] = *opt.EnableThinking
+	}
+	if opt.OpenThinking != nil {
+		data["open_thinking"] = *opt.OpenThinking
 	}
 	s, err := t.jinja.ExecuteToString(exec.NewContext(data))
 	if err != nil {
