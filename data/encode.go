@@ -33,8 +33,21 @@ var systemPrompts = [...]string{
 	"You are minimind, a small but useful language model.",
 }
 
-// emptyThink is the empty thought block 2510 removes from most samples.
+// emptyThink is the empty thought block MiniMind removes from most samples.
 const emptyThink = "<think>\n\n</think>\n\n"
+
+// ByTokenizer, as EncodeOptions.DropEmptyThinkProb, stands for the value of
+// the tokenizer's MiniMind generation: 0.95 for MiniMind2 (2510's
+// post_processing_chat), 0.8 for minimind-3 (whose post_processing_chat has
+// empty_think_ratio 0.2: it removes when random() > 0.2). A tokenizer is
+// minimind-3's when <think> is a single token (tokenizer.HasThinkTokens).
+const ByTokenizer = -1
+
+// Empty-think removal probabilities of the two generations.
+const (
+	dropEmptyThink2510 = 0.95
+	dropEmptyThinkM3   = 0.8
+)
 
 // EncodeOptions configure an Encoder. Start from DefaultEncodeOptions: its
 // probabilities are 2510's, and a zero probability turns that step off.
@@ -47,7 +60,9 @@ type EncodeOptions struct {
 	// system message gets one of 2510's 10 fixed system prompts (2510: 0.2).
 	SystemPromptProb float64
 	// DropEmptyThinkProb is the probability that every "<think>\n\n</think>\n\n"
-	// in a rendered SFT or DPO text is removed (2510: 0.95).
+	// in a rendered SFT or DPO text is removed (2510: 0.95, minimind-3:
+	// 0.8). A negative value (ByTokenizer) is replaced by NewEncoder with
+	// the value of the tokenizer's generation.
 	DropEmptyThinkProb float64
 	// Seed seeds the augmentation above. The draws for an example come from
 	// PCG(Seed, key) alone, where key is the example's ordinal among the
@@ -62,9 +77,11 @@ type EncodeOptions struct {
 	Template *chat.Template
 }
 
-// DefaultEncodeOptions returns 2510's settings with max_length maxSeqLen.
+// DefaultEncodeOptions returns upstream's settings with max_length
+// maxSeqLen; the empty-think removal probability is ByTokenizer, which
+// NewEncoder resolves (0.95 for MiniMind2, 0.8 for minimind-3).
 func DefaultEncodeOptions(maxSeqLen int) EncodeOptions {
-	return EncodeOptions{MaxSeqLen: maxSeqLen, SystemPromptProb: 0.2, DropEmptyThinkProb: 0.95, Seed: 42}
+	return EncodeOptions{MaxSeqLen: maxSeqLen, SystemPromptProb: 0.2, DropEmptyThinkProb: ByTokenizer, Seed: 42}
 }
 
 // Encoder turns records into token ids by 2510's rules. It is safe for
@@ -84,6 +101,12 @@ func NewEncoder(tok *tokenizer.Tokenizer, opts EncodeOptions) (*Encoder, error) 
 	if opts.MaxSeqLen < 2 {
 		return nil, fmt.Errorf("data: max_seq_len %d: need at least 2", opts.MaxSeqLen)
 	}
+	if opts.DropEmptyThinkProb < 0 {
+		opts.DropEmptyThinkProb = dropEmptyThink2510
+		if tok.HasThinkTokens() {
+			opts.DropEmptyThinkProb = dropEmptyThinkM3
+		}
+	}
 	e := &Encoder{tok: tok, tmpl: opts.Template, opts: opts}
 	if e.tmpl == nil {
 		t, err := chat.ForTokenizer(tok)
@@ -96,7 +119,8 @@ func NewEncoder(tok *tokenizer.Tokenizer, opts EncodeOptions) (*Encoder, error) 
 	return e, nil
 }
 
-// Options returns the options the Encoder was made with.
+// Options returns the options the Encoder was made with, ByTokenizer
+// resolved.
 func (e *Encoder) Options() EncodeOptions { return e.opts }
 
 // VocabSize returns the tokenizer's vocabulary size.
@@ -118,9 +142,13 @@ func (e *Encoder) Pretrain(text string) []int32 {
 	return append(ids, EOSID)
 }
 
-// SFT renders conversation msgs of the example with augmentation key key as 2510's SFTDataset does
-// (random system prompt, chat template, empty-think removal) and returns the
-// ids truncated to max_seq_len, unpadded.
+// SFT renders conversation msgs of the example with augmentation key key as
+// MiniMind's SFTDataset does (random system prompt, chat template with
+// tools, empty-think removal) and returns the ids truncated to max_seq_len,
+// unpadded. Non-nil tools (even empty, see Record.Tools) mark a tool-use
+// conversation, which minimind-3's pre_processing_chat leaves without a
+// random system prompt (2510's tool data always starts with a system
+// message, so it gets none either).
 func (e *Encoder) SFT(key int, msgs []chat.Message, tools []chat.Object) ([]int32, error) {
 	if len(msgs) == 0 {
 		return nil, fmt.Errorf("%w: empty conversation", ErrMalformed)
@@ -128,7 +156,7 @@ func (e *Encoder) SFT(key int, msgs []chat.Message, tools []chat.Object) ([]int3
 	rng := e.rng(key)
 	// Draw order as in Python: random() for the system prompt, choice() if
 	// taken, then random() for the think removal if the text has one.
-	if msgs[0].Role != "system" && e.opts.SystemPromptProb > 0 && rng.Float64() < e.opts.SystemPromptProb {
+	if tools == nil && msgs[0].Role != "system" && e.opts.SystemPromptProb > 0 && rng.Float64() < e.opts.SystemPromptProb {
 		sys := chat.Message{Role: "system", Content: systemPrompts[rng.IntN(len(systemPrompts))]}
 		msgs = append([]chat.Message{sys}, msgs...)
 	}
