@@ -60,3 +60,31 @@ not json
 		}
 	}
 }
+
+// An empty (or all-blank) input is an error, and no prepared file appears:
+// an empty one would only fail later, in training.
+func TestRunDataPrepareEmpty(t *testing.T) {
+	tokDir := filepath.Dir(fixture.Shared(t, "minimind/tokenizer.json"))
+	dir := t.TempDir()
+	g := &globalOptions{quiet: true}
+	for name, content := range map[string]string{"empty.jsonl": "", "blank.jsonl": "\n  \n\n", "bad.jsonl": "oops\n"} {
+		in := filepath.Join(dir, name)
+		if err := os.WriteFile(in, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, name+".mmdata")
+		opts := DataPrepareOptions{DataPath: []string{in}, Out: out, Mode: "pretrain", MaxSeqLen: 64, Tokenizer: tokDir,
+			SkipBadLines: true, DropEmptyThinkProb: -1}
+		var stderr bytes.Buffer
+		err := runDataPrepare(context.Background(), opts, g, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "no examples in "+in) || !strings.Contains(err.Error(), out+" not written") {
+			t.Errorf("%s: err = %v, want one naming the input and the unwritten output", name, err)
+		}
+		if name == "bad.jsonl" && (err == nil || !strings.Contains(err.Error(), "all 1 lines malformed")) {
+			t.Errorf("%s: err = %v, want it to say every line was skipped", name, err)
+		}
+		if _, serr := os.Stat(out); serr == nil {
+			t.Errorf("%s: %s was written", name, out)
+		}
+	}
+}
