@@ -138,3 +138,35 @@ func TestToolCallsJSON(t *testing.T) {
 		}
 	}
 }
+
+// An explicit "reasoning_content": "" is used as is (upstream's `is
+// string`), so the <think> inside the content stays; absent or null, the
+// template takes the reasoning out of the content. Expected texts from
+// Python jinja2 running the template as HF does.
+func TestMiniMind3ReasoningPresence(t *testing.T) {
+	tok, err := tokenizer.Load(fixture.Dir(t, "minimind3-tokenizer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := ForTokenizer(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for field, want := range map[string]string{
+		`, "reasoning_content": ""`:   "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n<think>\nx\n</think>\n\ny<|im_end|>\n",
+		`, "reasoning_content": null`: "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n<think>\nx\n</think>\n\ny<|im_end|>\n",
+		``:                            "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n<think>\nx\n</think>\n\ny<|im_end|>\n",
+	} {
+		var msgs []Message
+		if err := json.Unmarshal([]byte(`[{"role": "user", "content": "q"}, {"role": "assistant", "content": "<think>\nx\n</think>\n\ny"`+field+`}]`), &msgs); err != nil {
+			t.Fatal(err)
+		}
+		got, err := tpl.Render(msgs, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("assistant message with %q:\n want %q\n  got %q", field, want, got)
+		}
+	}
+}

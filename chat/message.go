@@ -18,6 +18,11 @@ type Message struct {
 	Name             string     `json:"name,omitempty"`
 	ToolCallID       string     `json:"tool_call_id,omitempty"`
 	ToolCalls        []ToolCall `json:"tool_calls,omitempty"`
+
+	// reasoningSet records a "reasoning_content" string in the decoded
+	// JSON even when empty: the minimind-3 template then uses it as is
+	// and no longer looks for <think> inside the content.
+	reasoningSet bool
 }
 
 // ToolCall is a function call made by an assistant turn.
@@ -144,11 +149,15 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 		plain
 		Content   json.RawMessage `json:"content"`
 		ToolCalls json.RawMessage `json:"tool_calls"`
+		Reasoning *string         `json:"reasoning_content"`
 	}
 	if err := json.Unmarshal(data, &aux); err != nil {
 		return err
 	}
 	*m = Message(aux.plain)
+	if aux.Reasoning != nil {
+		m.ReasoningContent, m.reasoningSet = *aux.Reasoning, true
+	}
 	calls, err := parseToolCalls(aux.ToolCalls)
 	if err != nil {
 		return err
@@ -183,7 +192,7 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 // only the fields that are set, as HF passes the caller's dicts through.
 func (m Message) templateValue() map[string]any {
 	v := map[string]any{"role": m.Role, "content": m.Content}
-	if m.ReasoningContent != "" {
+	if m.ReasoningContent != "" || m.reasoningSet {
 		v["reasoning_content"] = m.ReasoningContent
 	}
 	if m.Name != "" {
