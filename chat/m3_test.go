@@ -170,3 +170,32 @@ func TestMiniMind3ReasoningPresence(t *testing.T) {
 		}
 	}
 }
+
+// chat_template_kwargs decoded from JSON reach the template through Vars:
+// {"open_thinking": true} opens the think block, as Options.OpenThinking.
+func TestMiniMind3KwargsVars(t *testing.T) {
+	tok, err := tokenizer.Load(fixture.Dir(t, "minimind3-tokenizer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := ForTokenizer(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kw, err := DecodeJSON([]byte(`{"open_thinking": true, "extra": {"b": 1, "a": [2]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := kw.(Object)
+	vars := map[string]any{}
+	for i, k := range o.Keys {
+		vars[k] = o.Values[i]
+	}
+	got, err := tpl.Render([]Message{{Role: "user", Content: "你好"}}, Options{AddGenerationPrompt: true, Vars: vars})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "<|im_start|>user\n你好<|im_end|>\n<|im_start|>assistant\n<think>\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -31,7 +31,9 @@ type Options struct {
 	// {"type": "function", "function": {...}} objects), in key order as
 	// given: they are printed with tojson, which keeps it.
 	Tools []Object
-	// Vars are extra template variables, such as bos_token and eos_token.
+	// Vars are extra template variables, such as bos_token, eos_token or a
+	// request's chat_template_kwargs (values as DecodeJSON gives them).
+	// The fields above win over a Var of the same name when they are set.
 	Vars map[string]any
 }
 
@@ -103,7 +105,7 @@ func (t *Template) Render(msgs []Message, opt Options) (out string, err error) {
 	}()
 	data := map[string]any{}
 	for k, v := range opt.Vars {
-		data[k] = v
+		data[k] = templateValue(v) // chat_template_kwargs may hold decoded objects
 	}
 	ms := make([]any, len(msgs))
 	for i, m := range msgs {
