@@ -49,6 +49,10 @@ const (
 	dropEmptyThinkM3   = 0.8
 )
 
+// rlaifThinkingRatio is minimind-3's RLAIFDataset thinking_ratio: the
+// probability that an RLAIF prompt opens a think block.
+const rlaifThinkingRatio = 0.5
+
 // EncodeOptions configure an Encoder. Start from DefaultEncodeOptions: its
 // probabilities are 2510's, and a zero probability turns that step off.
 type EncodeOptions struct {
@@ -91,6 +95,7 @@ type Encoder struct {
 	tmpl  *chat.Template
 	opts  EncodeOptions
 	spans spanRule
+	m3    bool // the tokenizer is minimind-3's (tokenizer.HasThinkTokens)
 }
 
 // NewEncoder returns an Encoder using tok's ids and chat template.
@@ -101,13 +106,14 @@ func NewEncoder(tok *tokenizer.Tokenizer, opts EncodeOptions) (*Encoder, error) 
 	if opts.MaxSeqLen < 2 {
 		return nil, fmt.Errorf("data: max_seq_len %d: need at least 2", opts.MaxSeqLen)
 	}
+	m3 := tok.HasThinkTokens()
 	if opts.DropEmptyThinkProb < 0 {
 		opts.DropEmptyThinkProb = dropEmptyThink2510
-		if tok.HasThinkTokens() {
+		if m3 {
 			opts.DropEmptyThinkProb = dropEmptyThinkM3
 		}
 	}
-	e := &Encoder{tok: tok, tmpl: opts.Template, opts: opts}
+	e := &Encoder{tok: tok, tmpl: opts.Template, opts: opts, m3: m3}
 	if e.tmpl == nil {
 		t, err := chat.ForTokenizer(tok)
 		if err != nil {
@@ -198,12 +204,38 @@ type RLAIFPrompt struct {
 	Answer string
 }
 
-// RLAIF builds 2510's RLAIF example: roles are re-assigned by position (even
-// user, odd assistant), the prompt is the template of all but the last
-// message with the generation prompt, and the answer is the last content.
-func (e *Encoder) RLAIF(msgs []chat.Message) (RLAIFPrompt, error) {
+// RLAIF builds the RLAIF example of the record with augmentation key key.
+//
+// MiniMind2 (2510): roles are re-assigned by position (even user, odd
+// assistant) and the prompt is the template of all but the last message
+// with the generation prompt; nothing is drawn.
+//
+// minimind-3 (its tokenizer, see ByTokenizer): the roles are kept, a random
+// system prompt is added as for SFT (SystemPromptProb), and the think block
+// is opened (open_thinking) with probability 1/2, its RLAIFDataset's
+// thinking_ratio; the empty think block is not removed.
+//
+// The answer is the last message's content in both (2510 returns it;
+// minimind-3 returns "", and neither generation's losses read it).
+func (e *Encoder) RLAIF(key int, msgs []chat.Message) (RLAIFPrompt, error) {
 	if len(msgs) < 2 {
 		return RLAIFPrompt{}, fmt.Errorf("%w: RLAIF conversation needs 2 or more messages", ErrMalformed)
+	}
+	answer := msgs[len(msgs)-1].Content
+	if e.m3 {
+		rng := e.rng(key)
+		// Draw order as in Python: random() for the system prompt, choice()
+		// if taken, then random() for thinking.
+		if msgs[0].Role != "system" && e.opts.SystemPromptProb > 0 && rng.Float64() < e.opts.SystemPromptProb {
+			sys := chat.Message{Role: "system", Content: systemPrompts[rng.IntN(len(systemPrompts))]}
+			msgs = append([]chat.Message{sys}, msgs...)
+		}
+		think := rng.Float64() < rlaifThinkingRatio
+		p, err := e.tmpl.Render(msgs[:len(msgs)-1], chat.Options{AddGenerationPrompt: true, OpenThinking: &think})
+		if err != nil {
+			return RLAIFPrompt{}, err
+		}
+		return RLAIFPrompt{Prompt: p, Answer: answer}, nil
 	}
 	m := make([]chat.Message, len(msgs)-1)
 	for j := range m {
@@ -218,7 +250,7 @@ func (e *Encoder) RLAIF(msgs []chat.Message) (RLAIFPrompt, error) {
 	}
 	// 2510 also runs the empty-think removal here; the template cannot add
 	// one without enable_thinking, so it is a no-op and is not drawn.
-	return RLAIFPrompt{Prompt: p, Answer: msgs[len(msgs)-1].Content}, nil
+	return RLAIFPrompt{Prompt: p, Answer: answer}, nil
 }
 
 // PromptIDs tokenizes an RLAIF prompt and keeps its last maxLen ids, as

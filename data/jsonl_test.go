@@ -120,7 +120,7 @@ func FuzzParseRecord(f *testing.F) {
 				continue
 			}
 			if kind == data.KindRLAIF {
-				if _, err := enc.RLAIF(rec.Conversations); err != nil {
+				if _, err := enc.RLAIF(0, rec.Conversations); err != nil {
 					t.Fatalf("RLAIF of a valid record: %v", err)
 				}
 				continue

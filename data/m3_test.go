@@ -219,3 +219,47 @@ func TestMiniMind3Augmentation(t *testing.T) {
 		t.Errorf("tool-use conversation:\n want %q\n  got %q", want, got)
 	}
 }
+
+// minimind-3's RLAIF prompts keep the roles, open the think block for about
+// half the keys (thinking_ratio 0.5) and get a random system prompt for
+// about a fifth.
+func TestMiniMind3RLAIF(t *testing.T) {
+	t.Parallel()
+	tok, _ := m3Fixture(t)
+	rec, err := data.ParseRecord(data.KindRLAIF, []byte(`{"conversations": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}, {"role": "user", "content": "Q2"}, {"role": "assistant", "content": "A2"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := data.NewEncoder(tok, data.DefaultEncodeOptions(600))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const body = "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nA<|im_end|>\n<|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n"
+	const n = 2000
+	open, sys := 0, 0
+	for key := range n {
+		p, err := enc.RLAIF(key, rec.Conversations)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Answer != "A2" {
+			t.Fatalf("answer %q, want A2", p.Answer)
+		}
+		text := p.Prompt
+		if strings.HasPrefix(text, "<|im_start|>system\n") {
+			sys++
+			text = text[strings.Index(text, "<|im_end|>\n")+len("<|im_end|>\n"):]
+		}
+		switch text {
+		case body + "<think>\n":
+			open++
+		case body + "<think>\n\n</think>\n\n":
+		default:
+			t.Fatalf("key %d: prompt %q", key, p.Prompt)
+		}
+	}
+	// Expect 50% ± 4% open think blocks and 20% ± 3% system prompts.
+	if open < n*46/100 || open > n*54/100 || sys < n*17/100 || sys > n*23/100 {
+		t.Errorf("over %d keys: %d open think blocks (want ~50%%), %d system prompts (want ~20%%)", n, open, sys)
+	}
+}
