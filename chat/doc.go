@@ -8,7 +8,10 @@
 // Python-style tojson), so any template the engine can run works, including
 // older MiniMind templates. ChatML returns a built-in Go renderer with the
 // MiniMind 2510 template's behaviour, for when a template cannot be run.
-// ForTokenizer is the one place that chooses between them for a tokenizer.
+// ForTokenizer is the one place that chooses between them for a tokenizer:
+// minimind-3's tokenizer gets its own template (thinking blocks on every
+// assistant turn, reasoning_content, tools, tool_calls with or without the
+// "function" wrapper, tool responses), switched by Options.OpenThinking.
 //
 // Errors: a template the engine cannot compile or execute is an error
 // wrapping ErrTemplate, naming the problem; nothing panics on user input.

@@ -23,11 +23,17 @@ type Options struct {
 	// EnableThinking, when set, is passed to the template as
 	// enable_thinking; nil leaves it undefined (MiniMind's default).
 	EnableThinking *bool
+	// OpenThinking, when set, is passed to the template as open_thinking
+	// (minimind-3's switch: true opens a <think> block after the
+	// generation prompt); nil leaves it undefined.
+	OpenThinking *bool
 	// Tools are the function schemas offered to the model (OpenAI's
 	// {"type": "function", "function": {...}} objects), in key order as
 	// given: they are printed with tojson, which keeps it.
 	Tools []Object
-	// Vars are extra template variables, such as bos_token and eos_token.
+	// Vars are extra template variables, such as bos_token, eos_token or a
+	// request's chat_template_kwargs (values as DecodeJSON gives them).
+	// The fields above win over a Var of the same name when they are set.
 	Vars map[string]any
 }
 
@@ -99,7 +105,7 @@ func (t *Template) Render(msgs []Message, opt Options) (out string, err error) {
 	}()
 	data := map[string]any{}
 	for k, v := range opt.Vars {
-		data[k] = v
+		data[k] = templateValue(v) // chat_template_kwargs may hold decoded objects
 	}
 	ms := make([]any, len(msgs))
 	for i, m := range msgs {
@@ -118,6 +124,9 @@ func (t *Template) Render(msgs []Message, opt Options) (out string, err error) {
 	}
 	if opt.EnableThinking != nil {
 		data["enable_thinking"] = *opt.EnableThinking
+	}
+	if opt.OpenThinking != nil {
+		data["open_thinking"] = *opt.OpenThinking
 	}
 	s, err := t.jinja.ExecuteToString(exec.NewContext(data))
 	if err != nil {

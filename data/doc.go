@@ -1,5 +1,8 @@
 // Package data turns MiniMind's JSONL datasets into training batches, exactly
-// as MiniMind2 (2510) dataset/lm_dataset.py does (SPEC §5), and prepares
+// as MiniMind2 (2510) dataset/lm_dataset.py does (SPEC §5), or minimind-3's
+// for its tokenizer (SFT messages with reasoning_content and tool_calls, a
+// system message's tools, no random system prompt for tool use, empty-think
+// removal with probability 0.8 instead of 0.95), and prepares
 // compact pre-tokenized files so later epochs and resumes cost no
 // tokenization.
 //

@@ -33,8 +33,25 @@ var systemPrompts = [...]string{
 	"You are minimind, a small but useful language model.",
 }
 
-// emptyThink is the empty thought block 2510 removes from most samples.
+// emptyThink is the empty thought block MiniMind removes from most samples.
 const emptyThink = "<think>\n\n</think>\n\n"
+
+// ByTokenizer, as EncodeOptions.DropEmptyThinkProb, stands for the value of
+// the tokenizer's MiniMind generation: 0.95 for MiniMind2 (2510's
+// post_processing_chat), 0.8 for minimind-3 (whose post_processing_chat has
+// empty_think_ratio 0.2: it removes when random() > 0.2). A tokenizer is
+// minimind-3's when <think> is a single token (tokenizer.HasThinkTokens).
+const ByTokenizer = -1
+
+// Empty-think removal probabilities of the two generations.
+const (
+	dropEmptyThink2510 = 0.95
+	dropEmptyThinkM3   = 0.8
+)
+
+// rlaifThinkingRatio is minimind-3's RLAIFDataset thinking_ratio: the
+// probability that an RLAIF prompt opens a think block.
+const rlaifThinkingRatio = 0.5
 
 // EncodeOptions configure an Encoder. Start from DefaultEncodeOptions: its
 // probabilities are 2510's, and a zero probability turns that step off.
@@ -47,7 +64,9 @@ type EncodeOptions struct {
 	// system message gets one of 2510's 10 fixed system prompts (2510: 0.2).
 	SystemPromptProb float64
 	// DropEmptyThinkProb is the probability that every "<think>\n\n</think>\n\n"
-	// in a rendered SFT or DPO text is removed (2510: 0.95).
+	// in a rendered SFT or DPO text is removed (2510: 0.95, minimind-3:
+	// 0.8). A negative value (ByTokenizer) is replaced by NewEncoder with
+	// the value of the tokenizer's generation.
 	DropEmptyThinkProb float64
 	// Seed seeds the augmentation above. The draws for an example come from
 	// PCG(Seed, key) alone, where key is the example's ordinal among the
@@ -62,9 +81,11 @@ type EncodeOptions struct {
 	Template *chat.Template
 }
 
-// DefaultEncodeOptions returns 2510's settings with max_length maxSeqLen.
+// DefaultEncodeOptions returns upstream's settings with max_length
+// maxSeqLen; the empty-think removal probability is ByTokenizer, which
+// NewEncoder resolves (0.95 for MiniMind2, 0.8 for minimind-3).
 func DefaultEncodeOptions(maxSeqLen int) EncodeOptions {
-	return EncodeOptions{MaxSeqLen: maxSeqLen, SystemPromptProb: 0.2, DropEmptyThinkProb: 0.95, Seed: 42}
+	return EncodeOptions{MaxSeqLen: maxSeqLen, SystemPromptProb: 0.2, DropEmptyThinkProb: ByTokenizer, Seed: 42}
 }
 
 // Encoder turns records into token ids by 2510's rules. It is safe for
@@ -74,6 +95,7 @@ type Encoder struct {
 	tmpl  *chat.Template
 	opts  EncodeOptions
 	spans spanRule
+	m3    bool // the tokenizer is minimind-3's (tokenizer.HasThinkTokens)
 }
 
 // NewEncoder returns an Encoder using tok's ids and chat template.
@@ -84,7 +106,14 @@ func NewEncoder(tok *tokenizer.Tokenizer, opts EncodeOptions) (*Encoder, error) 
 	if opts.MaxSeqLen < 2 {
 		return nil, fmt.Errorf("data: max_seq_len %d: need at least 2", opts.MaxSeqLen)
 	}
-	e := &Encoder{tok: tok, tmpl: opts.Template, opts: opts}
+	m3 := tok.HasThinkTokens()
+	if opts.DropEmptyThinkProb < 0 {
+		opts.DropEmptyThinkProb = dropEmptyThink2510
+		if m3 {
+			opts.DropEmptyThinkProb = dropEmptyThinkM3
+		}
+	}
+	e := &Encoder{tok: tok, tmpl: opts.Template, opts: opts, m3: m3}
 	if e.tmpl == nil {
 		t, err := chat.ForTokenizer(tok)
 		if err != nil {
@@ -96,7 +125,8 @@ func NewEncoder(tok *tokenizer.Tokenizer, opts EncodeOptions) (*Encoder, error) 
 	return e, nil
 }
 
-// Options returns the options the Encoder was made with.
+// Options returns the options the Encoder was made with, ByTokenizer
+// resolved.
 func (e *Encoder) Options() EncodeOptions { return e.opts }
 
 // VocabSize returns the tokenizer's vocabulary size.
@@ -118,9 +148,13 @@ func (e *Encoder) Pretrain(text string) []int32 {
 	return append(ids, EOSID)
 }
 
-// SFT renders conversation msgs of the example with augmentation key key as 2510's SFTDataset does
-// (random system prompt, chat template, empty-think removal) and returns the
-// ids truncated to max_seq_len, unpadded.
+// SFT renders conversation msgs of the example with augmentation key key as
+// MiniMind's SFTDataset does (random system prompt, chat template with
+// tools, empty-think removal) and returns the ids truncated to max_seq_len,
+// unpadded. Non-nil tools (even empty, see Record.Tools) mark a tool-use
+// conversation, which minimind-3's pre_processing_chat leaves without a
+// random system prompt (2510's tool data always starts with a system
+// message, so it gets none either).
 func (e *Encoder) SFT(key int, msgs []chat.Message, tools []chat.Object) ([]int32, error) {
 	if len(msgs) == 0 {
 		return nil, fmt.Errorf("%w: empty conversation", ErrMalformed)
@@ -128,7 +162,7 @@ func (e *Encoder) SFT(key int, msgs []chat.Message, tools []chat.Object) ([]int3
 	rng := e.rng(key)
 	// Draw order as in Python: random() for the system prompt, choice() if
 	// taken, then random() for the think removal if the text has one.
-	if msgs[0].Role != "system" && e.opts.SystemPromptProb > 0 && rng.Float64() < e.opts.SystemPromptProb {
+	if tools == nil && msgs[0].Role != "system" && e.opts.SystemPromptProb > 0 && rng.Float64() < e.opts.SystemPromptProb {
 		sys := chat.Message{Role: "system", Content: systemPrompts[rng.IntN(len(systemPrompts))]}
 		msgs = append([]chat.Message{sys}, msgs...)
 	}
@@ -170,12 +204,38 @@ type RLAIFPrompt struct {
 	Answer string
 }
 
-// RLAIF builds 2510's RLAIF example: roles are re-assigned by position (even
-// user, odd assistant), the prompt is the template of all but the last
-// message with the generation prompt, and the answer is the last content.
-func (e *Encoder) RLAIF(msgs []chat.Message) (RLAIFPrompt, error) {
+// RLAIF builds the RLAIF example of the record with augmentation key key.
+//
+// MiniMind2 (2510): roles are re-assigned by position (even user, odd
+// assistant) and the prompt is the template of all but the last message
+// with the generation prompt; nothing is drawn.
+//
+// minimind-3 (its tokenizer, see ByTokenizer): the roles are kept, a random
+// system prompt is added as for SFT (SystemPromptProb), and the think block
+// is opened (open_thinking) with probability 1/2, its RLAIFDataset's
+// thinking_ratio; the empty think block is not removed.
+//
+// The answer is the last message's content in both (2510 returns it;
+// minimind-3 returns "", and neither generation's losses read it).
+func (e *Encoder) RLAIF(key int, msgs []chat.Message) (RLAIFPrompt, error) {
 	if len(msgs) < 2 {
 		return RLAIFPrompt{}, fmt.Errorf("%w: RLAIF conversation needs 2 or more messages", ErrMalformed)
+	}
+	answer := msgs[len(msgs)-1].Content
+	if e.m3 {
+		rng := e.rng(key)
+		// Draw order as in Python: random() for the system prompt, choice()
+		// if taken, then random() for thinking.
+		if msgs[0].Role != "system" && e.opts.SystemPromptProb > 0 && rng.Float64() < e.opts.SystemPromptProb {
+			sys := chat.Message{Role: "system", Content: systemPrompts[rng.IntN(len(systemPrompts))]}
+			msgs = append([]chat.Message{sys}, msgs...)
+		}
+		think := rng.Float64() < rlaifThinkingRatio
+		p, err := e.tmpl.Render(msgs[:len(msgs)-1], chat.Options{AddGenerationPrompt: true, OpenThinking: &think})
+		if err != nil {
+			return RLAIFPrompt{}, err
+		}
+		return RLAIFPrompt{Prompt: p, Answer: answer}, nil
 	}
 	m := make([]chat.Message, len(msgs)-1)
 	for j := range m {
@@ -190,7 +250,7 @@ func (e *Encoder) RLAIF(msgs []chat.Message) (RLAIFPrompt, error) {
 	}
 	// 2510 also runs the empty-think removal here; the template cannot add
 	// one without enable_thinking, so it is a no-op and is not drawn.
-	return RLAIFPrompt{Prompt: p, Answer: msgs[len(msgs)-1].Content}, nil
+	return RLAIFPrompt{Prompt: p, Answer: answer}, nil
 }
 
 // PromptIDs tokenizes an RLAIF prompt and keeps its last maxLen ids, as

@@ -206,7 +206,7 @@ func TestRLAIFPrompt(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := enc.RLAIF(rec.Conversations)
+			got, err := enc.RLAIF(0, rec.Conversations)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -101,5 +101,5 @@ func (d *JSONLDataset) Prompt(i int) (RLAIFPrompt, error) {
 	if i < 0 || i >= len(d.recs) {
 		return RLAIFPrompt{}, fmt.Errorf("data: prompt %d out of range [0, %d)", i, len(d.recs))
 	}
-	return d.enc.RLAIF(d.recs[i].Conversations)
+	return d.enc.RLAIF(d.keys[i], d.recs[i].Conversations)
 }

@@ -36,6 +36,11 @@ func TestBadLines(t *testing.T) {
 		{"message not an object", data.KindSFT, `{"conversations": ["hi"]}`, "conversations[0]: not an object"},
 		{"content a number", data.KindSFT, `{"conversations": [{"role": "user", "content": 3}]}`, "message content"},
 		{"bad functions", data.KindSFT, `{"conversations": [{"role": "system", "content": "", "functions": "[oops"}, {"role": "user", "content": "Q"}]}`, "functions"},
+		{"tools not a list", data.KindSFT, `{"conversations": [{"role": "system", "content": "", "tools": "{\"name\": \"f\"}"}, {"role": "user", "content": "Q"}]}`, "conversations[0].tools: the string does not hold a JSON list"},
+		{"tools entry not an object", data.KindSFT, `{"conversations": [{"role": "system", "content": "", "tools": [{"type": "function", "function": {"name": "f"}}, "g"]}, {"role": "user", "content": "Q"}]}`, "conversations[0].tools: [1]: want a tool object"},
+		{"tools entry without a name", data.KindSFT, `{"conversations": [{"role": "system", "content": "", "tools": "[{\"type\": \"function\", \"function\": {\"description\": \"d\"}}]"}, {"role": "user", "content": "Q"}]}`, "conversations[0].tools: [0]: no function name"},
+		{"tool_calls invalid JSON", data.KindSFT, `{"conversations": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "", "tool_calls": "[{\"name\": \"f\", "}]}`, "conversations[1]: tool_calls"},
+		{"tool_call without arguments", data.KindSFT, `{"conversations": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f"}}]}]}`, `conversations[1]: tool_calls[0]: tool call: function "f": no arguments`},
 		{"DPO without rejected", data.KindDPO, `{"chosen": [{"role": "user", "content": "Q"}]}`, `no "rejected"`},
 		{"RLAIF single message", data.KindRLAIF, `{"conversations": [{"role": "user", "content": "Q"}]}`, "2 or more"},
 	}
@@ -115,7 +120,7 @@ func FuzzParseRecord(f *testing.F) {
 				continue
 			}
 			if kind == data.KindRLAIF {
-				if _, err := enc.RLAIF(rec.Conversations); err != nil {
+				if _, err := enc.RLAIF(0, rec.Conversations); err != nil {
 					t.Fatalf("RLAIF of a valid record: %v", err)
 				}
 				continue

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/minimind-go/minimind/internal/atomicfile"
@@ -146,6 +147,15 @@ func Prepare(ctx context.Context, enc *Encoder, opts PrepareOptions) (PrepareSta
 		})
 	if err != nil {
 		return st, err
+	}
+	if st.Examples == 0 {
+		// An empty prepared file would only fail later, in training, far
+		// from its cause.
+		why := "no non-blank lines"
+		if st.Skipped > 0 {
+			why = fmt.Sprintf("all %d lines malformed and skipped", st.Skipped)
+		}
+		return st, fmt.Errorf("data: prepare: no examples in %s (%s); %s not written", strings.Join(opts.Paths, ", "), why, opts.Out)
 	}
 	h.Examples, h.Tokens = st.Examples, st.Tokens
 	err = atomicfile.Write(opts.Out, 0o644, func(w io.Writer) error {

@@ -50,9 +50,14 @@ func ParseKind(s string) (Kind, error) {
 type Record struct {
 	Text          string         // pretrain
 	Conversations []chat.Message // SFT, RLAIF
-	Tools         []chat.Object  // SFT: conversations[0]["functions"] of a system message
-	Chosen        []chat.Message // DPO
-	Rejected      []chat.Message // DPO
+	// Tools are the SFT tool schemas: minimind-3's "tools" of a system
+	// message (the last one that has them), else 2510's
+	// conversations[0]["functions"]. Non-nil but empty marks a tool-use
+	// conversation without schemas (a "tools" field that is not on a system
+	// message, or "[]"): minimind-3 still leaves those unaugmented.
+	Tools    []chat.Object
+	Chosen   []chat.Message // DPO
+	Rejected []chat.Message // DPO
 }
 
 // ParseRecord parses one JSONL line as a record of kind. Any error wraps
@@ -94,8 +99,8 @@ func parseRecord(kind Kind, line []byte, rec *Record) error {
 			return errors.New(`"conversations" needs a prompt and an answer (2 or more messages)`)
 		}
 		rec.Conversations = msgs
-		if kind == KindSFT && msgs[0].Role == "system" {
-			tools, err := parseFunctions(v.Conversations[0])
+		if kind == KindSFT {
+			tools, err := parseTools(v.Conversations, msgs)
 			if err != nil {
 				return err
 			}
@@ -142,32 +147,74 @@ func parseMessages(field string, raw []json.RawMessage) ([]chat.Message, error) 
 	return msgs, nil
 }
 
-// parseFunctions reads the optional "functions" of a system message: a list
-// of tool schemas, or a JSON string holding one (both occur in MiniMind data).
-func parseFunctions(msg json.RawMessage) ([]chat.Object, error) {
-	var v struct {
-		Functions json.RawMessage `json:"functions"`
-	}
-	if err := json.Unmarshal(msg, &v); err != nil {
-		return nil, err
-	}
-	f := bytes.TrimSpace(v.Functions)
-	if len(f) == 0 || bytes.Equal(f, []byte("null")) {
-		return nil, nil
-	}
-	if f[0] == '"' {
-		var s string
-		if err := json.Unmarshal(f, &s); err != nil {
-			return nil, fmt.Errorf("functions: %w", err)
+// parseTools finds an SFT conversation's tool schemas as upstream does.
+// minimind-3 (dataset/lm_dataset.py): a system message's truthy "tools"
+// (a list, or a JSON string holding one) gives the tools, the last such
+// message winning, and any message's truthy "tools" makes the conversation
+// a tool-use one. 2510: a first system message's "functions".
+func parseTools(raw []json.RawMessage, msgs []chat.Message) ([]chat.Object, error) {
+	var tools []chat.Object
+	toolUse := false
+	for i, r := range raw {
+		var v struct {
+			Tools json.RawMessage `json:"tools"`
 		}
-		f = []byte(s)
+		if err := json.Unmarshal(r, &v); err != nil {
+			return nil, fmt.Errorf("conversations[%d]: %w", i, err)
+		}
+		if !truthy(v.Tools) {
+			continue
+		}
+		toolUse = true
+		if msgs[i].Role != "system" {
+			continue
+		}
+		t, err := chat.ParseTools(v.Tools)
+		if err != nil {
+			return nil, fmt.Errorf("conversations[%d].tools: %w", i, err)
+		}
+		tools = t
 	}
-	var tools []chat.Object // in key order, as Python's json.loads keeps them
-	if err := json.Unmarshal(f, &tools); err != nil {
-		return nil, fmt.Errorf("functions: want a list of objects: %w", err)
+	if tools == nil && msgs[0].Role == "system" {
+		var v struct {
+			Functions json.RawMessage `json:"functions"`
+		}
+		if err := json.Unmarshal(raw[0], &v); err != nil {
+			return nil, err
+		}
+		if truthy(v.Functions) {
+			t, err := chat.ParseTools(v.Functions)
+			if err != nil {
+				return nil, fmt.Errorf("conversations[0].functions: %w", err)
+			}
+			if len(t) > 0 {
+				tools = t
+			}
+		}
 	}
-	if len(tools) == 0 {
-		return nil, nil // Python's truthiness: an empty list means no tools
+	if toolUse && tools == nil {
+		tools = []chat.Object{}
 	}
 	return tools, nil
+}
+
+// truthy is Python's truth value of a JSON value: absent, null, false, 0,
+// "", [] and {} are false.
+func truthy(raw json.RawMessage) bool {
+	r := bytes.TrimSpace(raw)
+	switch string(r) {
+	case "", "null", "false", "0", `""`, "[]", "{}":
+		return false
+	}
+	if r[0] == '[' || r[0] == '{' {
+		var v []any
+		if r[0] == '[' && json.Unmarshal(r, &v) == nil {
+			return len(v) > 0
+		}
+		var o map[string]any
+		if r[0] == '{' && json.Unmarshal(r, &o) == nil {
+			return len(o) > 0
+		}
+	}
+	return true
 }

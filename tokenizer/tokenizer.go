@@ -202,6 +202,14 @@ func (t *Tokenizer) IsSpecial(id int32) bool {
 	return id >= 0 && int(id) < len(t.special) && t.special[id]
 }
 
+// HasThinkTokens reports whether "<think>" and "</think>" are single added
+// tokens, as in minimind-3's tokenizer (MiniMind2's spells each with four
+// BPE pieces). It marks a tokenizer of the minimind-3 generation, whose
+// data pipeline differs in small ways (see package data).
+func (t *Tokenizer) HasThinkTokens() bool {
+	return len(t.Encode("<think>")) == 1 && len(t.Encode("</think>")) == 1
+}
+
 // ChatTemplate returns the chat_template of tokenizer_config.json, or "" if
 // there was none.
 func (t *Tokenizer) ChatTemplate() string { return t.cfg.ChatTemplate }

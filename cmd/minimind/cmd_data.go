@@ -51,7 +51,7 @@ func (o *DataPrepareOptions) AddFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.SkipBadLines, "skip_bad_lines", false, "skip and count malformed lines instead of failing on the first")
 	f.Uint64Var(&o.Seed, "seed", def.Seed, "seed of the SFT/DPO augmentation (random system prompt, empty-think removal)")
 	f.Float64Var(&o.SystemPromptProb, "system_prompt_prob", def.SystemPromptProb, "SFT: probability of adding a random system prompt (0 = off)")
-	f.Float64Var(&o.DropEmptyThinkProb, "drop_empty_think_prob", def.DropEmptyThinkProb, "SFT/DPO: probability of removing empty <think> blocks (0 = off)")
+	f.Float64Var(&o.DropEmptyThinkProb, "drop_empty_think_prob", def.DropEmptyThinkProb, "SFT/DPO: probability of removing empty <think> blocks (0 = off; -1 = upstream's for the tokenizer: 0.95 MiniMind2, 0.8 minimind-3)")
 }
 
 func newDataPrepareCommand(g *globalOptions) *cobra.Command {
@@ -65,10 +65,12 @@ a checksum and the settings used. Training reads it without tokenizing, so
 epochs 2+ and resumes start at once, and its samples are identical to those
 of training on the JSONL with the same flags.
 
-Sequences are processed as MiniMind 2510 does: pretrain = bos + text + eos;
-sft and dpo = the chat template with loss on the assistant turns, including
-2510's random system prompt and empty-think removal, drawn from --seed (a
-prepared file fixes these draws for all epochs).
+Sequences are processed as MiniMind does: pretrain = bos + text + eos;
+sft and dpo = the tokenizer's chat template with loss on the assistant turns,
+including the random system prompt and empty-think removal, drawn from --seed
+(a prepared file fixes these draws for all epochs). minimind-3 data may carry
+"reasoning_content", "tool_calls" and a system message's "tools" (lists or
+JSON strings); a tool-use conversation gets no random system prompt.
 
 A malformed line stops with an error naming the file and line, unless
 --skip_bad_lines is given; then the number skipped is printed.

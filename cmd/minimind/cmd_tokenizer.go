@@ -77,8 +77,11 @@ Examples:
   minimind tokenizer train --data pretrain.jsonl --out ./my_tokenizer
   minimind tokenizer train --data a.jsonl.gz,b.jsonl.gz --vocab_size 8000 --out out/tok
 
-Exit status: 0 on success, 1 on a read or write error, 2 on bad flags,
-130 if interrupted.`,
+Training stops early when the corpus has no more pairs to merge; a
+vocabulary smaller than --vocab_size is then an error and nothing is written.
+
+Exit status: 0 on success, 1 on a read or write error or a corpus too small
+for --vocab_size, 2 on bad flags, 130 if interrupted.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runTokenizerTrain(c.Context(), opts, g, c.ErrOrStderr())
@@ -139,12 +142,27 @@ func runTokenizerTrain(ctx context.Context, opts TokenizerTrainOptions, g *globa
 		_ = bar.Finish()
 		fmt.Fprintln(stderr)
 	}
+	// HF's trainer silently returns a smaller vocabulary when the corpus
+	// runs out of pairs; a model built for the asked size would then have
+	// embedding rows no token ever uses, so refuse instead.
+	if got := tok.VocabSize(); got < opts.VocabSize {
+		return fmt.Errorf("tokenizer train: trained vocab %d but --vocab_size %d was asked: %d documents hold too few distinct pairs%s; give more text or a smaller --vocab_size (nothing written to %s)",
+			got, opts.VocabSize, tr.Docs(), minFreqHint(opts.MinFrequency), opts.Out)
+	}
 	if err := tok.Save(opts.Out); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "trained vocab %d on %d documents in %s (counting %s); wrote %s\n",
 		tok.VocabSize(), tr.Docs(), time.Since(start).Round(time.Millisecond), counted.Round(time.Millisecond), opts.Out)
 	return nil
+}
+
+// minFreqHint names --min_frequency when it may be what stopped training.
+func minFreqHint(minFreq int64) string {
+	if minFreq > 1 {
+		return fmt.Sprintf(" seen at least --min_frequency %d times", minFreq)
+	}
+	return ""
 }
 
 // TokenizerEncodeOptions are the flags of `tokenizer encode`.

@@ -124,3 +124,29 @@ func TestTokenizerStatsCLI(t *testing.T) {
 		t.Errorf("bad line: got %v, want an error naming %s line 4", err, bad)
 	}
 }
+
+// A corpus too small for --vocab_size is an error naming both sizes, and
+// no tokenizer is written.
+func TestTokenizerTrainTooSmall(t *testing.T) {
+	dir := t.TempDir()
+	g := &globalOptions{quiet: true}
+	for name, content := range map[string]string{"empty.jsonl": "", "tiny.jsonl": `{"text": "abab"}` + "\n"} {
+		data := filepath.Join(dir, name)
+		if err := os.WriteFile(data, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, name+".tok")
+		var stderr bytes.Buffer
+		err := runTokenizerTrain(context.Background(), TokenizerTrainOptions{Data: []string{data}, VocabSize: 6400, Out: out}, g, &stderr)
+		want := "trained vocab 259 but --vocab_size 6400"
+		if name == "tiny.jsonl" {
+			want = "trained vocab 261 but --vocab_size 6400" // "ab", "abab"
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want one containing %q", name, err, want)
+		}
+		if _, serr := os.Stat(filepath.Join(out, "tokenizer.json")); serr == nil {
+			t.Errorf("%s: a tokenizer was written to %s", name, out)
+		}
+	}
+}
