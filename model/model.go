@@ -190,3 +190,16 @@ func (m *Model) ActivationBytes() int64 {
 	}
 	return m.train.bytes()
 }
+
+// Routing returns layer l's MoE routing in the last training pass (Loss
+// with training, or ForwardBackward): the chosen experts [N,K], the router
+// probabilities [N,E] and the layer's balance loss. ok is false for a
+// dense model or before any training pass. The slices are reused by the
+// next pass.
+func (m *Model) Routing(l int) (experts []int32, probs []float32, aux float64, ok bool) {
+	if !m.Config.UseMoE || m.train == nil || l < 0 || l >= len(m.train.layers) {
+		return nil, nil, 0, false
+	}
+	mo, n := m.train.layers[l].moe, m.train.n
+	return mo.topIdx[:n*m.Config.NumExpertsPerTok], mo.probs[:n*m.Config.Experts()], mo.aux, true
+}
