@@ -106,6 +106,30 @@ func TestMiniMind3PthRoundTrip(t *testing.T) {
 	}
 }
 
+// TestPthFamilyFromTensors: MiniMind2 weights read with a minimind-3 base
+// config (e.g. --preset minimind3) are MiniMind2: the tensors choose.
+func TestPthFamilyFromTensors(t *testing.T) {
+	p := modeltest.Params(t, modeltest.TinyConfig(true), 3)
+	path := filepath.Join(t.TempDir(), "pretrain_32_moe.pth")
+	if err := checkpoint.SavePth(path, p, "F32"); err != nil {
+		t.Fatal(err)
+	}
+	base := model.DefaultConfig3()
+	base.NumAttentionHeads = 4
+	q, err := checkpoint.Load(path, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Config.Family() != "minimind2" || q.Config.Experts() != 4 || q.Config.SharedExperts() != 1 || q.Config.HeadSize() != 8 {
+		t.Fatalf("config %+v", q.Config)
+	}
+	for i := range p.Data {
+		if p.Data[i] != q.Data[i] {
+			t.Fatalf("element %d differs", i)
+		}
+	}
+}
+
 // TestMiniMind3HFRoundTrip saves an untied minimind-3 MoE model as an HF
 // directory: config.json keeps only minimind-3's fields, lm_head.weight is
 // its own tensor, and everything reads back equal.

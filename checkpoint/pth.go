@@ -60,11 +60,17 @@ var sharedRe = regexp.MustCompile(`^model\.layers\.0\.mlp\.shared_experts\.(\d+)
 // tell keep base's values when base is a minimind-3 config, else
 // upstream's minimind-3 defaults (model.DefaultConfig3; rope_theta,
 // max_position_embeddings and inference_rope_scaling still from base).
+// Likewise MiniMind2 weights with a minimind-3 base start from
+// model.DefaultConfig with base's heads.
 func ConfigFromShapes(shapes map[string][]int, base model.Config) (model.Config, error) {
 	c := base
 	_, m3 := shapes[qNormName]
-	if m3 && !base.IsMiniMind3() {
-		c = model.DefaultConfig3()
+	if m3 != base.IsMiniMind3() { // the tensors choose the family
+		c = model.DefaultConfig()
+		if m3 {
+			c = model.DefaultConfig3()
+		}
+		c.NumAttentionHeads = base.NumAttentionHeads
 		c.RopeTheta, c.MaxPositionEmbeddings, c.Dropout = base.RopeTheta, base.MaxPositionEmbeddings, base.Dropout
 		c.SetInferenceRopeScaling(base.InferenceRopeScaling)
 	}
