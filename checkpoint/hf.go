@@ -122,8 +122,11 @@ func checkFits(cfg *model.Config, src tensorSource) error {
 	if err := cfg.CheckSizes(); err != nil {
 		return err
 	}
+	if err := checkFamily(cfg, src); err != nil {
+		return err
+	}
 	have := len(src.names)
-	if _, ok := src.shape(model.EmbedName); ok {
+	if _, ok := src.shape(model.EmbedName); ok && cfg.Tied() {
 		if _, ok := src.shape(model.LMHeadName); ok {
 			have-- // the tied matrix stored twice
 		}
@@ -141,7 +144,7 @@ func checkFits(cfg *model.Config, src tensorSource) error {
 	for _, s := range specs {
 		name := s.Name
 		shape, ok := src.shape(name)
-		if !ok && name == model.EmbedName {
+		if !ok && name == model.EmbedName && cfg.Tied() {
 			name = model.LMHeadName
 			shape, ok = src.shape(name)
 		}
@@ -153,7 +156,7 @@ func checkFits(cfg *model.Config, src tensorSource) error {
 		}
 		used[name] = true
 	}
-	if shape, ok := src.shape(model.LMHeadName); ok && !used[model.LMHeadName] {
+	if shape, ok := src.shape(model.LMHeadName); ok && !used[model.LMHeadName] && cfg.Tied() {
 		if err := checkShape(model.LMHeadName, shape, specs[0].Shape); err != nil {
 			return err
 		}
@@ -172,7 +175,7 @@ func checkFits(cfg *model.Config, src tensorSource) error {
 func copyParams(p *model.Params, src tensorSource) error {
 	for _, s := range p.Specs {
 		name := s.Name
-		if _, ok := src.shape(name); !ok && name == model.EmbedName {
+		if _, ok := src.shape(name); !ok && name == model.EmbedName && p.Config.Tied() {
 			name = model.LMHeadName
 		}
 		x, err := src.data(name)
@@ -194,9 +197,28 @@ func quoteName(name string) string { return pickle.Quote(name) }
 // describe names a config's architecture for error messages.
 func describe(c *model.Config) string {
 	if c.UseMoE {
-		return fmt.Sprintf("MoE (%d experts, %d shared) %d-layer", c.NRoutedExperts, c.NSharedExperts, c.NumHiddenLayers)
+		return fmt.Sprintf("%s MoE (%d experts, %d shared) %d-layer", c.Family(), c.Experts(), c.SharedExperts(), c.NumHiddenLayers)
 	}
-	return fmt.Sprintf("dense %d-layer", c.NumHiddenLayers)
+	return fmt.Sprintf("%s dense %d-layer", c.Family(), c.NumHiddenLayers)
+}
+
+// qNormName is minimind-3's q/k RMSNorm weight of layer 0: its presence
+// tells the weights' generation.
+const qNormName = "model.layers.0.self_attn.q_norm.weight"
+
+// checkFamily refuses weights of one generation with a config of the
+// other, naming the field that decides it (config.json's head_dim).
+func checkFamily(cfg *model.Config, src tensorSource) error {
+	_, hasQNorm := src.shape(qNormName)
+	switch {
+	case hasQNorm && !cfg.IsMiniMind3():
+		return fmt.Errorf("the weights are minimind-3 (they have %s) but the config is MiniMind2 (no head_dim): %w", qNormName, ErrShape)
+	case !hasQNorm && cfg.IsMiniMind3():
+		if _, ok := src.shape("model.layers.0.self_attn.q_proj.weight"); ok {
+			return fmt.Errorf("the config is minimind-3 (head_dim %d) but the weights lack %s (MiniMind2 weights?): %w", cfg.HeadDim, qNormName, ErrMissingTensor)
+		}
+	}
+	return nil
 }
 
 func checkShape(name string, got, want []int) error {
@@ -208,7 +230,8 @@ func checkShape(name string, got, want []int) error {
 
 // SaveHF writes config.json and model.safetensors into dir (created if
 // needed), tensors in dtype F32, F16 or BF16, the tied matrix once under
-// model.embed_tokens.weight (as HF save_pretrained does).
+// model.embed_tokens.weight (as HF save_pretrained does; an untied
+// lm_head.weight is a tensor of its own).
 func SaveHF(dir string, p *model.Params, dtype safetensors.DType) error {
 	switch dtype {
 	case safetensors.F32, safetensors.F16, safetensors.BF16:

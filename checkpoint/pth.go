@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -53,8 +54,26 @@ var sharedRe = regexp.MustCompile(`^model\.layers\.0\.mlp\.shared_experts\.(\d+)
 // layer index, intermediate from a gate_proj, experts from mlp.experts.N,
 // vocab from the embedding, kv heads from k_proj and the head size implied
 // by base's num_attention_heads). Other fields come from base.
+//
+// Weights with q_norm tensors are minimind-3: then the head size comes
+// from q_norm, the query heads from q_proj, and the fields shapes cannot
+// tell keep base's values when base is a minimind-3 config, else
+// upstream's minimind-3 defaults (model.DefaultConfig3; rope_theta,
+// max_position_embeddings and inference_rope_scaling still from base).
+// Likewise MiniMind2 weights with a minimind-3 base start from
+// model.DefaultConfig with base's heads.
 func ConfigFromShapes(shapes map[string][]int, base model.Config) (model.Config, error) {
 	c := base
+	_, m3 := shapes[qNormName]
+	if m3 != base.IsMiniMind3() { // the tensors choose the family
+		c = model.DefaultConfig()
+		if m3 {
+			c = model.DefaultConfig3()
+		}
+		c.NumAttentionHeads = base.NumAttentionHeads
+		c.RopeTheta, c.MaxPositionEmbeddings, c.Dropout = base.RopeTheta, base.MaxPositionEmbeddings, base.Dropout
+		c.SetInferenceRopeScaling(base.InferenceRopeScaling)
+	}
 	get := func(name string, dims int) ([]int, error) {
 		s, ok := shapes[name]
 		if !ok {
@@ -110,6 +129,9 @@ func ConfigFromShapes(shapes map[string][]int, base model.Config) (model.Config,
 	}
 	c.NumHiddenLayers = layers
 	c.UseMoE = experts > 0
+	if m3 {
+		return configFromShapes3(c, get, experts)
+	}
 	gate := "model.layers.0.mlp.gate_proj.weight"
 	if c.UseMoE {
 		c.NRoutedExperts, c.NSharedExperts = experts, shared
@@ -159,6 +181,13 @@ func LoadPth(path string, base model.Config) (*model.Params, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	// Upstream's trainers save both tied keys (the same values); an
+	// lm_head.weight that differs from the embedding is an untied head.
+	if e, ok := byName[model.EmbedName]; ok {
+		if h, ok := byName[model.LMHeadName]; ok && !slices.Equal(e.Data, h.Data) {
+			cfg.TieWordEmbeddings = false
+		}
+	}
 	p, err := build(cfg, src)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -175,8 +204,53 @@ func SavePth(path string, p *model.Params, dtype string) error {
 		ts = append(ts, pth.Tensor{Name: s.Name, Shape: s.Shape, Data: p.View(p.Data, s.Name)})
 	}
 	// The original's state_dict() lists lm_head.weight last; the trainers'
-	// {k: v.half()} then stores it as a separate copy.
-	emb, _ := p.Spec(model.EmbedName)
-	ts = append(ts, pth.Tensor{Name: model.LMHeadName, Shape: emb.Shape, Data: p.View(p.Data, model.EmbedName)})
+	// {k: v.half()} then stores it as a separate copy. Untied, it is in
+	// the layout already.
+	if p.Config.Tied() {
+		emb, _ := p.Spec(model.EmbedName)
+		ts = append(ts, pth.Tensor{Name: model.LMHeadName, Shape: emb.Shape, Data: p.View(p.Data, model.EmbedName)})
+	}
 	return pth.WriteStateDict(path, ts, dtype)
+}
+
+// configFromShapes3 finishes ConfigFromShapes for minimind-3 weights.
+func configFromShapes3(c model.Config, get func(string, int) ([]int, error), experts int) (model.Config, error) {
+	qn, err := get(qNormName, 1)
+	if err != nil {
+		return c, err
+	}
+	hd := qn[0]
+	if hd <= 0 {
+		return c, fmt.Errorf("tensor %s: head_dim %d: %w", qNormName, hd, ErrShape)
+	}
+	c.HeadDim = hd
+	for _, x := range []struct {
+		name string
+		n    *int
+	}{{"model.layers.0.self_attn.q_proj.weight", &c.NumAttentionHeads}, {"model.layers.0.self_attn.k_proj.weight", &c.NumKeyValueHeads}} {
+		s, err := get(x.name, 2)
+		if err != nil {
+			return c, err
+		}
+		if s[0]%hd != 0 || s[0] == 0 {
+			return c, fmt.Errorf("tensor %s has %d rows, not a multiple of head_dim %d (from q_norm): %w", x.name, s[0], hd, ErrShape)
+		}
+		*x.n = s[0] / hd
+	}
+	if c.UseMoE {
+		g, err := get("model.layers.0.mlp.experts.0.gate_proj.weight", 2)
+		if err != nil {
+			return c, err
+		}
+		c.NumExperts, c.MoeIntermediateSize = experts, g[0]
+		c.NumExpertsPerTok = min(max(c.NumExpertsPerTok, 1), experts)
+		c.IntermediateSize = model.MiniMind3Intermediate(c.HiddenSize)
+	} else {
+		g, err := get("model.layers.0.mlp.gate_proj.weight", 2)
+		if err != nil {
+			return c, err
+		}
+		c.IntermediateSize = g[0]
+	}
+	return c, c.Validate()
 }

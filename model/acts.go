@@ -31,12 +31,16 @@ type layerActs struct {
 	rstd1 []float32 // [N] input_layernorm
 	q     []float32 // [N, NH*HS] after RoPE
 	k, v  []float32 // [N, NKV*HS] (k after RoPE)
-	att   []float32 // [N,C] attention output before o_proj
-	lse   []float32 // [B,NH,T]
-	mid   []float32 // [N,C] residual after attention
-	rstd2 []float32 // [N] post_attention_layernorm
-	ffn   ffnActs   // dense FFN [N,F]
-	moe   *moeActs
+	// minimind-3's q/k RMSNorm: the projections before it and its rstd
+	// (nil in MiniMind2).
+	qr, kr       []float32 // [N, NH*HS], [N, NKV*HS]
+	rstdq, rstdk []float32 // [N*NH], [N*NKV]
+	att          []float32 // [N,C] attention output before o_proj
+	lse          []float32 // [B,NH,T]
+	mid          []float32 // [N,C] residual after attention
+	rstd2        []float32 // [N] post_attention_layernorm
+	ffn          ffnActs   // dense FFN [N,F]
+	moe          *moeActs
 }
 
 // acts is every activation for up to maxN = B*T rows, allocated once.
@@ -63,8 +67,9 @@ type acts struct {
 
 	// Backward scratch, shared by all layers.
 	dres, dln       []float32 // [N,C]
-	dq, datt        []float32 // [N,C]
+	dq, datt        []float32 // [N, NH*HS]
 	dk, dv          []float32 // [N, NKV*HS]
+	dqr, dkr        []float32 // minimind-3: d(q, k before their RMSNorm)
 	dffn            ffnActs   // [max(N, N*K), F]: dgate, dup, dh
 	dxg, dy         []float32 // [N*K, C]
 	dwSel           []float32 // [N*K]
@@ -91,41 +96,49 @@ func newFFNActs(rows, F int) ffnActs {
 // value (about 1% of the step).
 func newActs(c *Config, maxB, maxN int, training bool) *acts {
 	C, F, V := c.HiddenSize, c.IntermediateSize, c.VocabSize
-	kvC := c.NumKeyValueHeads * c.HeadSize()
+	Fe := c.ExpertSize()
+	kvC, qC := c.NumKeyValueHeads*c.HeadSize(), c.QDim()
 	NK := maxN * c.NumExpertsPerTok
-	E := c.NRoutedExperts
+	E := c.Experts()
 	f := func(n int) []float32 { return make([]float32, n) }
 	// h and xg are shared by all layers (see above), as ln and out are.
-	hRows := maxN
+	hLen := maxN * F
 	var xg []float32
 	if c.UseMoE {
-		hRows = max(hRows, NK)
+		hLen = NK * Fe
+		if c.SharedExperts() > 0 {
+			hLen = max(hLen, maxN*F)
+		}
 		xg = f(NK * C)
 	}
-	h := f(hRows * F)
-	ffn := func(rows int) ffnActs {
+	h := f(hLen)
+	ffn := func(rows, F int) ffnActs {
 		return ffnActs{gate: f(rows * F), up: f(rows * F), h: h[:rows*F]}
 	}
 	newLayer := func() layerActs {
 		la := layerActs{
 			res: f(maxN * C), rstd1: f(maxN),
-			q: f(maxN * C), k: f(maxN * kvC), v: f(maxN * kvC),
-			att: f(maxN * C), lse: f(maxN * c.NumAttentionHeads),
+			q: f(maxN * qC), k: f(maxN * kvC), v: f(maxN * kvC),
+			att: f(maxN * qC), lse: f(maxN * c.NumAttentionHeads),
 			mid: f(maxN * C), rstd2: f(maxN),
 		}
+		if c.IsMiniMind3() {
+			la.qr, la.kr = f(maxN*qC), f(maxN*kvC)
+			la.rstdq, la.rstdk = f(maxN*c.NumAttentionHeads), f(maxN*c.NumKeyValueHeads)
+		}
 		if !c.UseMoE {
-			la.ffn = ffn(maxN)
+			la.ffn = ffn(maxN, F)
 			return la
 		}
 		m := &moeActs{
 			logits: f(maxN * E), probs: f(maxN * E),
 			topW: f(NK), topIdx: make([]int32, NK),
 			tok: make([]int32, NK), slot: make([]int32, NK), wSel: f(NK), off: make([]int, E+1),
-			xg: xg, ex: ffn(NK), y: f(NK * C),
+			xg: xg, ex: ffn(NK, Fe), y: f(NK * C),
 			counts: make([]float64, maxB*E),
 		}
-		for s := 0; s < c.NSharedExperts; s++ {
-			m.shared = append(m.shared, ffn(maxN))
+		for s := 0; s < c.SharedExperts(); s++ {
+			m.shared = append(m.shared, ffn(maxN, F))
 		}
 		la.moe = m
 		return la
@@ -146,15 +159,23 @@ func newActs(c *Config, maxB, maxN int, training bool) *acts {
 	a.pos, a.keepRows, a.keepBuf = make([]int32, maxN), make([]int32, maxN), f(maxN*C)
 	if training {
 		a.dres, a.dln = f(maxN*C), f(maxN*C)
-		a.dq, a.datt = f(maxN*C), f(maxN*C)
+		a.dq, a.datt = f(maxN*qC), f(maxN*qC)
 		a.dk, a.dv = f(maxN*kvC), f(maxN*kvC)
-		rows := maxN
+		if c.IsMiniMind3() {
+			a.dqr, a.dkr = f(maxN*qC), f(maxN*kvC)
+		}
+		// dffn holds any FFN's dgate, dup, dh: the dense one, the routed
+		// experts' grouped rows or a shared expert.
+		n := maxN * F
 		if c.UseMoE {
-			rows = max(rows, NK)
+			n = NK * Fe
+			if c.SharedExperts() > 0 {
+				n = max(n, maxN*F)
+			}
 			a.dxg, a.dy, a.dwSel = f(NK*C), f(NK*C), f(NK)
 			a.dTopW, a.dProbs, a.dLogitR = f(NK), f(maxN*E), f(maxN*E)
 		}
-		a.dffn = newFFNActs(rows, F)
+		a.dffn = newFFNActs(n, 1)
 	}
 	return a
 }
@@ -173,7 +194,7 @@ func (a *acts) bytes() int64 {
 	}
 	addF := func(f ffnActs) { add(f.gate); add(f.up); add(f.h) }
 	for _, l := range a.layers {
-		for _, s := range [][]float32{l.res, l.rstd1, l.q, l.k, l.v, l.att, l.lse, l.mid, l.rstd2} {
+		for _, s := range [][]float32{l.res, l.rstd1, l.q, l.k, l.v, l.att, l.lse, l.mid, l.rstd2, l.qr, l.kr, l.rstdq, l.rstdk} {
 			add(s)
 		}
 		addF(l.ffn)
@@ -188,7 +209,7 @@ func (a *acts) bytes() int64 {
 			n += int64(len(m.topIdx)+len(m.tok)+len(m.slot)) * 4
 		}
 	}
-	for _, s := range [][]float32{a.ln, a.out, a.final, a.lnf, a.rstdf, a.logits, a.losses, a.dLoss, a.keepBuf, a.dres, a.dln, a.dq, a.datt, a.dk, a.dv, a.dxg, a.dy, a.dwSel, a.dTopW, a.dProbs, a.dLogitR} {
+	for _, s := range [][]float32{a.ln, a.out, a.final, a.lnf, a.rstdf, a.logits, a.losses, a.dLoss, a.keepBuf, a.dres, a.dln, a.dq, a.datt, a.dk, a.dv, a.dqr, a.dkr, a.dxg, a.dy, a.dwSel, a.dTopW, a.dProbs, a.dLogitR} {
 		add(s)
 	}
 	addF(a.dffn)

@@ -10,17 +10,18 @@ func (p *pass) backward(ids, targets []int32, scale float32) {
 	c, be, a := &p.Config, p.be, p.a
 	B, T, N, C, HS, V := p.B, p.T, p.N, c.HiddenSize, c.HeadSize(), c.VocabSize
 	NH, NKV := c.NumAttentionHeads, c.NumKeyValueHeads
-	kvC := NKV * HS
+	kvC, qC := NKV*HS, c.QDim()
 	eps := float32(c.RMSNormEps)
 	pos := a.pos[:N]
 	dres, dln := a.dres[:N*C], a.dln[:N*C]
-	datt, dq, dk, dv := a.datt[:N*C], a.dq[:N*C], a.dk[:N*kvC], a.dv[:N*kvC]
+	datt, dq, dk, dv := a.datt[:N*qC], a.dq[:N*qC], a.dk[:N*kvC], a.dv[:N*kvC]
 
-	// logits = lnf·Eᵀ; loss = CE(logits). The logits buffer becomes dlogits.
+	// logits = lnf·Wᵀ (W = lm_head, the embedding when tied); loss =
+	// CE(logits). The logits buffer becomes dlogits.
 	dlogits := a.logits[:N*V]
 	be.CrossEntropyBackward(dlogits, dlogits, targets, a.dLoss[:N], N, V)
 	be.Zero(dln)
-	p.linearBackward(dln, p.g.embed, dlogits, a.lnf[:N*C], p.w.embed, N, V, C)
+	p.linearBackward(dln, p.g.lmHead, dlogits, a.lnf[:N*C], p.w.lmHead, N, V, C)
 	// lnf = RMSNorm_final(final)
 	be.Zero(dres)
 	be.RMSNormBackward(dres, p.g.norm, dln, a.final[:N*C], p.w.norm, a.rstdf[:N], N, C)
@@ -43,7 +44,7 @@ func (p *pass) backward(ids, targets []int32, scale float32) {
 		// dres is d(mid).
 		// mid = x + att·Woᵀ: the residual passes dres through.
 		be.Zero(datt)
-		p.linearBackward(datt, L.g.wo, dres, L.att, L.w.wo, N, C, C)
+		p.linearBackward(datt, L.g.wo, dres, L.att, L.w.wo, N, C, qC)
 		// att = Attention(q, k, v)
 		be.Zero(dq)
 		be.Zero(dk)
@@ -56,8 +57,18 @@ func (p *pass) backward(ids, targets []int32, scale float32) {
 		// recomputed as above.
 		be.RMSNormForward(L.ln, L.rstd1, L.x, L.w.inNorm, N, C, eps)
 		be.Zero(dln)
-		p.linearBackward(dln, L.g.wq, dq, L.ln, L.w.wq, N, C, C)
-		p.linearBackward(dln, L.g.wk, dk, L.ln, L.w.wk, N, kvC, C)
+		dqp, dkp := dq, dk // d(the projections' outputs)
+		if L.qr != nil {
+			// minimind-3: q, k = RMSNorm_q(qr), RMSNorm_k(kr) per head.
+			dqr, dkr := a.dqr[:N*qC], a.dkr[:N*kvC]
+			be.Zero(dqr)
+			be.Zero(dkr)
+			be.RMSNormBackward(dqr, L.g.qNorm, dq, L.qr, L.w.qNorm, L.rstdq, N*NH, HS)
+			be.RMSNormBackward(dkr, L.g.kNorm, dk, L.kr, L.w.kNorm, L.rstdk, N*NKV, HS)
+			dqp, dkp = dqr, dkr
+		}
+		p.linearBackward(dln, L.g.wq, dqp, L.ln, L.w.wq, N, qC, C)
+		p.linearBackward(dln, L.g.wk, dkp, L.ln, L.w.wk, N, kvC, C)
 		p.linearBackward(dln, L.g.wv, dv, L.ln, L.w.wv, N, kvC, C)
 		be.RMSNormBackward(dres, L.g.inNorm, dln, L.x, L.w.inNorm, L.rstd1, N, C)
 		// dres is d(x), the previous block's d(next).
@@ -69,7 +80,8 @@ func (p *pass) backward(ids, targets []int32, scale float32) {
 // ffnBackward: given dOut [rows,C] of out = down(silu(gate x) ⊙ up x),
 // adds to dx [rows,C] and to the FFN's weight gradients g.
 func (p *pass) ffnBackward(fa *ffnActs, w, g *ffnW[float32], x, dOut, dx []float32, rows int) {
-	be, C, F := p.be, p.Config.HiddenSize, p.Config.IntermediateSize
+	be, C := p.be, p.Config.HiddenSize
+	F := len(w.gate) / C
 	gate, up := fa.gate[:rows*F], fa.up[:rows*F]
 	dgate, dup, dh := p.a.dffn.gate[:rows*F], p.a.dffn.up[:rows*F], p.a.dffn.h[:rows*F]
 	// out = h·Wdᵀ. h is not kept (acts.go): recompute it in dgate's buffer,

@@ -7,14 +7,18 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strings"
 )
 
-// Config mirrors MiniMind's MiniMindConfig (the 2510 line) field for field,
-// with the JSON names of its HF config.json.
+// Config mirrors MiniMind's MiniMindConfig field for field, with the JSON
+// names of its HF config.json. It describes either generation (Family):
+// MiniMind2 (the 2510 line) or minimind-3 (Qwen3-style: explicit head_dim,
+// q/k RMSNorm, MoE without shared experts). The fields of the other
+// generation are ignored and not written back.
 type Config struct {
 	HiddenSize            int     `json:"hidden_size"`             // model width C
 	NumHiddenLayers       int     `json:"num_hidden_layers"`       // decoder blocks
-	NumAttentionHeads     int     `json:"num_attention_heads"`     // query heads NH; head size = hidden/NH
+	NumAttentionHeads     int     `json:"num_attention_heads"`     // query heads NH
 	NumKeyValueHeads      int     `json:"num_key_value_heads"`     // key/value heads NKV (grouped-query attention); must divide NH
 	VocabSize             int     `json:"vocab_size"`              // V, tokenizer size
 	IntermediateSize      int     `json:"intermediate_size"`       // FFN width F (each expert too)
@@ -39,7 +43,17 @@ type Config struct {
 	ScoringFunc      string  `json:"scoring_func"`        // only "softmax"
 	AuxLossAlpha     float64 `json:"aux_loss_alpha"`      // weight of the load-balance loss
 	SeqAux           bool    `json:"seq_aux"`             // balance loss per sequence (true) or per batch
-	NormTopkProb     bool    `json:"norm_topk_prob"`      // renormalise the top-k weights (when k > 1)
+	NormTopkProb     bool    `json:"norm_topk_prob"`      // renormalise the top-k weights (MiniMind2: when k > 1; minimind-3: always)
+
+	// TieWordEmbeddings shares the embedding with the LM head (true in
+	// every upstream release); false gives lm_head.weight its own tensor.
+	TieWordEmbeddings bool `json:"tie_word_embeddings"`
+
+	// minimind-3 fields. HeadDim > 0 marks a minimind-3 config (Family).
+	HeadDim             int     `json:"head_dim"`              // head size HS (may differ from hidden/NH)
+	NumExperts          int     `json:"num_experts"`           // routed experts E (no shared experts)
+	MoeIntermediateSize int     `json:"moe_intermediate_size"` // each expert's FFN width
+	RouterAuxLossCoef   float64 `json:"router_aux_loss_coef"`  // weight of the per-batch load-balance loss
 
 	// extra holds config.json fields this version does not know, written
 	// back unchanged.
@@ -87,6 +101,108 @@ func DefaultConfig() Config {
 		AuxLossAlpha:          0.01,
 		SeqAux:                true,
 		NormTopkProb:          true,
+		TieWordEmbeddings:     true,
+	}
+}
+
+// DefaultConfig3 returns upstream minimind-3's MiniMindConfig defaults
+// (jingyaogong/minimind d65ef2c): the 64M dense model, hidden 768, 8
+// layers, 8 query and 4 key/value heads of size 96, FFN 2432, rms_norm_eps
+// 1e-6; MoE fields for 4 experts, top-1, aux coefficient 5e-4.
+func DefaultConfig3() Config {
+	c := Config{
+		HiddenSize:            768,
+		NumHiddenLayers:       8,
+		NumAttentionHeads:     8,
+		NumKeyValueHeads:      4,
+		VocabSize:             6400,
+		HiddenAct:             "silu",
+		RMSNormEps:            1e-6,
+		RopeTheta:             1e6,
+		MaxPositionEmbeddings: 32768,
+		FlashAttn:             true,
+		BosTokenID:            1,
+		EosTokenID:            2,
+		NumExpertsPerTok:      1,
+		NormTopkProb:          true,
+		TieWordEmbeddings:     true,
+		NumExperts:            4,
+		RouterAuxLossCoef:     5e-4,
+	}
+	c.HeadDim = c.HiddenSize / c.NumAttentionHeads
+	c.IntermediateSize = MiniMind3Intermediate(c.HiddenSize)
+	c.MoeIntermediateSize = c.IntermediateSize
+	return c
+}
+
+// MiniMind3Intermediate is minimind-3's default FFN width:
+// 64·ceil(π·hidden/64) (768 → 2432, 512 → 1664).
+func MiniMind3Intermediate(hidden int) int {
+	return 64 * int(math.Ceil(float64(hidden)*math.Pi/64))
+}
+
+// Family names the model generation a config describes: "minimind3" when
+// it has a head_dim (every upstream minimind-3 config.json does), else
+// "minimind2".
+func (c *Config) Family() string {
+	if c.IsMiniMind3() {
+		return "minimind3"
+	}
+	return "minimind2"
+}
+
+// IsMiniMind3 reports a minimind-3 config (Family "minimind3").
+func (c *Config) IsMiniMind3() bool { return c.HeadDim > 0 }
+
+// Experts is the number of routed experts (num_experts or
+// n_routed_experts, by family).
+func (c *Config) Experts() int {
+	if c.IsMiniMind3() {
+		return c.NumExperts
+	}
+	return c.NRoutedExperts
+}
+
+// SharedExperts is the number of always-on experts (none in minimind-3).
+func (c *Config) SharedExperts() int {
+	if c.IsMiniMind3() {
+		return 0
+	}
+	return c.NSharedExperts
+}
+
+// ExpertSize is the FFN width of each expert: moe_intermediate_size in
+// minimind-3, intermediate_size in MiniMind2.
+func (c *Config) ExpertSize() int {
+	if c.IsMiniMind3() && c.MoeIntermediateSize > 0 {
+		return c.MoeIntermediateSize
+	}
+	return c.IntermediateSize
+}
+
+// AuxCoef is the load-balance loss weight (router_aux_loss_coef or
+// aux_loss_alpha, by family).
+func (c *Config) AuxCoef() float64 {
+	if c.IsMiniMind3() {
+		return c.RouterAuxLossCoef
+	}
+	return c.AuxLossAlpha
+}
+
+// Tied reports whether lm_head.weight is the embedding matrix.
+func (c *Config) Tied() bool { return c.TieWordEmbeddings }
+
+// SetInferenceRopeScaling turns YaRN on or off as upstream's
+// --inference_rope_scaling does: MiniMindConfig's __init__ sets
+// rope_scaling to the fixed dict (factor 16, original 2048, beta 32/1)
+// when on and to None when off, overriding any rope_scaling of the
+// config.json. Call it on a loaded Params.Config before model.New (the
+// RoPE tables are built there).
+func (c *Config) SetInferenceRopeScaling(on bool) {
+	c.InferenceRopeScaling = on
+	c.RopeScaling = nil
+	if on {
+		c.RopeScaling = DefaultYaRN()
 	}
 }
 
@@ -98,8 +214,18 @@ func MiniMindIntermediate(hidden int) int {
 	return 64 * ((t + 63) / 64)
 }
 
-// HeadSize is hidden/heads.
-func (c *Config) HeadSize() int { return c.HiddenSize / c.NumAttentionHeads }
+// HeadSize is the attention head size HS: head_dim in minimind-3,
+// hidden/heads in MiniMind2.
+func (c *Config) HeadSize() int {
+	if c.HeadDim > 0 {
+		return c.HeadDim
+	}
+	return c.HiddenSize / c.NumAttentionHeads
+}
+
+// QDim is the width of the attention's query (and output) projection,
+// NH·HS.
+func (c *Config) QDim() int { return c.NumAttentionHeads * c.HeadSize() }
 
 // Validate reports the first invalid field, by its config.json name.
 func (c *Config) Validate() error {
@@ -120,13 +246,19 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: %s must be positive, got %d", p.name, p.v)
 		}
 	}
-	if c.HiddenSize%c.NumAttentionHeads != 0 {
+	if c.HeadDim < 0 {
+		return fmt.Errorf("config: head_dim must be positive, got %d", c.HeadDim)
+	}
+	if !c.IsMiniMind3() && c.HiddenSize%c.NumAttentionHeads != 0 {
 		return fmt.Errorf("config: hidden_size %d is not divisible by num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)
 	}
 	if c.NumAttentionHeads%c.NumKeyValueHeads != 0 {
 		return fmt.Errorf("config: num_attention_heads %d is not divisible by num_key_value_heads %d", c.NumAttentionHeads, c.NumKeyValueHeads)
 	}
 	if c.HeadSize()%2 != 0 {
+		if c.IsMiniMind3() {
+			return fmt.Errorf("config: head_dim %d must be even for RoPE", c.HeadDim)
+		}
 		return fmt.Errorf("config: head size hidden_size/num_attention_heads = %d must be even for RoPE", c.HeadSize())
 	}
 	if !(c.RMSNormEps > 0) {
@@ -148,6 +280,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.UseMoE {
+		if c.IsMiniMind3() {
+			return c.validateMoE3()
+		}
 		moe := []struct {
 			name string
 			v    int
@@ -176,6 +311,29 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// validateMoE3 checks minimind-3's MoE fields.
+func (c *Config) validateMoE3() error {
+	for _, p := range []struct {
+		name string
+		v    int
+	}{
+		{"num_experts", c.NumExperts},
+		{"num_experts_per_tok", c.NumExpertsPerTok},
+		{"moe_intermediate_size", c.MoeIntermediateSize},
+	} {
+		if p.v <= 0 {
+			return fmt.Errorf("config: %s must be positive, got %d", p.name, p.v)
+		}
+	}
+	if c.NumExpertsPerTok > c.NumExperts {
+		return fmt.Errorf("config: num_experts_per_tok %d exceeds num_experts %d", c.NumExpertsPerTok, c.NumExperts)
+	}
+	if c.RouterAuxLossCoef < 0 {
+		return fmt.Errorf("config: router_aux_loss_coef must not be negative, got %g", c.RouterAuxLossCoef)
+	}
+	return nil
+}
+
 // Scaling returns the effective YaRN setting: RopeScaling, or MiniMind's
 // default when inference_rope_scaling is on, or nil.
 func (c *Config) Scaling() *RopeScaling {
@@ -188,26 +346,67 @@ func (c *Config) Scaling() *RopeScaling {
 	return nil
 }
 
-// UnmarshalJSON reads a config.json on top of DefaultConfig: missing fields
-// keep their defaults, null num_key_value_heads means "= heads", null
-// intermediate_size means MiniMind's derived width, and unknown fields are
-// kept for MarshalJSON.
+// Keys only one generation's config.json has: the family is read from
+// them, and a file with both is refused.
+var (
+	keysMiniMind2 = []string{"n_routed_experts", "n_shared_experts", "aux_loss_alpha", "seq_aux", "scoring_func"}
+	keysMiniMind3 = []string{"head_dim", "num_experts", "moe_intermediate_size", "router_aux_loss_coef"}
+)
+
+// UnmarshalJSON reads a config.json on top of the defaults of its family
+// (DefaultConfig, or DefaultConfig3 when it has any minimind-3 key):
+// missing fields keep their defaults, null num_key_value_heads means
+// "= heads", null intermediate_size means the family's derived width, and
+// unknown fields are kept for MarshalJSON. In minimind-3, a missing
+// head_dim is hidden/heads, a missing moe_intermediate_size is
+// intermediate_size, and rope_scaling follows inference_rope_scaling as
+// upstream's __init__ sets it (the file's rope_scaling is ignored).
 func (c *Config) UnmarshalJSON(data []byte) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	isNull := func(k string) bool { v, ok := raw[k]; return ok && bytes.Equal(bytes.TrimSpace(v), []byte("null")) }
+	unset := func(k string) bool { _, ok := raw[k]; return !ok || isNull(k) }
+	var has2, has3 []string
+	for _, k := range keysMiniMind2 {
+		if _, ok := raw[k]; ok {
+			has2 = append(has2, k)
+		}
+	}
+	for _, k := range keysMiniMind3 {
+		if _, ok := raw[k]; ok {
+			has3 = append(has3, k)
+		}
+	}
+	if len(has2) > 0 && len(has3) > 0 {
+		return fmt.Errorf("config: mixes MiniMind2 fields (%s) with minimind-3 fields (%s)", strings.Join(has2, ", "), strings.Join(has3, ", "))
+	}
+	m3 := len(has3) > 0
 	type plain Config
 	p := plain(DefaultConfig())
+	if m3 {
+		p = plain(DefaultConfig3())
+	}
 	if err := json.Unmarshal(data, &p); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	*c = Config(p)
-	isNull := func(k string) bool { v, ok := raw[k]; return ok && bytes.Equal(bytes.TrimSpace(v), []byte("null")) }
 	if isNull("num_key_value_heads") {
 		c.NumKeyValueHeads = c.NumAttentionHeads
 	}
-	if isNull("intermediate_size") {
+	if m3 {
+		if unset("head_dim") && c.NumAttentionHeads > 0 {
+			c.HeadDim = c.HiddenSize / c.NumAttentionHeads
+		}
+		if unset("intermediate_size") {
+			c.IntermediateSize = MiniMind3Intermediate(c.HiddenSize)
+		}
+		if unset("moe_intermediate_size") {
+			c.MoeIntermediateSize = c.IntermediateSize
+		}
+		c.SetInferenceRopeScaling(c.InferenceRopeScaling)
+	} else if isNull("intermediate_size") {
 		c.IntermediateSize = MiniMindIntermediate(c.HiddenSize)
 	}
 	known := map[string]bool{}
@@ -238,8 +437,8 @@ type configJSONType Config
 
 func configJSON(c Config) configJSONType { return configJSONType(c) }
 
-// MarshalJSON writes every MiniMind field plus model_type, architectures,
-// tie_word_embeddings and any unknown fields read earlier, with sorted keys
+// MarshalJSON writes every MiniMind field of the config's family plus
+// model_type, architectures and any unknown fields read earlier, with sorted keys
 // (one per line; json.Marshal compacts it, json.MarshalIndent keeps it
 // readable).
 func (c Config) MarshalJSON() ([]byte, error) {
@@ -254,11 +453,19 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	for k, v := range c.extra {
 		m[k] = v
 	}
+	// Each generation's file has only its own fields (UnmarshalJSON reads
+	// the family from them).
+	drop := keysMiniMind3
+	if c.IsMiniMind3() {
+		drop = keysMiniMind2
+	}
+	for _, k := range drop {
+		delete(m, k)
+	}
 	m["model_type"] = json.RawMessage(`"minimind"`)
 	if _, ok := m["architectures"]; !ok {
 		m["architectures"] = json.RawMessage(`["MiniMindForCausalLM"]`)
 	}
-	m["tie_word_embeddings"] = json.RawMessage(`true`)
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

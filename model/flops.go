@@ -13,16 +13,16 @@ func TrainFLOPs(c *Config, B, T int) float64 {
 // ForwardFLOPs estimates one forward pass (see TrainFLOPs).
 func ForwardFLOPs(c *Config, B, T int) float64 {
 	C, F, V := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.VocabSize)
-	kv := float64(c.NumKeyValueHeads * c.HeadSize())
-	perTok := 2*C*C + 2*C*kv // q, o, k, v
+	kv, q := float64(c.NumKeyValueHeads*c.HeadSize()), float64(c.QDim())
+	perTok := 2*C*q + 2*C*kv // q, o, k, v
 	ffn := 3 * C * F
 	if c.UseMoE {
-		ffn *= float64(c.NumExpertsPerTok + c.NSharedExperts)
-		perTok += C * float64(c.NRoutedExperts)
+		ffn = 3 * C * (float64(c.NumExpertsPerTok*c.ExpertSize()) + float64(c.SharedExperts())*F)
+		perTok += C * float64(c.Experts())
 	}
 	perTok += ffn
 	perTok *= float64(c.NumHiddenLayers)
 	perTok += C * V // LM head
-	att := 2 * float64(T) * C * float64(c.NumHiddenLayers)
+	att := 2 * float64(T) * q * float64(c.NumHiddenLayers)
 	return 2 * (perTok + att) * float64(B*T)
 }

@@ -34,8 +34,11 @@ type layer struct {
 
 	x, rstd1   []float32 // [N,C] block input, [N]
 	ln         []float32 // [N,C] RMSNorm output: acts.ln, shared by both norms of every block
-	q, k, v    []float32 // [N,C], [N,kvC], [N,kvC]
-	att, lse   []float32 // [N,C] attention output, [B,NH,T]
+	q, k, v    []float32 // [N,qC], [N,kvC], [N,kvC] (qC = NH·HS)
+	qr, kr     []float32 // minimind-3: q, k before their RMSNorm (nil in MiniMind2)
+	rstdq      []float32 // [N·NH]
+	rstdk      []float32 // [N·NKV]
+	att, lse   []float32 // [N,qC] attention output, [B,NH,T]
 	mid, rstd2 []float32 // [N,C] residual after attention, [N]
 	ffn        ffnActs   // dense FFN [N,F]
 	out        []float32 // [N,C] FFN/MoE output: acts.out, shared by every block
@@ -44,19 +47,24 @@ type layer struct {
 }
 
 func (p *pass) layer(l int) layer {
-	a, N, C, F := p.a, p.N, p.Config.HiddenSize, p.Config.IntermediateSize
-	kvC := p.Config.NumKeyValueHeads * p.Config.HeadSize()
+	c := &p.Config
+	a, N, C, F := p.a, p.N, c.HiddenSize, c.IntermediateSize
+	kvC, qC := c.NumKeyValueHeads*c.HeadSize(), c.QDim()
 	la := &a.layers[l]
 	L := layer{
 		w: &p.w.layers[l], w16: &p.w16.layers[l],
 		x: la.res[:N*C], rstd1: la.rstd1[:N], ln: a.ln[:N*C],
-		q: la.q[:N*C], k: la.k[:N*kvC], v: la.v[:N*kvC],
-		att: la.att[:N*C], lse: la.lse[:p.B*p.Config.NumAttentionHeads*p.T],
+		q: la.q[:N*qC], k: la.k[:N*kvC], v: la.v[:N*kvC],
+		att: la.att[:N*qC], lse: la.lse[:p.B*c.NumAttentionHeads*p.T],
 		mid: la.mid[:N*C], rstd2: la.rstd2[:N],
 		out: a.out[:N*C], moe: la.moe, next: a.final[:N*C],
 	}
 	if p.g.layers != nil {
 		L.g = &p.g.layers[l]
+	}
+	if la.qr != nil {
+		L.qr, L.kr = la.qr[:N*qC], la.kr[:N*kvC]
+		L.rstdq, L.rstdk = la.rstdq[:N*c.NumAttentionHeads], la.rstdk[:N*c.NumKeyValueHeads]
 	}
 	if la.ffn.gate != nil {
 		L.ffn = ffnActs{gate: la.ffn.gate[:N*F], up: la.ffn.up[:N*F], h: la.ffn.h[:N*F]}
@@ -75,7 +83,7 @@ func (p *pass) forward(ids []int32, kv *KVCache, mask []float32) {
 	c, be, a := &p.Config, p.be, p.a
 	B, T, N, C, HS := p.B, p.T, p.N, c.HiddenSize, c.HeadSize()
 	NH, NKV := c.NumAttentionHeads, c.NumKeyValueHeads
-	kvC := NKV * HS
+	kvC, qC := NKV*HS, c.QDim()
 	eps := float32(c.RMSNormEps)
 	var past []int32 // per-row cached length (nil: none)
 	if kv != nil {
@@ -95,8 +103,17 @@ func (p *pass) forward(ids []int32, kv *KVCache, mask []float32) {
 		L := p.layer(l)
 		// mid = x + Attn(RMSNorm_in(x))
 		be.RMSNormForward(L.ln, L.rstd1, L.x, L.w.inNorm, N, C, eps)
-		p.linear(L.q, L.ln, L.w.wq, L.w16.wq, N, C, C, false)
-		p.linear(L.k, L.ln, L.w.wk, L.w16.wk, N, kvC, C, false)
+		if L.qr == nil {
+			p.linear(L.q, L.ln, L.w.wq, L.w16.wq, N, qC, C, false)
+			p.linear(L.k, L.ln, L.w.wk, L.w16.wk, N, kvC, C, false)
+		} else {
+			// minimind-3: q, k = RMSNorm_q(ln·Wqᵀ), RMSNorm_k(ln·Wkᵀ) per
+			// head (N·NH rows of HS), before RoPE.
+			p.linear(L.qr, L.ln, L.w.wq, L.w16.wq, N, qC, C, false)
+			p.linear(L.kr, L.ln, L.w.wk, L.w16.wk, N, kvC, C, false)
+			be.RMSNormForward(L.q, L.rstdq, L.qr, L.w.qNorm, N*NH, HS, eps)
+			be.RMSNormForward(L.k, L.rstdk, L.kr, L.w.kNorm, N*NKV, HS, eps)
+		}
 		p.linear(L.v, L.ln, L.w.wv, L.w16.wv, N, kvC, C, false)
 		be.RoPEForward(L.q, pos, p.cos, p.sin, N, NH, HS)
 		be.RoPEForward(L.k, pos, p.cos, p.sin, N, NKV, HS)
@@ -107,7 +124,7 @@ func (p *pass) forward(ids []int32, kv *KVCache, mask []float32) {
 			msk = kv.mask
 		}
 		be.AttentionForward(L.att, L.lse, L.q, keys, vals, msk, past, B, T, S, NH, NKV, HS)
-		p.linear(L.mid, L.att, L.w.wo, L.w16.wo, N, C, C, false)
+		p.linear(L.mid, L.att, L.w.wo, L.w16.wo, N, C, qC, false)
 		be.Add(L.mid, L.mid, L.x, N*C)
 
 		// next = mid + FFN(RMSNorm_post(mid))
@@ -130,7 +147,8 @@ func (p *pass) forward(ids []int32, kv *KVCache, mask []float32) {
 // ffnForward: out (=, or += when accumulate) down(silu(gate x) ⊙ up x) for
 // x [rows,C], saving the intermediates in fa.
 func (p *pass) ffnForward(fa *ffnActs, w *ffnW[float32], w16 *ffnW[uint16], x []float32, rows int, out []float32, accumulate bool) {
-	C, F := p.Config.HiddenSize, p.Config.IntermediateSize
+	C := p.Config.HiddenSize
+	F := len(w.gate) / C // intermediate_size, or an expert's width
 	gate, up, h := fa.gate[:rows*F], fa.up[:rows*F], fa.h[:rows*F]
 	p.linear(gate, x, w.gate, w16.gate, rows, F, C, false)
 	p.linear(up, x, w.up, w16.up, rows, F, C, false)
@@ -138,14 +156,14 @@ func (p *pass) ffnForward(fa *ffnActs, w *ffnW[float32], w16 *ffnW[uint16], x []
 	p.linear(out, h, w.down, w16.down, rows, C, F, accumulate)
 }
 
-// project applies the tied LM head to the final-norm output: every row
+// project applies the LM head to the final-norm output: every row
 // (keep 0) or the last keep positions of each sequence.
 func (p *pass) project(keep int) []float32 {
 	a, B, T := p.a, p.B, p.T
 	C, V := p.Config.HiddenSize, p.Config.VocabSize
 	if keep <= 0 || keep >= T {
 		N := B * T
-		p.linear(a.logits[:N*V], a.lnf[:N*C], p.w.embed, p.w16.embed, N, V, C, false)
+		p.linear(a.logits[:N*V], a.lnf[:N*C], p.w.lmHead, p.w16.lmHead, N, V, C, false)
 		return a.logits[:N*V]
 	}
 	rows := a.keepRows[:B*keep]
@@ -156,7 +174,7 @@ func (p *pass) project(keep int) []float32 {
 	}
 	n := B * keep
 	p.be.Gather(a.keepBuf[:n*C], a.lnf, rows, nil, n, C)
-	p.linear(a.logits[:n*V], a.keepBuf[:n*C], p.w.embed, p.w16.embed, n, V, C, false)
+	p.linear(a.logits[:n*V], a.keepBuf[:n*C], p.w.lmHead, p.w16.lmHead, n, V, C, false)
 	return a.logits[:n*V]
 }
 

@@ -23,19 +23,22 @@ func (s ParamSpec) Size() int {
 	return n
 }
 
-// LMHeadName is the alias of the tied embedding matrix: it is not a second
-// tensor in the slab; writers that need it (.pth) add it on the way out.
+// EmbedName is the embedding matrix. LMHeadName is the LM head: with tied
+// embeddings (Config.Tied) an alias of the embedding, not a second tensor
+// in the slab (writers that need it, .pth, add it on the way out);
+// untied, its own tensor, last in the layout.
 const (
 	EmbedName  = "model.embed_tokens.weight"
 	LMHeadName = "lm_head.weight"
 )
 
 // Layout returns every parameter in MiniMind's state_dict order (SPEC §3):
-// embedding, then per layer attention, norms and FFN (dense, or routed
-// experts, router, shared experts), then the final norm.
+// embedding, then per layer attention (with minimind-3's q_norm and
+// k_norm), norms and FFN (dense, or routed experts, router, shared
+// experts), then the final norm and, untied, lm_head.weight.
 func Layout(c *Config) []ParamSpec {
-	C, F, hd := c.HiddenSize, c.IntermediateSize, c.HeadSize()
-	kvC := c.NumKeyValueHeads * hd
+	C, hd := c.HiddenSize, c.HeadSize()
+	kvC, qC := c.NumKeyValueHeads*hd, c.QDim()
 	var specs []ParamSpec
 	add := func(name string, shape ...int) {
 		off := 0
@@ -44,7 +47,7 @@ func Layout(c *Config) []ParamSpec {
 		}
 		specs = append(specs, ParamSpec{Name: name, Shape: shape, Offset: off})
 	}
-	ffn := func(prefix string) {
+	ffn := func(prefix string, F int) {
 		add(prefix+".gate_proj.weight", F, C)
 		add(prefix+".down_proj.weight", C, F)
 		add(prefix+".up_proj.weight", F, C)
@@ -52,25 +55,37 @@ func Layout(c *Config) []ParamSpec {
 	add(EmbedName, c.VocabSize, C)
 	for l := 0; l < c.NumHiddenLayers; l++ {
 		p := fmt.Sprintf("model.layers.%d.", l)
-		add(p+"self_attn.q_proj.weight", C, C)
+		add(p+"self_attn.q_proj.weight", qC, C)
 		add(p+"self_attn.k_proj.weight", kvC, C)
 		add(p+"self_attn.v_proj.weight", kvC, C)
-		add(p+"self_attn.o_proj.weight", C, C)
+		add(p+"self_attn.o_proj.weight", C, qC)
+		if c.IsMiniMind3() {
+			add(p+"self_attn.q_norm.weight", hd)
+			add(p+"self_attn.k_norm.weight", hd)
+		}
 		add(p+"input_layernorm.weight", C)
 		add(p+"post_attention_layernorm.weight", C)
 		if !c.UseMoE {
-			ffn(p + "mlp")
+			ffn(p+"mlp", c.IntermediateSize)
 			continue
 		}
-		for e := 0; e < c.NRoutedExperts; e++ {
-			ffn(fmt.Sprintf("%smlp.experts.%d", p, e))
+		if c.IsMiniMind3() { // upstream registers the router first
+			add(p+"mlp.gate.weight", c.Experts(), C)
 		}
-		add(p+"mlp.gate.weight", c.NRoutedExperts, C)
-		for s := 0; s < c.NSharedExperts; s++ {
-			ffn(fmt.Sprintf("%smlp.shared_experts.%d", p, s))
+		for e := 0; e < c.Experts(); e++ {
+			ffn(fmt.Sprintf("%smlp.experts.%d", p, e), c.ExpertSize())
+		}
+		if !c.IsMiniMind3() {
+			add(p+"mlp.gate.weight", c.Experts(), C)
+		}
+		for s := 0; s < c.SharedExperts(); s++ {
+			ffn(fmt.Sprintf("%smlp.shared_experts.%d", p, s), c.IntermediateSize)
 		}
 	}
 	add("model.norm.weight", C)
+	if !c.Tied() {
+		add(LMHeadName, c.VocabSize, C)
+	}
 	return specs
 }
 
@@ -104,9 +119,9 @@ func NewParams(cfg Config) (*Params, error) {
 }
 
 // Spec looks a parameter up by its HF key; lm_head.weight resolves to the
-// tied embedding.
+// tied embedding when the config ties them.
 func (p *Params) Spec(name string) (ParamSpec, bool) {
-	if name == LMHeadName {
+	if name == LMHeadName && p.Config.Tied() {
 		name = EmbedName
 	}
 	i, ok := p.index[name]

@@ -52,6 +52,9 @@ func (c *Config) CheckSizes() error {
 		{"num_key_value_heads", c.NumKeyValueHeads, MaxWidth},
 		{"n_routed_experts", c.NRoutedExperts, MaxExperts},
 		{"n_shared_experts", c.NSharedExperts, MaxExperts},
+		{"num_experts", c.NumExperts, MaxExperts},
+		{"moe_intermediate_size", c.MoeIntermediateSize, MaxWidth},
+		{"head_dim", c.HeadDim, MaxWidth},
 		{"max_position_embeddings", c.MaxPositionEmbeddings, math.MaxInt32},
 	}
 	for _, d := range dims {
@@ -106,23 +109,30 @@ func (c *Config) ParamCount() (int, error) {
 	C, F := c.HiddenSize, c.IntermediateSize
 	hd := 0
 	if c.NumAttentionHeads > 0 {
-		hd = C / c.NumAttentionHeads
+		hd = c.HeadSize()
 	}
-	kvC := int(mul(c.NumKeyValueHeads, hd))
-	if ovf || kvC < 0 {
+	kvC, qC := int(mul(c.NumKeyValueHeads, hd)), int(mul(c.NumAttentionHeads, hd))
+	if ovf || kvC < 0 || qC < 0 {
 		return 0, fmt.Errorf("config: parameter count overflows: %w", ErrTooLarge)
 	}
-	attn := add(mul(2, C, C), mul(2, kvC, C), mul(2, C)) // q,o; k,v; two norms
+	attn := add(mul(2, qC, C), mul(2, kvC, C), mul(2, C)) // q,o; k,v; two norms
+	if c.IsMiniMind3() {
+		attn = add(attn, mul(2, hd)) // q_norm, k_norm
+	}
 	ffn := mul(3, F, C)
 	layer := add(attn, ffn)
 	if c.UseMoE {
-		experts := max(c.NRoutedExperts, 0) + max(c.NSharedExperts, 0)
-		layer = add(attn, mul(int(ffn), experts), mul(c.NRoutedExperts, C))
-		if ffn > math.MaxInt {
+		ex := mul(3, c.ExpertSize(), C)
+		layer = add(attn, mul(int(ex), max(c.Experts(), 0)), mul(int(ffn), max(c.SharedExperts(), 0)), mul(c.Experts(), C))
+		if ffn > math.MaxInt || ex > math.MaxInt {
 			ovf = true
 		}
 	}
-	n := add(mul(c.VocabSize, C), mul(int(layer), c.NumHiddenLayers), uint64(max(C, 0)))
+	head := uint64(0)
+	if !c.Tied() {
+		head = mul(c.VocabSize, C)
+	}
+	n := add(mul(c.VocabSize, C), mul(int(layer), c.NumHiddenLayers), uint64(max(C, 0)), head)
 	if ovf || layer > math.MaxInt || n > math.MaxInt {
 		return 0, fmt.Errorf("config: parameter count overflows: %w", ErrTooLarge)
 	}
@@ -132,9 +142,17 @@ func (c *Config) ParamCount() (int, error) {
 // NumTensors is len(Layout(c)), computed without building it. Sizes above
 // CheckSizes' limits give a saturated count rather than overflowing.
 func (c *Config) NumTensors() int {
-	perLayer := 6 + 3 // attention, two norms, dense FFN
-	if c.UseMoE {
-		perLayer = 6 + 3*min(max(c.NRoutedExperts, 0), 1<<20) + 1 + 3*min(max(c.NSharedExperts, 0), 1<<20)
+	attn := 6 // q, k, v, o, two norms
+	if c.IsMiniMind3() {
+		attn += 2 // q_norm, k_norm
 	}
-	return 2 + min(max(c.NumHiddenLayers, 0), 1<<30)*perLayer
+	perLayer := attn + 3 // dense FFN
+	if c.UseMoE {
+		perLayer = attn + 3*min(max(c.Experts(), 0), 1<<20) + 1 + 3*min(max(c.SharedExperts(), 0), 1<<20)
+	}
+	n := 2 + min(max(c.NumHiddenLayers, 0), 1<<30)*perLayer
+	if !c.Tied() {
+		n++
+	}
+	return n
 }

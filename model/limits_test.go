@@ -12,7 +12,11 @@ func TestParamCountMatchesLayout(t *testing.T) {
 	moe.UseMoE = true
 	gqa := DefaultConfig()
 	gqa.NumKeyValueHeads = 8
-	for _, c := range []Config{DefaultConfig(), moe, gqa} {
+	moe3 := DefaultConfig3()
+	moe3.UseMoE = true
+	untied := DefaultConfig3()
+	untied.TieWordEmbeddings, untied.HeadDim = false, 64
+	for _, c := range []Config{DefaultConfig(), moe, gqa, DefaultConfig3(), moe3, untied} {
 		n, err := c.ParamCount()
 		if err != nil {
 			t.Fatal(err)

@@ -1,7 +1,14 @@
-// Package model is the MiniMind decoder (the MiniMind2 "2510" architecture):
-// its Config (config.json), the parameter slab and its named views, the
-// forward pass, the hand-written backward pass, Mixture-of-Experts routing
-// and the KV cache for incremental decoding.
+// Package model is the MiniMind decoder in both upstream generations —
+// MiniMind2 ("2510") and minimind-3 (Qwen3-style: explicit head_dim, q/k
+// RMSNorm before RoPE, top-1 MoE without shared experts, per-batch
+// balance loss) — chosen by the config (Config.Family), never guessed:
+// its Config (config.json) and presets, the parameter slab and its named
+// views, the forward pass, the hand-written backward pass,
+// Mixture-of-Experts routing and the KV cache for incremental decoding.
+//
+// YaRN (--inference_rope_scaling): call
+// Params.Config.SetInferenceRopeScaling(true) on loaded weights before
+// New, which builds the RoPE tables.
 //
 // The model calls a kernels.Backend for every computation; it never loops
 // over tensors itself except for O(N·E) routing bookkeeping.
@@ -189,4 +196,17 @@ func (m *Model) ActivationBytes() int64 {
 		return 0
 	}
 	return m.train.bytes()
+}
+
+// Routing returns layer l's MoE routing in the last training pass (Loss
+// with training, or ForwardBackward): the chosen experts [N,K], the router
+// probabilities [N,E] and the layer's balance loss. ok is false for a
+// dense model or before any training pass. The slices are reused by the
+// next pass.
+func (m *Model) Routing(l int) (experts []int32, probs []float32, aux float64, ok bool) {
+	if !m.Config.UseMoE || m.train == nil || l < 0 || l >= len(m.train.layers) {
+		return nil, nil, 0, false
+	}
+	mo, n := m.train.layers[l].moe, m.train.n
+	return mo.topIdx[:n*m.Config.NumExpertsPerTok], mo.probs[:n*m.Config.Experts()], mo.aux, true
 }

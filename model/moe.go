@@ -7,8 +7,8 @@ package model
 // training mode it also computes the balance loss.
 func (p *pass) moeForward(L *layer) {
 	c, be := &p.Config, p.be
-	N, C, F := p.N, c.HiddenSize, c.IntermediateSize
-	E, K := c.NRoutedExperts, c.NumExpertsPerTok
+	N, C, F := p.N, c.HiddenSize, c.ExpertSize()
+	E, K := c.Experts(), c.NumExpertsPerTok
 	NK := N * K
 	mo, lw, lw16, x := L.moe, L.w, L.w16, L.ln
 
@@ -16,6 +16,14 @@ func (p *pass) moeForward(L *layer) {
 	// its top-k choice can flip on small changes of the logits.
 	p.linear(mo.logits[:N*E], x, lw.router, nil, N, E, C, false)
 	be.MoERoute(mo.probs[:N*E], mo.topW[:NK], mo.topIdx[:NK], mo.logits[:N*E], N, E, K, c.NormTopkProb)
+	if unitWeight(c) {
+		// minimind-3 normalises a single weight too: p/(p+1e-20) is 1.0
+		// exactly in float32 (p ≥ 1/E), so the expert output is added
+		// unscaled.
+		for j := range mo.topW[:NK] {
+			mo.topW[j] = 1
+		}
+	}
 
 	// Group the N·K (token, slot) pairs by expert, tokens in order.
 	off := mo.off
@@ -54,34 +62,53 @@ func (p *pass) moeForward(L *layer) {
 	}
 
 	mo.aux = 0
-	if p.training && c.AuxLossAlpha > 0 {
+	if p.training && c.AuxCoef() > 0 {
 		mo.aux = p.balanceLoss(mo)
 	}
+}
+
+// unitWeight reports minimind-3's top-1 routing with norm_topk_prob: the
+// routing weight p/(p+1e-20) is exactly 1 and passes (practically) no
+// gradient to the router (only the balance loss does).
+func unitWeight(c *Config) bool {
+	return c.IsMiniMind3() && c.NormTopkProb && c.NumExpertsPerTok == 1
+}
+
+// balanceGroups returns how the balance loss groups the N tokens: groups
+// of per tokens (sequences with seq_aux, else one group of all tokens) and
+// the count normaliser (MiniMind2 divides by K, minimind-3 does not).
+func (p *pass) balanceGroups() (groups, per, kdiv int) {
+	c := &p.Config
+	if c.IsMiniMind3() {
+		return 1, p.N, 1
+	}
+	if c.SeqAux {
+		return p.B, p.T, c.NumExpertsPerTok
+	}
+	return 1, p.N, c.NumExpertsPerTok
 }
 
 // balanceLoss computes the load-balance loss and keeps, in mo.counts, the
 // normalised assignment counts its gradient needs (they are constants for
 // autograd; only the mean probabilities carry gradient).
 //
-//	seq_aux:  c[b,e] = count_b(e)·E/(T·K), aux = α·mean_b Σ_e c[b,e]·mean_t p[b,t,e]
-//	else:     f[e]   = count(e)·E/(N·K),   aux = α·Σ_e f[e]·mean_n p[n,e]
+//	seq_aux:    c[b,e] = count_b(e)·E/(T·K), aux = α·mean_b Σ_e c[b,e]·mean_t p[b,t,e]
+//	else:       f[e]   = count(e)·E/(N·K),   aux = α·Σ_e f[e]·mean_n p[n,e]
+//	minimind-3: f[e]   = count(e)·E/N,       aux = coef·Σ_e f[e]·mean_n p[n,e]
 func (p *pass) balanceLoss(mo *moeActs) float64 {
-	c, B, T := &p.Config, p.B, p.T
-	E, K := c.NRoutedExperts, c.NumExpertsPerTok
-	groups, per := B, T // sequences, tokens per group
-	if !c.SeqAux {
-		groups, per = 1, B*T
-	}
+	c, N := &p.Config, p.N
+	E, K := c.Experts(), c.NumExpertsPerTok
+	groups, per, kdiv := p.balanceGroups()
 	counts := mo.counts[:groups*E]
 	clear(counts)
-	for j, e := range mo.topIdx[:B*T*K] {
+	for j, e := range mo.topIdx[:N*K] {
 		g := j / K / per
 		counts[g*E+int(e)]++
 	}
 	var aux float64
 	for g := 0; g < groups; g++ {
 		for e := 0; e < E; e++ {
-			counts[g*E+e] *= float64(E) / float64(per*K)
+			counts[g*E+e] *= float64(E) / float64(per*kdiv)
 			var pm float64
 			for t := 0; t < per; t++ {
 				pm += float64(mo.probs[(g*per+t)*E+e])
@@ -89,7 +116,7 @@ func (p *pass) balanceLoss(mo *moeActs) float64 {
 			aux += counts[g*E+e] * pm / float64(per)
 		}
 	}
-	return c.AuxLossAlpha * aux / float64(groups)
+	return c.AuxCoef() * aux / float64(groups)
 }
 
 // moeBackward mirrors moeForward: a.dres is d(out) of out = MoE(ln)
@@ -97,8 +124,8 @@ func (p *pass) balanceLoss(mo *moeActs) float64 {
 // gradients to L.g.
 func (p *pass) moeBackward(L *layer, scale float32) {
 	c, be, a := &p.Config, p.be, p.a
-	B, T, N, C := p.B, p.T, p.N, c.HiddenSize
-	E, K := c.NRoutedExperts, c.NumExpertsPerTok
+	N, C := p.N, c.HiddenSize
+	E, K := c.Experts(), c.NumExpertsPerTok
 	NK := N * K
 	mo, lw, lg := L.moe, L.w, L.g
 	x, dOut, dx := L.ln, a.dres[:N*C], a.dln[:N*C]
@@ -116,7 +143,7 @@ func (p *pass) moeBackward(L *layer, scale float32) {
 	be.Zero(dxg)
 	// xg is shared by all layers (acts.go): gather this layer's again.
 	be.Gather(mo.xg[:NK*C], x, mo.tok[:NK], nil, NK, C)
-	F := c.IntermediateSize
+	F := c.ExpertSize()
 	for e := 0; e < E; e++ {
 		lo, hi := mo.off[e], mo.off[e+1]
 		if lo == hi {
@@ -133,14 +160,15 @@ func (p *pass) moeBackward(L *layer, scale float32) {
 	for j := 0; j < NK; j++ {
 		dTopW[mo.slot[j]] = dwSel[j]
 	}
+	if unitWeight(c) {
+		// w = p/(p+1e-20): dw/dp = 1e-20/(p+1e-20)² is 0 in float32.
+		clear(dTopW)
+	}
 	dProbs := a.dProbs[:N*E]
 	be.Zero(dProbs)
-	if c.AuxLossAlpha > 0 { // forward filled mo.counts
-		groups, per := B, T
-		if !c.SeqAux {
-			groups, per = 1, N
-		}
-		k := float64(scale) * c.AuxLossAlpha / float64(groups) / float64(per)
+	if c.AuxCoef() > 0 { // forward filled mo.counts
+		groups, per, _ := p.balanceGroups()
+		k := float64(scale) * c.AuxCoef() / float64(groups) / float64(per)
 		for n := 0; n < N; n++ {
 			g := n / per
 			for e := 0; e < E; e++ {

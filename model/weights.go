@@ -13,6 +13,7 @@ type ffnW[T elem] struct{ gate, down, up []T }
 // their 16-bit copies: the same struct is bound to any slab of the layout).
 type layerW[T elem] struct {
 	wq, wk, wv, wo   []T
+	qNorm, kNorm     []T // minimind-3's per-head RMSNorm weights [HS] (nil in MiniMind2)
 	inNorm, postNorm []T
 	ffn              ffnW[T]   // dense FFN
 	experts          []ffnW[T] // MoE routed experts
@@ -22,9 +23,10 @@ type layerW[T elem] struct {
 
 // weights is the model's tensors as named views into one slab.
 type weights[T elem] struct {
-	embed  []T // [V,C], also the LM head
+	embed  []T // [V,C]
 	layers []layerW[T]
 	norm   []T
+	lmHead []T // [V,C]: embed itself when tied
 }
 
 // bind cuts slab (laid out as p) into named views. A nil slab gives nil
@@ -45,7 +47,7 @@ func bind[T elem](p *Params, slab []T) weights[T] {
 	ffn := func(prefix string) ffnW[T] {
 		return ffnW[T]{gate: v(prefix + ".gate_proj.weight"), down: v(prefix + ".down_proj.weight"), up: v(prefix + ".up_proj.weight")}
 	}
-	w := weights[T]{embed: v(EmbedName), norm: v("model.norm.weight")}
+	w := weights[T]{embed: v(EmbedName), norm: v("model.norm.weight"), lmHead: v(LMHeadName)}
 	for l := 0; l < c.NumHiddenLayers; l++ {
 		pre := fmt.Sprintf("model.layers.%d.", l)
 		lw := layerW[T]{
@@ -56,12 +58,15 @@ func bind[T elem](p *Params, slab []T) weights[T] {
 			inNorm:   v(pre + "input_layernorm.weight"),
 			postNorm: v(pre + "post_attention_layernorm.weight"),
 		}
+		if c.IsMiniMind3() {
+			lw.qNorm, lw.kNorm = v(pre+"self_attn.q_norm.weight"), v(pre+"self_attn.k_norm.weight")
+		}
 		if c.UseMoE {
-			for e := 0; e < c.NRoutedExperts; e++ {
+			for e := 0; e < c.Experts(); e++ {
 				lw.experts = append(lw.experts, ffn(fmt.Sprintf("%smlp.experts.%d", pre, e)))
 			}
 			lw.router = v(pre + "mlp.gate.weight")
-			for s := 0; s < c.NSharedExperts; s++ {
+			for s := 0; s < c.SharedExperts(); s++ {
 				lw.shared = append(lw.shared, ffn(fmt.Sprintf("%smlp.shared_experts.%d", pre, s)))
 			}
 		} else {

@@ -118,17 +118,13 @@ func (st *ResumeState) Validate() error {
 	return nil
 }
 
-// layoutSize is model.Config.NumParams in closed form (the tied matrix
-// counted once), in float64 so that no config can overflow it. c must be
-// valid.
+// layoutSize is model.Config.NumParams in closed form (model's
+// ParamCount, which covers both generations), +Inf when the count
+// overflows. c must be valid.
 func layoutSize(c *model.Config) float64 {
-	C, F := float64(c.HiddenSize), float64(c.IntermediateSize)
-	kvC := float64(c.NumKeyValueHeads) * float64(c.HeadSize())
-	ffn := 3 * F * C                     // gate, up, down
-	layer := 2*C*C + 2*kvC*C + 2*C + ffn // q, o; k, v; two norms; the MLP
-	if c.UseMoE {
-		experts := float64(c.NRoutedExperts) + float64(c.NSharedExperts)
-		layer += (experts-1)*ffn + float64(c.NRoutedExperts)*C // the experts and the router
+	n, err := c.ParamCount()
+	if err != nil {
+		return math.Inf(1)
 	}
-	return float64(c.VocabSize)*C + float64(c.NumHiddenLayers)*layer + C
+	return float64(n)
 }

@@ -17,6 +17,12 @@ func TestLayoutSize(t *testing.T) {
 		{name: "tiny dense", cfg: modeltest.TinyConfig(false)},
 		{name: "tiny moe", cfg: modeltest.TinyConfig(true)},
 		{name: "default", cfg: model.DefaultConfig()},
+		{name: "minimind3 moe", cfg: modeltest.TinyConfig3(true)},
+		{name: "minimind3 untied", cfg: func() model.Config {
+			c := modeltest.TinyConfig3(false)
+			c.TieWordEmbeddings = false
+			return c
+		}()},
 		{name: "moe without shared experts", cfg: func() model.Config {
 			c := modeltest.TinyConfig(true)
 			c.NSharedExperts = 0

@@ -32,6 +32,19 @@ func TinyConfig(moe bool) model.Config {
 	return c
 }
 
+// TinyConfig3 is TinyConfig's minimind-3 counterpart: hidden 32, 2
+// layers, 4 query and 2 key/value heads of head_dim 12 (≠ hidden/heads, so
+// shape mix-ups show), q/k RMSNorm, FFN 48, vocabulary 50, 64 positions.
+// With moe every FFN is 4 experts of width 40, top-1, no shared expert.
+func TinyConfig3(moe bool) model.Config {
+	c := model.DefaultConfig3()
+	c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim = 32, 2, 4, 2, 12
+	c.VocabSize, c.IntermediateSize, c.MaxPositionEmbeddings = 50, 48, 64
+	c.MoeIntermediateSize = 40
+	c.UseMoE = moe
+	return c
+}
+
 // Params returns c's parameters with PyTorch's default initialisation for
 // seed (model.Params.Init).
 func Params(tb testing.TB, c model.Config, seed uint64) *model.Params {

@@ -27,7 +27,14 @@ import (
 //     prefill;
 //   - attention-mask: a left-padded batch, then masked batched decoding;
 //   - half-decode/bf16 and half-decode/f16, when be implements
-//     kernels.HalfMatMuler: kv-cache decoding with 16-bit weights.
+//     kernels.HalfMatMuler: kv-cache decoding with 16-bit weights;
+//   - minimind3-dense, minimind3-head_dim24 and minimind3-moe: loss, CE,
+//     aux (and per layer), router choices and probabilities, final
+//     hidden, per-token CE, logits and every gradient, within each
+//     README's tolerances; minimind3-decode/*: token-by-token decoding
+//     with the KV cache equals the full forward pass;
+//   - minimind3-yarn: YaRN RoPE rows and logits at 2080 positions, with
+//     and without inference_rope_scaling.
 //
 // A backend's model-level test calls it once; the kernels themselves are
 // checked by kernels/kerneltest.Run.
@@ -40,6 +47,13 @@ func Parity(t *testing.T, be kernels.Backend) {
 	if _, ok := be.(kernels.HalfMatMuler); ok {
 		t.Run("half-decode", func(t *testing.T) { halfDecode(t, be) })
 	}
+	for _, tc := range m3Cases {
+		t.Run(tc.dir, func(t *testing.T) { m3TrainStep(t, be, tc) })
+	}
+	for _, dir := range []string{"minimind3-head_dim24", "minimind3-moe"} {
+		t.Run("minimind3-decode/"+dir, func(t *testing.T) { m3Decode(t, be, dir) })
+	}
+	t.Run("minimind3-yarn", func(t *testing.T) { m3Yarn(t, be) })
 }
 
 // trainStepCase is one forward+backward fixture; cfg, expected and grads,
