@@ -301,8 +301,14 @@ func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out
 
 func describeModel(c *model.Config) string {
 	s := fmt.Sprintf("hidden %d × %d layers, FFN %d", c.HiddenSize, c.NumHiddenLayers, c.IntermediateSize)
+	if c.HeadDim > 0 && c.HeadDim != c.HiddenSize/c.NumAttentionHeads {
+		s += fmt.Sprintf(", head_dim %d", c.HeadDim)
+	}
 	if c.UseMoE {
-		s += fmt.Sprintf(", MoE %d+%d top-%d", c.NRoutedExperts, c.NSharedExperts, c.NumExpertsPerTok)
+		s += fmt.Sprintf(", MoE %d+%d top-%d", c.Experts(), c.SharedExperts(), c.NumExpertsPerTok)
+	}
+	if c.IsMiniMind3() {
+		s += " (minimind-3)"
 	}
 	return s
 }

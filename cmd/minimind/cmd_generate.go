@@ -76,7 +76,9 @@ func (o *InferenceFlags) load(g *globalOptions) (*model.Model, *tokenizer.Tokeni
 		return nil, nil, nil, fmt.Errorf("%w: --num_attention_heads %d contradicts the model's %d (from %s)", errUsage, o.Heads, p.Config.NumAttentionHeads, o.Model)
 	}
 	if o.RopeScaling {
-		p.Config.InferenceRopeScaling = true
+		// Upstream's override: the fixed YaRN dict, whatever rope_scaling
+		// the file has.
+		p.Config.SetInferenceRopeScaling(true)
 	}
 	if tok.VocabSize() > p.Config.VocabSize {
 		return nil, nil, nil, fmt.Errorf("%w: the tokenizer has %d tokens but the model's vocabulary only %d", errUsage, tok.VocabSize(), p.Config.VocabSize)

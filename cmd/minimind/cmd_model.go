@@ -152,10 +152,15 @@ func runInfo(_ context.Context, opts InfoOptions, _ *globalOptions, out io.Write
 	c := p.Config
 	kind := "dense"
 	if c.UseMoE {
-		kind = fmt.Sprintf("MoE: %d routed experts (top-%d) + %d shared", c.NRoutedExperts, c.NumExpertsPerTok, c.NSharedExperts)
+		kind = fmt.Sprintf("MoE: %d routed experts (top-%d) + %d shared, expert FFN %d", c.Experts(), c.NumExpertsPerTok, c.SharedExperts(), c.ExpertSize())
+	}
+	family := "MiniMind2 (2510 line: Llama-style block)"
+	if c.IsMiniMind3() {
+		family = "minimind-3 (Qwen3-style block: head_dim, q/k RMSNorm)"
 	}
 	n := len(p.Data)
 	fmt.Fprintf(out, "model       %s\n", filepath.Clean(opts.Path))
+	fmt.Fprintf(out, "family      %s\n", family)
 	fmt.Fprintf(out, "type        %s\n", kind)
 	fmt.Fprintf(out, "hidden      %d, %d layers, %d heads / %d kv heads (head size %d), FFN %d\n",
 		c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadSize(), c.IntermediateSize)
@@ -163,7 +168,11 @@ func runInfo(_ context.Context, opts InfoOptions, _ *globalOptions, out io.Write
 	fmt.Fprintf(out, "parameters  %s (%d)\n", humanCount(n), n)
 	fmt.Fprintf(out, "memory      weights %s fp32 / %s fp16; training state (weights+grads+AdamW) %s\n",
 		humanBytes(int64(n)*4), humanBytes(int64(n)*2), humanBytes(int64(n)*16))
-	fmt.Fprintf(out, "tensors     %d (+ tied lm_head.weight)\n", len(p.Specs))
+	if c.Tied() {
+		fmt.Fprintf(out, "tensors     %d (+ tied lm_head.weight)\n", len(p.Specs))
+	} else {
+		fmt.Fprintf(out, "tensors     %d (lm_head.weight untied)\n", len(p.Specs))
+	}
 	return nil
 }
 
