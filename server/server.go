@@ -53,6 +53,10 @@ type Options struct {
 	Template *chat.Template
 	// Log receives internal errors (default: discarded).
 	Log *slog.Logger
+	// Submit, when set, stands in for the engine's Submit: tests use it to
+	// script replies a random model never writes (tool calls, thinking).
+	// Leave it nil to serve the model.
+	Submit func(ctx context.Context, r generate.Request) (<-chan generate.Event, error)
 }
 
 // Server serves one engine over HTTP.
@@ -99,6 +103,9 @@ func New(eng *generate.Engine, opts Options) (*Server, error) {
 	}
 	s := &Server{eng: eng, tok: eng.Tokenizer(), tmpl: opts.Template, bos: int32(eng.Config().BosTokenID), opts: opts, created: time.Now().Unix(),
 		permits: make(chan struct{}, eng.Slots()+eng.Queue())}
+	if s.opts.Submit == nil {
+		s.opts.Submit = eng.Submit
+	}
 	if s.tmpl == nil {
 		t, err := chat.ForTokenizer(s.tok)
 		if err != nil {
