@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -17,9 +18,12 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/minimind-go/minimind/chat"
 	"github.com/minimind-go/minimind/generate"
 	"github.com/minimind-go/minimind/generate/generatetest"
+	"github.com/minimind-go/minimind/internal/fixture"
 	"github.com/minimind-go/minimind/server"
+	"github.com/minimind-go/minimind/server/servertest"
 )
 
 const apiKey = "e2e-key"
@@ -43,7 +47,46 @@ func startServer(tb testing.TB, key string, window int) *httptest.Server {
 	return ts
 }
 
-// TestOpenAIClient runs openai.test.mjs (node --test) against the server.
+// startToolServer runs a server with minimind-3's chat template whose
+// replies are scripted like a tool-using model's (a random model never
+// calls a tool): a thought and a get_weather call, then, once the prompt
+// holds the tool's response, an answer built from it. The parsing of those
+// replies is the server's own, on the real text.
+func startToolServer(tb testing.TB, key string) *httptest.Server {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(fixture.Dir(tb, "minimind3-tokenizer"), "tokenizer_config.json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var cfg struct {
+		ChatTemplate string `json:"chat_template"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		tb.Fatal(err)
+	}
+	tmpl, err := chat.NewTemplate(cfg.ChatTemplate)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	reply := func(prompt string) string {
+		if _, resp, ok := strings.Cut(prompt, "<tool_response>\n"); ok {
+			resp, _, _ = strings.Cut(resp, "\n</tool_response>")
+			return "<think>\nThe tool answered.\n</think>\n\nThe weather tool says: " + resp
+		}
+		return "The user asks about the weather; I should call get_weather.\n</think>\n\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"
+	}
+	eng := generatetest.Engine(tb, 21, generate.EngineOptions{Slots: 2, Window: 256})
+	s, err := server.New(eng, server.Options{APIKey: key, Template: tmpl, Submit: servertest.Script(eng.Tokenizer(), reply)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	tb.Cleanup(ts.Close)
+	return ts
+}
+
+// TestOpenAIClient runs openai.test.mjs (node --test) against the server,
+// and its tool round trip against startToolServer's.
 func TestOpenAIClient(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -53,10 +96,11 @@ func TestOpenAIClient(t *testing.T) {
 		t.Skip("the openai npm package is not installed: run `npm ci --prefix server/e2e` (CI does)")
 	}
 	ts := startServer(t, apiKey, 128)
+	tools := startToolServer(t, apiKey)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "--test", "openai.test.mjs")
-	cmd.Env = append(os.Environ(), "MINIMIND_BASE_URL="+ts.URL+"/v1", "MINIMIND_API_KEY="+apiKey)
+	cmd.Env = append(os.Environ(), "MINIMIND_BASE_URL="+ts.URL+"/v1", "MINIMIND_API_KEY="+apiKey, "MINIMIND_TOOLS_BASE_URL="+tools.URL+"/v1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("node --test openai.test.mjs: %v\n%s", err, out)
