@@ -272,6 +272,8 @@ func (s *Server) collect(r *http.Request, ch <-chan generate.Event) (string, gen
 		}
 		sb.WriteString(ev.Text)
 		if ev.Done {
+			rec := record(r)
+			rec.promptTokens, rec.completionTokens = ev.PromptTokens, ev.CompletionTokens
 			return sb.String(), ev, true
 		}
 	}
@@ -296,6 +298,8 @@ func (s *Server) stream(r *http.Request, out *sse, ch <-chan generate.Event, rp 
 		if !ev.Done {
 			continue
 		}
+		rec := record(r)
+		rec.promptTokens, rec.completionTokens = ev.PromptTokens, ev.CompletionTokens
 		if e := eventError(ev); e != nil {
 			out.send(errorBody{Error: e})
 		} else {

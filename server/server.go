@@ -53,6 +53,13 @@ type Options struct {
 	Template *chat.Template
 	// Log receives internal errors (default: discarded).
 	Log *slog.Logger
+	// CORSOrigin, when set, is the one origin (scheme://host[:port])
+	// whose pages may call the API: its preflight requests are answered
+	// and its requests get Access-Control-Allow-Origin. Empty: no CORS.
+	CORSOrigin string
+	// RequestLog, when set, gets a line per request: method, path, status,
+	// prompt and completion tokens, milliseconds.
+	RequestLog *slog.Logger
 	// Submit, when set, stands in for the engine's Submit: tests use it to
 	// script replies a random model never writes (tool calls, thinking).
 	// Leave it nil to serve the model.
@@ -140,7 +147,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /{$}", files)
 	mux.Handle("GET /app.js", files)
 	mux.Handle("GET /style.css", files)
-	return s.recoverer(mux)
+	return s.logRequests(s.cors(s.recoverer(mux)))
 }
 
 // Serve runs eng's loop and an HTTP server for s on ln until ctx ends. Then
@@ -210,7 +217,8 @@ func (s *Server) auth(h http.HandlerFunc) http.Handler {
 // requireJSON refuses a body that is not declared application/json with a
 // 415. Besides catching mistakes, this keeps other web pages from starting
 // generations: a cross-site form or "simple" fetch cannot send this type
-// without a CORS preflight, which the server never grants.
+// without a CORS preflight, which the server grants only to
+// Options.CORSOrigin.
 func requireJSON(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
