@@ -66,20 +66,20 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, engineError(err))
 		return
 	}
-	split := newReplySplitter(text, parseCalls)
+	split := generate.NewReplySplitter(text, parseCalls)
 	rp := s.newReply("chatcmpl-", "chat.completion.chunk", req.StreamOptions)
 	calls := 0
-	deltas := func(parts []replyPart) []any {
+	deltas := func(parts []generate.Part) []any {
 		out := make([]any, 0, len(parts))
 		for _, p := range parts {
 			var d chatMessage
-			switch p.kind {
-			case partContent:
-				d.Content = &p.text
-			case partReasoning:
-				d.ReasoningContent = &p.text
-			case partToolCall:
-				c, i := *p.call, calls
+			switch p.Kind {
+			case generate.PartContent:
+				d.Content = &p.Text
+			case generate.PartReasoning:
+				d.ReasoningContent = &p.Text
+			case generate.PartToolCall:
+				c, i := wireCall(p.Call), calls
 				c.Index = &i
 				d.ToolCalls = []toolCall{c}
 				calls++
@@ -88,9 +88,9 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		}
 		return out
 	}
-	rp.text = func(text string) []any { return deltas(split.push(text)) }
+	rp.text = func(text string) []any { return deltas(split.Push(text)) }
 	rp.end = func(f generate.FinishReason) []any {
-		out := deltas(split.flush())
+		out := deltas(split.Flush())
 		return append(out, chatChunk(rp.id, rp.created, rp.model, chatMessage{}, finishReason(f, calls > 0)))
 	}
 	rc := http.NewResponseController(w)
@@ -112,7 +112,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	parts := append(split.push(reply), split.flush()...)
+	parts := append(split.Push(reply), split.Flush()...)
 	writeJSON(w, http.StatusOK, chatResponse(rp.id, rp.created, rp.model, parts, last))
 }
 

@@ -437,17 +437,17 @@ func usageOf(ev generate.Event) *usage {
 }
 
 // chatResponse is the non-streaming chat reply, from the reply's parts.
-func chatResponse(id string, created int64, model string, parts []replyPart, ev generate.Event) chatCompletion {
+func chatResponse(id string, created int64, model string, parts []generate.Part, ev generate.Event) chatCompletion {
 	m := &responseMessage{Role: "assistant"}
 	var content, reasoning strings.Builder
 	for _, p := range parts {
-		switch p.kind {
-		case partContent:
-			content.WriteString(p.text)
-		case partReasoning:
-			reasoning.WriteString(p.text)
-		case partToolCall:
-			m.ToolCalls = append(m.ToolCalls, *p.call)
+		switch p.Kind {
+		case generate.PartContent:
+			content.WriteString(p.Text)
+		case generate.PartReasoning:
+			reasoning.WriteString(p.Text)
+		case generate.PartToolCall:
+			m.ToolCalls = append(m.ToolCalls, wireCall(p.Call))
 		}
 	}
 	if content.Len() > 0 || len(m.ToolCalls) == 0 {
