@@ -80,3 +80,29 @@ func TestParseToolCall(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReplySplitter checks that where a stream cuts the reply never
+// changes how it is split, and that no text is lost outside the tags.
+func FuzzReplySplitter(f *testing.F) {
+	for _, s := range []string{"plain", "<think>\na\n</think>\n\nb", "x\n<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call>",
+		"<tool_call>{bad}</tool_call>", "</think><think><tool_call></tool_call>", "\n\n<thi", "a\n\n<tool_call"} {
+		f.Add(s, false, true)
+		f.Add(s, true, false)
+	}
+	f.Fuzz(func(t *testing.T, text string, open, tools bool) {
+		prompt := "<|im_start|>assistant\n"
+		if open {
+			prompt += "<think>\n"
+		}
+		r1, c1, k1 := splitAll(prompt, text, tools, len(text)+1)
+		r2, c2, k2 := splitAll(prompt, text, tools, 1)
+		if r1 != r2 || c1 != c2 || strings.Join(k1, ";") != strings.Join(k2, ";") {
+			t.Fatalf("whole: %q %q %q; byte by byte: %q %q %q", r1, c1, k1, r2, c2, k2)
+		}
+		// Every non-space rune of the answer and the thinking comes from
+		// the text.
+		if len(k1) == 0 && len(strings.TrimSpace(r1+c1)) > len(text) {
+			t.Fatalf("more out than in: %q %q from %q", r1, c1, text)
+		}
+	})
+}
