@@ -312,7 +312,7 @@ func TestBrowserThinkingAndTools(t *testing.T) {
 	if view.Hidden || view.Open || view.Summary != "Thinking" || view.Thought != "The user asks about the weather; I should call get_weather." {
 		t.Errorf("thinking shown as %+v; want a collapsed <details> with the reasoning", view)
 	}
-	if view.Name != "🔧 get_weather" || view.Args != "{\n  \"city\": \"Paris\"\n}" || !view.OpenThinking {
+	if view.Name != "get_weather" || view.Args != "{\n  \"city\": \"Paris\"\n}" || !view.OpenThinking {
 		t.Errorf("tool call shown as %+v", view)
 	}
 }

@@ -54,7 +54,7 @@ function showCalls(view, calls) {
     div.className = "tool-call";
     const name = document.createElement("span");
     name.className = "tool-name";
-    name.textContent = "🔧 " + c.function.name;
+    name.textContent = c.function.name;
     const args = document.createElement("pre");
     try { args.textContent = JSON.stringify(JSON.parse(c.function.arguments), null, 2); } catch { args.textContent = c.function.arguments; }
     div.append(name, args);
