@@ -40,6 +40,20 @@ type FunctionCall struct {
 	Arguments any    `json:"arguments"` // a JSON string, or decoded JSON (objects as Object, in order)
 }
 
+// ErrNoFunctionName is wrapped when a tool call names no function.
+var ErrNoFunctionName = errors.New("no function name")
+
+// ToolCallError is a malformed entry of a message's tool_calls; servers
+// use Index to name the parameter.
+type ToolCallError struct {
+	Index int
+	Err   error
+}
+
+func (e *ToolCallError) Error() string { return fmt.Sprintf("tool_calls[%d]: %v", e.Index, e.Err) }
+
+func (e *ToolCallError) Unwrap() error { return e.Err }
+
 // UnmarshalJSON keeps object arguments in key order (see Object). The
 // arguments must be present and be a JSON string (OpenAI's wire form) or an
 // object (MiniMind's datasets): the chat templates print nothing else
@@ -53,7 +67,7 @@ func (f *FunctionCall) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	if aux.Name == nil || *aux.Name == "" {
-		return errors.New("no function name")
+		return ErrNoFunctionName
 	}
 	f.Name, f.Arguments = *aux.Name, nil
 	a := bytes.TrimSpace(aux.Arguments)
@@ -133,7 +147,7 @@ func parseToolCalls(raw json.RawMessage) ([]ToolCall, error) {
 	calls := make([]ToolCall, len(items))
 	for i, it := range items {
 		if err := json.Unmarshal(it, &calls[i]); err != nil {
-			return nil, fmt.Errorf("tool_calls[%d]: %w", i, err)
+			return nil, &ToolCallError{Index: i, Err: err}
 		}
 	}
 	return calls, nil

@@ -7,9 +7,20 @@
 // page at /. With Options.APIKey set, /v1/ routes need
 // "Authorization: Bearer KEY" (401 otherwise); the page and /health do not.
 // POST bodies must be application/json (415 otherwise; with no CORS
-// headers, other sites' pages cannot make such requests) and name the
-// served model or none (404 model_not_found); other methods get 405 with
-// Allow.
+// headers, other sites' pages cannot make such requests, and
+// Options.CORSOrigin grants one origin) and name the served model or none
+// (404 model_not_found); other methods get 405 with Allow.
+// Options.RequestLog logs a line per request.
+//
+// Thinking and tools: a chat request may offer "tools" (checked entry by
+// entry; 400 naming tools[i].function.name...) and "tool_choice", and
+// switch thinking on with "open_thinking" or chat_template_kwargs. The
+// reply is split by generate.ReplySplitter: the <think> part comes back
+// as "reasoning_content", <tool_call>{json}</tool_call> blocks as OpenAI
+// "tool_calls" (ids "call_...", arguments a JSON string, finish_reason
+// "tool_calls"), streamed as deltas in that order; a block that is not
+// valid JSON stays in the content. Messages with role "tool" and
+// assistant messages carrying tool_calls render through the template.
 //
 // Limits: bodies over Options.MaxBodyBytes get 413 before any parsing; a
 // request then takes one of the engine's slot-plus-queue permits before its

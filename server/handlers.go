@@ -17,8 +17,11 @@ type reply struct {
 	model   string
 	object  string // chunk object: chat.completion.chunk or text_completion
 	usage   bool   // stream_options.include_usage
-	// piece builds a chunk with text, or the last chunk with finish set.
-	piece func(text, finish string) any
+	// text returns the chunks for a piece of reply text (perhaps none,
+	// while a tag is incomplete), end the last chunks, the finish
+	// reason's included.
+	text func(text string) []any
+	end  func(finish generate.FinishReason) []any
 }
 
 func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
@@ -31,7 +34,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	msgs, topt, e := req.chatMessages()
+	msgs, topt, parseCalls, e := req.chatMessages()
 	if e != nil {
 		writeError(w, e)
 		return
@@ -58,17 +61,37 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	ch, err := s.eng.Submit(r.Context(), generate.Request{Prompt: prompt, Options: opts})
+	ch, err := s.opts.Submit(r.Context(), generate.Request{Prompt: prompt, Options: opts})
 	if err != nil {
 		writeError(w, engineError(err))
 		return
 	}
+	split := generate.NewReplySplitter(text, parseCalls)
 	rp := s.newReply("chatcmpl-", "chat.completion.chunk", req.StreamOptions)
-	rp.piece = func(text, finish string) any {
-		if finish != "" {
-			return chatChunk(rp.id, rp.created, rp.model, chatMessage{}, finish)
+	calls := 0
+	deltas := func(parts []generate.Part) []any {
+		out := make([]any, 0, len(parts))
+		for _, p := range parts {
+			var d chatMessage
+			switch p.Kind {
+			case generate.PartContent:
+				d.Content = &p.Text
+			case generate.PartReasoning:
+				d.ReasoningContent = &p.Text
+			case generate.PartToolCall:
+				c, i := wireCall(p.Call), calls
+				c.Index = &i
+				d.ToolCalls = []toolCall{c}
+				calls++
+			}
+			out = append(out, chatChunk(rp.id, rp.created, rp.model, d, ""))
 		}
-		return chatChunk(rp.id, rp.created, rp.model, chatMessage{Content: &text}, "")
+		return out
+	}
+	rp.text = func(text string) []any { return deltas(split.Push(text)) }
+	rp.end = func(f generate.FinishReason) []any {
+		out := deltas(split.Flush())
+		return append(out, chatChunk(rp.id, rp.created, rp.model, chatMessage{}, finishReason(f, calls > 0)))
 	}
 	rc := http.NewResponseController(w)
 	if req.Stream {
@@ -80,7 +103,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		s.stream(r, sse, ch, rp)
 		return
 	}
-	text, last, ok := s.collect(r, ch)
+	reply, last, ok := s.collect(r, ch)
 	if !ok {
 		return
 	}
@@ -89,7 +112,8 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	writeJSON(w, http.StatusOK, chatResponse(rp.id, rp.created, rp.model, text, last))
+	parts := append(split.Push(reply), split.Flush()...)
+	writeJSON(w, http.StatusOK, chatResponse(rp.id, rp.created, rp.model, parts, last))
 }
 
 func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
@@ -124,14 +148,15 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	ch, err := s.eng.Submit(r.Context(), generate.Request{Prompt: prompt, Options: opts})
+	ch, err := s.opts.Submit(r.Context(), generate.Request{Prompt: prompt, Options: opts})
 	if err != nil {
 		writeError(w, engineError(err))
 		return
 	}
 	rp := s.newReply("cmpl-", "text_completion", req.StreamOptions)
-	rp.piece = func(text, finish string) any {
-		return completionResponse(rp.id, rp.created, rp.model, text, finish, nil)
+	rp.text = func(text string) []any { return []any{completionResponse(rp.id, rp.created, rp.model, text, "", nil)} }
+	rp.end = func(f generate.FinishReason) []any {
+		return []any{completionResponse(rp.id, rp.created, rp.model, "", string(f), nil)}
 	}
 	rc := http.NewResponseController(w)
 	if req.Stream {
@@ -247,6 +272,8 @@ func (s *Server) collect(r *http.Request, ch <-chan generate.Event) (string, gen
 		}
 		sb.WriteString(ev.Text)
 		if ev.Done {
+			rec := record(r)
+			rec.promptTokens, rec.completionTokens = ev.PromptTokens, ev.CompletionTokens
 			return sb.String(), ev, true
 		}
 	}
@@ -262,17 +289,23 @@ func (s *Server) stream(r *http.Request, out *sse, ch <-chan generate.Event, rp 
 			return
 		}
 		if ev.Text != "" {
-			if out.send(rp.piece(ev.Text, "")) != nil {
-				return
+			for _, c := range rp.text(ev.Text) {
+				if out.send(c) != nil {
+					return
+				}
 			}
 		}
 		if !ev.Done {
 			continue
 		}
+		rec := record(r)
+		rec.promptTokens, rec.completionTokens = ev.PromptTokens, ev.CompletionTokens
 		if e := eventError(ev); e != nil {
 			out.send(errorBody{Error: e})
 		} else {
-			out.send(rp.piece("", string(ev.Finish)))
+			for _, c := range rp.end(ev.Finish) {
+				out.send(c)
+			}
 			if rp.usage {
 				out.send(usageChunk(rp.id, rp.created, rp.model, rp.object, ev))
 			}

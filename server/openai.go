@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/minimind-go/minimind/chat"
 	"github.com/minimind-go/minimind/generate"
@@ -18,8 +19,8 @@ import (
 // defines and we cannot honour are rejected (n > 1); unknown fields are
 // ignored, as clients send many.
 type chatRequest struct {
-	Model    string         `json:"model"`
-	Messages []chat.Message `json:"messages"`
+	Model    string      `json:"model"`
+	Messages messageList `json:"messages"`
 	samplingFields
 	// MaxCompletionTokens is OpenAI's newer name for max_tokens; it wins
 	// when both are set.
@@ -27,7 +28,15 @@ type chatRequest struct {
 	Stream              bool           `json:"stream"`
 	StreamOptions       *streamOptions `json:"stream_options"`
 	Tools               []chat.Object  `json:"tools"`
-	ChatTemplateKwargs  map[string]any `json:"chat_template_kwargs"`
+	// ToolChoice is "none", "auto", "required" or {"type": "function",
+	// "function": {"name": ...}}. The model is not constrained: "none"
+	// leaves the tools out of the prompt, a named function is the only
+	// one offered, and tool calls are parsed from whatever it writes.
+	ToolChoice json.RawMessage `json:"tool_choice"`
+	// OpenThinking opens a <think> block for the reply (minimind-3's
+	// open_thinking; enable_thinking for the 2510 template).
+	OpenThinking       *bool          `json:"open_thinking"`
+	ChatTemplateKwargs map[string]any `json:"chat_template_kwargs"`
 }
 
 // completionRequest is the body of POST /v1/completions.
@@ -107,16 +116,28 @@ type chatCompletion struct {
 }
 
 type chatChoice struct {
-	Index        int          `json:"index"`
-	Message      *chatMessage `json:"message,omitempty"`
-	Delta        *chatMessage `json:"delta,omitempty"`
-	FinishReason *string      `json:"finish_reason"`
-	Logprobs     *struct{}    `json:"logprobs"`
+	Index        int              `json:"index"`
+	Message      *responseMessage `json:"message,omitempty"`
+	Delta        *chatMessage     `json:"delta,omitempty"`
+	FinishReason *string          `json:"finish_reason"`
+	Logprobs     *struct{}        `json:"logprobs"`
 }
 
+// chatMessage is a streamed delta.
 type chatMessage struct {
-	Role    string  `json:"role,omitempty"`
-	Content *string `json:"content,omitempty"`
+	Role             string     `json:"role,omitempty"`
+	Content          *string    `json:"content,omitempty"`
+	ReasoningContent *string    `json:"reasoning_content,omitempty"`
+	ToolCalls        []toolCall `json:"tool_calls,omitempty"`
+}
+
+// responseMessage is a whole reply; content is null when the reply is
+// only tool calls, as OpenAI sends it.
+type responseMessage struct {
+	Role             string     `json:"role"`
+	Content          *string    `json:"content"`
+	ReasoningContent *string    `json:"reasoning_content,omitempty"`
+	ToolCalls        []toolCall `json:"tool_calls,omitempty"`
 }
 
 type completion struct {
@@ -283,9 +304,87 @@ func (r *chatRequest) options(seed uint64) (generate.Options, *apiError) {
 // OpenAI's newer name for "system".
 var roles = map[string]string{"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
 
-// chatMessages validates a chat request's messages and returns them as the
-// template expects, with the template options.
-func (r *chatRequest) chatMessages() ([]chat.Message, chat.Options, *apiError) {
+// chatMessages validates a chat request's messages, tools and template
+// switches, and returns the messages as the template expects with the
+// template options. parseCalls says whether tools were offered, so tool
+// calls in the reply are to be parsed.
+func (r *chatRequest) chatMessages() (msgs []chat.Message, opt chat.Options, parseCalls bool, e *apiError) {
+	msgs, opt, e = r.messages()
+	if e != nil {
+		return nil, opt, false, e
+	}
+	if e := checkTools(r.Tools); e != nil {
+		return nil, opt, false, e
+	}
+	tools, e := r.chosenTools()
+	if e != nil {
+		return nil, opt, false, e
+	}
+	if len(tools) > 0 {
+		opt.Tools = tools
+	}
+	// chat_template_kwargs reach the template as variables, as HF passes
+	// apply_chat_template's extra arguments; the two thinking switches are
+	// MiniMind's two generations' names for one thing, so either sets both.
+	if len(r.ChatTemplateKwargs) > 0 {
+		opt.Vars = map[string]any{}
+	}
+	for k, v := range r.ChatTemplateKwargs {
+		if k == "enable_thinking" || k == "open_thinking" {
+			b, isBool := v.(bool)
+			if !isBool {
+				return nil, opt, false, badRequest("chat_template_kwargs."+k, "chat_template_kwargs.%s must be a boolean", k)
+			}
+			r.OpenThinking = &b
+			continue
+		}
+		opt.Vars[k] = v
+	}
+	if r.OpenThinking != nil {
+		if opt.Vars == nil {
+			opt.Vars = map[string]any{}
+		}
+		opt.Vars["open_thinking"] = *r.OpenThinking
+		opt.EnableThinking = r.OpenThinking
+	}
+	return msgs, opt, len(opt.Tools) > 0, nil
+}
+
+// chosenTools applies tool_choice to the tools.
+func (r *chatRequest) chosenTools() ([]chat.Object, *apiError) {
+	tc := bytes.TrimSpace(r.ToolChoice)
+	if len(tc) == 0 || bytes.Equal(tc, []byte("null")) {
+		return r.Tools, nil
+	}
+	var mode string
+	if json.Unmarshal(tc, &mode) == nil {
+		switch mode {
+		case "auto", "required":
+			return r.Tools, nil
+		case "none":
+			return nil, nil
+		}
+		return nil, badRequest("tool_choice", "tool_choice %q is not one of none, auto, required or a {\"type\": \"function\", \"function\": {\"name\": ...}} object", mode)
+	}
+	var named struct {
+		Type     string `json:"type"`
+		Function struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	}
+	if err := json.Unmarshal(tc, &named); err != nil || named.Type != "function" || named.Function.Name == "" {
+		return nil, badRequest("tool_choice", "tool_choice must be none, auto, required or {\"type\": \"function\", \"function\": {\"name\": ...}}")
+	}
+	for _, t := range r.Tools {
+		if toolName(t) == named.Function.Name {
+			return []chat.Object{t}, nil
+		}
+	}
+	return nil, badRequest("tool_choice.function.name", "tool_choice names %q, which is not among the tools", named.Function.Name)
+}
+
+// messages validates the messages.
+func (r *chatRequest) messages() ([]chat.Message, chat.Options, *apiError) {
 	var opt chat.Options
 	if len(r.Messages) == 0 {
 		return nil, opt, badRequest("messages", "messages must be a non-empty list")
@@ -299,19 +398,21 @@ func (r *chatRequest) chatMessages() ([]chat.Message, chat.Options, *apiError) {
 		if !ok {
 			return nil, opt, badRequest(fmt.Sprintf("messages[%d].role", i), "messages[%d].role %q is not one of system, developer, user, assistant, tool", i, m.Role)
 		}
-		if m.Content == "" && len(m.ToolCalls) == 0 && role != "assistant" {
+		// A tool may well return nothing; an empty user turn is a mistake.
+		if m.Content == "" && len(m.ToolCalls) == 0 && role != "assistant" && role != "tool" {
 			return nil, opt, badRequest(fmt.Sprintf("messages[%d].content", i), "messages[%d].content is empty", i)
+		}
+		if len(m.ToolCalls) > 0 && role != "assistant" {
+			return nil, opt, badRequest(fmt.Sprintf("messages[%d].tool_calls", i), "messages[%d] has tool_calls but only assistant messages may", i)
+		}
+		for j, c := range m.ToolCalls {
+			if c.Function.Name == "" {
+				p := fmt.Sprintf("messages[%d].tool_calls[%d].function.name", i, j)
+				return nil, opt, badRequest(p, "%s is missing", p)
+			}
 		}
 		m.Role = role
 		msgs[i] = m
-	}
-	opt.Tools = r.Tools
-	if v, ok := r.ChatTemplateKwargs["enable_thinking"]; ok {
-		b, isBool := v.(bool)
-		if !isBool {
-			return nil, opt, badRequest("chat_template_kwargs.enable_thinking", "enable_thinking must be a boolean")
-		}
-		opt.EnableThinking = &b
 	}
 	return msgs, opt, nil
 }
@@ -335,11 +436,38 @@ func usageOf(ev generate.Event) *usage {
 	return &usage{PromptTokens: ev.PromptTokens, CompletionTokens: ev.CompletionTokens, TotalTokens: ev.PromptTokens + ev.CompletionTokens}
 }
 
-// chatResponse is the non-streaming chat reply.
-func chatResponse(id string, created int64, model, text string, ev generate.Event) chatCompletion {
+// chatResponse is the non-streaming chat reply, from the reply's parts.
+func chatResponse(id string, created int64, model string, parts []generate.Part, ev generate.Event) chatCompletion {
+	m := &responseMessage{Role: "assistant"}
+	var content, reasoning strings.Builder
+	for _, p := range parts {
+		switch p.Kind {
+		case generate.PartContent:
+			content.WriteString(p.Text)
+		case generate.PartReasoning:
+			reasoning.WriteString(p.Text)
+		case generate.PartToolCall:
+			m.ToolCalls = append(m.ToolCalls, wireCall(p.Call))
+		}
+	}
+	if content.Len() > 0 || len(m.ToolCalls) == 0 {
+		m.Content = strPtr(content.String())
+	}
+	if reasoning.Len() > 0 {
+		m.ReasoningContent = strPtr(reasoning.String())
+	}
 	return chatCompletion{ID: id, Object: "chat.completion", Created: created, Model: model,
-		Choices: []chatChoice{{Message: &chatMessage{Role: "assistant", Content: &text}, FinishReason: strPtr(string(ev.Finish))}},
+		Choices: []chatChoice{{Message: m, FinishReason: strPtr(finishReason(ev.Finish, len(m.ToolCalls) > 0))}},
 		Usage:   usageOf(ev)}
+}
+
+// finishReason is OpenAI's "tool_calls" for a reply that stopped after
+// calling tools, else the engine's reason.
+func finishReason(f generate.FinishReason, called bool) string {
+	if called && f == generate.FinishStop {
+		return "tool_calls"
+	}
+	return string(f)
 }
 
 // chatChunk is one streamed chat event: the role (first chunk), a piece of
@@ -379,4 +507,55 @@ func eventError(ev generate.Event) *apiError {
 		return nil
 	}
 	return engineError(ev.Err)
+}
+
+// messageList decodes a request's messages one by one, so that a
+// malformed message is reported by its index (a messageError).
+type messageList []chat.Message
+
+func (l *messageList) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	msgs := make([]chat.Message, len(raw))
+	for i, r := range raw {
+		if err := json.Unmarshal(r, &msgs[i]); err != nil {
+			return &messageError{index: i, err: err}
+		}
+	}
+	*l = msgs
+	return nil
+}
+
+// messageError is a message that does not decode.
+type messageError struct {
+	index int
+	err   error
+}
+
+func (e *messageError) Error() string { return fmt.Sprintf("messages[%d]: %v", e.index, e.err) }
+
+func (e *messageError) Unwrap() error { return e.err }
+
+// param is the JSON path of the bad part of the message, as OpenAI's
+// errors name it.
+func (e *messageError) param() string {
+	p := fmt.Sprintf("messages[%d]", e.index)
+	var (
+		tc *chat.ToolCallError
+		te *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(e.err, &tc):
+		p += fmt.Sprintf(".tool_calls[%d]", tc.Index)
+		if errors.Is(tc.Err, chat.ErrNoFunctionName) {
+			p += ".function.name"
+		}
+	case errors.As(e.err, &te) && te.Field != "":
+		// chat.Message decodes through an embedded struct named plain,
+		// which the wire format does not have.
+		p += "." + strings.TrimPrefix(te.Field, "plain.")
+	}
+	return p
 }

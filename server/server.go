@@ -53,6 +53,17 @@ type Options struct {
 	Template *chat.Template
 	// Log receives internal errors (default: discarded).
 	Log *slog.Logger
+	// CORSOrigin, when set, is the one origin (scheme://host[:port])
+	// whose pages may call the API: its preflight requests are answered
+	// and its requests get Access-Control-Allow-Origin. Empty: no CORS.
+	CORSOrigin string
+	// RequestLog, when set, gets a line per request: method, path, status,
+	// prompt and completion tokens, milliseconds.
+	RequestLog *slog.Logger
+	// Submit, when set, stands in for the engine's Submit: tests use it to
+	// script replies a random model never writes (tool calls, thinking).
+	// Leave it nil to serve the model.
+	Submit func(ctx context.Context, r generate.Request) (<-chan generate.Event, error)
 }
 
 // Server serves one engine over HTTP.
@@ -99,6 +110,9 @@ func New(eng *generate.Engine, opts Options) (*Server, error) {
 	}
 	s := &Server{eng: eng, tok: eng.Tokenizer(), tmpl: opts.Template, bos: int32(eng.Config().BosTokenID), opts: opts, created: time.Now().Unix(),
 		permits: make(chan struct{}, eng.Slots()+eng.Queue())}
+	if s.opts.Submit == nil {
+		s.opts.Submit = eng.Submit
+	}
 	if s.tmpl == nil {
 		t, err := chat.ForTokenizer(s.tok)
 		if err != nil {
@@ -133,7 +147,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /{$}", files)
 	mux.Handle("GET /app.js", files)
 	mux.Handle("GET /style.css", files)
-	return s.recoverer(mux)
+	return s.logRequests(s.cors(s.recoverer(mux)))
 }
 
 // Serve runs eng's loop and an HTTP server for s on ln until ctx ends. Then
@@ -203,7 +217,8 @@ func (s *Server) auth(h http.HandlerFunc) http.Handler {
 // requireJSON refuses a body that is not declared application/json with a
 // 415. Besides catching mistakes, this keeps other web pages from starting
 // generations: a cross-site form or "simple" fetch cannot send this type
-// without a CORS preflight, which the server never grants.
+// without a CORS preflight, which the server grants only to
+// Options.CORSOrigin.
 func requireJSON(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
@@ -257,6 +272,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, limit int64) *api
 		typeErr *json.UnmarshalTypeError
 		syntax  *json.SyntaxError
 		netErr  net.Error
+		msgErr  *messageError
 	)
 	switch {
 	case errors.As(err, &tooBig):
@@ -265,6 +281,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, limit int64) *api
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return &apiError{Status: http.StatusRequestTimeout, Type: "invalid_request_error",
 			Message: "reading the request body timed out"}
+	case errors.As(err, &msgErr):
+		return badRequest(msgErr.param(), "%v", msgErr)
 	case errors.As(err, &typeErr) && typeErr.Field != "":
 		param := jsonPath(v, typeErr.Field)
 		return badRequest(param, "%s: got a JSON %s, want %s", param, typeErr.Value, jsonKind(typeErr.Type.Kind().String()))

@@ -22,6 +22,11 @@ type ChatOptions struct {
 	Inference InferenceFlags
 	Sampling  SamplingFlags
 	System    string
+	// OpenThinking opens a <think> block for each reply (the template's
+	// open_thinking, enable_thinking for the 2510 template).
+	OpenThinking bool
+	// HideThinking leaves the thinking out of the transcript.
+	HideThinking bool
 }
 
 // AddFlags registers chat's flags.
@@ -29,6 +34,8 @@ func (o *ChatOptions) AddFlags(f *pflag.FlagSet) {
 	o.Inference.AddFlags(f)
 	o.Sampling.AddFlags(f)
 	f.StringVar(&o.System, "system", "", "system prompt (default: the chat template's)")
+	f.BoolVar(&o.OpenThinking, "open_thinking", false, "let the model think first: the reply starts in an open <think> block (minimind-3 template)")
+	f.BoolVar(&o.HideThinking, "hide_thinking", false, "do not show the model's thinking (the text between <think> and </think>)")
 }
 
 func newChatCommand(g *globalOptions) *cobra.Command {
@@ -42,7 +49,9 @@ reply; when it no longer fits --context_len (minus room for the reply), the
 oldest turns are dropped (the system prompt stays).
 
 Commands: /reset starts a new conversation, /exit (or end of input, Ctrl-D)
-quits. Ctrl-C stops a reply that is streaming (what was said so far stays
+quits. The model's thinking (between <think> and </think>) is shown
+dimmed on a terminal, between [thinking] and [/thinking] otherwise, and
+not at all with --hide_thinking. Ctrl-C stops a reply that is streaming (what was said so far stays
 in the conversation); at the prompt it only reminds you how to quit.
 
 Examples:
@@ -87,6 +96,11 @@ func runChat(ctx context.Context, opts ChatOptions, g *globalOptions, in io.Read
 	// Room kept for the reply when trimming history: the reply budget, but
 	// at most half the window.
 	reserve := min(max(sopt.MaxNewTokens, 1), eng.Window()/2)
+	var copt chat.Options
+	if opts.OpenThinking {
+		copt.EnableThinking = &opts.OpenThinking
+		copt.Vars = map[string]any{"open_thinking": true}
+	}
 	var history []chat.Message
 	fmt.Fprintln(out, "MiniMind chat. /reset starts over, /exit quits.")
 	done := make(chan struct{})
@@ -119,7 +133,7 @@ func runChat(ctx context.Context, opts ChatOptions, g *globalOptions, in io.Read
 			if opts.System != "" {
 				msgs = append([]chat.Message{{Role: "system", Content: opts.System}}, history...)
 			}
-			if prompt, err = generate.ChatPrompt(tmpl, tok, msgs, chat.Options{}); err != nil {
+			if prompt, err = generate.ChatPrompt(tmpl, tok, msgs, copt); err != nil {
 				return err
 			}
 			if len(prompt)+reserve <= eng.Window() || len(history) == 1 {
@@ -129,7 +143,8 @@ func runChat(ctx context.Context, opts ChatOptions, g *globalOptions, in io.Read
 		}
 		sopt.Seed = opts.Sampling.Seed + uint64(turn)
 		start := time.Now()
-		r, err := streamReply(ctx, eng, generate.Request{Prompt: prompt, Options: sopt}, out, interrupts)
+		pr := &replyPrinter{out: out, split: generate.NewReplySplitter(tok.Decode(prompt), false), dim: isTerminal(out), hide: opts.HideThinking}
+		r, err := streamReply(ctx, eng, generate.Request{Prompt: prompt, Options: sopt}, out, pr, interrupts)
 		if errors.Is(err, generate.ErrContextWindow) {
 			fmt.Fprintf(out, "(message too long for the %d-token context; try /reset or a shorter message)\n", eng.Window())
 			history = history[:len(history)-1]
@@ -160,12 +175,12 @@ func nextLine(ctx context.Context, lines <-chan lineOrErr, interrupts <-chan os.
 	}
 }
 
-// streamReply generates the reply to req, streaming its text to out. Ctrl-C
+// streamReply generates the reply to req, streaming its text to pr. Ctrl-C
 // stops it: the reply so far is returned, as a finished one is, after
 // "[interrupted]". The engine works on its own goroutine meanwhile (one
 // turn at a time, so it still has one user), so this loop is the only
 // reader of interrupts while a reply streams.
-func streamReply(ctx context.Context, eng *generate.Engine, req generate.Request, out io.Writer, interrupts <-chan os.Signal) (generate.Result, error) {
+func streamReply(ctx context.Context, eng *generate.Engine, req generate.Request, out io.Writer, pr *replyPrinter, interrupts <-chan os.Signal) (generate.Result, error) {
 	turnCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	type outcome struct {
@@ -174,7 +189,7 @@ func streamReply(ctx context.Context, eng *generate.Engine, req generate.Request
 	}
 	done := make(chan outcome, 1)
 	go func() {
-		res, err := eng.Generate(turnCtx, []generate.Request{req}, func(_ int, ev generate.Event) { io.WriteString(out, ev.Text) })
+		res, err := eng.Generate(turnCtx, []generate.Request{req}, func(_ int, ev generate.Event) { pr.write(ev.Text) })
 		done <- outcome{res, err}
 	}()
 	for {
@@ -182,6 +197,7 @@ func streamReply(ctx context.Context, eng *generate.Engine, req generate.Request
 		case <-interrupts:
 			stop()
 		case o := <-done:
+			pr.end()
 			switch {
 			case o.err == nil:
 				return o.res[0], nil
@@ -192,6 +208,74 @@ func streamReply(ctx context.Context, eng *generate.Engine, req generate.Request
 			return generate.Result{}, o.err
 		}
 	}
+}
+
+// replyPrinter writes a reply as it streams: the thinking set apart
+// (dimmed on a terminal, between [thinking] markers otherwise, or hidden),
+// then the answer. The tags themselves never show.
+type replyPrinter struct {
+	out       io.Writer
+	split     *generate.ReplySplitter
+	dim, hide bool
+	thinking  bool // the thinking is being shown
+}
+
+// ANSI faint and reset.
+const dimOn, dimOff = "\x1b[2m", "\x1b[0m"
+
+func (p *replyPrinter) write(text string) { p.parts(p.split.Push(text)) }
+
+// end prints what the splitter held back and closes the thinking if the
+// reply stopped inside it.
+func (p *replyPrinter) end() {
+	p.parts(p.split.Flush())
+	p.closeThinking()
+}
+
+func (p *replyPrinter) parts(parts []generate.Part) {
+	for _, pt := range parts {
+		switch pt.Kind {
+		case generate.PartReasoning:
+			if p.hide {
+				continue
+			}
+			if !p.thinking {
+				p.thinking = true
+				if p.dim {
+					io.WriteString(p.out, dimOn)
+				} else {
+					io.WriteString(p.out, "[thinking]\n")
+				}
+			}
+			io.WriteString(p.out, pt.Text)
+		case generate.PartContent:
+			p.closeThinking()
+			io.WriteString(p.out, pt.Text)
+		}
+	}
+}
+
+func (p *replyPrinter) closeThinking() {
+	if !p.thinking {
+		return
+	}
+	p.thinking = false
+	if p.dim {
+		io.WriteString(p.out, dimOff+"\n\n")
+	} else {
+		io.WriteString(p.out, "\n[/thinking]\n\n")
+	}
+}
+
+// isTerminal reports whether w is a terminal (a character device), where
+// the thinking can be dimmed; NO_COLOR (no-color.org) turns that off.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // lineOrErr is one line of chat input, or its end.

@@ -5,9 +5,14 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/minimind-go/minimind/generate"
+	"github.com/minimind-go/minimind/internal/fixture"
 )
 
 func TestChatCommand(t *testing.T) {
@@ -110,5 +115,71 @@ func TestChatInterrupt(t *testing.T) {
 	}
 	if _, first, _ := strings.Cut(s, "[interrupted]\n["); strings.HasPrefix(first, "200 tokens") {
 		t.Error("the interrupted reply ran to its full length")
+	}
+}
+
+func TestReplyPrinter(t *testing.T) {
+	const openPrompt = "<|im_start|>user\n1+1?<|im_end|>\n<|im_start|>assistant\n<think>\n"
+	reply := "Add one and one.\n</think>\n\nIt is 2."
+	cases := []struct {
+		name, prompt, reply string
+		dim, hide           bool
+		want                string
+	}{
+		{"terminal", openPrompt, reply, true, false, "\x1b[2mAdd one and one.\x1b[0m\n\nIt is 2."},
+		{"plain", openPrompt, reply, false, false, "[thinking]\nAdd one and one.\n[/thinking]\n\nIt is 2."},
+		{"hidden", openPrompt, reply, true, true, "It is 2."},
+		{"think in the reply", "<|im_start|>assistant\n", "<think>\nHmm.\n</think>\n\nYes.", false, false, "[thinking]\nHmm.\n[/thinking]\n\nYes."},
+		{"stopped while thinking", openPrompt, "Add one", true, false, "\x1b[2mAdd one\x1b[0m\n\n"},
+		{"no thinking", "<|im_start|>assistant\n<think>\n\n</think>\n\n", "Just 2.", true, false, "Just 2."},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out bytes.Buffer
+			p := &replyPrinter{out: &out, split: generate.NewReplySplitter(c.prompt, false), dim: c.dim, hide: c.hide}
+			for _, r := range c.reply { // one character at a time, as a stream may cut it
+				p.write(string(r))
+			}
+			p.end()
+			if out.String() != c.want {
+				t.Errorf("printed %q, want %q", out.String(), c.want)
+			}
+		})
+	}
+}
+
+// TestChatOpenThinking chats with a model directory holding minimind-3's
+// tokenizer and template: --open_thinking leaves the reply inside an open
+// <think> block, so a random model's whole reply is thinking, shown
+// between markers (the output is no terminal), or hidden.
+func TestChatOpenThinking(t *testing.T) {
+	dir := tinyModelDir(t)
+	fix := fixture.Dir(t, "minimind3-tokenizer")
+	for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
+		b, err := os.ReadFile(filepath.Join(fix, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chatOut := func(open, hide bool) string {
+		opts := ChatOptions{OpenThinking: open, HideThinking: hide, Sampling: SamplingFlags{MaxNewTokens: 8, Temperature: 0, TopP: 1, RepetitionPenalty: 1}}
+		opts.Inference.Model, opts.Inference.ContextLen = dir, 256
+		var out bytes.Buffer
+		if err := runChat(context.Background(), opts, &globalOptions{threads: 2}, strings.NewReader("hi\n"), &out, nil); err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+	if s := chatOut(true, false); !strings.Contains(s, "[thinking]\n") || !strings.Contains(s, "\n[/thinking]\n") {
+		t.Errorf("--open_thinking: no thinking shown:\n%s", s)
+	}
+	if s := chatOut(true, true); !regexp.MustCompile(`> \n\[\d+ tokens,`).MatchString(s) {
+		t.Errorf("--open_thinking --hide_thinking: the thinking shows:\n%q", s)
+	}
+	if s := chatOut(false, false); strings.Contains(s, "[thinking]") {
+		t.Errorf("without --open_thinking the template closes the think block, yet:\n%s", s)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
+	"os"
 	"strconv"
 	"time"
 
@@ -30,6 +32,8 @@ type ServeOptions struct {
 	WriteTimeout   time.Duration
 	IdleTimeout    time.Duration
 	MaxConnections int
+	CORSOrigin     string
+	LogRequests    bool
 }
 
 // AddFlags registers serve's flags.
@@ -47,6 +51,8 @@ func (o *ServeOptions) AddFlags(f *pflag.FlagSet) {
 	f.DurationVar(&o.WriteTimeout, "write_timeout", 30*time.Second, "time to write a finished response, or each streamed event (a stream lasts as long as the client reads)")
 	f.DurationVar(&o.IdleTimeout, "idle_timeout", 60*time.Second, "keep-alive connections idle this long are closed")
 	f.IntVar(&o.MaxConnections, "max_connections", 512, "open connections at most; more wait to be accepted (keep it below ulimit -n)")
+	f.StringVar(&o.CORSOrigin, "cors_origin", "", "the one web origin (`ORIGIN`, e.g. https://app.example.org) whose pages may call the API (CORS); default none")
+	f.BoolVar(&o.LogRequests, "log_requests", false, "log a line per request to stderr: method, path, status, tokens, ms")
 }
 
 func newServeCommand(g *globalOptions) *cobra.Command {
@@ -72,7 +78,13 @@ Bodies over --max_body_bytes get 413, and a prompt too long for the context
 by its byte length alone is refused before it is tokenized. Clients that
 stall longer than --read_timeout, or stop reading for --write_timeout, are
 disconnected; at most --max_connections are open at once. No CORS headers
-are sent, so other web sites' pages cannot call the API.
+are sent unless --cors_origin names the one web origin allowed, so other
+web sites' pages cannot call the API.
+
+Chat requests may offer tools (OpenAI's "tools", "tool_choice"): the
+model's <tool_call>{json}</tool_call> blocks come back as "tool_calls"
+(finish_reason "tool_calls"), and its <think> part as "reasoning_content";
+"open_thinking": true (or chat_template_kwargs) opens a think block.
 
 Examples:
   minimind serve --model ./MiniMind2
@@ -100,6 +112,11 @@ func runServe(ctx context.Context, opts ServeOptions, g *globalOptions, out io.W
 		intInRange("queue", opts.Queue, 1, maxQueue), intAtLeast("max_connections", opts.MaxConnections, 0)); err != nil {
 		return err
 	}
+	if o := opts.CORSOrigin; o != "" {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+			return fmt.Errorf("%w: --cors_origin %q must be an origin: scheme://host[:port], no path", errUsage, o)
+		}
+	}
 	for _, d := range []struct {
 		name string
 		neg  bool
@@ -118,7 +135,8 @@ func runServe(ctx context.Context, opts ServeOptions, g *globalOptions, out io.W
 	s, err := server.New(eng, server.Options{ModelName: opts.ModelName, APIKey: opts.APIKey,
 		MaxBodyBytes: opts.MaxBodyBytes, ReadTimeout: opts.ReadTimeout, WriteTimeout: opts.WriteTimeout,
 		IdleTimeout: opts.IdleTimeout, MaxConnections: opts.MaxConnections,
-		Log: slog.New(slog.NewTextHandler(out, nil))})
+		Log: slog.New(slog.NewTextHandler(out, nil)), CORSOrigin: opts.CORSOrigin,
+		RequestLog: requestLog(opts.LogRequests)})
 	if err != nil {
 		return err
 	}
@@ -132,4 +150,12 @@ func runServe(ctx context.Context, opts ServeOptions, g *globalOptions, out io.W
 	}
 	fmt.Fprintln(out, "server stopped")
 	return nil
+}
+
+// requestLog is --log_requests' logger: lines to stderr, or nil (off).
+func requestLog(on bool) *slog.Logger {
+	if !on {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, nil))
 }

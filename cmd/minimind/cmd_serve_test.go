@@ -100,6 +100,9 @@ func TestServeBadLimits(t *testing.T) {
 		{"write_timeout", func(o *ServeOptions) { o.WriteTimeout = -time.Second }},
 		{"idle_timeout", func(o *ServeOptions) { o.IdleTimeout = -time.Second }},
 		{"max_connections", func(o *ServeOptions) { o.MaxConnections = -1 }},
+		{"cors_origin path", func(o *ServeOptions) { o.CORSOrigin = "https://a.example/chat" }},
+		{"cors_origin scheme", func(o *ServeOptions) { o.CORSOrigin = "a.example" }},
+		{"cors_origin wildcard", func(o *ServeOptions) { o.CORSOrigin = "*" }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

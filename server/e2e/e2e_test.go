@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -17,9 +18,12 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/minimind-go/minimind/chat"
 	"github.com/minimind-go/minimind/generate"
 	"github.com/minimind-go/minimind/generate/generatetest"
+	"github.com/minimind-go/minimind/internal/fixture"
 	"github.com/minimind-go/minimind/server"
+	"github.com/minimind-go/minimind/server/servertest"
 )
 
 const apiKey = "e2e-key"
@@ -43,7 +47,46 @@ func startServer(tb testing.TB, key string, window int) *httptest.Server {
 	return ts
 }
 
-// TestOpenAIClient runs openai.test.mjs (node --test) against the server.
+// startToolServer runs a server with minimind-3's chat template whose
+// replies are scripted like a tool-using model's (a random model never
+// calls a tool): a thought and a get_weather call, then, once the prompt
+// holds the tool's response, an answer built from it. The parsing of those
+// replies is the server's own, on the real text.
+func startToolServer(tb testing.TB, key string) *httptest.Server {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(fixture.Dir(tb, "minimind3-tokenizer"), "tokenizer_config.json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var cfg struct {
+		ChatTemplate string `json:"chat_template"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		tb.Fatal(err)
+	}
+	tmpl, err := chat.NewTemplate(cfg.ChatTemplate)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	reply := func(prompt string) string {
+		if _, resp, ok := strings.Cut(prompt, "<tool_response>\n"); ok {
+			resp, _, _ = strings.Cut(resp, "\n</tool_response>")
+			return "<think>\nThe tool answered.\n</think>\n\nThe weather tool says: " + resp
+		}
+		return "The user asks about the weather; I should call get_weather.\n</think>\n\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"
+	}
+	eng := generatetest.Engine(tb, 21, generate.EngineOptions{Slots: 2, Window: 256})
+	s, err := server.New(eng, server.Options{APIKey: key, Template: tmpl, Submit: servertest.Script(eng.Tokenizer(), reply)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	tb.Cleanup(ts.Close)
+	return ts
+}
+
+// TestOpenAIClient runs openai.test.mjs (node --test) against the server,
+// and its tool round trip against startToolServer's.
 func TestOpenAIClient(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -53,10 +96,11 @@ func TestOpenAIClient(t *testing.T) {
 		t.Skip("the openai npm package is not installed: run `npm ci --prefix server/e2e` (CI does)")
 	}
 	ts := startServer(t, apiKey, 128)
+	tools := startToolServer(t, apiKey)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "--test", "openai.test.mjs")
-	cmd.Env = append(os.Environ(), "MINIMIND_BASE_URL="+ts.URL+"/v1", "MINIMIND_API_KEY="+apiKey)
+	cmd.Env = append(os.Environ(), "MINIMIND_BASE_URL="+ts.URL+"/v1", "MINIMIND_API_KEY="+apiKey, "MINIMIND_TOOLS_BASE_URL="+tools.URL+"/v1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("node --test openai.test.mjs: %v\n%s", err, out)
@@ -80,33 +124,10 @@ func chromium() string {
 // TestBrowserChat loads the chat page in headless Chromium, sends a
 // message and watches the reply stream in, then stops a second reply.
 func TestBrowserChat(t *testing.T) {
-	bin := chromium()
-	if bin == "" {
-		t.Skip("chromium not found: `apt-get install -y chromium` (CI does) to run the browser test")
-	}
 	// A long window, so the reply to be stopped is still streaming
 	// when Stop is clicked.
 	ts := startServer(t, "", 4096)
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelT()
-
+	ctx := browser(t)
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(ts.URL+"/"),
 		chromedp.WaitVisible(chromedp.ID("input")),
@@ -157,6 +178,142 @@ func TestBrowserChat(t *testing.T) {
 	}
 	if stopped != "stopped" {
 		t.Errorf("after Stop the status reads %q, want \"stopped\"", stopped)
+	}
+}
+
+// browser starts headless Chromium for one test (skipping the test when
+// there is none) and returns its context, which times out after a minute.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	bin := chromium()
+	if bin == "" {
+		t.Skip("chromium not found: `apt-get install -y chromium` (CI does) to run the browser test")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() {
+		cancelT()
+		cancel()
+		cancelAlloc()
+	})
+	return ctx
+}
+
+// recordFetches makes the page keep the body of every request it sends, in
+// window.sent.
+const recordFetches = `(() => {
+	window.sent = [];
+	const f = window.fetch;
+	window.fetch = (url, opts) => { window.sent.push(JSON.parse(opts.body)); return f(url, opts); };
+})()`
+
+// TestBrowserFailedTurn sends a message without the API key: the page
+// shows the 401, leaves no empty reply and takes the failed turn out of
+// the conversation, so the next request holds one user turn, not two.
+func TestBrowserFailedTurn(t *testing.T) {
+	ts := startServer(t, apiKey, 256)
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(ts.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("input")),
+		chromedp.Evaluate[chromedp.Void](recordFetches),
+		chromedp.SetValue(chromedp.ID("max-tokens"), "8"),
+		chromedp.SendKeys(chromedp.ID("input"), "first try"),
+		chromedp.Click(chromedp.ID("send")),
+		chromedp.WaitVisible(chromedp.CSS(".message.error")),
+	)
+	if err != nil {
+		t.Fatalf("chat page: %v", err)
+	}
+	waitJS(t, ctx, `document.getElementById("conversation").dataset.state === "idle"`)
+	msg := run(t, ctx, chromedp.Text(chromedp.CSS(".message.error")))
+	if !strings.Contains(msg, "401") || !strings.Contains(msg, "API key") {
+		t.Errorf("error bubble %q does not show the 401", msg)
+	}
+	if n := run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll(".message.assistant").length`)); n != 0 {
+		t.Errorf("%d assistant bubbles after the 401, want none", n)
+	}
+	if n := run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll(".message.user.failed").length`)); n != 1 {
+		t.Errorf("%d user bubbles marked failed, want 1", n)
+	}
+	if v := run(t, ctx, chromedp.Evaluate[string](`document.getElementById("input").value`)); v != "first try" {
+		t.Errorf("the input box holds %q, want the failed message back", v)
+	}
+
+	err = chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("api-key").value = "`+apiKey+`"; document.getElementById("input").value = "second try"`),
+		chromedp.Click(chromedp.ID("send")),
+		chromedp.WaitVisible(chromedp.CSS(`.message.assistant[data-done="true"]`)),
+	)
+	if err != nil {
+		t.Fatalf("second message: %v", err)
+	}
+	got := run(t, ctx, chromedp.Evaluate[string](`JSON.stringify(window.sent[1].messages)`))
+	if want := `[{"role":"user","content":"second try"}]`; got != want {
+		t.Errorf("the request after the failed turn sent %s, want %s", got, want)
+	}
+	if n := run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll(".message.error").length`)); n != 1 {
+		t.Errorf("%d error bubbles, want the one", n)
+	}
+}
+
+// TestBrowserThinkingAndTools checks how the page shows a reply with
+// thinking and a tool call (scripted, see startToolServer): the thinking
+// in a collapsed <details>, the call as its name and pretty-printed
+// arguments.
+func TestBrowserThinkingAndTools(t *testing.T) {
+	ts := startToolServer(t, "")
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(ts.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("input")),
+		chromedp.Evaluate[chromedp.Void](recordFetches),
+		chromedp.Click(chromedp.ID("open-thinking")),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("tools").value = '[{"type": "function", "function": {"name": "get_weather"}}]'`),
+		chromedp.SendKeys(chromedp.ID("input"), "Weather in Paris?"),
+		chromedp.Click(chromedp.ID("send")),
+		chromedp.WaitVisible(chromedp.CSS(`.message.assistant[data-done="true"]`)),
+	)
+	if err != nil {
+		t.Fatalf("chat page: %v", err)
+	}
+	var view struct {
+		Hidden, Open     bool
+		Summary, Thought string
+		Name, Args       string
+		OpenThinking     bool
+	}
+	run(t, ctx, chromedp.Evaluate[chromedp.Void](`(() => {
+		const d = document.querySelector(".message.assistant details.thinking");
+		window.view = { Hidden: d.hidden, Open: d.open, Summary: d.querySelector("summary").textContent,
+			Thought: d.querySelector("div").textContent,
+			Name: document.querySelector(".tool-call .tool-name").textContent,
+			Args: document.querySelector(".tool-call pre").textContent,
+			OpenThinking: window.sent[0].open_thinking === true };
+	})()`))
+	b := run(t, ctx, chromedp.Evaluate[string](`JSON.stringify(window.view)`))
+	if err := json.Unmarshal([]byte(b), &view); err != nil {
+		t.Fatal(err)
+	}
+	if view.Hidden || view.Open || view.Summary != "Thinking" || view.Thought != "The user asks about the weather; I should call get_weather." {
+		t.Errorf("thinking shown as %+v; want a collapsed <details> with the reasoning", view)
+	}
+	if view.Name != "get_weather" || view.Args != "{\n  \"city\": \"Paris\"\n}" || !view.OpenThinking {
+		t.Errorf("tool call shown as %+v", view)
 	}
 }
 

@@ -80,3 +80,64 @@ test("wrong API key surfaces as AuthenticationError", async () => {
     return true;
   });
 });
+
+// A full tool round trip: the model (scripted: e2e_test.go's
+// startToolServer) thinks and calls get_weather; the client runs the tool
+// and sends the result back; the answer uses it. Then the same first
+// turn streamed, through the client's own accumulating stream helper.
+const toolsURL = process.env.MINIMIND_TOOLS_BASE_URL;
+const tools = [{
+  type: "function",
+  function: {
+    name: "get_weather", description: "Current weather of a city",
+    parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  },
+}];
+
+test("tool round trip", { skip: !toolsURL && "MINIMIND_TOOLS_BASE_URL not set" }, async () => {
+  const tc = new OpenAI({ baseURL: toolsURL, apiKey, maxRetries: 0 });
+  const convo = [{ role: "user", content: "What is the weather in Paris?" }];
+  const first = await tc.chat.completions.create({ model: "minimind", messages: convo, tools, tool_choice: "auto", open_thinking: true });
+  const choice = first.choices[0];
+  assert.equal(choice.finish_reason, "tool_calls");
+  assert.equal(choice.message.content, null);
+  assert.equal(choice.message.reasoning_content, "The user asks about the weather; I should call get_weather.");
+  assert.equal(choice.message.tool_calls.length, 1);
+  const call = choice.message.tool_calls[0];
+  assert.match(call.id, /^call_[0-9a-f]{24}$/);
+  assert.equal(call.type, "function");
+  assert.equal(call.function.name, "get_weather");
+  assert.deepEqual(JSON.parse(call.function.arguments), { city: "Paris" });
+
+  // Run the "tool" and send its result back with the assistant's turn.
+  const result = { city: JSON.parse(call.function.arguments).city, temp_c: 21, sky: "sunny" };
+  convo.push(choice.message, { role: "tool", tool_call_id: call.id, content: JSON.stringify(result) });
+  const second = await tc.chat.completions.create({ model: "minimind", messages: convo, tools });
+  assert.equal(second.choices[0].finish_reason, "stop");
+  assert.equal(second.choices[0].message.content, "The weather tool says: " + JSON.stringify(result));
+  assert.equal(second.choices[0].message.reasoning_content, "The tool answered.");
+  assert.equal(second.choices[0].message.tool_calls, undefined);
+
+  // Streamed: the client's helper rebuilds the message from the deltas.
+  const stream = tc.chat.completions.stream({ model: "minimind", messages: convo.slice(0, 1), tools, open_thinking: true });
+  let reasoningDeltas = 0;
+  for await (const chunk of stream) if (chunk.choices[0]?.delta?.reasoning_content) reasoningDeltas++;
+  const final = await stream.finalChatCompletion();
+  assert.ok(reasoningDeltas > 1, `reasoning came in ${reasoningDeltas} deltas`);
+  assert.equal(final.choices[0].finish_reason, "tool_calls");
+  assert.equal(final.choices[0].message.tool_calls[0].function.name, "get_weather");
+  assert.deepEqual(JSON.parse(final.choices[0].message.tool_calls[0].function.arguments), { city: "Paris" });
+  assert.match(final.choices[0].message.tool_calls[0].id, /^call_/);
+});
+
+test("malformed tools entry surfaces as BadRequestError naming it", { skip: !toolsURL && "MINIMIND_TOOLS_BASE_URL not set" }, async () => {
+  const tc = new OpenAI({ baseURL: toolsURL, apiKey, maxRetries: 0 });
+  await assert.rejects(
+    tc.chat.completions.create({ model: "minimind", messages: [{ role: "user", content: "hi" }], tools: [{ type: "function", function: { description: "no name" } }] }),
+    (err) => {
+      assert.ok(err instanceof OpenAI.BadRequestError, `got ${err?.constructor?.name}: ${err}`);
+      assert.equal(err.param, "tools[0].function.name");
+      return true;
+    },
+  );
+});
