@@ -15,7 +15,8 @@
 //     differences).
 //   - model: Config (config.json), the parameter slab and its named views,
 //     forward and hand-written backward passes for the dense and MoE
-//     decoder, and the KV cache. model/modeltest holds the tiny-model
+//     decoder of both generations (MiniMind2 and the Qwen3-style
+//     minimind-3, chosen by the files), presets, YaRN and the KV cache. model/modeltest holds the tiny-model
 //     builders and Parity, the model-level check of a backend against the
 //     PyTorch fixtures.
 //   - checkpoint: HF safetensors directories and PyTorch .pth state dicts,
