@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,6 +53,25 @@ type TrainOptions struct {
 	// flags are the command's flag values, logged as text in the event
 	// file; set by the command (flagValues).
 	flags map[string]string
+	// explicit are the architecture flags given on the command line
+	// (train.Config.Explicit); set by the command (explicitArch).
+	explicit []string
+}
+
+// archFlags are the architecture flags that --init or --resume files
+// decide unless given.
+var archFlags = []string{"hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+	"intermediate_size", "vocab_size", "max_position_embeddings", "use_moe"}
+
+// explicitArch returns the architecture flags set on the command line.
+func explicitArch(f *pflag.FlagSet) []string {
+	var out []string
+	for _, n := range archFlags {
+		if f.Changed(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // wandbProject is the seed's --wandb_project default of each stage.
@@ -106,7 +126,10 @@ func (o *TrainOptions) AddFlags(f *pflag.FlagSet, mode string) {
 
 const trainExamples = `
 Files written to --out_dir:
-  pretrain_{hidden}[_moe].pth / full_sft_{hidden}[_moe].pth   fp16 state dict (torch.load reads it)
+  pretrain_{hidden}[_moe].pth / full_sft_{hidden}[_moe].pth   fp16 state dict (torch.load reads it);
+                           {hidden} is the trained model's (--init's or the resume state's when given)
+  tokenizer.json, tokenizer_config.json   the tokenizer and chat template trained with
+                           (eval, generate, chat and serve of a .pth look next to it first)
   ..._resume.safetensors   fp32 weights, AdamW moments, step and data position (--resume)
   metrics.jsonl            one JSON object per optimizer step
   loss.png                 the loss curve, redrawn at every save
@@ -166,6 +189,7 @@ func newTrainModeCommand(g *globalOptions, mode, short, long string) *cobra.Comm
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Mode = mode
 			opts.flags = flagValues(cmd.Flags())
+			opts.explicit = explicitArch(cmd.Flags())
 			return runTrain(cmd.Context(), opts, g, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -211,6 +235,7 @@ Examples:
 				}
 			}
 			opts.flags = flagValues(f)
+			opts.explicit = explicitArch(f)
 			return runTrain(cmd.Context(), opts, g, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -329,12 +354,18 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 		}
 	}
 
-	tok, err := loadTokenizer(opts.Tokenizer)
+	// The tokenizer of the weights the run starts from: saved with --init,
+	// or with the pretrain checkpoint or resume state in --out_dir.
+	from := opts.Init
+	if from == "" && (opts.Resume || opts.Mode == train.StageSFT) {
+		from = opts.OutDir
+	}
+	tok, tokSource, err := modelTokenizer(opts.Tokenizer, from)
 	if err != nil {
 		return nil, err
 	}
-	if tok.VocabSize() != cfg.VocabSize {
-		return nil, fmt.Errorf("%w: the tokenizer has %d tokens but --vocab_size is %d", errUsage, tok.VocabSize(), cfg.VocabSize)
+	if !slices.Contains(opts.explicit, "vocab_size") {
+		cfg.VocabSize = tok.VocabSize() // a new model's; train.Run checks a loaded one's
 	}
 	ds, err := openDataset(ctx, opts.DataPath, kind, tok, o.MaxSeqLen, o.Seed, opts.SkipBadLines, errOut)
 	if err != nil {
@@ -351,6 +382,7 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 
 	rc := train.Config{
 		Stage: opts.Mode, Model: cfg, Options: o, Data: ds, Backend: be, Comm: comm, Workers: workerCount(g.threads),
+		Explicit: opts.explicit, Tokenizer: tok,
 		OutDir: opts.OutDir, Init: opts.Init, Resume: opts.Resume, AllowChangedSchedule: opts.AllowChangedSchedule, SaveDType: string(dt),
 		PlotTitle: func(c *model.Config) string { return fmt.Sprintf("MiniMind-Go %s — %s", opts.Mode, describeModel(c)) },
 	}
@@ -361,7 +393,9 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 	rc.OnLog = func(msg string) { fmt.Fprintln(out, msg) }
 	rc.OnStart = func(s train.Start) {
 		// Report the resolved run (nanoGPT prints its config the same way).
-		fmt.Fprintf(out, "%s: %s, %s parameters, from %s\n", opts.Mode, describeModel(&s.Model), humanCount(s.Params), s.Source)
+		paths = rc.PathsFor(&s.Model)
+		fmt.Fprintf(out, "%s: %s, %s parameters, from %s; tokenizer %s (%d tokens)\n",
+			opts.Mode, describeModel(&s.Model), humanCount(s.Params), s.Source, tokSource, tok.VocabSize())
 		fmt.Fprintf(out, "data: %d examples of %d tokens from %s; %d epochs × %d steps = %d optimizer steps\n",
 			ds.Len(), ds.MaxSeqLen()-1, strings.Join(opts.DataPath, ","), o.Epochs, s.StepsPerEpoch, s.TotalSteps)
 		fmt.Fprintf(out, "batch: %d × %d accumulation × %d ranks = %d sequences per step; lr %g (warmup %d, cosine to %g); %s\n",
@@ -432,7 +466,7 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 		}
 	}
 	res, err := train.Run(ctx, rc)
-	if errors.Is(err, train.ErrMaxSeqLen) || errors.Is(err, train.ErrChangedSchedule) {
+	if errors.Is(err, train.ErrMaxSeqLen) || errors.Is(err, train.ErrChangedSchedule) || errors.Is(err, train.ErrArchitecture) || errors.Is(err, train.ErrMemory) {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if err != nil {
