@@ -84,6 +84,11 @@ type Config struct {
 	// save point, so that the checkpoints' loaders find it; its vocabulary
 	// must be the model's (ErrArchitecture).
 	Tokenizer *tokenizer.Tokenizer
+	// Eval, when set, scores the model on held-out data every
+	// Eval.Interval optimizer steps and at the end (rank 0): the loss goes
+	// into that step's EvalLoss (metrics.jsonl's eval_loss, loss.png's
+	// validation curve).
+	Eval *EvalSet
 	// MemAvailable returns the bytes of memory available for the run, and
 	// false when unknown (then no check); nil reads /proc/meminfo.
 	MemAvailable func() (int64, bool)
@@ -104,6 +109,8 @@ type Config struct {
 	OnStart   func(Start)                  // the resolved run, before the first step
 	OnStep    func(Step)                   // after every optimizer step (already in metrics.jsonl)
 	OnSave    func(Save)                   // after the files of a save point are written
+	OnMicro   func(Micro)                  // before each micro-batch's forward and backward pass (a long step's progress)
+	OnEval    func(done, total int)        // while Eval scores: samples done of total
 	PlotTitle func(c *model.Config) string // loss.png's title for the run's architecture; nil: "MiniMind-Go <stage>"
 }
 
@@ -149,6 +156,20 @@ type Start struct {
 	Step          int          // optimizer steps already done (a resumed run's)
 	StepsPerEpoch int
 	TotalSteps    int
+}
+
+// EvalSet is the held-out data of Config.Eval.
+type EvalSet struct {
+	Data        *data.JSONLDataset
+	Enc         *data.Encoder // the encoder Data was loaded with
+	Interval    int           // optimizer steps between evaluations (0: at the end only)
+	BatchTokens int           // positions per forward pass (Evaluate's batchTokens)
+}
+
+// Micro is a micro-batch about to run: the K-th of N of optimizer step
+// Step (1-based) of Total.
+type Micro struct {
+	Step, Total, K, N int
 }
 
 // Save is a save point whose files are written.
@@ -317,7 +338,21 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		cfg.OnStart(res.Start)
 	}
 	var recErr error // the first failed metrics write, reported at the next save point or the end
+	if cfg.OnMicro != nil {
+		total := tr.TotalSteps()
+		tr.OnMicro = func(k, n int) { cfg.OnMicro(Micro{Step: tr.Step + 1, Total: total, K: k, N: n}) }
+	}
 	tr.OnStep = func(s Step) {
+		if ev := cfg.Eval; ev != nil && !s.Stopped && (s.Step == s.Total || ev.Interval > 0 && s.Step%ev.Interval == 0) {
+			r, err := EvaluateProgress(ctx, tr.Model, ev.Data, ev.Enc, max(1, ev.BatchTokens), cfg.OnEval)
+			switch {
+			case err == nil:
+				s.EvalLoss = r.Loss
+			case ctx.Err() == nil:
+				// A held-out score is a report, not the run: note it and go on.
+				logf("step %d: evaluation failed: %v", s.Step, err)
+			}
+		}
 		if err := rec.Add(s); err != nil && recErr == nil {
 			recErr = fmt.Errorf("step %d: %s: %w", s.Step, paths.Metrics, err)
 		}

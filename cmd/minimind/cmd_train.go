@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -47,6 +48,10 @@ type TrainOptions struct {
 	UseWandb     bool
 	WandbProject string // "" is the stage's default (wandbProject)
 	Dashboard    string
+
+	// Held-out evaluation during training (train.Config.Eval).
+	EvalData     []string
+	EvalInterval int
 
 	// Seed main.py aliases for --data_path by mode.
 	pretrainData, sftData string
@@ -120,6 +125,8 @@ func (o *TrainOptions) AddFlags(f *pflag.FlagSet, mode string) {
 	f.BoolVar(&o.UseWandb, "use_wandb", false, "write TensorBoard event files and print the 'wandb sync --sync-tensorboard' command that uploads them (online logging is not built in)")
 	f.StringVar(&o.WandbProject, "wandb_project", wandbProject(mode), "W&B project named in the printed 'wandb sync' command")
 	f.StringVar(&o.Dashboard, "dashboard", "", "serve a live page of the run (loss, lr, grad norm, tokens/s) on `HOST:PORT`, e.g. 127.0.0.1:6006, while it trains")
+	f.StringSliceVar(&o.EvalData, "eval_data", nil, "held-out `FILE` (.jsonl/.jsonl.gz of the stage's kind) scored every --eval_interval steps and at the end: printed, in metrics.jsonl (eval_loss), on loss.png and in TensorBoard")
+	f.IntVar(&o.EvalInterval, "eval_interval", 100, "optimizer steps between evaluations of --eval_data")
 	o.Model.AddFlags(f)
 	o.Device.AddFlags(f)
 }
@@ -374,6 +381,25 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 	if ds.Len() == 0 {
 		return nil, fmt.Errorf("%s: no training examples", strings.Join(opts.DataPath, ","))
 	}
+	var evalSet *train.EvalSet
+	if len(opts.EvalData) > 0 {
+		if opts.EvalInterval < 1 {
+			return nil, fmt.Errorf("%w: --eval_interval %d: want at least 1", errUsage, opts.EvalInterval)
+		}
+		// No augmentation: every evaluation scores the same samples.
+		enc, err := data.NewEncoder(tok, data.EncodeOptions{MaxSeqLen: ds.MaxSeqLen()})
+		if err != nil {
+			return nil, err
+		}
+		eds, err := data.LoadJSONL(ctx, opts.EvalData, kind, enc, data.ReadOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("--eval_data: %w", err)
+		}
+		if eds.Len() == 0 {
+			return nil, fmt.Errorf("--eval_data %s: no examples", strings.Join(opts.EvalData, ","))
+		}
+		evalSet = &train.EvalSet{Data: eds, Enc: enc, Interval: opts.EvalInterval, BatchTokens: 8192}
+	}
 	be, closeBackend, err := selectDevice(g, opts.Device, "auto")
 	if err != nil {
 		return nil, err
@@ -382,12 +408,37 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 
 	rc := train.Config{
 		Stage: opts.Mode, Model: cfg, Options: o, Data: ds, Backend: be, Comm: comm, Workers: workerCount(g.threads),
-		Explicit: opts.explicit, Tokenizer: tok,
+		Explicit: opts.explicit, Tokenizer: tok, Eval: evalSet,
 		OutDir: opts.OutDir, Init: opts.Init, Resume: opts.Resume, AllowChangedSchedule: opts.AllowChangedSchedule, SaveDType: string(dt),
 		PlotTitle: func(c *model.Config) string { return fmt.Sprintf("MiniMind-Go %s — %s", opts.Mode, describeModel(c)) },
 	}
 	paths := rc.Paths()
 	var bar *progressbar.ProgressBar
+	moe := false // dense runs have no aux loss to print
+	// Progress inside a long step, and Ctrl-C acknowledged at once (rank 0).
+	tty := isTerminal(errOut)
+	watch := newStepWatch(errOut, 30*time.Second)
+	if rank0 {
+		go watch.run(250 * time.Millisecond)
+		defer watch.close()
+		go func() {
+			select {
+			case <-ctx.Done():
+				watch.interrupted()
+			case <-watch.stop:
+			}
+		}()
+		rc.OnMicro = func(m train.Micro) { watch.micro(m, time.Now()) }
+		if !g.quiet && tty {
+			rc.OnEval = func(done, total int) {
+				watch.mu.Lock()
+				defer watch.mu.Unlock()
+				if watch.bar != nil {
+					watch.bar.Describe(fmt.Sprintf("evaluating --eval_data: %d/%d samples", done, total))
+				}
+			}
+		}
+	}
 	first := 0 // the first step of this process, for the eta
 	eventsWarned := false
 	rc.OnLog = func(msg string) { fmt.Fprintln(out, msg) }
@@ -401,7 +452,7 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 		fmt.Fprintf(out, "batch: %d × %d accumulation × %d ranks = %d sequences per step; lr %g (warmup %d, cosine to %g); %s\n",
 			o.BatchSize, o.Accumulation, comm.Size(), o.BatchSize*o.Accumulation*comm.Size(),
 			o.LearningRate, o.WarmupIters, o.LearningRate/10, be.Name())
-		first = s.Step
+		first, moe = s.Step, s.Model.UseMoE
 		if events != nil {
 			now := time.Now()
 			if s.Step > 0 { // resumed: steps from here on replace the interrupted process's
@@ -415,7 +466,7 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 				fmt.Fprintf(errOut, "warning: %v (no more event files this run)\n", err)
 			}
 		}
-		if !g.quiet {
+		if !g.quiet && tty {
 			bar = progressbar.NewOptions(s.TotalSteps,
 				progressbar.OptionSetWriter(errOut),
 				progressbar.OptionSetWidth(24),
@@ -425,8 +476,10 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 				progressbar.OptionClearOnFinish())
 			_ = bar.Set(s.Step)
 		}
+		watch.setBar(bar, s.Step)
 	}
 	rc.OnStep = func(s train.Step) {
+		watch.stepDone(s.Step)
 		if bar != nil {
 			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f lr %.2e %.0f tok/s", s.Epoch+1, o.Epochs, s.Loss, s.LR, s.TokensPerS))
 			_ = bar.Set(s.Step)
@@ -441,6 +494,9 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 		logStep := s.Step == 1 || s.Step%max(1, o.LogInterval) == 0 || s.Step == s.Total
 		if events != nil {
 			events.AddStep(s, time.Now())
+			if s.EvalLoss != 0 {
+				events.AddEvalLoss(s.Step, time.Now(), s.EvalLoss)
+			}
 			if logStep {
 				if err := events.Flush(); err != nil && !eventsWarned {
 					eventsWarned = true
@@ -453,8 +509,18 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 				_ = bar.Clear()
 			}
 			eta := time.Duration(float64(s.Total-s.Step) * s.ElapsedS / float64(max(1, s.Step-first)) * float64(time.Second)).Round(time.Second)
-			fmt.Fprintf(out, "epoch %d/%d step %d/%d loss %.4f (ce %.4f aux %.4f) lr %.3e grad_norm %.3f %.0f tok/s eta %s\n",
-				s.Epoch+1, o.Epochs, s.Step, s.Total, s.Loss, s.CE, s.Aux, s.LR, s.GradNorm, s.TokensPerS, eta)
+			parts := ""
+			if moe {
+				parts = fmt.Sprintf(" (ce %.4f aux %.4f)", s.CE, s.Aux)
+			}
+			fmt.Fprintf(out, "epoch %d/%d step %d/%d loss %.4f%s lr %.3e grad_norm %.3f %.0f tok/s eta %s\n",
+				s.Epoch+1, o.Epochs, s.Step, s.Total, s.Loss, parts, s.LR, s.GradNorm, s.TokensPerS, eta)
+		}
+		if s.EvalLoss != 0 {
+			if bar != nil {
+				_ = bar.Clear()
+			}
+			fmt.Fprintf(out, "eval step %d/%d: loss %.4f ppl %.2f on %s\n", s.Step, s.Total, s.EvalLoss, math.Exp(s.EvalLoss), strings.Join(opts.EvalData, ","))
 		}
 	}
 	rc.OnSave = func(s train.Save) {
