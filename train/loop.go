@@ -18,7 +18,6 @@ type Reducer interface {
 	Rank() int
 	Size() int
 	AllReduceSum(ctx context.Context, buf []float32) error
-	AllReduceMean(ctx context.Context, buf []float32) error
 }
 
 // Trainer runs the seed's loop: for each optimizer step, accumulate

@@ -445,7 +445,7 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 	rc.OnStart = func(s train.Start) {
 		// Report the resolved run (nanoGPT prints its config the same way).
 		paths = rc.PathsFor(&s.Model)
-		fmt.Fprintf(out, "%s: %s, %s parameters, from %s; tokenizer %s (%d tokens)\n",
+		fmt.Fprintf(out, "%s: %s, %s parameters, from %s; tokenizer: %s (%d tokens)\n",
 			opts.Mode, describeModel(&s.Model), humanCount(s.Params), s.Source, tokSource, tok.VocabSize())
 		fmt.Fprintf(out, "data: %d examples of %d tokens from %s; %d epochs × %d steps = %d optimizer steps\n",
 			ds.Len(), ds.MaxSeqLen()-1, strings.Join(opts.DataPath, ","), o.Epochs, s.StepsPerEpoch, s.TotalSteps)
@@ -476,10 +476,10 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 				progressbar.OptionClearOnFinish())
 			_ = bar.Set(s.Step)
 		}
-		watch.setBar(bar, s.Step)
+		watch.setBar(bar)
 	}
 	rc.OnStep = func(s train.Step) {
-		watch.stepDone(s.Step)
+		watch.stepDone()
 		if bar != nil {
 			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f lr %.2e %.0f tok/s", s.Epoch+1, o.Epochs, s.Loss, s.LR, s.TokensPerS))
 			_ = bar.Set(s.Step)

@@ -25,7 +25,7 @@ func modelTokenizer(flag, modelPath string) (*tokenizer.Tokenizer, string, error
 		return nil, "", err
 	}
 	if path == "" {
-		source = "the default tokenizer"
+		source = "the project's default"
 	}
 	return tok, source, nil
 }

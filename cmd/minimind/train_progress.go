@@ -36,7 +36,6 @@ type stepWatch struct {
 	lastLog  time.Time
 	running  bool // a step is in progress
 	started  bool // training has begun (OnStart)
-	done     int  // optimizer steps completed
 	spin     int
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -53,10 +52,10 @@ func newStepWatch(w io.Writer, logEvery time.Duration) *stepWatch {
 }
 
 // setBar sets the progress bar the spinner draws into (nil: log lines).
-func (s *stepWatch) setBar(bar *progressbar.ProgressBar, step int) {
+func (s *stepWatch) setBar(bar *progressbar.ProgressBar) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.bar, s.started, s.done = bar, true, step
+	s.bar, s.started = bar, true
 }
 
 // micro notes that a micro-batch begins; the first of a step starts its
@@ -70,11 +69,11 @@ func (s *stepWatch) micro(m train.Micro, now time.Time) {
 	s.m = m
 }
 
-// stepDone notes a completed optimizer step.
-func (s *stepWatch) stepDone(step int) {
+// stepDone notes that the running optimizer step completed.
+func (s *stepWatch) stepDone() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.running, s.done = false, step
+	s.running = false
 }
 
 // tick draws the running step's progress as of now.
@@ -111,7 +110,9 @@ func (s *stepWatch) interrupted() {
 	if s.bar != nil {
 		_ = s.bar.Clear()
 	}
-	fmt.Fprintf(s.w, "\ninterrupt: stopping after the current micro-batch and saving step %d (the last completed one)…\n", s.done)
+	// A step's remaining micro-batches are skipped (the partial step is
+	// discarded), but one whose last micro-batch is running completes.
+	fmt.Fprintf(s.w, "\ninterrupt: stopping after the current micro-batch, then saving the last completed step…\n")
 }
 
 // run draws every period until close.

@@ -19,7 +19,7 @@ func TestStepWatchLogLines(t *testing.T) {
 	w := newStepWatch(&b, 30*time.Second)
 	t0 := time.Unix(1000, 0)
 	w.interrupted() // before training starts: nothing to say
-	w.setBar(nil, 2)
+	w.setBar(nil)
 	w.micro(train.Micro{Step: 3, Total: 10, K: 1, N: 4}, t0)
 	w.tick(t0.Add(time.Second))
 	if b.Len() != 0 {
@@ -31,11 +31,11 @@ func TestStepWatchLogLines(t *testing.T) {
 	if got, want := b.String(), "step 3/10: micro-batch 2/4: working, 31s so far\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	w.stepDone(3)
+	w.stepDone()
 	b.Reset()
 	w.tick(t0.Add(90 * time.Second)) // no step running
 	w.interrupted()
-	if got, want := b.String(), "\ninterrupt: stopping after the current micro-batch and saving step 3 (the last completed one)…\n"; got != want {
+	if got, want := b.String(), "\ninterrupt: stopping after the current micro-batch, then saving the last completed step…\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
