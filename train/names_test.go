@@ -71,14 +71,14 @@ func TestRunExplicitContradiction(t *testing.T) {
 	rc.Model.HiddenSize, rc.Model.IntermediateSize = 32, 48
 	mustRun(t, rc)
 
-	// The same against a resume state.
+	// Against a resume state: --use_moe names pretrain_32_moe_resume, which
+	// is not there, while pretrain_32_resume is.
 	rc = runConfig(dir, train.StagePretrain, &logs)
 	rc.Model.UseMoE, rc.Explicit, rc.Resume = true, []string{"use_moe"}, true
 	rc.Options.Epochs, rc.AllowChangedSchedule = 2, true
-	// The flags name pretrain_32_moe_resume, which is absent, so the run
-	// starts fresh: nothing contradicts.
-	if _, err := train.Run(t.Context(), rc); err != nil {
-		t.Fatalf("fresh MoE run: %v", err)
+	_, err = train.Run(t.Context(), rc)
+	if !errors.Is(err, train.ErrArchitecture) || !strings.Contains(err.Error(), "--resume with --use_moe true: "+filepath.Join(dir, "pretrain_32_moe_resume.safetensors")+" is not there, but "+filepath.Join(dir, "pretrain_32_resume.safetensors")+" is") {
+		t.Errorf("err = %v, want the resume contradiction named", err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/minimind-go/minimind/checkpoint"
@@ -450,32 +451,39 @@ func lrJump(st *ResumeState, tr *Trainer, n, world int) string {
 // findResume returns the resume state's path: the one named by the flags'
 // architecture, or else the only resume state of Stage in OutDir (a run of
 // another size, resumed without repeating its flags). It is "" when Resume
-// is off.
+// is off. Architecture flags given (Explicit) that name a missing file
+// while another resume state of Stage is there contradict it: an error
+// naming both.
 func (c *Config) findResume() (string, error) {
 	if !c.Resume {
 		return "", nil
 	}
-	return c.findFile(c.Paths().Resume, weightPrefix(c.Stage), "_resume.safetensors")
+	want := c.Paths().Resume
+	prefix, suffix := weightPrefix(c.Stage), "_resume.safetensors"
+	if _, err := os.Stat(want); err != nil && len(c.Explicit) > 0 {
+		if found := c.candidates(prefix, suffix); len(found) > 0 {
+			var flags []string
+			for _, f := range archFields {
+				if slices.Contains(c.Explicit, f.name) {
+					flags = append(flags, fmt.Sprintf("--%s %v", f.name, f.get(&c.Model)))
+				}
+			}
+			return "", fmt.Errorf("train: --resume with %s: %s is not there, but %s is: %w (drop the architecture flags to resume it, or --resume to start afresh)",
+				strings.Join(flags, " "), want, strings.Join(found, ", "), ErrArchitecture)
+		}
+	}
+	return c.findFile(want, prefix, suffix)
 }
 
 // findFile returns want when it exists; else, when the architecture flags
 // were not given (Explicit is empty), the only file of OutDir named
-// prefix*suffix; else want (missing). Several candidates are an error
-// listing them: which one is meant is the user's call.
+// prefix<hidden>[_moe]suffix; else want (missing). Several candidates are
+// an error listing them: which one is meant is the user's call.
 func (c *Config) findFile(want, prefix, suffix string) (string, error) {
 	if _, err := os.Stat(want); err == nil || len(c.Explicit) > 0 {
 		return want, nil
 	}
-	all, _ := filepath.Glob(filepath.Join(c.OutDir, prefix+"*"+suffix))
-	var found []string
-	for _, f := range all {
-		// Only names of the form prefix<hidden>[_moe]suffix.
-		mid := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), prefix), suffix)
-		mid = strings.TrimSuffix(mid, "_moe")
-		if mid != "" && strings.Trim(mid, "0123456789") == "" {
-			found = append(found, f)
-		}
-	}
+	found := c.candidates(prefix, suffix)
 	switch len(found) {
 	case 0:
 		return want, nil
@@ -484,6 +492,20 @@ func (c *Config) findFile(want, prefix, suffix string) (string, error) {
 	}
 	return "", fmt.Errorf("train: %s not found, and %s holds %d candidates (%s): pass the architecture flags (--hidden_size, --use_moe) of the one to use, or --init FILE",
 		want, c.OutDir, len(found), strings.Join(found, ", "))
+}
+
+// candidates returns OutDir's files named prefix<hidden>[_moe]suffix.
+func (c *Config) candidates(prefix, suffix string) []string {
+	all, _ := filepath.Glob(filepath.Join(c.OutDir, prefix+"*"+suffix))
+	var found []string
+	for _, f := range all {
+		mid := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), prefix), suffix)
+		mid = strings.TrimSuffix(mid, "_moe")
+		if mid != "" && strings.Trim(mid, "0123456789") == "" {
+			found = append(found, f)
+		}
+	}
+	return found
 }
 
 // archFields are the architecture settings Explicit may name, with their
