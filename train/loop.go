@@ -174,6 +174,8 @@ func (t *Trainer) Run(ctx context.Context) error {
 				// none): each weighs its own mean by its share of the global
 				// micro-batch's targets, and the gradients are summed, so the
 				// result is exactly one process's mean over the whole batch.
+				// (An MoE balance loss is each rank's own, weighted alike:
+				// being non-linear in the batch, it cannot match exactly.)
 				n := targetCount(b)
 				total, err := t.sumCount(ctx, n)
 				if err != nil {
