@@ -16,7 +16,6 @@ func (r ranks) AllReduceSum(_ context.Context, buf []float32) error {
 	}
 	return nil
 }
-func (r ranks) AllReduceMean(context.Context, []float32) error { return nil }
 
 // TestSumCount: token counts sum exactly across ranks, also past 2^24
 // where a float32 count (the old mean) rounds.

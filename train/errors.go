@@ -21,4 +21,11 @@ var (
 	// ErrResumeField: a resume state's field is out of range (a damaged
 	// or foreign file).
 	ErrResumeField = errors.New("bad resume state field")
+	// ErrArchitecture: an architecture setting the user gave
+	// (Config.Explicit) contradicts the weights the run starts from, or
+	// the tokenizer's vocabulary differs from the model's.
+	ErrArchitecture = errors.New("architecture mismatch")
+	// ErrMemory: the run would need more memory than the machine has
+	// available.
+	ErrMemory = errors.New("not enough memory")
 )

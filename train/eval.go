@@ -31,6 +31,12 @@ type EvalResult struct {
 // length. Samples of similar length are batched, up to batchTokens
 // positions per forward pass.
 func Evaluate(ctx context.Context, m *model.Model, ds *data.JSONLDataset, enc *data.Encoder, batchTokens int) (*EvalResult, error) {
+	return EvaluateProgress(ctx, m, ds, enc, batchTokens, nil)
+}
+
+// EvaluateProgress is Evaluate calling progress (when not nil) after each
+// forward pass with the samples scored so far and the total.
+func EvaluateProgress(ctx context.Context, m *model.Model, ds *data.JSONLDataset, enc *data.Encoder, batchTokens int, progress func(done, total int)) (*EvalResult, error) {
 	if batchTokens < 1 {
 		return nil, fmt.Errorf("eval: batch of %d tokens", batchTokens)
 	}
@@ -64,6 +70,9 @@ func Evaluate(ctx context.Context, m *model.Model, ds *data.JSONLDataset, enc *d
 		sum += st.CE * st.Tokens
 		tokens += st.Tokens
 		i += B
+		if progress != nil {
+			progress(i, len(samples))
+		}
 	}
 	if tokens == 0 {
 		return nil, ErrNoTargets

@@ -4,19 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/minimind-go/minimind/data"
 	"github.com/minimind-go/minimind/model"
 )
 
-// Reducer averages gradients across data-parallel ranks and sums counts;
-// dist.Comm implements it. Nil means one process.
+// Reducer sums gradients (each rank's weighted by its share of the
+// targets) and counts across data-parallel ranks; dist.Comm implements it.
+// Nil means one process.
 type Reducer interface {
 	Rank() int
 	Size() int
 	AllReduceSum(ctx context.Context, buf []float32) error
-	AllReduceMean(ctx context.Context, buf []float32) error
 }
 
 // Trainer runs the seed's loop: for each optimizer step, accumulate
@@ -39,6 +40,10 @@ type Trainer struct {
 
 	// OnStep is called after every optimizer step (nil: nothing).
 	OnStep func(Step)
+	// OnMicro is called before the forward and backward pass of each
+	// micro-batch this rank holds: k of n (1-based) of the step, so that a
+	// long step can show progress (nil: nothing).
+	OnMicro func(k, n int)
 	// OnSave is called at save points — every SaveInterval steps, at the end
 	// of each epoch, at the end, and when ctx is cancelled — with the state
 	// to resume from (rank 0 writes it). reason is "interval", "epoch",
@@ -142,6 +147,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 		m.ZeroGrad()
 		var loss, ce, aux float64
 		got, tokens := 0, 0
+		dist := t.Comm != nil && t.Comm.Size() > 1
 		for got < o.Accumulation {
 			ok, err := t.Loader.Next(ctx, &t.batch)
 			if err != nil {
@@ -155,20 +161,48 @@ func (t *Trainer) Run(ctx context.Context) error {
 			}
 			got++
 			b := &t.batch
-			if b.B == 0 { // a rank's empty share of a final partial batch
-				continue
-			}
 			if b.T > m.Config.MaxPositionEmbeddings {
 				// The RoPE tables end there; the kernels would index past them.
 				return fmt.Errorf("step %d: %d positions per row: %w %d", t.Step+1, b.T, ErrMaxSeqLen, m.Config.MaxPositionEmbeddings)
 			}
-			st, err := m.ForwardBackward(b.X, b.Y, b.LossMask, b.B, b.T, float32(1/float64(o.Accumulation)))
+			// One process takes the mean over the micro-batch's targets
+			// (the seed's loss), each micro-batch weighted 1/Accumulation.
+			w := 1.0
+			if dist {
+				// Ranks may hold different numbers of rows and targets (a
+				// final partial batch, padding, SFT masks; a rank may hold
+				// none): each weighs its own mean by its share of the global
+				// micro-batch's targets, and the gradients are summed, so the
+				// result is exactly one process's mean over the whole batch.
+				// (An MoE balance loss is each rank's own, weighted alike:
+				// being non-linear in the batch, it cannot match exactly.)
+				n := targetCount(b)
+				total, err := t.sumCount(ctx, n)
+				if err != nil {
+					return fmt.Errorf("step %d: target count all-reduce: %w", t.Step+1, err)
+				}
+				w = 0
+				if total > 0 {
+					w = float64(n) / float64(total)
+				}
+			}
+			if b.B == 0 { // a rank's empty share of a final partial batch
+				continue
+			}
+			if t.OnMicro != nil {
+				t.OnMicro(got, o.Accumulation)
+			}
+			scale := w / float64(o.Accumulation)
+			st, err := m.ForwardBackward(b.X, b.Y, b.LossMask, b.B, b.T, float32(scale))
 			if err != nil {
 				return fmt.Errorf("step %d: %w", t.Step+1, err)
 			}
-			loss += st.Loss / float64(o.Accumulation)
-			ce += st.CE / float64(o.Accumulation)
-			aux += st.Aux / float64(o.Accumulation)
+			// w/A rather than a precomputed scale: w is 1 in one process,
+			// and x*1/A is bit for bit the seed's x/A.
+			a := float64(o.Accumulation)
+			loss += st.Loss * w / a
+			ce += st.CE * w / a
+			aux += st.Aux * w / a
 			tokens += b.B * b.T
 		}
 		if got == 0 {
@@ -177,14 +211,15 @@ func (t *Trainer) Run(ctx context.Context) error {
 			}
 			continue // the loader moved to the next epoch
 		}
-		if t.Comm != nil && t.Comm.Size() > 1 {
-			// One all-reduce over the whole gradient slab per optimizer step.
-			if err := t.Comm.AllReduceMean(ctx, m.Grads); err != nil {
+		if dist {
+			// One all-reduce over the whole gradient slab per optimizer step:
+			// a sum, each rank's part already weighted by its targets.
+			if err := t.Comm.AllReduceSum(ctx, m.Grads); err != nil {
 				return fmt.Errorf("step %d: gradient all-reduce: %w", t.Step+1, err)
 			}
 			// The logged loss is the global one, as a single process would see.
 			t.stats = [3]float32{float32(loss), float32(ce), float32(aux)}
-			if err := t.Comm.AllReduceMean(ctx, t.stats[:]); err != nil {
+			if err := t.Comm.AllReduceSum(ctx, t.stats[:]); err != nil {
 				return fmt.Errorf("step %d: loss all-reduce: %w", t.Step+1, err)
 			}
 			loss, ce, aux = float64(t.stats[0]), float64(t.stats[1]), float64(t.stats[2])
@@ -267,6 +302,18 @@ func (t *Trainer) sumCount(ctx context.Context, n int) (int, error) {
 		return 0, err
 	}
 	return int(t.count[0])<<24 + int(t.count[1])<<12 + int(t.count[2]), nil
+}
+
+// targetCount is the number of positions of b in the loss: what the
+// model's mean divides by (the loss mask's sum over real targets).
+func targetCount(b *data.Batch) int {
+	var n float64
+	for i, y := range b.Y[:b.B*b.T] {
+		if y >= 0 {
+			n += float64(b.LossMask[i])
+		}
+	}
+	return int(math.Round(n))
 }
 
 // interrupt rewinds the loader to the last step boundary, saves, and

@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"io"
 	"math"
+	"strconv"
 
 	"github.com/minimind-go/minimind/internal/atomicfile"
 	"gonum.org/v1/plot"
@@ -31,10 +32,14 @@ func PlotLoss(path, title string, steps []Step) (err error) {
 	raw := make(plotter.XYs, 0, len(steps))
 	ema := make(plotter.XYs, 0, len(steps))
 	lr := make(plotter.XYs, 0, len(steps))
+	var val plotter.XYs // held-out loss, at the steps that have one
 	alpha := 2 / (1 + float64(min(50, max(2, len(steps)/20))))
 	var avg float64
 	for _, s := range steps {
 		lr = append(lr, plotter.XY{X: float64(s.Step), Y: s.LR})
+		if s.EvalLoss != 0 && !math.IsNaN(s.EvalLoss) && !math.IsInf(s.EvalLoss, 0) {
+			val = append(val, plotter.XY{X: float64(s.Step), Y: s.EvalLoss})
+		}
 		// A skipped NaN/Inf step has no point on the loss curve (the
 		// plotter rejects them) and stays out of the average.
 		if math.IsNaN(s.Loss) || math.IsInf(s.Loss, 0) {
@@ -66,11 +71,31 @@ func PlotLoss(path, title string, steps []Step) (err error) {
 	l2.Color = color.RGBA{R: 20, G: 60, B: 160, A: 255}
 	l2.Width = vg.Points(2)
 	top.Add(l1, l2)
+	var l4 *plotter.Line
+	if len(val) > 0 {
+		l4, err = plotter.NewLine(val)
+		if err != nil {
+			return err
+		}
+		l4.Color = color.RGBA{R: 220, G: 110, B: 20, A: 255}
+		l4.Width = vg.Points(2)
+		pts, err := plotter.NewScatter(val)
+		if err != nil {
+			return err
+		}
+		pts.Color = l4.Color
+		top.Add(l4, pts)
+	}
 	widen(&top.X)
 	widen(&top.Y)
 	top.Legend.Add("loss", l1)
 	top.Legend.Add("moving average", l2)
+	if l4 != nil {
+		top.Legend.Add("validation", l4)
+	}
 	top.Legend.Top = true
+	// Steps are whole numbers: ticks at integers only, printed as such.
+	top.X.Tick.Marker = stepTicks{}
 
 	bottom := plot.New()
 	bottom.X.Label.Text = "optimizer step"
@@ -82,6 +107,7 @@ func PlotLoss(path, title string, steps []Step) (err error) {
 	}
 	l3.Color = color.RGBA{R: 200, G: 90, B: 30, A: 255}
 	bottom.Add(l3)
+	bottom.X.Tick.Marker = stepTicks{}
 	widen(&bottom.X)
 	widen(&bottom.Y)
 
@@ -112,4 +138,33 @@ func widen(a *plot.Axis) {
 	}
 	d := math.Max(0.05*math.Max(math.Abs(lo), math.Abs(hi)), 1e-9)
 	a.Min, a.Max = lo-d, hi+d
+}
+
+// stepTicks marks an axis of optimizer steps: gonum's default ticks, kept
+// only at whole steps and labelled without decimals ("3", not "3.0" or
+// "2.5"); a range too short for two such ticks gets one per step.
+type stepTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (stepTicks) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	major := 0
+	for _, t := range (plot.DefaultTicks{}).Ticks(lo, hi) {
+		if t.Value != math.Trunc(t.Value) {
+			continue
+		}
+		if t.Label != "" {
+			t.Label = strconv.FormatInt(int64(t.Value), 10)
+			major++
+		}
+		out = append(out, t)
+	}
+	if major >= 2 || hi-lo > 1000 {
+		return out
+	}
+	out = out[:0]
+	for v := math.Ceil(lo); v <= hi; v++ {
+		out = append(out, plot.Tick{Value: v, Label: strconv.FormatInt(int64(v), 10)})
+	}
+	return out
 }

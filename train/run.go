@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/minimind-go/minimind/checkpoint"
@@ -16,6 +17,7 @@ import (
 	"github.com/minimind-go/minimind/internal/atomicfile"
 	"github.com/minimind-go/minimind/kernels"
 	"github.com/minimind-go/minimind/model"
+	"github.com/minimind-go/minimind/tokenizer"
 )
 
 // Stages Run trains, as Config.Stage and the "stage" of metrics.jsonl.
@@ -38,15 +40,20 @@ func StageKind(stage string) (data.Kind, error) {
 // WeightName is the seed's checkpoint stem for a stage and architecture:
 // pretrain_512, full_sft_512_moe.
 func WeightName(stage string, c *model.Config) string {
-	w := "pretrain"
-	if stage == StageSFT {
-		w = "full_sft"
-	}
-	s := fmt.Sprintf("%s_%d", w, c.HiddenSize)
+	s := fmt.Sprintf("%s%d", weightPrefix(stage), c.HiddenSize)
 	if c.UseMoE {
 		s += "_moe"
 	}
 	return s
+}
+
+// weightPrefix is the start of a stage's checkpoint names, up to the
+// hidden size.
+func weightPrefix(stage string) string {
+	if stage == StageSFT {
+		return "full_sft_"
+	}
+	return "pretrain_"
 }
 
 // Comm is what a data-parallel run needs of dist.Comm: the Reducer's
@@ -67,6 +74,26 @@ type Config struct {
 	Comm    Comm            // data-parallel ranks; nil (or one rank) is one process
 	Workers int             // goroutines filling a batch's rows (JSONL data tokenizes there)
 
+	// Explicit names the architecture settings the user gave (config.json
+	// names: "hidden_size", "use_moe", ...). When the weights come from a
+	// file (Init, the resume state, the pretrain checkpoint) each must
+	// agree with it, or Run fails with ErrArchitecture naming both; the
+	// others are the file's.
+	Explicit []string
+	// Tokenizer, when set, is saved into OutDir (tokenizer.json and
+	// tokenizer_config.json, as an HF directory holds them) at the first
+	// save point, so that the checkpoints' loaders find it; its vocabulary
+	// must be the model's (ErrArchitecture).
+	Tokenizer *tokenizer.Tokenizer
+	// Eval, when set, scores the model on held-out data every
+	// Eval.Interval optimizer steps and at the end (rank 0): the loss goes
+	// into that step's EvalLoss (metrics.jsonl's eval_loss, loss.png's
+	// validation curve).
+	Eval *EvalSet
+	// MemAvailable returns the bytes of memory available for the run, and
+	// false when unknown (then no check); nil reads /proc/meminfo.
+	MemAvailable func() (int64, bool)
+
 	OutDir string // checkpoints, metrics.jsonl and loss.png (created if missing)
 	Init   string // start from these weights (HF directory or .pth) instead of random / the pretrain checkpoint
 	Resume bool   // continue from OutDir's resume state when it exists
@@ -83,6 +110,8 @@ type Config struct {
 	OnStart   func(Start)                  // the resolved run, before the first step
 	OnStep    func(Step)                   // after every optimizer step (already in metrics.jsonl)
 	OnSave    func(Save)                   // after the files of a save point are written
+	OnMicro   func(Micro)                  // before each micro-batch's forward and backward pass (a long step's progress)
+	OnEval    func(done, total int)        // while Eval scores: samples done of total
 	PlotTitle func(c *model.Config) string // loss.png's title for the run's architecture; nil: "MiniMind-Go <stage>"
 }
 
@@ -104,10 +133,14 @@ type Paths struct {
 	Plot    string // loss.png: this stage's loss curve
 }
 
-// Paths returns the files of the run; the stem is WeightName of Stage and
-// Model.
-func (c *Config) Paths() Paths {
-	stem := filepath.Join(c.OutDir, WeightName(c.Stage, &c.Model))
+// Paths returns the files of a run of a new Model; the stem is WeightName
+// of Stage and Model. A run that starts from a file names them after the
+// model it trains (PathsFor; Result.Paths).
+func (c *Config) Paths() Paths { return c.PathsFor(&c.Model) }
+
+// PathsFor returns the files of the run training architecture m.
+func (c *Config) PathsFor(m *model.Config) Paths {
+	stem := filepath.Join(c.OutDir, WeightName(c.Stage, m))
 	return Paths{
 		Weights: stem + ".pth",
 		Resume:  stem + "_resume.safetensors",
@@ -124,6 +157,20 @@ type Start struct {
 	Step          int          // optimizer steps already done (a resumed run's)
 	StepsPerEpoch int
 	TotalSteps    int
+}
+
+// EvalSet is the held-out data of Config.Eval.
+type EvalSet struct {
+	Data        *data.JSONLDataset
+	Enc         *data.Encoder // the encoder Data was loaded with
+	Interval    int           // optimizer steps between evaluations (0: at the end only)
+	BatchTokens int           // positions per forward pass (Evaluate's batchTokens)
+}
+
+// Micro is a micro-batch about to run: the K-th of N of optimizer step
+// Step (1-based) of Total.
+type Micro struct {
+	Step, Total, K, N int
 }
 
 // Save is a save point whose files are written.
@@ -196,11 +243,23 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			logf("warning: cleaning stale temp files: %v", err)
 		}
 	}
-	paths := cfg.Paths()
-	params, resume, source, err := cfg.weights(paths.Resume, logf)
+	resumePath, err := cfg.findResume()
 	if err != nil {
 		return nil, err
 	}
+	params, resume, source, err := cfg.weights(resumePath, logf)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.checkExplicit(&params.Config, source); err != nil {
+		return nil, err
+	}
+	if cfg.Tokenizer != nil && cfg.Tokenizer.VocabSize() != params.Config.VocabSize {
+		return nil, fmt.Errorf("train: the tokenizer has %d tokens but the model (%s) has vocab_size %d: %w",
+			cfg.Tokenizer.VocabSize(), source, params.Config.VocabSize, ErrArchitecture)
+	}
+	// Files are named after the model trained, not the flags.
+	paths := cfg.PathsFor(&params.Config)
 	if world > 1 && resume == nil {
 		// Identical initial weights on every rank: rank 0's.
 		if err := cfg.Comm.Broadcast(ctx, params.Data, 0); err != nil {
@@ -215,6 +274,9 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		// tables.
 		return nil, fmt.Errorf("train: --max_seq_len %d (%d positions per sample) %w %d of the model (from %s): use --max_seq_len %d or less",
 			o.MaxSeqLen, o.MaxSeqLen-1, ErrMaxSeqLen, maxPos, source, maxPos+1)
+	}
+	if err := checkMemory(&params.Config, o.BatchSize, o.MaxSeqLen-1, cfg.MemAvailable); err != nil {
+		return nil, err
 	}
 	var changes []string
 	if resume != nil {
@@ -277,7 +339,21 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		cfg.OnStart(res.Start)
 	}
 	var recErr error // the first failed metrics write, reported at the next save point or the end
+	if cfg.OnMicro != nil {
+		total := tr.TotalSteps()
+		tr.OnMicro = func(k, n int) { cfg.OnMicro(Micro{Step: tr.Step + 1, Total: total, K: k, N: n}) }
+	}
 	tr.OnStep = func(s Step) {
+		if ev := cfg.Eval; ev != nil && !s.Stopped && (s.Step == s.Total || ev.Interval > 0 && s.Step%ev.Interval == 0) {
+			r, err := EvaluateProgress(ctx, tr.Model, ev.Data, ev.Enc, max(1, ev.BatchTokens), cfg.OnEval)
+			switch {
+			case err == nil:
+				s.EvalLoss = r.Loss
+			case ctx.Err() == nil:
+				// A held-out score is a report, not the run: note it and go on.
+				logf("step %d: evaluation failed: %v", s.Step, err)
+			}
+		}
 		if err := rec.Add(s); err != nil && recErr == nil {
 			recErr = fmt.Errorf("step %d: %s: %w", s.Step, paths.Metrics, err)
 		}
@@ -285,9 +361,18 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			cfg.OnStep(s)
 		}
 	}
+	tokSaved := cfg.Tokenizer == nil
 	tr.OnSave = func(_ context.Context, reason string, st *ResumeState) error {
 		if recErr != nil {
 			return recErr
+		}
+		if !tokSaved {
+			// The tokenizer travels with the checkpoints: loaders of a
+			// .pth look in its directory first.
+			if err := cfg.Tokenizer.Save(cfg.OutDir); err != nil {
+				return err
+			}
+			tokSaved = true
 		}
 		if err := checkpoint.SavePth(paths.Weights, params, dtype); err != nil {
 			return err
@@ -363,6 +448,102 @@ func lrJump(st *ResumeState, tr *Trainer, n, world int) string {
 		LR(st.Step, oldTotal, so.WarmupIters, so.LearningRate), LR(st.Step, newTotal, tr.Options.WarmupIters, tr.Options.LearningRate))
 }
 
+// findResume returns the resume state's path: the one named by the flags'
+// architecture, or else the only resume state of Stage in OutDir (a run of
+// another size, resumed without repeating its flags). It is "" when Resume
+// is off. Architecture flags given (Explicit) that name a missing file
+// while another resume state of Stage is there contradict it: an error
+// naming both.
+func (c *Config) findResume() (string, error) {
+	if !c.Resume {
+		return "", nil
+	}
+	want := c.Paths().Resume
+	prefix, suffix := weightPrefix(c.Stage), "_resume.safetensors"
+	if _, err := os.Stat(want); err != nil && len(c.Explicit) > 0 {
+		if found := c.candidates(prefix, suffix); len(found) > 0 {
+			var flags []string
+			for _, f := range archFields {
+				if slices.Contains(c.Explicit, f.name) {
+					flags = append(flags, fmt.Sprintf("--%s %v", f.name, f.get(&c.Model)))
+				}
+			}
+			return "", fmt.Errorf("train: --resume with %s: %s is not there, but %s is: %w (drop the architecture flags to resume it, or --resume to start afresh)",
+				strings.Join(flags, " "), want, strings.Join(found, ", "), ErrArchitecture)
+		}
+	}
+	return c.findFile(want, prefix, suffix)
+}
+
+// findFile returns want when it exists; else, when the architecture flags
+// were not given (Explicit is empty), the only file of OutDir named
+// prefix<hidden>[_moe]suffix; else want (missing). Several candidates are
+// an error listing them: which one is meant is the user's call.
+func (c *Config) findFile(want, prefix, suffix string) (string, error) {
+	if _, err := os.Stat(want); err == nil || len(c.Explicit) > 0 {
+		return want, nil
+	}
+	found := c.candidates(prefix, suffix)
+	switch len(found) {
+	case 0:
+		return want, nil
+	case 1:
+		return found[0], nil
+	}
+	return "", fmt.Errorf("train: %s not found, and %s holds %d candidates (%s): pass the architecture flags (--hidden_size, --use_moe) of the one to use, or --init FILE",
+		want, c.OutDir, len(found), strings.Join(found, ", "))
+}
+
+// candidates returns OutDir's files named prefix<hidden>[_moe]suffix.
+func (c *Config) candidates(prefix, suffix string) []string {
+	all, _ := filepath.Glob(filepath.Join(c.OutDir, prefix+"*"+suffix))
+	var found []string
+	for _, f := range all {
+		mid := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), prefix), suffix)
+		mid = strings.TrimSuffix(mid, "_moe")
+		if mid != "" && strings.Trim(mid, "0123456789") == "" {
+			found = append(found, f)
+		}
+	}
+	return found
+}
+
+// archFields are the architecture settings Explicit may name, with their
+// values in a config.
+var archFields = []struct {
+	name string
+	get  func(*model.Config) any
+}{
+	{"hidden_size", func(c *model.Config) any { return c.HiddenSize }},
+	{"num_hidden_layers", func(c *model.Config) any { return c.NumHiddenLayers }},
+	{"num_attention_heads", func(c *model.Config) any { return c.NumAttentionHeads }},
+	{"num_key_value_heads", func(c *model.Config) any { return c.NumKeyValueHeads }},
+	{"intermediate_size", func(c *model.Config) any { return c.IntermediateSize }},
+	{"vocab_size", func(c *model.Config) any { return c.VocabSize }},
+	{"max_position_embeddings", func(c *model.Config) any { return c.MaxPositionEmbeddings }},
+	{"use_moe", func(c *model.Config) any { return c.UseMoE }},
+}
+
+// checkExplicit returns ErrArchitecture when an architecture setting the
+// user gave differs from got, the model loaded from source.
+func (c *Config) checkExplicit(got *model.Config, source string) error {
+	var bad []string
+	for _, f := range archFields {
+		for _, e := range c.Explicit {
+			if e != f.name {
+				continue
+			}
+			if want, have := f.get(&c.Model), f.get(got); want != have {
+				bad = append(bad, fmt.Sprintf("--%s %v but %s has %s %v", f.name, want, source, f.name, have))
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("train: %s: %w (drop the flag to train the file's model)", strings.Join(bad, "; "), ErrArchitecture)
+	}
+	return nil
+}
+
 // weights returns the starting weights, in order of precedence: the resume
 // state (when asked for and present), Init, for SFT the pretrain checkpoint
 // in OutDir, random. source names the choice.
@@ -388,9 +569,13 @@ func (c *Config) weights(resumePath string, logf func(string, ...any)) (p *model
 	}
 	if c.Stage == StageSFT {
 		pre := filepath.Join(c.OutDir, WeightName(StagePretrain, &mc)+".pth")
-		if _, serr := os.Stat(pre); serr == nil {
-			p, err = checkpoint.Load(pre, mc)
-			return p, nil, pre, err
+		found, err := c.findFile(pre, weightPrefix(StagePretrain), ".pth")
+		if err != nil {
+			return nil, nil, "", err
+		}
+		if _, serr := os.Stat(found); serr == nil {
+			p, err = checkpoint.Load(found, mc)
+			return p, nil, found, err
 		}
 		logf("warning: %s not found; fine-tuning a randomly initialised model", pre)
 	}

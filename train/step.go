@@ -29,6 +29,9 @@ type Step struct {
 	// stopped here with ErrNonFinite.
 	Nonfinite string `json:"nonfinite,omitempty"`
 	Stopped   bool   `json:"stopped,omitempty"`
+	// EvalLoss is the mean cross-entropy on the held-out data
+	// (Config.Eval) after this step; 0 when not evaluated at this step.
+	EvalLoss float64 `json:"eval_loss,omitempty"`
 }
 
 // stepJSON is Step as written: the same keys in the same order, with
@@ -47,13 +50,14 @@ type stepJSON struct {
 	ElapsedS   jsonFloat `json:"elapsed_s"`
 	Nonfinite  string    `json:"nonfinite,omitempty"`
 	Stopped    bool      `json:"stopped,omitempty"`
+	EvalLoss   jsonFloat `json:"eval_loss,omitempty"`
 }
 
 // MarshalJSON writes s with non-finite floats as strings.
 func (s Step) MarshalJSON() ([]byte, error) {
 	return json.Marshal(stepJSON{
 		s.Stage, s.Step, s.Total, s.Epoch, jsonFloat(s.Loss), jsonFloat(s.CE), jsonFloat(s.Aux),
-		jsonFloat(s.LR), jsonFloat(s.GradNorm), jsonFloat(s.TokensPerS), jsonFloat(s.ElapsedS), s.Nonfinite, s.Stopped,
+		jsonFloat(s.LR), jsonFloat(s.GradNorm), jsonFloat(s.TokensPerS), jsonFloat(s.ElapsedS), s.Nonfinite, s.Stopped, jsonFloat(s.EvalLoss),
 	})
 }
 
@@ -65,7 +69,7 @@ func (s *Step) UnmarshalJSON(b []byte) error {
 	}
 	*s = Step{
 		j.Stage, j.Step, j.Total, j.Epoch, float64(j.Loss), float64(j.CE), float64(j.Aux),
-		float64(j.LR), float64(j.GradNorm), float64(j.TokensPerS), float64(j.ElapsedS), j.Nonfinite, j.Stopped,
+		float64(j.LR), float64(j.GradNorm), float64(j.TokensPerS), float64(j.ElapsedS), j.Nonfinite, j.Stopped, float64(j.EvalLoss),
 	}
 	return nil
 }

@@ -143,7 +143,7 @@ func runChat(ctx context.Context, opts ChatOptions, g *globalOptions, in io.Read
 		}
 		sopt.Seed = opts.Sampling.Seed + uint64(turn)
 		start := time.Now()
-		pr := &replyPrinter{out: out, split: generate.NewReplySplitter(tok.Decode(prompt), false), dim: isTerminal(out), hide: opts.HideThinking}
+		pr := &replyPrinter{out: out, split: generate.NewReplySplitter(tok.Decode(prompt), false), dim: colorTerminal(out), hide: opts.HideThinking}
 		r, err := streamReply(ctx, eng, generate.Request{Prompt: prompt, Options: sopt}, out, pr, interrupts)
 		if errors.Is(err, generate.ErrContextWindow) {
 			fmt.Fprintf(out, "(message too long for the %d-token context; try /reset or a shorter message)\n", eng.Window())
@@ -267,15 +267,10 @@ func (p *replyPrinter) closeThinking() {
 	}
 }
 
-// isTerminal reports whether w is a terminal (a character device), where
-// the thinking can be dimmed; NO_COLOR (no-color.org) turns that off.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok || os.Getenv("NO_COLOR") != "" {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+// colorTerminal reports whether w is a terminal where the thinking can be
+// dimmed; NO_COLOR (no-color.org) turns that off.
+func colorTerminal(w io.Writer) bool {
+	return os.Getenv("NO_COLOR") == "" && isTerminal(w)
 }
 
 // lineOrErr is one line of chat input, or its end.

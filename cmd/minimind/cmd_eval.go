@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/minimind-go/minimind/data"
@@ -22,6 +23,10 @@ type EvalOptions struct {
 	Mode        string
 	BatchTokens int
 	JSON        bool
+
+	// progress receives eval's progress (a bar on a terminal, else a line
+	// every few seconds); nil shows none. Set by the command unless -q.
+	progress io.Writer
 }
 
 // AddFlags registers eval's flags.
@@ -59,6 +64,9 @@ number: exit status 3.
 Exit status: 0 success, 1 error, 2 bad flags, 3 non-finite result, 130 interrupted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !g.quiet {
+				opts.progress = cmd.ErrOrStderr()
+			}
 			return runEval(cmd.Context(), opts, g, cmd.OutOrStdout())
 		},
 	}
@@ -70,8 +78,8 @@ func runEval(ctx context.Context, opts EvalOptions, g *globalOptions, out io.Wri
 	if len(opts.Data) == 0 {
 		return fmt.Errorf("%w: --data is required", errUsage)
 	}
-	if opts.MaxSeqLen < 2 || opts.BatchTokens < 1 {
-		return fmt.Errorf("%w: --max_seq_len must be at least 2 and --batch_tokens positive", errUsage)
+	if err := firstError(intAtLeast("max_seq_len", opts.MaxSeqLen, 2), positiveInt("batch_tokens", opts.BatchTokens)); err != nil {
+		return err
 	}
 	kind, err := evalKind(opts.Mode, opts.Data[0])
 	if err != nil {
@@ -95,7 +103,10 @@ func runEval(ctx context.Context, opts EvalOptions, g *globalOptions, out io.Wri
 	if err != nil {
 		return err
 	}
-	res, err := train.Evaluate(ctx, m, ds, enc, opts.BatchTokens)
+	res, err := train.EvaluateProgress(ctx, m, ds, enc, opts.BatchTokens, evalProgress(opts.progress, time.Now))
+	if opts.progress != nil && isTerminal(opts.progress) {
+		fmt.Fprint(opts.progress, "\r\033[K") // clear the bar's line
+	}
 	if errors.Is(err, train.ErrNoTargets) {
 		return fmt.Errorf("eval: %v has no target positions", opts.Data)
 	}
@@ -135,4 +146,27 @@ func evalKind(mode, path string) (data.Kind, error) {
 		return 0, fmt.Errorf("%w: --mode %q: want auto, pretrain or sft", errUsage, mode)
 	}
 	return k, nil
+}
+
+// evalProgress returns Evaluate's progress hook writing to w: a bar
+// redrawn in place on a terminal, else a line at most every 10 seconds;
+// nil for a nil w.
+func evalProgress(w io.Writer, now func() time.Time) func(done, total int) {
+	if w == nil {
+		return nil
+	}
+	if isTerminal(w) {
+		return func(done, total int) {
+			const width = 24
+			n := width * done / max(1, total)
+			fmt.Fprintf(w, "\reval [%s%s] %d/%d samples", strings.Repeat("=", n), strings.Repeat(" ", width-n), done, total)
+		}
+	}
+	last := now()
+	return func(done, total int) {
+		if t := now(); t.Sub(last) >= 10*time.Second && done < total {
+			fmt.Fprintf(w, "eval: %d/%d samples scored\n", done, total)
+			last = t
+		}
+	}
 }

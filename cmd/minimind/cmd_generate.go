@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/minimind-go/minimind/chat"
@@ -55,13 +53,7 @@ func (o *InferenceFlags) load(g *globalOptions) (*model.Model, *tokenizer.Tokeni
 	if o.Model == "" {
 		return nil, nil, nil, fmt.Errorf("%w: --model is required", errUsage)
 	}
-	tokPath := o.Tokenizer
-	if tokPath == "" {
-		if st, err := os.Stat(filepath.Join(o.Model, "tokenizer.json")); err == nil && !st.IsDir() {
-			tokPath = o.Model
-		}
-	}
-	tok, err := loadTokenizer(tokPath)
+	tok, tokSource, err := modelTokenizer(o.Tokenizer, o.Model)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -80,8 +72,8 @@ func (o *InferenceFlags) load(g *globalOptions) (*model.Model, *tokenizer.Tokeni
 		// the file has.
 		p.Config.SetInferenceRopeScaling(true)
 	}
-	if tok.VocabSize() > p.Config.VocabSize {
-		return nil, nil, nil, fmt.Errorf("%w: the tokenizer has %d tokens but the model's vocabulary only %d", errUsage, tok.VocabSize(), p.Config.VocabSize)
+	if err := checkVocab(tok, tokSource, o.Tokenizer != "", p.Config.VocabSize, o.Model); err != nil {
+		return nil, nil, nil, err
 	}
 	be, closeFn, err := selectDevice(g, o.Device, "auto")
 	if err != nil {

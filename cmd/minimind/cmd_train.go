@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,11 +49,34 @@ type TrainOptions struct {
 	WandbProject string // "" is the stage's default (wandbProject)
 	Dashboard    string
 
+	// Held-out evaluation during training (train.Config.Eval).
+	EvalData     []string
+	EvalInterval int
+
 	// Seed main.py aliases for --data_path by mode.
 	pretrainData, sftData string
 	// flags are the command's flag values, logged as text in the event
 	// file; set by the command (flagValues).
 	flags map[string]string
+	// explicit are the architecture flags given on the command line
+	// (train.Config.Explicit); set by the command (explicitArch).
+	explicit []string
+}
+
+// archFlags are the architecture flags that --init or --resume files
+// decide unless given.
+var archFlags = []string{"hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+	"intermediate_size", "vocab_size", "max_position_embeddings", "use_moe"}
+
+// explicitArch returns the architecture flags set on the command line.
+func explicitArch(f *pflag.FlagSet) []string {
+	var out []string
+	for _, n := range archFlags {
+		if f.Changed(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // wandbProject is the seed's --wandb_project default of each stage.
@@ -100,13 +125,18 @@ func (o *TrainOptions) AddFlags(f *pflag.FlagSet, mode string) {
 	f.BoolVar(&o.UseWandb, "use_wandb", false, "write TensorBoard event files and print the 'wandb sync --sync-tensorboard' command that uploads them (online logging is not built in)")
 	f.StringVar(&o.WandbProject, "wandb_project", wandbProject(mode), "W&B project named in the printed 'wandb sync' command")
 	f.StringVar(&o.Dashboard, "dashboard", "", "serve a live page of the run (loss, lr, grad norm, tokens/s) on `HOST:PORT`, e.g. 127.0.0.1:6006, while it trains")
+	f.StringSliceVar(&o.EvalData, "eval_data", nil, "held-out `FILE` (.jsonl/.jsonl.gz of the stage's kind) scored every --eval_interval steps and at the end: printed, in metrics.jsonl (eval_loss), on loss.png and in TensorBoard")
+	f.IntVar(&o.EvalInterval, "eval_interval", 100, "optimizer steps between evaluations of --eval_data")
 	o.Model.AddFlags(f)
 	o.Device.AddFlags(f)
 }
 
 const trainExamples = `
 Files written to --out_dir:
-  pretrain_{hidden}[_moe].pth / full_sft_{hidden}[_moe].pth   fp16 state dict (torch.load reads it)
+  pretrain_{hidden}[_moe].pth / full_sft_{hidden}[_moe].pth   fp16 state dict (torch.load reads it);
+                           {hidden} is the trained model's (--init's or the resume state's when given)
+  tokenizer.json, tokenizer_config.json   the tokenizer and chat template trained with
+                           (eval, generate, chat and serve of a .pth look next to it first)
   ..._resume.safetensors   fp32 weights, AdamW moments, step and data position (--resume)
   metrics.jsonl            one JSON object per optimizer step
   loss.png                 the loss curve, redrawn at every save
@@ -166,6 +196,7 @@ func newTrainModeCommand(g *globalOptions, mode, short, long string) *cobra.Comm
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Mode = mode
 			opts.flags = flagValues(cmd.Flags())
+			opts.explicit = explicitArch(cmd.Flags())
 			return runTrain(cmd.Context(), opts, g, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -211,6 +242,7 @@ Examples:
 				}
 			}
 			opts.flags = flagValues(f)
+			opts.explicit = explicitArch(f)
 			return runTrain(cmd.Context(), opts, g, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -277,8 +309,12 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 		return nil, fmt.Errorf("%w: --data_path is required", errUsage)
 	}
 	o := opts.Train
-	if o.BatchSize <= 0 || o.Epochs <= 0 || o.MaxSeqLen < 2 || o.Accumulation <= 0 || !(o.LearningRate >= 0) || o.SkipNonfinite < 0 {
-		return nil, fmt.Errorf("%w: --batch_size, --epochs, --accumulation_steps must be positive, --max_seq_len at least 2, --learning_rate and --skip_nonfinite not negative", errUsage)
+	if err := firstError(positiveInt("batch_size", o.BatchSize), positiveInt("epochs", o.Epochs),
+		intAtLeast("max_seq_len", o.MaxSeqLen, 2), positiveInt("accumulation_steps", o.Accumulation),
+		nonNegativeFloat("learning_rate", o.LearningRate), intAtLeast("warmup_iters", o.WarmupIters, 0),
+		nonNegativeFloat("grad_clip", o.GradClip), intAtLeast("skip_nonfinite", o.SkipNonfinite, 0),
+		intAtLeast("save_interval", o.SaveInterval, 0), intAtLeast("log_interval", o.LogInterval, 0)); err != nil {
+		return nil, err
 	}
 	dt, err := parseDType(opts.SaveDType)
 	if err != nil {
@@ -329,12 +365,18 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 		}
 	}
 
-	tok, err := loadTokenizer(opts.Tokenizer)
+	// The tokenizer of the weights the run starts from: saved with --init,
+	// or with the pretrain checkpoint or resume state in --out_dir.
+	from := opts.Init
+	if from == "" && (opts.Resume || opts.Mode == train.StageSFT) {
+		from = opts.OutDir
+	}
+	tok, tokSource, err := modelTokenizer(opts.Tokenizer, from)
 	if err != nil {
 		return nil, err
 	}
-	if tok.VocabSize() != cfg.VocabSize {
-		return nil, fmt.Errorf("%w: the tokenizer has %d tokens but --vocab_size is %d", errUsage, tok.VocabSize(), cfg.VocabSize)
+	if !slices.Contains(opts.explicit, "vocab_size") {
+		cfg.VocabSize = tok.VocabSize() // a new model's; train.Run checks a loaded one's
 	}
 	ds, err := openDataset(ctx, opts.DataPath, kind, tok, o.MaxSeqLen, o.Seed, opts.SkipBadLines, errOut)
 	if err != nil {
@@ -342,6 +384,25 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 	}
 	if ds.Len() == 0 {
 		return nil, fmt.Errorf("%s: no training examples", strings.Join(opts.DataPath, ","))
+	}
+	var evalSet *train.EvalSet
+	if len(opts.EvalData) > 0 {
+		if opts.EvalInterval < 1 {
+			return nil, fmt.Errorf("%w: --eval_interval %d: want at least 1", errUsage, opts.EvalInterval)
+		}
+		// No augmentation: every evaluation scores the same samples.
+		enc, err := data.NewEncoder(tok, data.EncodeOptions{MaxSeqLen: ds.MaxSeqLen()})
+		if err != nil {
+			return nil, err
+		}
+		eds, err := data.LoadJSONL(ctx, opts.EvalData, kind, enc, data.ReadOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("--eval_data: %w", err)
+		}
+		if eds.Len() == 0 {
+			return nil, fmt.Errorf("--eval_data %s: no examples", strings.Join(opts.EvalData, ","))
+		}
+		evalSet = &train.EvalSet{Data: eds, Enc: enc, Interval: opts.EvalInterval, BatchTokens: 8192}
 	}
 	be, closeBackend, err := selectDevice(g, opts.Device, "auto")
 	if err != nil {
@@ -351,23 +412,51 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 
 	rc := train.Config{
 		Stage: opts.Mode, Model: cfg, Options: o, Data: ds, Backend: be, Comm: comm, Workers: workerCount(g.threads),
+		Explicit: opts.explicit, Tokenizer: tok, Eval: evalSet,
 		OutDir: opts.OutDir, Init: opts.Init, Resume: opts.Resume, AllowChangedSchedule: opts.AllowChangedSchedule, SaveDType: string(dt),
 		PlotTitle: func(c *model.Config) string { return fmt.Sprintf("MiniMind-Go %s — %s", opts.Mode, describeModel(c)) },
 	}
 	paths := rc.Paths()
 	var bar *progressbar.ProgressBar
+	moe := false // dense runs have no aux loss to print
+	// Progress inside a long step, and Ctrl-C acknowledged at once (rank 0).
+	tty := isTerminal(errOut)
+	watch := newStepWatch(errOut, 30*time.Second)
+	if rank0 {
+		go watch.run(250 * time.Millisecond)
+		defer watch.close()
+		go func() {
+			select {
+			case <-ctx.Done():
+				watch.interrupted()
+			case <-watch.stop:
+			}
+		}()
+		rc.OnMicro = func(m train.Micro) { watch.micro(m, time.Now()) }
+		if !g.quiet && tty {
+			rc.OnEval = func(done, total int) {
+				watch.mu.Lock()
+				defer watch.mu.Unlock()
+				if watch.bar != nil {
+					watch.bar.Describe(fmt.Sprintf("evaluating --eval_data: %d/%d samples", done, total))
+				}
+			}
+		}
+	}
 	first := 0 // the first step of this process, for the eta
 	eventsWarned := false
 	rc.OnLog = func(msg string) { fmt.Fprintln(out, msg) }
 	rc.OnStart = func(s train.Start) {
 		// Report the resolved run (nanoGPT prints its config the same way).
-		fmt.Fprintf(out, "%s: %s, %s parameters, from %s\n", opts.Mode, describeModel(&s.Model), humanCount(s.Params), s.Source)
+		paths = rc.PathsFor(&s.Model)
+		fmt.Fprintf(out, "%s: %s, %s parameters, from %s; tokenizer: %s (%d tokens)\n",
+			opts.Mode, describeModel(&s.Model), humanCount(s.Params), s.Source, tokSource, tok.VocabSize())
 		fmt.Fprintf(out, "data: %d examples of %d tokens from %s; %d epochs × %d steps = %d optimizer steps\n",
 			ds.Len(), ds.MaxSeqLen()-1, strings.Join(opts.DataPath, ","), o.Epochs, s.StepsPerEpoch, s.TotalSteps)
 		fmt.Fprintf(out, "batch: %d × %d accumulation × %d ranks = %d sequences per step; lr %g (warmup %d, cosine to %g); %s\n",
 			o.BatchSize, o.Accumulation, comm.Size(), o.BatchSize*o.Accumulation*comm.Size(),
 			o.LearningRate, o.WarmupIters, o.LearningRate/10, be.Name())
-		first = s.Step
+		first, moe = s.Step, s.Model.UseMoE
 		if events != nil {
 			now := time.Now()
 			if s.Step > 0 { // resumed: steps from here on replace the interrupted process's
@@ -381,7 +470,7 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 				fmt.Fprintf(errOut, "warning: %v (no more event files this run)\n", err)
 			}
 		}
-		if !g.quiet {
+		if !g.quiet && tty {
 			bar = progressbar.NewOptions(s.TotalSteps,
 				progressbar.OptionSetWriter(errOut),
 				progressbar.OptionSetWidth(24),
@@ -391,8 +480,10 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 				progressbar.OptionClearOnFinish())
 			_ = bar.Set(s.Step)
 		}
+		watch.setBar(bar)
 	}
 	rc.OnStep = func(s train.Step) {
+		watch.stepDone()
 		if bar != nil {
 			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f lr %.2e %.0f tok/s", s.Epoch+1, o.Epochs, s.Loss, s.LR, s.TokensPerS))
 			_ = bar.Set(s.Step)
@@ -407,6 +498,9 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 		logStep := s.Step == 1 || s.Step%max(1, o.LogInterval) == 0 || s.Step == s.Total
 		if events != nil {
 			events.AddStep(s, time.Now())
+			if s.EvalLoss != 0 {
+				events.AddEvalLoss(s.Step, time.Now(), s.EvalLoss)
+			}
 			if logStep {
 				if err := events.Flush(); err != nil && !eventsWarned {
 					eventsWarned = true
@@ -419,8 +513,18 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 				_ = bar.Clear()
 			}
 			eta := time.Duration(float64(s.Total-s.Step) * s.ElapsedS / float64(max(1, s.Step-first)) * float64(time.Second)).Round(time.Second)
-			fmt.Fprintf(out, "epoch %d/%d step %d/%d loss %.4f (ce %.4f aux %.4f) lr %.3e grad_norm %.3f %.0f tok/s eta %s\n",
-				s.Epoch+1, o.Epochs, s.Step, s.Total, s.Loss, s.CE, s.Aux, s.LR, s.GradNorm, s.TokensPerS, eta)
+			parts := ""
+			if moe {
+				parts = fmt.Sprintf(" (ce %.4f aux %.4f)", s.CE, s.Aux)
+			}
+			fmt.Fprintf(out, "epoch %d/%d step %d/%d loss %.4f%s lr %.3e grad_norm %.3f %.0f tok/s eta %s\n",
+				s.Epoch+1, o.Epochs, s.Step, s.Total, s.Loss, parts, s.LR, s.GradNorm, s.TokensPerS, eta)
+		}
+		if s.EvalLoss != 0 {
+			if bar != nil {
+				_ = bar.Clear()
+			}
+			fmt.Fprintf(out, "eval step %d/%d: loss %.4f ppl %.2f on %s\n", s.Step, s.Total, s.EvalLoss, math.Exp(s.EvalLoss), strings.Join(opts.EvalData, ","))
 		}
 	}
 	rc.OnSave = func(s train.Save) {
@@ -432,7 +536,7 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 		}
 	}
 	res, err := train.Run(ctx, rc)
-	if errors.Is(err, train.ErrMaxSeqLen) || errors.Is(err, train.ErrChangedSchedule) {
+	if errors.Is(err, train.ErrMaxSeqLen) || errors.Is(err, train.ErrChangedSchedule) || errors.Is(err, train.ErrArchitecture) || errors.Is(err, train.ErrMemory) {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if err != nil {

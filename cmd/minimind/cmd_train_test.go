@@ -72,6 +72,9 @@ func TestTrainFlagErrors(t *testing.T) {
 			want: "--max_seq_len 18 (17 positions per sample) exceeds max_position_embeddings 16"},
 		{name: "resume with another batch size", args: []string{"--resume", "--batch_size", "3"}, wantErr: train.ErrChangedSchedule,
 			want: "--batch_size 2 → 3 (saved → now)"},
+		{name: "negative learning rate", args: []string{"--learning_rate", "-1"}, wantErr: errUsage, want: "--learning_rate -1: must be a finite number >= 0"},
+		{name: "zero batch size", args: []string{"--batch_size", "0"}, wantErr: errUsage, want: "--batch_size 0: must be positive"},
+		{name: "negative warmup", args: []string{"--warmup_iters", "-5"}, wantErr: errUsage, want: "--warmup_iters -5"},
 		{name: "resume with more epochs, allowed", args: []string{"--resume", "--epochs", "2", "--allow_changed_schedule"},
 			want: "resume: continuing with a changed schedule (--allow_changed_schedule): --epochs 1 → 2 (saved → now); at step 4 the run's length goes from 3 to 6 steps"},
 	} {

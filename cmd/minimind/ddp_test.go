@@ -96,25 +96,88 @@ func TestDDPEquivalence(t *testing.T) {
 	bin := buildBinary(t, dir)
 	data := filepath.Join(dir, "d.jsonl")
 	writeLongTexts(t, data, 24)
+	out := ddpCompare(t, bin, mpi, data, filepath.Join(dir, "one"), filepath.Join(dir, "two"), 6)
+	if !strings.Contains(out, "2 ranks = 4 sequences per step") {
+		t.Errorf("effective batch not reported as 2×2:\n%s", out)
+	}
+}
 
-	one := exec.Command(bin, append([]string{"pretrain", "--data_path", data, "--batch_size", "4", "--out_dir", filepath.Join(dir, "one")}, tinyArgs...)...)
+// TestDDPEquivalenceUneven: when the data does not divide into global
+// batches, the last step's rows are split unevenly (2 and 1, or 1 and
+// none), and texts of different lengths give the ranks different numbers
+// of targets; 2 ranks must still match 1 process with the whole batch, the
+// last partial step included (it was halved: each rank's mean was averaged
+// as if both held a full share).
+func TestDDPEquivalenceUneven(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs mpirun")
+	}
+	mpi := mpirun(t)
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	for _, tc := range []struct {
+		name  string
+		n     int
+		extra []string
+		steps int
+	}{
+		{"21 rows, last step 1+0", 21, nil, 6},
+		{"23 rows, last step 2+1, accumulation 2", 23, []string{"--accumulation_steps", "2"}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sub := filepath.Join(dir, fmt.Sprint(tc.n))
+			if err := os.MkdirAll(sub, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			data := filepath.Join(sub, "d.jsonl")
+			writeMixedTexts(t, data, tc.n)
+			ddpCompare(t, bin, mpi, data, filepath.Join(sub, "one"), filepath.Join(sub, "two"), tc.steps, tc.extra...)
+		})
+	}
+}
+
+// writeMixedTexts writes n pretrain lines of very different lengths (2 to
+// 120 words), so samples hold different numbers of targets.
+func writeMixedTexts(t *testing.T, path string, n int) {
+	t.Helper()
+	words := strings.Fields("the quick brown fox jumps over the lazy dog while seven wizards quietly judge boxing matches")
+	var sb strings.Builder
+	for i := 0; i < n; i++ {
+		var line strings.Builder
+		for j := 0; j < 2+(i*37)%119; j++ {
+			line.WriteString(words[(i*5+j)%len(words)])
+			line.WriteByte(' ')
+		}
+		b, _ := json.Marshal(map[string]string{"text": line.String()})
+		sb.Write(b)
+		sb.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ddpCompare trains on data with 1 process × batch 4 into oneDir and 2 mpirun
+// ranks × batch 2 into twoDir, and checks both take steps steps with the
+// same losses and final weights. It returns the 2-rank output.
+func ddpCompare(t *testing.T, bin, mpi, data, oneDir, twoDir string, steps int, extra ...string) string {
+	t.Helper()
+	args := append(append([]string{}, tinyArgs...), extra...)
+	one := exec.Command(bin, append([]string{"pretrain", "--data_path", data, "--batch_size", "4", "--out_dir", oneDir}, args...)...)
 	if out, err := one.CombinedOutput(); err != nil {
 		t.Fatalf("1 rank: %v\n%s", err, out)
 	}
 	two := exec.Command(mpi, append([]string{"--oversubscribe", "--allow-run-as-root", "-np", "2", bin, "pretrain", "--ddp", "--data_path", data,
-		"--batch_size", "2", "--out_dir", filepath.Join(dir, "two")}, tinyArgs...)...)
+		"--batch_size", "2", "--out_dir", twoDir}, args...)...)
 	two.Env = append(os.Environ(), "OMPI_MCA_btl_vader_single_copy_mechanism=none")
 	out, err := two.CombinedOutput()
 	if err != nil {
 		t.Fatalf("2 ranks: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "2 ranks = 4 sequences per step") {
-		t.Errorf("effective batch not reported as 2×2:\n%s", out)
-	}
-	l1 := readLosses(t, filepath.Join(dir, "one", "metrics.jsonl"))
-	l2 := readLosses(t, filepath.Join(dir, "two", "metrics.jsonl"))
-	if len(l1) != 6 || len(l2) != len(l1) {
-		t.Fatalf("steps: %d (1 rank) vs %d (2 ranks), want 6", len(l1), len(l2))
+	l1 := readLosses(t, filepath.Join(oneDir, "metrics.jsonl"))
+	l2 := readLosses(t, filepath.Join(twoDir, "metrics.jsonl"))
+	if len(l1) != steps || len(l2) != len(l1) {
+		t.Fatalf("steps: %d (1 rank) vs %d (2 ranks), want %d", len(l1), len(l2), steps)
 	}
 	for i := range l1 {
 		if math.Abs(l1[i]-l2[i]) > 1e-5 {
@@ -123,11 +186,11 @@ func TestDDPEquivalence(t *testing.T) {
 	}
 	base := model.DefaultConfig()
 	base.NumAttentionHeads = 4
-	p1, err := checkpoint.Load(filepath.Join(dir, "one", "pretrain_32.pth"), base)
+	p1, err := checkpoint.Load(filepath.Join(oneDir, "pretrain_32.pth"), base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, err := checkpoint.Load(filepath.Join(dir, "two", "pretrain_32.pth"), base)
+	p2, err := checkpoint.Load(filepath.Join(twoDir, "pretrain_32.pth"), base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +202,7 @@ func TestDDPEquivalence(t *testing.T) {
 		t.Errorf("final weights differ by %g", maxd)
 	}
 	t.Logf("1 rank × 4 vs 2 ranks × 2: %d steps, losses within 1e-5, final weights max |diff| %.2g", len(l1), maxd)
+	return string(out)
 }
 
 // TestDDPRankDeath: when one rank dies, the run ends with an error instead
