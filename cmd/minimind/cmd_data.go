@@ -115,9 +115,10 @@ func runDataPrepare(ctx context.Context, opts DataPrepareOptions, g *globalOptio
 	var bar *progressbar.ProgressBar
 	if !g.quiet {
 		bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(stderr),
-			progressbar.OptionSetDescription("tokenizing"), progressbar.OptionShowBytes(true),
+			progressbar.OptionSetDescription("tokenizing"),
 			progressbar.OptionThrottle(200*time.Millisecond))
 	}
+	start := time.Now()
 	firstBad := ""
 	st, err := data.Prepare(ctx, enc, data.PrepareOptions{
 		Paths: opts.DataPath, Out: opts.Out, Kind: kind,
@@ -132,6 +133,7 @@ func runDataPrepare(ctx context.Context, opts DataPrepareOptions, g *globalOptio
 		},
 		OnProgress: func(p data.PrepareProgress) {
 			if bar != nil {
+				bar.Describe("tokenizing " + progressText(p.Bytes, time.Since(start)))
 				_ = bar.Set64(p.Bytes)
 			}
 		},
@@ -181,4 +183,15 @@ func runDataInfo(_ context.Context, path string, _ *globalOptions, out io.Writer
 	fmt.Fprintf(out, "%s: %s, %d examples, %d tokens, vocab %d (%d-byte ids), max_seq_len %d, seed %d, system_prompt_prob %g, drop_empty_think_prob %g\n",
 		path, h.Kind, h.Examples, h.Tokens, h.VocabSize, h.IDWidth, h.MaxSeqLen, h.Seed, h.SystemPromptProb, h.DropEmptyThinkProb)
 	return nil
+}
+
+// progressText is data prepare's progress: MB read, and the rate once a
+// second has passed. The first reports come from read-ahead buffers filled
+// in microseconds, so a rate over them reads hundreds of GB/s.
+func progressText(bytes int64, elapsed time.Duration) string {
+	mb := float64(bytes) / 1e6
+	if elapsed < time.Second {
+		return fmt.Sprintf("%.1f MB", mb)
+	}
+	return fmt.Sprintf("%.1f MB, %.1f MB/s", mb, mb/elapsed.Seconds())
 }

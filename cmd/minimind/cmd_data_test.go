@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -116,5 +117,23 @@ func TestRunDataPrepareMiniMind3(t *testing.T) {
 	}
 	if s := info.String(); !strings.Contains(s, "sft, 1 examples") || !strings.Contains(s, "drop_empty_think_prob 0.8") {
 		t.Errorf("info = %q", s)
+	}
+}
+
+// TestProgressText: no rate before a second has passed (the first reports
+// come from read-ahead buffers: 208 GB/s was shown), then MB/s.
+func TestProgressText(t *testing.T) {
+	for _, c := range []struct {
+		bytes   int64
+		elapsed time.Duration
+		want    string
+	}{
+		{208_000_000, time.Millisecond, "208.0 MB"},
+		{0, 0, "0.0 MB"},
+		{50_000_000, 2 * time.Second, "50.0 MB, 25.0 MB/s"},
+	} {
+		if got := progressText(c.bytes, c.elapsed); got != c.want {
+			t.Errorf("progressText(%d, %v) = %q, want %q", c.bytes, c.elapsed, got, c.want)
+		}
 	}
 }
