@@ -3,10 +3,16 @@ package data
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/minimind-go/minimind/jsonl"
 )
+
+// ErrNoRecords is wrapped when a JSONL file holds no record at all (it is
+// empty or blank).
+var ErrNoRecords = errors.New("no records: the file is empty or holds only blank lines")
 
 // DetectKind returns the kind of a JSONL file (.jsonl or .jsonl.gz) from
 // the keys of its first record: "text" is pretrain, "conversations" SFT,
@@ -19,6 +25,9 @@ func DetectKind(path string) (Kind, error) {
 	}
 	defer r.Close()
 	line, err := r.Next()
+	if errors.Is(err, io.EOF) {
+		return 0, fmt.Errorf("%s: %w", path, ErrNoRecords)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", path, err)
 	}

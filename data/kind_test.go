@@ -1,6 +1,7 @@
 package data_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -35,5 +36,19 @@ func TestDetectKind(t *testing.T) {
 				t.Errorf("DetectKind = %v, %v; want %v", got, err, c.want)
 			}
 		})
+	}
+}
+
+// TestDetectKindEmpty: an empty or blank file is ErrNoRecords, not a bare
+// EOF.
+func TestDetectKindEmpty(t *testing.T) {
+	for name, body := range map[string]string{"empty": "", "blank": "\n \n\n"} {
+		p := filepath.Join(t.TempDir(), name+".jsonl")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := data.DetectKind(p); !errors.Is(err, data.ErrNoRecords) {
+			t.Errorf("%s: DetectKind = %v, want ErrNoRecords", name, err)
+		}
 	}
 }

@@ -108,7 +108,7 @@ func runEval(ctx context.Context, opts EvalOptions, g *globalOptions, out io.Wri
 		fmt.Fprint(opts.progress, "\r\033[K") // clear the bar's line
 	}
 	if errors.Is(err, train.ErrNoTargets) {
-		return fmt.Errorf("eval: %v has no target positions", opts.Data)
+		return fmt.Errorf("eval: %s has no target positions (no records, or none with a token to predict)", strings.Join(opts.Data, ", "))
 	}
 	if err != nil {
 		return err
@@ -133,6 +133,9 @@ func runEval(ctx context.Context, opts EvalOptions, g *globalOptions, out io.Wri
 func evalKind(mode, path string) (data.Kind, error) {
 	if mode == "auto" {
 		k, err := data.DetectKind(path)
+		if errors.Is(err, data.ErrNoRecords) {
+			return 0, err
+		}
 		if err != nil {
 			return 0, fmt.Errorf("%w; pass --mode", err)
 		}
