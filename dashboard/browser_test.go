@@ -68,7 +68,7 @@ func TestBrowserPage(t *testing.T) {
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute) // a hang guard: chromium starts slowly on a busy host
 	defer cancelT()
 
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 1000), chromedp.Navigate(ts.URL+"/")); err != nil {

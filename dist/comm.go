@@ -68,9 +68,12 @@ const DefaultTimeout = 5 * time.Minute
 type Options struct {
 	// Backend is BackendAuto when empty.
 	Backend Backend
-	// Timeout bounds each collective and the start-up rendezvous;
-	// DefaultTimeout when zero.
+	// Timeout bounds each collective; DefaultTimeout when zero.
 	Timeout time.Duration
+	// StartupTimeout bounds the start-up (MPI_Init and the torchrun-style
+	// rendezvous), which on a busy host can take much longer than a
+	// collective; Timeout when zero.
+	StartupTimeout time.Duration
 	// LibPath is libmpi's path; empty tries libmpi.so.40 through the
 	// dynamic loader, then Debian's and common install locations.
 	LibPath string
@@ -87,6 +90,13 @@ func (o Options) timeout() time.Duration {
 		return o.Timeout
 	}
 	return DefaultTimeout
+}
+
+func (o Options) startupTimeout() time.Duration {
+	if o.StartupTimeout > 0 {
+		return o.StartupTimeout
+	}
+	return o.timeout()
 }
 
 func (o Options) abortCode() int {

@@ -49,7 +49,7 @@
 // # Errors
 //
 // Every blocking call waits at most Options.Timeout (DefaultTimeout, 5
-// minutes) or until ctx ends. A call that gives up returns an error
+// minutes; Options.StartupTimeout for Init) or until ctx ends. A call that gives up returns an error
 // wrapping ErrTimeout (or ctx.Err()) that names the operation and rank, and
 // the Comm is then failed: later calls return ErrFailed, and Close calls
 // MPI_Abort, which ends the job with Options.AbortCode. So a dead rank can

@@ -83,7 +83,7 @@ func newMPIOwner(opts Options) (*mpiComm, error) {
 	}
 	c := &mpiComm{
 		lib:       lib,
-		timeout:   opts.timeout(),
+		timeout:   opts.startupTimeout(), // until the constructor sets the collectives' timeout
 		abortCode: opts.abortCode(),
 		reqs:      make(chan mpiRequest),
 	}
@@ -116,6 +116,7 @@ func newMPIWorld(ctx context.Context, opts Options) (Comm, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.timeout = opts.timeout()
 	return c, nil
 }
 

@@ -58,7 +58,7 @@ type rendezvousReply struct {
 const pmixServerURIEnv = "OMPI_MCA_pmix_server_uri"
 
 func newMPITorchrun(ctx context.Context, opts Options, l Launcher) (Comm, error) {
-	ctx, cancel := context.WithTimeout(ctx, opts.timeout())
+	ctx, cancel := context.WithTimeout(ctx, opts.startupTimeout())
 	defer cancel()
 	var c *mpiComm
 	var err error
@@ -71,6 +71,7 @@ func newMPITorchrun(ctx context.Context, opts Options, l Launcher) (Comm, error)
 		return nil, fmt.Errorf("dist: torchrun-style start (RANK=%d WORLD_SIZE=%d MASTER_ADDR=%s port %d): %w",
 			l.Rank, l.Size, l.MasterAddr, l.RendezvousPort, err)
 	}
+	c.timeout = opts.timeout()
 	return c, nil
 }
 

@@ -138,8 +138,8 @@ func TestStalledBodyDisconnected(t *testing.T) {
 	}
 	defer c.Close()
 	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"messages\":")
-	if !closedWithin(t, c, 5*time.Second) {
-		t.Fatal("a connection stalled mid-body is still open 5s after a 300ms read timeout")
+	if !closedWithin(t, c, time.Minute) {
+		t.Fatal("a connection stalled mid-body is still open a minute after a 300ms read timeout")
 	}
 }
 
@@ -157,8 +157,8 @@ func TestIdleConnectionClosed(t *testing.T) {
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("GET /health: %v %v", res, err)
 	}
-	if !closedWithin(t, c, 5*time.Second) {
-		t.Fatal("an idle keep-alive connection is still open 5s after a 300ms idle timeout")
+	if !closedWithin(t, c, time.Minute) {
+		t.Fatal("an idle keep-alive connection is still open a minute after a 300ms idle timeout")
 	}
 }
 
@@ -223,7 +223,7 @@ func TestConnectionCap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("the waiting connection was not served after one closed")
 	}
 }

@@ -579,7 +579,7 @@ func TestReadBomb(t *testing.T) {
 			_, err := ReadStateDictFrom(bytes.NewReader(data), int64(len(data)))
 			// A hang guard far above the milliseconds this takes (it took
 			// 17 s and 765 MB at depth 24 before).
-			if d := time.Since(start); d > 10*time.Second {
+			if d := time.Since(start); d > time.Minute {
 				t.Errorf("took %v", d)
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -225,7 +225,7 @@ func TestDDPRankDeath(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Wait until training runs, then kill rank 1.
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute) // a hang guard: MPI start-up is slow on a busy host
 	for !strings.Contains(buf.String(), "step 3/") {
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()

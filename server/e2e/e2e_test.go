@@ -97,7 +97,7 @@ func TestOpenAIClient(t *testing.T) {
 	}
 	ts := startServer(t, apiKey, 128)
 	tools := startToolServer(t, apiKey)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a hang guard: node starts slowly on a busy host
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "--test", "openai.test.mjs")
 	cmd.Env = append(os.Environ(), "MINIMIND_BASE_URL="+ts.URL+"/v1", "MINIMIND_API_KEY="+apiKey, "MINIMIND_TOOLS_BASE_URL="+tools.URL+"/v1")
@@ -204,7 +204,7 @@ func browser(t *testing.T) context.Context {
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute) // a hang guard: chromium starts slowly on a busy host
 	t.Cleanup(func() {
 		cancelT()
 		cancel()

@@ -7,7 +7,7 @@
 //	mpirun --oversubscribe -np 2 rankprog -mode bench -n 27400000
 //	mpirun --oversubscribe -np 2 rankprog -mode die     # rank 1 exits mid-run
 //	mpirun --oversubscribe -np 2 rankprog -mode kill    # rank 1 is SIGKILLed mid-run
-//	mpirun --oversubscribe -np 2 rankprog -mode hang -timeout 2s
+//	mpirun --oversubscribe -np 2 rankprog -mode hang -timeout 2s -startup_timeout 2m
 package main
 
 import (
@@ -30,10 +30,13 @@ func main() {
 	n := flag.Int("n", 27_400_000, "floats per all-reduce in bench mode")
 	iters := flag.Int("iters", 5, "timed all-reduces in bench mode")
 	timeout := flag.Duration("timeout", 0, "collective timeout (0: dist.DefaultTimeout)")
+	// Apart from -timeout, so that a short collective timeout does not also
+	// cut MPI start-up short on a busy host.
+	startup := flag.Duration("startup_timeout", 0, "start-up timeout (0: the collective timeout)")
 	flag.Parse()
 
 	ctx := context.Background()
-	comm, err := dist.Init(ctx, dist.Options{Backend: dist.BackendMPI, Timeout: *timeout, AbortCode: 7})
+	comm, err := dist.Init(ctx, dist.Options{Backend: dist.BackendMPI, Timeout: *timeout, StartupTimeout: *startup, AbortCode: 7})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "init: %v\n", err)
 		os.Exit(2)
