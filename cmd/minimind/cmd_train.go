@@ -443,7 +443,7 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 			}
 		}
 	}
-	first := 0 // the first step of this process, for the eta
+	var eta etaClock
 	eventsWarned := false
 	rc.OnLog = func(msg string) { fmt.Fprintln(out, msg) }
 	rc.OnStart = func(s train.Start) {
@@ -456,7 +456,7 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 		fmt.Fprintf(out, "batch: %d × %d accumulation × %d ranks = %d sequences per step; lr %g (warmup %d, cosine to %g); %s\n",
 			o.BatchSize, o.Accumulation, comm.Size(), o.BatchSize*o.Accumulation*comm.Size(),
 			o.LearningRate, o.WarmupIters, o.LearningRate/10, be.Name())
-		first, moe = s.Step, s.Model.UseMoE
+		moe = s.Model.UseMoE
 		if events != nil {
 			now := time.Now()
 			if s.Step > 0 { // resumed: steps from here on replace the interrupted process's
@@ -508,17 +508,17 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 				}
 			}
 		}
+		etaText := eta.observe(s.Step, s.Total, time.Now())
 		if logStep {
 			if bar != nil {
 				_ = bar.Clear()
 			}
-			eta := time.Duration(float64(s.Total-s.Step) * s.ElapsedS / float64(max(1, s.Step-first)) * float64(time.Second)).Round(time.Second)
 			parts := ""
 			if moe {
 				parts = fmt.Sprintf(" (ce %.4f aux %.4f)", s.CE, s.Aux)
 			}
 			fmt.Fprintf(out, "epoch %d/%d step %d/%d loss %.4f%s lr %.3e grad_norm %.3f %.0f tok/s eta %s\n",
-				s.Epoch+1, o.Epochs, s.Step, s.Total, s.Loss, parts, s.LR, s.GradNorm, s.TokensPerS, eta)
+				s.Epoch+1, o.Epochs, s.Step, s.Total, s.Loss, parts, s.LR, s.GradNorm, s.TokensPerS, etaText)
 		}
 		if s.EvalLoss != 0 {
 			if bar != nil {
@@ -598,4 +598,25 @@ func workerCount(threads int) int {
 		return threads
 	}
 	return runtime.GOMAXPROCS(0)
+}
+
+// etaClock estimates the time left from the steps this process has run
+// since the end of its first one: the first step (warm-up, page faults)
+// and a resumed run's earlier time would skew it, and a figure from one
+// step is a guess, so it prints "…" until there are two.
+type etaClock struct {
+	t0 time.Time // end of this process's first step
+	n0 int       // its step number
+}
+
+func (e *etaClock) observe(step, total int, now time.Time) string {
+	if e.n0 == 0 {
+		e.t0, e.n0 = now, step
+		return "…"
+	}
+	if step <= e.n0 {
+		return "…"
+	}
+	per := now.Sub(e.t0) / time.Duration(step-e.n0)
+	return (time.Duration(total-step) * per).Round(time.Second).String()
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minimind-go/minimind/checkpoint"
 	"github.com/minimind-go/minimind/checkpoint/safetensors"
@@ -125,5 +126,22 @@ func TestEvalNonfinite(t *testing.T) {
 	}
 	if code := exitCode(err); code != exitNonFinite {
 		t.Errorf("exit status %d, want %d", code, exitNonFinite)
+	}
+}
+
+// TestETAClock: no estimate from the first step of a process; then the
+// steps since it, so a slow first step or a resumed run's hours do not
+// skew it.
+func TestETAClock(t *testing.T) {
+	var e etaClock
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if got := e.observe(1001, 2000, t0); got != "…" { // resumed at 1000; the first step of this process
+		t.Errorf("first step: %q", got)
+	}
+	if got := e.observe(1011, 2000, t0.Add(20*time.Second)); got != "32m58s" { // 2 s a step, 989 left
+		t.Errorf("after 10 steps: %q, want 32m58s", got)
+	}
+	if got := e.observe(2000, 2000, t0.Add(time.Hour)); got != "0s" {
+		t.Errorf("last step: %q", got)
 	}
 }
