@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/minimind-go/minimind/chat"
@@ -302,4 +303,54 @@ func fillSeqs(kind Kind, rule spanRule, seqs [][]int32, maxLen int, dst *Sample)
 		dst.Rejected = new(Sample)
 	}
 	return fillSample(kind, rule, seqs[1], maxLen, dst.Rejected)
+}
+
+// thinkTags are the strings whose tokens 2510's train_reason.py weighs in
+// the loss.
+var thinkTags = [...]string{"<think>", "</think>", "<answer>", "</answer>"}
+
+// ThinkTagIDs returns the token ids 2510's train_reason.py weighs: those of
+// tokenizer(tag).input_ids for <think>, </think>, <answer> and </answer>,
+// sorted and without repeats. MiniMind2 spells each tag with several BPE
+// pieces ("<", "think", ">", ...), and upstream matches ids, not tags
+// (torch.isin over the concatenated lists), so every target that is one of
+// those pieces is weighted, inside a tag or not; minimind-3's <think> and
+// </think> are single tokens.
+func ThinkTagIDs(tok *tokenizer.Tokenizer) []int32 {
+	var ids []int32
+	for _, s := range thinkTags {
+		ids = append(ids, tok.Encode(s)...)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// WeightTargets returns ds with every target among ids weighted by weight:
+// where a sample's LossMask is non-zero and its Y is one of ids, LossMask
+// becomes weight (2510's train_reason.py loss_mask[sp_ids] = 10). Other
+// targets keep 1 and non-targets 0, so the unweighted count of targets is
+// the number of non-zero entries (what upstream divides by; see
+// train.Options.ThinkWeight). A DPO sample's rejected side is left as is.
+func WeightTargets(ds Dataset, ids []int32, weight float32) Dataset {
+	return &weightedDataset{Dataset: ds, ids: slices.Clone(ids), weight: weight}
+}
+
+type weightedDataset struct {
+	Dataset
+	ids    []int32 // sorted
+	weight float32
+}
+
+func (w *weightedDataset) Sample(i int, dst *Sample) error {
+	if err := w.Dataset.Sample(i, dst); err != nil {
+		return err
+	}
+	for j, y := range dst.Y {
+		if dst.LossMask[j] != 0 {
+			if _, ok := slices.BinarySearch(w.ids, y); ok {
+				dst.LossMask[j] = w.weight
+			}
+		}
+	}
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/minimind-go/minimind/data"
@@ -168,6 +167,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 			// One process takes the mean over the micro-batch's targets
 			// (the seed's loss), each micro-batch weighted 1/Accumulation.
 			w := 1.0
+			ws, n := maskSums(b) // weighted and unweighted target counts (reason.go)
 			if dist {
 				// Ranks may hold different numbers of rows and targets (a
 				// final partial batch, padding, SFT masks; a rank may hold
@@ -176,15 +176,16 @@ func (t *Trainer) Run(ctx context.Context) error {
 				// result is exactly one process's mean over the whole batch.
 				// (An MoE balance loss is each rank's own, weighted alike:
 				// being non-linear in the batch, it cannot match exactly.)
-				n := targetCount(b)
 				total, err := t.sumCount(ctx, n)
 				if err != nil {
 					return fmt.Errorf("step %d: target count all-reduce: %w", t.Step+1, err)
 				}
 				w = 0
 				if total > 0 {
-					w = float64(n) / float64(total)
+					w = ws / float64(total)
 				}
+			} else if n > 0 {
+				w = ws / float64(n) // exactly 1 unless the targets are weighted
 			}
 			if b.B == 0 { // a rank's empty share of a final partial batch
 				continue
@@ -302,18 +303,6 @@ func (t *Trainer) sumCount(ctx context.Context, n int) (int, error) {
 		return 0, err
 	}
 	return int(t.count[0])<<24 + int(t.count[1])<<12 + int(t.count[2]), nil
-}
-
-// targetCount is the number of positions of b in the loss: what the
-// model's mean divides by (the loss mask's sum over real targets).
-func targetCount(b *data.Batch) int {
-	var n float64
-	for i, y := range b.Y[:b.B*b.T] {
-		if y >= 0 {
-			n += float64(b.LossMask[i])
-		}
-	}
-	return int(math.Round(n))
 }
 
 // interrupt rewinds the loader to the last step boundary, saves, and

@@ -18,6 +18,11 @@ type Options struct {
 	Shuffle       bool        // --shuffle: a new order every epoch (false keeps file order)
 	SkipNonfinite int         // --skip_nonfinite: steps with a NaN/Inf loss or grad norm to skip (no update; the schedule moves on, as AMP's GradScaler) before one stops the run
 	AdamW         AdamWConfig // betas, eps, weight decay
+	// ThinkWeight is --think_weight: the loss weight of the targets that are
+	// tokens of <think>, </think>, <answer> or </answer> (2510's
+	// train_reason.py uses 10), the weighted sum divided by the unweighted
+	// count of targets. 1 (or 0, an older resume state's) weighs nothing.
+	ThinkWeight float64
 }
 
 // DefaultOptions are MiniMind-Go's pretraining defaults (SPEC decisions).
@@ -38,6 +43,7 @@ func DefaultOptions() Options {
 		// rather than burn compute (the last checkpoint is the good one).
 		SkipNonfinite: 0,
 		AdamW:         DefaultAdamW(),
+		ThinkWeight:   1,
 	}
 }
 

@@ -286,6 +286,9 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 				paths.Resume, strings.Join(changes, ", "), ErrChangedSchedule)
 		}
 	}
+	if cfg.Data, err = reasonData(&cfg, &params.Config); err != nil {
+		return nil, err
+	}
 	loader, err := data.NewLoader(cfg.Data, data.LoaderOptions{
 		BatchSize: o.BatchSize, Seed: o.Seed, Shuffle: o.Shuffle,
 		Rank: rank, World: world, Workers: cfg.Workers,
@@ -426,6 +429,9 @@ func scheduleChanges(saved, now Options) []string {
 	}
 	if saved.GradClip != now.GradClip {
 		add("grad_clip", saved.GradClip, now.GradClip)
+	}
+	if saved.thinkWeight() != now.thinkWeight() {
+		add("think_weight", saved.thinkWeight(), now.thinkWeight())
 	}
 	if saved.AdamW != now.AdamW {
 		add("adamw", fmt.Sprintf("%+v", saved.AdamW), fmt.Sprintf("%+v", now.AdamW))

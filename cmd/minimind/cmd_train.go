@@ -118,6 +118,7 @@ func (o *TrainOptions) AddFlags(f *pflag.FlagSet, mode string) {
 	f.BoolVar(&o.AllowChangedSchedule, "allow_changed_schedule", d.AllowChangedSchedule, "with --resume: accept changed --epochs, --batch_size, --accumulation_steps, --max_seq_len, --learning_rate, --warmup_iters or --grad_clip (the learning rate jumps; each change is printed)")
 	f.IntVar(&t.SkipNonfinite, "skip_nonfinite", d.Options.SkipNonfinite, "optimizer steps with a NaN/Inf loss or gradient norm to skip (no update) before stopping; 0 stops at the first")
 	f.BoolVar(&t.Shuffle, "shuffle", d.Options.Shuffle, "shuffle each epoch (from --seed); --shuffle=false keeps file order")
+	f.Float64Var(&t.ThinkWeight, "think_weight", d.Options.ThinkWeight, "sft: loss weight of the tokens of <think>, </think>, <answer>, </answer> (2510's train_reason.py: 10), normalised by the unweighted target count; 1 = off")
 	f.BoolVar(&o.SkipBadLines, "skip_bad_lines", false, "skip malformed JSONL lines (and count them) instead of stopping")
 	f.BoolVar(&o.DDP, "ddp", false, "data-parallel training across processes started by mpirun or torchrun-style env vars")
 	f.StringVar(&o.SaveDType, "save_dtype", d.SaveDType, "precision of the saved .pth weights: f16 (as MiniMind), bf16 or f32")
@@ -313,7 +314,8 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 		intAtLeast("max_seq_len", o.MaxSeqLen, 2), positiveInt("accumulation_steps", o.Accumulation),
 		nonNegativeFloat("learning_rate", o.LearningRate), intAtLeast("warmup_iters", o.WarmupIters, 0),
 		nonNegativeFloat("grad_clip", o.GradClip), intAtLeast("skip_nonfinite", o.SkipNonfinite, 0),
-		intAtLeast("save_interval", o.SaveInterval, 0), intAtLeast("log_interval", o.LogInterval, 0)); err != nil {
+		intAtLeast("save_interval", o.SaveInterval, 0), intAtLeast("log_interval", o.LogInterval, 0),
+		positiveFloat("think_weight", o.ThinkWeight)); err != nil {
 		return nil, err
 	}
 	dt, err := parseDType(opts.SaveDType)
