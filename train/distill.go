@@ -1,0 +1,116 @@
+package train
+
+import (
+	"fmt"
+	"math"
+)
+
+// Distill is the white-box distillation loss of upstream
+// trainer/train_distillation.py (d65ef2c), on the positions with a label:
+//
+//	loss = α·CE + (1−α)·T²·KL(softmax(teacher/T) ‖ softmax(student/T))
+//
+// with upstream's reductions: CE is the masked sum over (n + 1e-8) and the
+// KL is reduction='batchmean' over the n selected rows only, i.e. the sum
+// over rows and vocabulary of p_t·(log p_t − log q_s) divided by n. The
+// teacher's logits are cut to the student's vocabulary before its softmax.
+// An MoE student's balance loss is weighted by α in upstream (it is added
+// to the CE term); DistillStep does the same.
+type Distill struct {
+	Alpha       float64 // --alpha: weight of the CE term
+	Temperature float64 // --temperature: T of both softmaxes
+}
+
+// Validate reports an α outside [0,1] or a T that is not positive and
+// finite, naming the flag.
+func (d Distill) Validate() error {
+	if !(d.Alpha >= 0 && d.Alpha <= 1) {
+		return fmt.Errorf("--alpha %g: want a number in [0, 1]", d.Alpha)
+	}
+	if !(d.Temperature > 0) || math.IsInf(d.Temperature, 0) {
+		return fmt.Errorf("--temperature %g: want a finite number above 0", d.Temperature)
+	}
+	return nil
+}
+
+// DistillParts is one micro-batch's distillation loss and its parts.
+type DistillParts struct {
+	Loss float64 // α·CE + (1−α)·KL (without an MoE student's balance loss)
+	CE   float64 // masked mean cross-entropy against the labels
+	KL   float64 // T²·KL, batchmean over the selected rows
+	Rows int     // positions in the loss (target ≥ 0 and mask ≠ 0)
+}
+
+// Loss computes the distillation loss of student logits [N,V] against
+// teacher logits [N,VT] (VT ≥ V; each row is cut to its first V entries)
+// on the rows whose target is ≥ 0 and whose mask is not 0 (upstream's
+// labels != -100), and ADDS d(loss)/d(student) to dlogits [N,V]; other rows
+// get nothing. With no selected row everything is 0 (upstream's batchmean
+// would divide by zero and give NaN, while its gradient is 0).
+// Sums run in float64.
+func (d Distill) Loss(dlogits, student, teacher []float32, targets []int32, mask []float32, V, VT int) DistillParts {
+	N := len(targets)
+	if V <= 0 || VT < V || len(student) < N*V || len(dlogits) < N*V || len(teacher) < N*VT || len(mask) < N {
+		// Shapes are the caller's bug, as in the kernels.
+		panic(fmt.Sprintf("train: distill loss: N %d V %d VT %d with %d student, %d teacher, %d dlogits, %d mask entries",
+			N, V, VT, len(student), len(teacher), len(dlogits), len(mask)))
+	}
+	n := 0
+	for i, y := range targets {
+		if y >= 0 && mask[i] != 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return DistillParts{}
+	}
+	T, a := d.Temperature, d.Alpha
+	// d/ds of α·CE_i/(n+1e-8) is α/(n+1e-8)·(softmax(s) − onehot(y)); of
+	// (1−α)·T²/n·Σ p_t(log p_t − log softmax(s/T)) it is (1−α)·T/n·(softmax(s/T) − p_t).
+	wce := a / (float64(n) + 1e-8)
+	wkl := (1 - a) * T / float64(n)
+	var ce, kl float64
+	for i, y := range targets {
+		if y < 0 || mask[i] == 0 {
+			continue
+		}
+		s := student[i*V : (i+1)*V]
+		t := teacher[i*VT : i*VT+V]
+		ds := dlogits[i*V : (i+1)*V]
+		lse := logSumExp(s, 1)
+		lseT := logSumExp(s, T)
+		lteT := logSumExp(t, T)
+		ce += lse - float64(s[y])
+		var row float64
+		for v := range s {
+			lq := float64(s[v])/T - lseT // log softmax(s/T)
+			lp := float64(t[v])/T - lteT // log softmax(t/T)
+			p := math.Exp(lp)
+			if p > 0 { // kl_div's target·(log target − input), 0 at target 0
+				row += p * (lp - lq)
+			}
+			g := wce*math.Exp(float64(s[v])-lse) + wkl*(math.Exp(lq)-p)
+			if v == int(y) {
+				g -= wce
+			}
+			ds[v] += float32(g)
+		}
+		kl += row
+	}
+	ce /= float64(n) + 1e-8
+	kl *= T * T / float64(n)
+	return DistillParts{Loss: a*ce + (1-a)*kl, CE: ce, KL: kl, Rows: n}
+}
+
+// logSumExp returns log Σ exp(x/T), in float64.
+func logSumExp(x []float32, T float64) float64 {
+	m := math.Inf(-1)
+	for _, v := range x {
+		m = math.Max(m, float64(v)/T)
+	}
+	var s float64
+	for _, v := range x {
+		s += math.Exp(float64(v)/T - m)
+	}
+	return m + math.Log(s)
+}
