@@ -3,6 +3,9 @@ package train
 import (
 	"fmt"
 	"math"
+
+	"github.com/minimind-go/minimind/data"
+	"github.com/minimind-go/minimind/model"
 )
 
 // Distill is the white-box distillation loss of upstream
@@ -113,4 +116,74 @@ func logSumExp(x []float32, T float64) float64 {
 		s += math.Exp(float64(v)/T - m)
 	}
 	return m + math.Log(s)
+}
+
+// Distiller runs one distillation micro-batch: the teacher's logits from
+// its inference pass (no gradients, no activations kept), then the
+// student's forward pass, the Distill loss on its logits and its backward
+// pass. Parts holds the last micro-batch's loss parts.
+type Distiller struct {
+	Teacher *model.Model
+	Loss    Distill
+	Parts   DistillParts
+}
+
+// NewDistiller checks that teacher can teach student: the teacher's
+// vocabulary must hold the student's (its logits are cut to the student's
+// vocabulary, as upstream), and α and T must be valid.
+func NewDistiller(teacher *model.Model, student *model.Config, loss Distill) (*Distiller, error) {
+	if err := loss.Validate(); err != nil {
+		return nil, err
+	}
+	if tv, sv := teacher.Config.VocabSize, student.VocabSize; tv < sv {
+		return nil, fmt.Errorf("train: the teacher's vocab_size %d is smaller than the student's %d: its logits cannot be cut to the student's vocabulary (distillation needs the same tokenizer): %w",
+			tv, sv, ErrArchitecture)
+	}
+	return &Distiller{Teacher: teacher, Loss: loss}, nil
+}
+
+// Step adds the gradient of the distillation loss on micro-batch b, times
+// scale, to m.Grads. An MoE student's balance loss is weighted α, as
+// upstream adds it to the CE term: the backward pass runs at scale·α with
+// the logits' gradient divided by α (with α 0 the balance loss keeps
+// weight 1, where upstream drops it). The Stats are the upstream log's:
+// Loss the total, CE the cross-entropy, Aux the balance loss; Parts the
+// rest.
+func (d *Distiller) Step(m *model.Model, b *data.Batch, scale float32) (model.Stats, error) {
+	N := b.B * b.T
+	if b.T > d.Teacher.Config.MaxPositionEmbeddings {
+		return model.Stats{}, fmt.Errorf("teacher: %d positions per row: %w %d", b.T, ErrMaxSeqLen, d.Teacher.Config.MaxPositionEmbeddings)
+	}
+	tl, err := d.Teacher.Logits(b.X[:N], b.B, b.T, nil, 0)
+	if err != nil {
+		return model.Stats{}, fmt.Errorf("teacher: %w", err)
+	}
+	V, VT := m.Config.VocabSize, d.Teacher.Config.VocabSize
+	a := d.Loss.Alpha
+	weighAux := m.Config.UseMoE && a > 0
+	s := scale
+	if weighAux {
+		s = scale * float32(a)
+	}
+	st, err := m.ForwardBackwardLogits(b.X[:N], b.B, b.T, s, func(logits, dlogits []float32) (float64, error) {
+		d.Parts = d.Loss.Loss(dlogits, logits, tl, b.Y[:N], b.LossMask[:N], V, VT)
+		if weighAux {
+			inv := float32(1 / a)
+			for i := range dlogits {
+				dlogits[i] *= inv
+			}
+		}
+		return d.Parts.Loss, nil
+	})
+	if err != nil {
+		return model.Stats{}, err
+	}
+	aw := 1.0
+	if m.Config.UseMoE {
+		aw = a
+		if a == 0 {
+			aw = 1
+		}
+	}
+	return model.Stats{Loss: d.Parts.Loss + aw*st.Aux, CE: d.Parts.CE, Aux: st.Aux, Tokens: float64(d.Parts.Rows)}, nil
 }

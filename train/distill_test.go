@@ -2,6 +2,7 @@ package train_test
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -9,7 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minimind-go/minimind/checkpoint"
+	"github.com/minimind-go/minimind/data"
 	"github.com/minimind-go/minimind/internal/fixture"
+	"github.com/minimind-go/minimind/kernels/cpu"
+	"github.com/minimind-go/minimind/kernels/kerneltest"
+	"github.com/minimind-go/minimind/model"
 	"github.com/minimind-go/minimind/model/modeltest"
 	"github.com/minimind-go/minimind/train"
 )
@@ -195,5 +201,149 @@ func TestDistillValidate(t *testing.T) {
 	}
 	if err := (train.Distill{Alpha: 0.5, Temperature: 1.5}).Validate(); err != nil {
 		t.Error(err)
+	}
+}
+
+// loadHF loads a fixture's HF directory on the CPU backend.
+func loadHF(t *testing.T, name string) *model.Model {
+	t.Helper()
+	p, err := checkpoint.LoadHF(fixture.Dir(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return model.New(p, cpu.New(cpu.Options{Threads: 2}))
+}
+
+// distillBatch is posttrain/distill's inputs as a batch: all 16 positions
+// (the last one has no target, so its logits are not in the loss, as
+// upstream's logits[:, :-1]).
+func distillBatch(in distillInputs) *data.Batch {
+	B, T := len(in.InputIDs), len(in.InputIDs[0])
+	b := &data.Batch{B: B, T: T}
+	for _, row := range in.InputIDs {
+		b.X = append(b.X, row...)
+	}
+	b.Y, b.LossMask = shiftedTargets(in.Labels)
+	return b
+}
+
+// TestDistillParity: one Distiller step of student minimind3-dense taught
+// by minimind3-moe against upstream's (posttrain/distill): the loss, its
+// parts and every student gradient within the README's tolerances (loss
+// 2e-6, gradients 2e-5 abs).
+func TestDistillParity(t *testing.T) {
+	_, in, exp := readDistillFixture(t)
+	student, teacher := loadHF(t, "minimind3-dense"), loadHF(t, "minimind3-moe")
+	dir := fixture.Dir(t, "posttrain/distill")
+	d, err := train.NewDistiller(teacher, &student.Config, train.Distill{Alpha: exp.Alpha, Temperature: exp.Temperature})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := distillBatch(in)
+	student.ZeroGrad()
+	st, err := d.Step(student, b, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(st.Loss-exp.Loss) > 2e-6 || math.Abs(st.CE-exp.CE) > 2e-6 || math.Abs(d.Parts.KL-exp.Distill) > 2e-6 || st.Aux != 0 {
+		t.Errorf("loss %.9g ce %.9g distill %.9g aux %g; want %.9g %.9g %.9g 0", st.Loss, st.CE, d.Parts.KL, st.Aux, exp.Loss, exp.CE, exp.Distill)
+	}
+	if d.Parts.Rows != exp.Selected {
+		t.Errorf("%d rows, want %d", d.Parts.Rows, exp.Selected)
+	}
+	grads := modeltest.ReadTensors(t, filepath.Join(dir, "grads.safetensors"))
+	var worst float64
+	for _, s := range student.Params.Specs {
+		worst = math.Max(worst, kerneltest.AllClose(t, "grad/"+s.Name, student.Params.View(student.Grads, s.Name), modeltest.Floats(t, grads, s.Name), 2e-5, 0))
+	}
+	// The teacher's logits are upstream's too (its inference pass).
+	want := modeltest.ReadTensors(t, filepath.Join(dir, "expected.safetensors"))
+	tl, err := teacher.Logits(b.X, b.B, b.T, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	V := teacher.Config.VocabSize
+	var cut []float32
+	for r := 0; r < b.B; r++ {
+		cut = append(cut, tl[r*b.T*V:(r*b.T+b.T-1)*V]...)
+	}
+	kerneltest.AllClose(t, "teacher_logits", cut, modeltest.Floats(t, want, "teacher_logits"), 1e-4, 0)
+	t.Logf("loss %.9g (want %.9g), max |grad diff| %.3g", st.Loss, exp.Loss, worst)
+}
+
+// TestDistillMoEStudentAux: an MoE student's balance loss enters with
+// weight α, as upstream's alpha·(ce + aux_loss): the step's gradients are
+// those of the distillation loss plus α times the balance loss's.
+func TestDistillMoEStudentAux(t *testing.T) {
+	_, in, _ := readDistillFixture(t)
+	student, teacher := loadHF(t, "minimind3-moe"), loadHF(t, "minimind3-dense")
+	const alpha = 0.3
+	loss := train.Distill{Alpha: alpha, Temperature: 1.5}
+	d, err := train.NewDistiller(teacher, &student.Config, loss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := distillBatch(in)
+	N, V := b.B*b.T, student.Config.VocabSize
+	tl, err := teacher.Logits(b.X, b.B, b.T, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl = append([]float32(nil), tl...)
+	// Both parts at weight 1, then the balance loss alone.
+	student.ZeroGrad()
+	full, err := student.ForwardBackwardLogits(b.X, b.B, b.T, 1, func(logits, dlogits []float32) (float64, error) {
+		return loss.Loss(dlogits, logits, tl, b.Y[:N], b.LossMask[:N], V, V).Loss, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := append([]float32(nil), student.Grads...)
+	student.ZeroGrad()
+	if _, err := student.ForwardBackwardLogits(b.X, b.B, b.T, 1, func(_, _ []float32) (float64, error) { return 0, nil }); err != nil {
+		t.Fatal(err)
+	}
+	aux := append([]float32(nil), student.Grads...)
+	student.ZeroGrad()
+	st, err := d.Step(student, b, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.Aux <= 0 || math.Abs(st.Aux-full.Aux) > 1e-12 || math.Abs(st.Loss-(full.CE+alpha*full.Aux)) > 1e-9 {
+		t.Errorf("step loss %.9g aux %.9g; want %.9g + %g·%.9g", st.Loss, st.Aux, full.CE, alpha, full.Aux)
+	}
+	want := make([]float32, len(both))
+	for i := range want {
+		want[i] = both[i] - (1-alpha)*aux[i]
+	}
+	kerneltest.AllClose(t, "grads", student.Grads, want, 1e-6, 1e-5)
+}
+
+// TestDistillTeacherVocab: a teacher whose vocabulary is smaller than the
+// student's is refused, naming both sizes; a larger one is cut.
+func TestDistillTeacherVocab(t *testing.T) {
+	sc := modeltest.TinyConfig3(false)
+	tc := sc
+	tc.VocabSize = sc.VocabSize - 1
+	small := modeltest.Model(t, tc, 1, cpu.New(cpu.Options{Threads: 1}))
+	_, err := train.NewDistiller(small, &sc, train.Distill{Alpha: 0.5, Temperature: 1.5})
+	if err == nil || !errors.Is(err, train.ErrArchitecture) || !strings.Contains(err.Error(), "49") || !strings.Contains(err.Error(), "50") {
+		t.Fatalf("smaller teacher: error %v, want ErrArchitecture naming 49 and 50", err)
+	}
+	tc.VocabSize = sc.VocabSize + 14
+	big := modeltest.Model(t, tc, 2, cpu.New(cpu.Options{Threads: 1}))
+	student := modeltest.Model(t, sc, 3, cpu.New(cpu.Options{Threads: 1}))
+	d, err := train.NewDistiller(big, &sc, train.Distill{Alpha: 0.5, Temperature: 1.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &data.Batch{B: 1, T: 4, X: []int32{1, 7, 49, 3}, Y: []int32{7, 49, 3, -100}, LossMask: []float32{1, 1, 1, 0}}
+	student.ZeroGrad()
+	st, err := d.Step(student, b, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Parts.Rows != 3 || !(st.Loss > 0) || !(d.Parts.KL > 0) {
+		t.Errorf("larger teacher: %+v, parts %+v", st, d.Parts)
 	}
 }
