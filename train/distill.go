@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -186,4 +187,12 @@ func (d *Distiller) Step(m *model.Model, b *data.Batch, scale float32) (model.St
 		}
 	}
 	return model.Stats{Loss: d.Parts.Loss + aw*st.Aux, CE: d.Parts.CE, Aux: st.Aux, Tokens: float64(d.Parts.Rows)}, nil
+}
+
+// Micro returns Step on student m as the training loop's MicroStep.
+func (d *Distiller) Micro(m *model.Model) MicroStep {
+	return func(_ context.Context, b *data.Batch, scale float32) (model.Stats, Rewards, error) {
+		st, err := d.Step(m, b, scale)
+		return st, Rewards{}, err
+	}
 }

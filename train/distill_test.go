@@ -1,6 +1,7 @@
 package train_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -345,5 +346,103 @@ func TestDistillTeacherVocab(t *testing.T) {
 	}
 	if d.Parts.Rows != 3 || !(st.Loss > 0) || !(d.Parts.KL > 0) {
 		t.Errorf("larger teacher: %+v, parts %+v", st, d.Parts)
+	}
+}
+
+// distillTrainer is newTrainer's loop distilling tinyModel from a tiny
+// MoE teacher with 4 more vocabulary entries (cut off).
+func distillTrainer(t *testing.T, accum int) (*train.Trainer, *train.Distiller) {
+	t.Helper()
+	tr := newTrainer(t, false, 3, accum, 2)
+	tc := tinyConfig(true)
+	tc.VocabSize += 4
+	teacher := modeltest.Model(t, tc, 99, cpu.New(cpu.Options{}))
+	d, err := train.NewDistiller(teacher, &tr.Model.Config, train.Distill{Alpha: 0.5, Temperature: 1.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Micro = d.Micro(tr.Model)
+	return tr, d
+}
+
+// TestDistillExactResume: a distillation run interrupted at a step
+// boundary or between accumulated micro-batches and resumed from its state
+// repeats the uninterrupted run's losses and final weights bit for bit;
+// and the run teaches: the KL part falls.
+func TestDistillExactResume(t *testing.T) {
+	ref, d := distillTrainer(t, 2)
+	// The KL to the teacher on 8 fixed samples, from the inference passes.
+	var fixed data.Sample
+	b := &data.Batch{B: 8}
+	for i := range 8 {
+		if err := (synthetic{n: 37, maxLen: 9, vocab: 60}).Sample(i, &fixed); err != nil {
+			t.Fatal(err)
+		}
+		b.T = len(fixed.X)
+		b.X, b.Y, b.LossMask = append(b.X, fixed.X...), append(b.Y, fixed.Y...), append(b.LossMask, fixed.LossMask...)
+	}
+	klNow := func() float64 {
+		tl, err := d.Teacher.Logits(b.X, b.B, b.T, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sl, err := ref.Model.Logits(b.X, b.B, b.T, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		V := ref.Model.Config.VocabSize
+		return d.Loss.Loss(make([]float32, len(sl)), sl, tl, b.Y, b.LossMask, V, d.Teacher.Config.VocabSize).KL
+	}
+	kl0 := klNow()
+	var want []float64
+	ref.OnStep = func(s train.Step) { want = append(want, s.Loss) }
+	if err := ref.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if kl1 := klNow(); !(kl1 < 0.8*kl0) {
+		t.Errorf("KL to the teacher %.4g before, %.4g after %d steps: want it below 0.8×", kl0, kl1, len(want))
+	} else {
+		t.Logf("KL to the teacher on 8 samples: %.4g → %.4g in %d steps", kl0, kl1, len(want))
+	}
+	for _, cut := range []int64{8, 14} {
+		first, _ := distillTrainer(t, 2)
+		var got []float64
+		first.OnStep = func(s train.Step) { got = append(got, s.Loss) }
+		var saved *train.ResumeState
+		first.OnSave = func(_ context.Context, reason string, st *train.ResumeState) error {
+			if reason == "interrupt" {
+				c := *st
+				c.Params = append([]float32(nil), st.Params...)
+				c.M, c.V = append([]float32(nil), st.M...), append([]float32(nil), st.V...)
+				saved = &c
+			}
+			return nil
+		}
+		ctx := &cancelAfter{Context: context.Background()}
+		ctx.n.Store(cut)
+		if err := first.Run(ctx); err != context.Canceled || saved == nil {
+			t.Fatalf("cut %d: Run = %v, saved %v", cut, err, saved != nil)
+		}
+		second, _ := distillTrainer(t, 2)
+		if err := second.Restore(saved, 0); err != nil {
+			t.Fatal(err)
+		}
+		second.OnStep = func(s train.Step) { got = append(got, s.Loss) }
+		if err := second.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("cut %d: %d steps, want %d", cut, len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("cut %d: step %d loss %.17g, want %.17g", cut, i+1, got[i], want[i])
+			}
+		}
+		for i, v := range ref.Model.Params.Data {
+			if second.Model.Params.Data[i] != v {
+				t.Fatalf("cut %d: final weight %d differs", cut, i)
+			}
+		}
 	}
 }
