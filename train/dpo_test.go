@@ -146,3 +146,96 @@ func TestDPOParity(t *testing.T) {
 		})
 	}
 }
+
+// TestDPOFiniteDifference checks the DPO gradient (loss and MoE aux) of a
+// tiny model against central differences of the loss, on the parameters
+// with the largest gradients.
+func TestDPOFiniteDifference(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  model.Config
+		loss string
+	}{
+		{"m3-sum", modeltest.TinyConfig3(false), train.DPOSum},
+		{"m3-mean", modeltest.TinyConfig3(false), train.DPOMean},
+		{"moe-sum", modeltest.TinyConfig(true), train.DPOSum},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			be := cpu.New(cpu.Options{Threads: 1})
+			defer be.Close()
+			policy := modeltest.Model(t, tc.cfg, 1, be)
+			ref := modeltest.Model(t, tc.cfg, 2, be)
+			d, err := train.NewDPO(policy, ref, train.DPOOptions{Loss: tc.loss, Beta: 0.5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const P, T = 2, 9
+			b := &data.Batch{B: 2 * P, T: T, Pairs: P, Indices: []int{0, 1}}
+			for r := range 2 * P {
+				for j := range T {
+					b.X = append(b.X, int32((r*7+j*3)%tc.cfg.VocabSize))
+					b.Y = append(b.Y, int32((r*5+j*11+1)%tc.cfg.VocabSize))
+					m := float32(0)
+					if j >= 3+r%2 {
+						m = 1
+					}
+					b.LossMask = append(b.LossMask, m)
+				}
+			}
+			ctx := context.Background()
+			loss := func() float64 {
+				st, _, err := d.Step(ctx, b, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return st.Loss
+			}
+			policy.ZeroGrad()
+			st, _, err := d.Step(ctx, b, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.cfg.UseMoE && st.Aux == 0 {
+				t.Fatal("no MoE aux in the loss")
+			}
+			g := append([]float32(nil), policy.Grads...)
+			// The 12 largest gradients.
+			idx := make([]int, 0, 12)
+			for range 12 {
+				best := -1
+				for i, v := range g {
+					if (best < 0 || math.Abs(float64(v)) > math.Abs(float64(g[best]))) && !contains(idx, i) {
+						best = i
+					}
+				}
+				idx = append(idx, best)
+			}
+			w := policy.Params.Data
+			eps := float32(1e-2)
+			if tc.cfg.UseMoE {
+				eps = 1e-3 // top-k routing switches within larger steps
+			}
+			for _, i := range idx {
+				orig := w[i]
+				w[i] = orig + eps
+				up := loss()
+				w[i] = orig - eps
+				down := loss()
+				w[i] = orig
+				fd := (up - down) / (2 * float64(eps))
+				if math.Abs(fd-float64(g[i])) > 1e-3+2e-2*math.Abs(fd) {
+					t.Errorf("param %d: gradient %.6g, finite difference %.6g", i, g[i], fd)
+				}
+			}
+		})
+	}
+}
+
+func contains(s []int, x int) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
