@@ -33,8 +33,10 @@ func StageKind(stage string) (data.Kind, error) {
 		return data.KindPretrain, nil
 	case StageSFT:
 		return data.KindSFT, nil
+	case StageDPO:
+		return data.KindDPO, nil
 	}
-	return 0, fmt.Errorf("train: stage %q: want %s or %s", stage, StagePretrain, StageSFT)
+	return 0, fmt.Errorf("train: stage %q: want %s, %s or %s", stage, StagePretrain, StageSFT, StageDPO)
 }
 
 // WeightName is the seed's checkpoint stem for a stage and architecture:
@@ -50,8 +52,11 @@ func WeightName(stage string, c *model.Config) string {
 // weightPrefix is the start of a stage's checkpoint names, up to the
 // hidden size.
 func weightPrefix(stage string) string {
-	if stage == StageSFT {
+	switch stage {
+	case StageSFT:
 		return "full_sft_"
+	case StageDPO:
+		return "dpo_"
 	}
 	return "pretrain_"
 }
@@ -94,9 +99,10 @@ type Config struct {
 	// false when unknown (then no check); nil reads /proc/meminfo.
 	MemAvailable func() (int64, bool)
 
-	OutDir string // checkpoints, metrics.jsonl and loss.png (created if missing)
-	Init   string // start from these weights (HF directory or .pth) instead of random / the pretrain checkpoint
-	Resume bool   // continue from OutDir's resume state when it exists
+	OutDir string     // checkpoints, metrics.jsonl and loss.png (created if missing)
+	Init   string     // start from these weights (HF directory or .pth) instead of random / the pretrain checkpoint
+	Resume bool       // continue from OutDir's resume state when it exists
+	DPO    DPOOptions // StageDPO's loss; its reference model is Init or OutDir's SFT checkpoint
 	// AllowChangedSchedule lets a resumed run change the options that
 	// shape its batches and learning-rate schedule (epochs, batch size,
 	// accumulation, max_seq_len, lr, warmup, grad clip); Run then notes
@@ -119,8 +125,11 @@ type Config struct {
 // weights.
 func DefaultConfig(stage string) Config {
 	o := DefaultOptions()
-	if stage == StageSFT {
+	switch stage {
+	case StageSFT:
 		o = DefaultSFTOptions()
+	case StageDPO:
+		o = DefaultDPOOptions()
 	}
 	return Config{Stage: stage, Options: o, OutDir: "./out", SaveDType: "f16"}
 }
@@ -275,7 +284,11 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		return nil, fmt.Errorf("train: --max_seq_len %d (%d positions per sample) %w %d of the model (from %s): use --max_seq_len %d or less",
 			o.MaxSeqLen, o.MaxSeqLen-1, ErrMaxSeqLen, maxPos, source, maxPos+1)
 	}
-	if err := checkMemory(&params.Config, o.BatchSize, o.MaxSeqLen-1, cfg.MemAvailable); err != nil {
+	rows := o.BatchSize
+	if kind == data.KindDPO {
+		rows *= 2 // chosen and rejected
+	}
+	if err := checkMemory(&params.Config, rows, o.MaxSeqLen-1, cfg.MemAvailable); err != nil {
 		return nil, err
 	}
 	var changes []string
@@ -296,6 +309,14 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	tr := &Trainer{Model: model.New(params, cfg.Backend), Loader: loader, Opt: NewAdamW(params, o.AdamW), Options: o}
 	if world > 1 {
 		tr.Comm = cfg.Comm
+	}
+	if cfg.Stage == StageDPO {
+		d, ref, err := cfg.dpoStep(tr.Model)
+		if err != nil {
+			return nil, err
+		}
+		tr.Micro = d.Step
+		logf("dpo: %s loss, beta %g, reference model %s", d.Opts.Loss, d.Opts.Beta, ref)
 	}
 	if resume != nil {
 		if err := tr.Restore(resume, 0); err != nil {
@@ -563,9 +584,13 @@ func (c *Config) weights(resumePath string, logf func(string, ...any)) (p *model
 			return p, resume, fmt.Sprintf("%s (step %d)", resumePath, resume.Step), err
 		}
 	}
-	if c.Init != "" {
-		p, err = checkpoint.Load(c.Init, mc)
-		return p, nil, c.Init, err
+	if c.Init != "" || c.Stage == StageDPO {
+		path, err := c.referencePath()
+		if err != nil {
+			return nil, nil, "", err
+		}
+		p, err = checkpoint.Load(path, mc)
+		return p, nil, path, err
 	}
 	if c.Stage == StageSFT {
 		pre := filepath.Join(c.OutDir, WeightName(StagePretrain, &mc)+".pth")
