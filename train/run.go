@@ -31,12 +31,12 @@ func StageKind(stage string) (data.Kind, error) {
 	switch stage {
 	case StagePretrain:
 		return data.KindPretrain, nil
-	case StageSFT:
+	case StageSFT, StageDistill:
 		return data.KindSFT, nil
 	case StageDPO:
 		return data.KindDPO, nil
 	}
-	return 0, fmt.Errorf("train: stage %q: want %s, %s or %s", stage, StagePretrain, StageSFT, StageDPO)
+	return 0, fmt.Errorf("train: stage %q: want %s, %s, %s or %s", stage, StagePretrain, StageSFT, StageDPO, StageDistill)
 }
 
 // WeightName is the seed's checkpoint stem for a stage and architecture:
@@ -57,6 +57,8 @@ func weightPrefix(stage string) string {
 		return "full_sft_"
 	case StageDPO:
 		return "dpo_"
+	case StageDistill:
+		return "full_dist_"
 	}
 	return "pretrain_"
 }
@@ -103,6 +105,8 @@ type Config struct {
 	Init   string     // start from these weights (HF directory or .pth) instead of random / the pretrain checkpoint
 	Resume bool       // continue from OutDir's resume state when it exists
 	DPO    DPOOptions // StageDPO's loss; its reference model is Init or OutDir's SFT checkpoint
+	// Distill is StageDistill's teacher and loss.
+	Distill DistillConfig
 	// AllowChangedSchedule lets a resumed run change the options that
 	// shape its batches and learning-rate schedule (epochs, batch size,
 	// accumulation, max_seq_len, lr, warmup, grad clip); Run then notes
@@ -130,8 +134,10 @@ func DefaultConfig(stage string) Config {
 		o = DefaultSFTOptions()
 	case StageDPO:
 		o = DefaultDPOOptions()
+	case StageDistill:
+		o = DefaultDistillOptions()
 	}
-	return Config{Stage: stage, Options: o, OutDir: "./out", SaveDType: "f16"}
+	return Config{Stage: stage, Options: o, OutDir: "./out", SaveDType: "f16", Distill: DistillConfig{Loss: DefaultDistill()}}
 }
 
 // Paths are the files a run writes in OutDir.
@@ -317,6 +323,14 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		}
 		tr.Micro = d.Step
 		logf("dpo: %s loss, beta %g, reference model %s", d.Opts.Loss, d.Opts.Beta, ref)
+	}
+	if cfg.Stage == StageDistill {
+		d, err := cfg.distiller(tr.Model)
+		if err != nil {
+			return nil, err
+		}
+		tr.Micro = d.Micro(tr.Model)
+		logf("distill: alpha %g, temperature %g, teacher %s", d.Loss.Alpha, d.Loss.Temperature, cfg.Distill.Teacher)
 	}
 	if resume != nil {
 		if err := tr.Restore(resume, 0); err != nil {
@@ -583,6 +597,14 @@ func (c *Config) weights(resumePath string, logf func(string, ...any)) (p *model
 			p, err = model.NewParams(resume.Config)
 			return p, resume, fmt.Sprintf("%s (step %d)", resumePath, resume.Step), err
 		}
+	}
+	if c.Stage == StageDistill {
+		path, err := c.studentPath()
+		if err != nil {
+			return nil, nil, "", err
+		}
+		p, err = checkpoint.Load(path, mc)
+		return p, nil, path, err
 	}
 	if c.Init != "" || c.Stage == StageDPO {
 		path, err := c.referencePath()
