@@ -46,13 +46,13 @@ func (o DPOOptions) resolve() (DPOOptions, error) {
 		o.Loss = DPOSum
 	case DPOSum, DPOMean:
 	default:
-		return o, fmt.Errorf("train: dpo loss %q: want %s or %s", o.Loss, DPOSum, DPOMean)
+		return o, fmt.Errorf("train: --dpo_loss %q: want %s or %s", o.Loss, DPOSum, DPOMean)
 	}
 	if o.Beta == 0 {
 		o.Beta = DefaultBeta(o.Loss)
 	}
 	if !(o.Beta > 0) || math.IsInf(o.Beta, 0) {
-		return o, fmt.Errorf("train: dpo beta %g: want a finite number above 0", o.Beta)
+		return o, fmt.Errorf("train: --beta %g: want a finite number above 0", o.Beta)
 	}
 	return o, nil
 }

@@ -11,6 +11,7 @@ func addCommands(root *cobra.Command, g *globalOptions) {
 		newConvertCommand(g),
 		newPretrainCommand(g),
 		newSFTCommand(g),
+		newDPOCommand(g),
 		newTrainCommand(g),
 		newGenerateCommand(g),
 		newChatCommand(g),
