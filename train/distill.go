@@ -196,3 +196,20 @@ func (d *Distiller) Micro(m *model.Model) MicroStep {
 		return st, Rewards{}, err
 	}
 }
+
+// StepKL returns the T²·KL part of a distillation step from its record,
+// which carries the loss, CE and balance loss (each weighed over
+// micro-batches and ranks alike, so the parts add up as in one batch):
+// (loss − α·(ce + aux))/(1 − α), with the balance loss at weight 1 when α
+// is 0 (Step). With α 1 the KL is not in the loss: 0.
+func (d Distill) StepKL(s Step) float64 {
+	a := d.Alpha
+	if a >= 1 {
+		return 0
+	}
+	aw := a
+	if a == 0 {
+		aw = 1
+	}
+	return (s.Loss - a*s.CE - aw*s.Aux) / (1 - a)
+}

@@ -446,3 +446,26 @@ func TestDistillExactResume(t *testing.T) {
 		}
 	}
 }
+
+// TestDistillStepKL: the KL part read back from a step record is the
+// micro-batch's, for a dense and an MoE student.
+func TestDistillStepKL(t *testing.T) {
+	_, in, exp := readDistillFixture(t)
+	for _, name := range []string{"minimind3-dense", "minimind3-moe"} {
+		student, teacher := loadHF(t, name), loadHF(t, "minimind3-moe")
+		for _, alpha := range []float64{0, 0.3, exp.Alpha} {
+			d, err := train.NewDistiller(teacher, &student.Config, train.Distill{Alpha: alpha, Temperature: 1.5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := d.Step(student, distillBatch(in), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := d.Loss.StepKL(train.Step{Loss: st.Loss, CE: st.CE, Aux: st.Aux})
+			if math.Abs(got-d.Parts.KL) > 1e-9 {
+				t.Errorf("%s α %g: StepKL %.12g, want %.12g", name, alpha, got, d.Parts.KL)
+			}
+		}
+	}
+}

@@ -39,7 +39,8 @@ type TrainOptions struct {
 	SkipBadLines         bool
 	DDP                  bool
 	SaveDType            string
-	DPO                  train.DPOOptions // --dpo_loss, --beta (cmd_dpo.go)
+	DPO                  train.DPOOptions    // --dpo_loss, --beta (cmd_dpo.go)
+	Distill              train.DistillConfig // --teacher, --alpha, --temperature (cmd_distill.go)
 	Model                ModelFlags
 	Device               DeviceFlags
 
@@ -87,6 +88,8 @@ func wandbProject(mode string) string {
 		return "MiniMind-Full-SFT"
 	case train.StageDPO:
 		return "MiniMind-DPO"
+	case train.StageDistill:
+		return "MiniMind-Distillation"
 	}
 	return "MiniMind-Pretrain"
 }
@@ -418,7 +421,7 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 
 	rc := train.Config{
 		Stage: opts.Mode, Model: cfg, Options: o, Data: ds, Backend: be, Comm: comm, Workers: workerCount(g.threads),
-		Explicit: opts.explicit, Tokenizer: tok, Eval: evalSet, DPO: opts.DPO,
+		Explicit: opts.explicit, Tokenizer: tok, Eval: evalSet, DPO: opts.DPO, Distill: opts.Distill,
 		OutDir: opts.OutDir, Init: opts.Init, Resume: opts.Resume, AllowChangedSchedule: opts.AllowChangedSchedule, SaveDType: string(dt),
 		PlotTitle: func(c *model.Config) string { return fmt.Sprintf("MiniMind-Go %s — %s", opts.Mode, describeModel(c)) },
 	}
@@ -529,6 +532,9 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 			}
 			if opts.Mode == train.StageDPO {
 				parts += dpoLogPart(s)
+			}
+			if opts.Mode == train.StageDistill {
+				parts = distillLogPart(s, opts.Distill.Loss, moe)
 			}
 			fmt.Fprintf(out, "epoch %d/%d step %d/%d loss %.4f%s lr %.3e grad_norm %.3f %.0f tok/s eta %s\n",
 				s.Epoch+1, o.Epochs, s.Step, s.Total, s.Loss, parts, s.LR, s.GradNorm, s.TokensPerS, eta)
