@@ -21,7 +21,7 @@ import (
 // over rows and vocabulary of p_t·(log p_t − log q_s) divided by n. The
 // teacher's logits are cut to the student's vocabulary before its softmax.
 // An MoE student's balance loss is weighted by α in upstream (it is added
-// to the CE term); DistillStep does the same.
+// to the CE term); Distiller.Step does the same.
 type Distill struct {
 	Alpha       float64 // --alpha: weight of the CE term
 	Temperature float64 // --temperature: T of both softmaxes
