@@ -85,6 +85,7 @@ type DPO struct {
 	sPol, sRef []float64 // [2P] sequence scores
 	msum       []float64 // [2P] Σ mask per row
 	dS         []float64 // [2P] d loss / d s_pol
+	dTok       []float32 // [2P·T] −d loss / d logp, the kernels' dLoss
 }
 
 // NewDPO returns the DPO step of policy against ref, which must have the
@@ -110,7 +111,7 @@ func (d *DPO) Step(_ context.Context, b *data.Batch, scale float32) (model.Stats
 		return model.Stats{}, Rewards{}, fmt.Errorf("dpo: a batch of %d rows and %d pairs: want DPO data (2 rows per pair)", B, P)
 	}
 	N := B * T
-	d.lp, d.refLP = grow(d.lp, N), grow(d.refLP, N)
+	d.lp, d.refLP, d.dTok = grow(d.lp, N), grow(d.refLP, N), grow(d.dTok, N)
 	d.sPol, d.sRef, d.msum, d.dS = grow(d.sPol, B), grow(d.sRef, B), grow(d.msum, B), grow(d.dS, B)
 	for r := range B {
 		var s float64
@@ -135,13 +136,21 @@ func (d *DPO) Step(_ context.Context, b *data.Batch, scale float32) (model.Stats
 	if err != nil {
 		return model.Stats{}, Rewards{}, fmt.Errorf("dpo: reference model: %w", err)
 	}
-	model.TokenLogProbs(d.refLP[:N], logits, b.Y[:N], V)
+	be := d.Policy.Backend()
+	// The kernels' cross-entropy is −log softmax[y], on all cores.
+	logProbs := func(out, logits []float32) {
+		be.CrossEntropyForward(out, logits, b.Y[:N], N, V)
+		for i := range out {
+			out[i] = -out[i]
+		}
+	}
+	logProbs(d.refLP, logits)
 	d.scores(d.sRef, d.refLP, b)
 
 	beta := d.Opts.Beta
 	var rw Rewards
 	grad := func(logits, dlogits []float32) (float64, error) {
-		model.TokenLogProbs(d.lp[:N], logits, b.Y[:N], V)
+		logProbs(d.lp, logits)
 		d.scores(d.sPol, d.lp, b)
 		var loss float64
 		for k := range P {
@@ -160,7 +169,8 @@ func (d *DPO) Step(_ context.Context, b *data.Batch, scale float32) (model.Stats
 		}
 		rw.Margin = rw.Chosen - rw.Rejected
 		// d s[b] / d logp[b,t] = mask (sum) or mask / Σmask (mean), and
-		// d logp / d logits = onehot(y) − softmax.
+		// d logp / d logits = onehot(y) − softmax: CrossEntropyBackward's
+		// dLoss·(softmax − onehot) with dLoss = −d loss / d logp.
 		for row := range B {
 			g := d.dS[row]
 			if d.Opts.Loss == DPOMean {
@@ -168,11 +178,10 @@ func (d *DPO) Step(_ context.Context, b *data.Batch, scale float32) (model.Stats
 			}
 			for t := range T {
 				i := row*T + t
-				if m := b.LossMask[i]; m != 0 {
-					logSoftmaxGrad(dlogits[i*V:(i+1)*V], logits[i*V:(i+1)*V], int(b.Y[i]), g*float64(m))
-				}
+				d.dTok[i] = float32(-g * float64(b.LossMask[i]))
 			}
 		}
+		be.CrossEntropyBackward(dlogits, logits, b.Y[:N], d.dTok, N, V)
 		return loss / float64(P), nil
 	}
 	st, err := d.Policy.ForwardBackwardLogits(b.X, B, T, scale, grad)
@@ -197,24 +206,6 @@ func (d *DPO) scores(s []float64, lp []float32, b *data.Batch) {
 		}
 		s[row] = sum
 	}
-}
-
-// logSoftmaxGrad adds g·(onehot(y) − softmax(logits)) to dlogits [V]: the
-// gradient of g·log softmax(logits)[y].
-func logSoftmaxGrad(dlogits, logits []float32, y int, g float64) {
-	mx := logits[0]
-	for _, x := range logits[1:] {
-		mx = max(mx, x)
-	}
-	var z float64
-	for _, x := range logits {
-		z += math.Exp(float64(x - mx))
-	}
-	k := g / z
-	for j, x := range logits {
-		dlogits[j] -= float32(k * math.Exp(float64(x-mx)))
-	}
-	dlogits[y] += float32(g)
 }
 
 // softplus is log(1+eˣ) = −logsigmoid(−x), without overflow.

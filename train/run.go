@@ -225,6 +225,8 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		return nil, fmt.Errorf("train: learning rate %g: want a finite number, at least 0", cfg.Options.LearningRate)
 	case !(cfg.Options.GradClip >= 0) || math.IsInf(cfg.Options.GradClip, 0):
 		return nil, fmt.Errorf("train: grad clip %g: want a finite number, at least 0", cfg.Options.GradClip)
+	case cfg.Stage == StageDPO && cfg.Eval != nil:
+		return nil, errors.New("train: held-out evaluation (--eval_data) scores cross-entropy, not DPO pairs: drop it for dpo")
 	case cfg.Options.SkipNonfinite < 0:
 		return nil, fmt.Errorf("train: skip_nonfinite %d: want at least 0", cfg.Options.SkipNonfinite)
 	}

@@ -107,4 +107,13 @@ func TestDPOCommand(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "bad.jsonl line 2") || !strings.Contains(err.Error(), "rejected") {
 		t.Errorf("a line without rejected: %v\n%s", err, out)
 	}
+	// A rejected side with no assistant reply: nothing to score.
+	if err := os.WriteFile(bad, []byte(`{"chosen":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}],"rejected":[{"role":"user","content":"a"},{"role":"assistant","content":"c"}]}`+"\n\n"+
+		`{"chosen":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}],"rejected":[{"role":"user","content":"a"}]}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runDPO(t, false, "--data_path", bad, "--out_dir", dir, "--max_seq_len", "40", "--batch_size", "1", "--shuffle=false")
+	if err == nil || !strings.Contains(err.Error(), "bad.jsonl line 3") || !strings.Contains(err.Error(), "rejected conversation has no assistant reply") {
+		t.Errorf("a side without a reply: %v\n%s", err, out)
+	}
 }
