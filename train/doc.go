@@ -15,6 +15,9 @@
 //     MicroStep: the policy against a frozen reference model, both from
 //     Config.Init or the SFT checkpoint, with the sum (HEAD) or mean (2510)
 //     sequence score; Rewards are its implicit rewards, in Step.
+//   - Distill and Distiller (StageDistill, `minimind distill`) are upstream
+//     train_distillation.py's α·CE + (1−α)·T²·KL against a teacher that
+//     only runs inference, as a MicroStep on SFT data.
 //   - ResumeState (SaveResume, LoadResume) is the typed state a run resumes
 //     from; a resumed run repeats the uninterrupted run's losses exactly.
 //   - Step, Recorder and PlotLoss are the per-step metrics, metrics.jsonl
