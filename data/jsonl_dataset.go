@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/minimind-go/minimind/jsonl"
 )
@@ -16,6 +17,7 @@ type JSONLDataset struct {
 	enc     *Encoder
 	recs    []Record
 	keys    []int // augmentation key of each record: its input line ordinal
+	locs    []loc // where each record was read, for errors
 	skipped int
 }
 
@@ -52,6 +54,7 @@ func LoadJSONL(ctx context.Context, paths []string, kind Kind, enc *Encoder, opt
 			}
 			ds.recs = append(ds.recs, v.rec)
 			ds.keys = append(ds.keys, v.key)
+			ds.locs = append(ds.locs, loc{path, lineNo})
 			return nil
 		})
 	if err != nil {
@@ -63,6 +66,12 @@ func LoadJSONL(ctx context.Context, paths []string, kind Kind, enc *Encoder, opt
 type keyed struct {
 	rec Record
 	key int
+}
+
+// loc is a record's file and 1-based line.
+type loc struct {
+	path string
+	line int
 }
 
 // Kind returns the dataset kind.
@@ -86,8 +95,21 @@ func (d *JSONLDataset) Sample(i int, dst *Sample) error {
 	if i < 0 || i >= len(d.recs) {
 		return fmt.Errorf("data: sample %d out of range [0, %d)", i, len(d.recs))
 	}
+	l := d.locs[i]
 	if err := d.enc.Sample(d.kind, d.keys[i], &d.recs[i], dst); err != nil {
-		return fmt.Errorf("data: sample %d: %w", i, err)
+		return fmt.Errorf("data: %s line %d: %w", l.path, l.line, err)
+	}
+	if d.kind == KindDPO {
+		// A side without reply tokens has no score: DPO cannot use it.
+		for _, s := range []struct {
+			name string
+			s    *Sample
+		}{{"chosen", dst}, {"rejected", dst.Rejected}} {
+			if !slices.ContainsFunc(s.s.LossMask, func(m float32) bool { return m != 0 }) {
+				return fmt.Errorf("data: %s line %d: %w: the %s conversation has no assistant reply within max_seq_len %d (an empty reply, or a prompt that fills it)",
+					l.path, l.line, ErrMalformed, s.name, d.enc.opts.MaxSeqLen)
+			}
+		}
 	}
 	return nil
 }

@@ -18,8 +18,11 @@ func (p *pass) backward(ids, targets []int32, scale float32) {
 
 	// logits = lnf·Wᵀ (W = lm_head, the embedding when tied); loss =
 	// CE(logits). The logits buffer becomes dlogits.
+	// (ForwardBackwardLogits passes nil targets: dlogits is already there.)
 	dlogits := a.logits[:N*V]
-	be.CrossEntropyBackward(dlogits, dlogits, targets, a.dLoss[:N], N, V)
+	if targets != nil {
+		be.CrossEntropyBackward(dlogits, dlogits, targets, a.dLoss[:N], N, V)
+	}
 	be.Zero(dln)
 	p.linearBackward(dln, p.g.lmHead, dlogits, a.lnf[:N*C], p.w.lmHead, N, V, C)
 	// lnf = RMSNorm_final(final)

@@ -42,6 +42,8 @@ type Model struct {
 	// (nil views without one) and its format (nil: none).
 	w16  weights[uint16]
 	half *halfWeights
+
+	dlogits []float32 // ForwardBackwardLogits' d(loss)/d(logits) [N,V] (custom.go)
 }
 
 // New binds p to the backend be.

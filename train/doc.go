@@ -9,7 +9,15 @@
 //     hold every default, which the CLI's flags read.
 //   - Trainer is the loop: gradient accumulation, the gradient all-reduce
 //     through a Reducer, clipping, AdamW at the warmup+cosine learning rate,
-//     and save points.
+//     and save points. Its Micro hook replaces the cross-entropy of a
+//     micro-batch with another loss (MicroStep).
+//   - DPO (StageDPO, `minimind dpo`) is upstream train_dpo.py's loss as a
+//     MicroStep: the policy against a frozen reference model, both from
+//     Config.Init or the SFT checkpoint, with the sum (HEAD) or mean (2510)
+//     sequence score; Rewards are its implicit rewards, in Step.
+//   - Distill and Distiller (StageDistill, `minimind distill`) are upstream
+//     train_distillation.py's α·CE + (1−α)·T²·KL against a teacher that
+//     only runs inference, as a MicroStep on SFT data.
 //   - ResumeState (SaveResume, LoadResume) is the typed state a run resumes
 //     from; a resumed run repeats the uninterrupted run's losses exactly.
 //   - Step, Recorder and PlotLoss are the per-step metrics, metrics.jsonl

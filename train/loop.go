@@ -37,6 +37,10 @@ type Trainer struct {
 	// Restore.
 	Skipped int
 
+	// Micro replaces the masked cross-entropy of each micro-batch (nil:
+	// Model.ForwardBackward), for post-training losses such as DPO's.
+	Micro MicroStep
+
 	// OnStep is called after every optimizer step (nil: nothing).
 	OnStep func(Step)
 	// OnMicro is called before the forward and backward pass of each
@@ -50,7 +54,7 @@ type Trainer struct {
 	OnSave func(ctx context.Context, reason string, st *ResumeState) error
 
 	start    time.Time
-	stats    [3]float32       // loss, ce, aux: averaged across ranks for the log
+	stats    [7]float32       // loss, ce, aux and Rewards: averaged across ranks for the log
 	count    [3]float32       // the step's token count in 12-bit digits, summed across ranks
 	pos      data.LoaderState // loader state at the last step boundary
 	hasPos   bool             // pos is set (by Run or Restore)
@@ -145,6 +149,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 		epoch := t.Loader.Epoch()
 		m.ZeroGrad()
 		var loss, ce, aux float64
+		var rw Rewards
 		got, tokens := 0, 0
 		dist := t.Comm != nil && t.Comm.Size() > 1
 		for got < o.Accumulation {
@@ -194,7 +199,13 @@ func (t *Trainer) Run(ctx context.Context) error {
 				t.OnMicro(got, o.Accumulation)
 			}
 			scale := w / float64(o.Accumulation)
-			st, err := m.ForwardBackward(b.X, b.Y, b.LossMask, b.B, b.T, float32(scale))
+			var st model.Stats
+			var r Rewards
+			if t.Micro != nil {
+				st, r, err = t.Micro(ctx, b, float32(scale))
+			} else {
+				st, err = m.ForwardBackward(b.X, b.Y, b.LossMask, b.B, b.T, float32(scale))
+			}
 			if err != nil {
 				return fmt.Errorf("step %d: %w", t.Step+1, err)
 			}
@@ -204,6 +215,9 @@ func (t *Trainer) Run(ctx context.Context) error {
 			loss += st.Loss * w / a
 			ce += st.CE * w / a
 			aux += st.Aux * w / a
+			if t.Micro != nil {
+				rw.add(r, w/a)
+			}
 			tokens += b.B * b.T
 		}
 		if got == 0 {
@@ -219,11 +233,19 @@ func (t *Trainer) Run(ctx context.Context) error {
 				return fmt.Errorf("step %d: gradient all-reduce: %w", t.Step+1, err)
 			}
 			// The logged loss is the global one, as a single process would see.
-			t.stats = [3]float32{float32(loss), float32(ce), float32(aux)}
-			if err := t.Comm.AllReduceSum(ctx, t.stats[:]); err != nil {
+			t.stats = [7]float32{float32(loss), float32(ce), float32(aux),
+				float32(rw.Acc), float32(rw.Chosen), float32(rw.Rejected), float32(rw.Margin)}
+			n := 3
+			if t.Micro != nil {
+				n = len(t.stats)
+			}
+			if err := t.Comm.AllReduceSum(ctx, t.stats[:n]); err != nil {
 				return fmt.Errorf("step %d: loss all-reduce: %w", t.Step+1, err)
 			}
 			loss, ce, aux = float64(t.stats[0]), float64(t.stats[1]), float64(t.stats[2])
+			if t.Micro != nil {
+				rw = Rewards{float64(t.stats[3]), float64(t.stats[4]), float64(t.stats[5]), float64(t.stats[6])}
+			}
 			n, err := t.sumCount(ctx, tokens)
 			if err != nil {
 				return fmt.Errorf("step %d: token count all-reduce: %w", t.Step+1, err)
@@ -239,6 +261,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 			Step: t.Step + 1, Total: total, Epoch: epoch, Loss: loss, CE: ce, Aux: aux, LR: lr, GradNorm: norm,
 			Nonfinite: bad,
 		}
+		rw.fill(&rec)
 		if bad != "" && t.Skipped >= o.SkipNonfinite {
 			// Record the step that stopped the run, apply nothing, save
 			// nothing: the files on disk stay those of the last good step.

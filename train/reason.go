@@ -56,6 +56,10 @@ func reasonData(cfg *Config, mc *model.Config) (data.Dataset, error) {
 // model's mean divides by) and the number of them with a non-zero mask
 // (upstream's unweighted count).
 func maskSums(b *data.Batch) (sum float64, count int) {
+	if b.Pairs > 0 {
+		// A DPO loss is a mean over pairs: they are its unit.
+		return float64(b.Pairs), b.Pairs
+	}
 	for i, y := range b.Y[:b.B*b.T] {
 		if m := b.LossMask[i]; y >= 0 && m != 0 {
 			sum += float64(m)

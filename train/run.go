@@ -31,10 +31,12 @@ func StageKind(stage string) (data.Kind, error) {
 	switch stage {
 	case StagePretrain:
 		return data.KindPretrain, nil
-	case StageSFT:
+	case StageSFT, StageDistill:
 		return data.KindSFT, nil
+	case StageDPO:
+		return data.KindDPO, nil
 	}
-	return 0, fmt.Errorf("train: stage %q: want %s or %s", stage, StagePretrain, StageSFT)
+	return 0, fmt.Errorf("train: stage %q: want %s, %s, %s or %s", stage, StagePretrain, StageSFT, StageDPO, StageDistill)
 }
 
 // WeightName is the seed's checkpoint stem for a stage and architecture:
@@ -50,8 +52,13 @@ func WeightName(stage string, c *model.Config) string {
 // weightPrefix is the start of a stage's checkpoint names, up to the
 // hidden size.
 func weightPrefix(stage string) string {
-	if stage == StageSFT {
+	switch stage {
+	case StageSFT:
 		return "full_sft_"
+	case StageDPO:
+		return "dpo_"
+	case StageDistill:
+		return "full_dist_"
 	}
 	return "pretrain_"
 }
@@ -94,9 +101,12 @@ type Config struct {
 	// false when unknown (then no check); nil reads /proc/meminfo.
 	MemAvailable func() (int64, bool)
 
-	OutDir string // checkpoints, metrics.jsonl and loss.png (created if missing)
-	Init   string // start from these weights (HF directory or .pth) instead of random / the pretrain checkpoint
-	Resume bool   // continue from OutDir's resume state when it exists
+	OutDir string     // checkpoints, metrics.jsonl and loss.png (created if missing)
+	Init   string     // start from these weights (HF directory or .pth) instead of random / the pretrain checkpoint
+	Resume bool       // continue from OutDir's resume state when it exists
+	DPO    DPOOptions // StageDPO's loss; its reference model is Init or OutDir's SFT checkpoint
+	// Distill is StageDistill's teacher and loss.
+	Distill DistillConfig
 	// AllowChangedSchedule lets a resumed run change the options that
 	// shape its batches and learning-rate schedule (epochs, batch size,
 	// accumulation, max_seq_len, lr, warmup, grad clip); Run then notes
@@ -119,10 +129,15 @@ type Config struct {
 // weights.
 func DefaultConfig(stage string) Config {
 	o := DefaultOptions()
-	if stage == StageSFT {
+	switch stage {
+	case StageSFT:
 		o = DefaultSFTOptions()
+	case StageDPO:
+		o = DefaultDPOOptions()
+	case StageDistill:
+		o = DefaultDistillOptions()
 	}
-	return Config{Stage: stage, Options: o, OutDir: "./out", SaveDType: "f16"}
+	return Config{Stage: stage, Options: o, OutDir: "./out", SaveDType: "f16", Distill: DistillConfig{Loss: DefaultDistill()}}
 }
 
 // Paths are the files a run writes in OutDir.
@@ -210,6 +225,8 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		return nil, fmt.Errorf("train: learning rate %g: want a finite number, at least 0", cfg.Options.LearningRate)
 	case !(cfg.Options.GradClip >= 0) || math.IsInf(cfg.Options.GradClip, 0):
 		return nil, fmt.Errorf("train: grad clip %g: want a finite number, at least 0", cfg.Options.GradClip)
+	case cfg.Stage == StageDPO && cfg.Eval != nil:
+		return nil, errors.New("train: held-out evaluation (--eval_data) scores cross-entropy, not DPO pairs: drop it for dpo")
 	case cfg.Options.SkipNonfinite < 0:
 		return nil, fmt.Errorf("train: skip_nonfinite %d: want at least 0", cfg.Options.SkipNonfinite)
 	}
@@ -275,7 +292,11 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		return nil, fmt.Errorf("train: --max_seq_len %d (%d positions per sample) %w %d of the model (from %s): use --max_seq_len %d or less",
 			o.MaxSeqLen, o.MaxSeqLen-1, ErrMaxSeqLen, maxPos, source, maxPos+1)
 	}
-	if err := checkMemory(&params.Config, o.BatchSize, o.MaxSeqLen-1, cfg.MemAvailable); err != nil {
+	rows := o.BatchSize
+	if kind == data.KindDPO {
+		rows *= 2 // chosen and rejected
+	}
+	if err := checkMemory(&params.Config, rows, o.MaxSeqLen-1, cfg.MemAvailable); err != nil {
 		return nil, err
 	}
 	var changes []string
@@ -299,6 +320,22 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	tr := &Trainer{Model: model.New(params, cfg.Backend), Loader: loader, Opt: NewAdamW(params, o.AdamW), Options: o}
 	if world > 1 {
 		tr.Comm = cfg.Comm
+	}
+	if cfg.Stage == StageDPO {
+		d, ref, err := cfg.dpoStep(tr.Model)
+		if err != nil {
+			return nil, err
+		}
+		tr.Micro = d.Step
+		logf("dpo: %s loss, beta %g, reference model %s", d.Opts.Loss, d.Opts.Beta, ref)
+	}
+	if cfg.Stage == StageDistill {
+		d, err := cfg.distiller(tr.Model)
+		if err != nil {
+			return nil, err
+		}
+		tr.Micro = d.Micro(tr.Model)
+		logf("distill: alpha %g, temperature %g, teacher %s", d.Loss.Alpha, d.Loss.Temperature, cfg.Distill.Teacher)
 	}
 	if resume != nil {
 		if err := tr.Restore(resume, 0); err != nil {
@@ -569,9 +606,21 @@ func (c *Config) weights(resumePath string, logf func(string, ...any)) (p *model
 			return p, resume, fmt.Sprintf("%s (step %d)", resumePath, resume.Step), err
 		}
 	}
-	if c.Init != "" {
-		p, err = checkpoint.Load(c.Init, mc)
-		return p, nil, c.Init, err
+	if c.Stage == StageDistill {
+		path, err := c.studentPath()
+		if err != nil {
+			return nil, nil, "", err
+		}
+		p, err = checkpoint.Load(path, mc)
+		return p, nil, path, err
+	}
+	if c.Init != "" || c.Stage == StageDPO {
+		path, err := c.referencePath()
+		if err != nil {
+			return nil, nil, "", err
+		}
+		p, err = checkpoint.Load(path, mc)
+		return p, nil, path, err
 	}
 	if c.Stage == StageSFT {
 		pre := filepath.Join(c.OutDir, WeightName(StagePretrain, &mc)+".pth")

@@ -32,25 +32,35 @@ type Step struct {
 	// EvalLoss is the mean cross-entropy on the held-out data
 	// (Config.Eval) after this step; 0 when not evaluated at this step.
 	EvalLoss float64 `json:"eval_loss,omitempty"`
+	// DPO's implicit rewards (Rewards), means over the step's pairs;
+	// absent (0) for other stages.
+	RewardAcc      float64 `json:"reward_acc,omitempty"`
+	RewardChosen   float64 `json:"reward_chosen,omitempty"`
+	RewardRejected float64 `json:"reward_rejected,omitempty"`
+	RewardMargin   float64 `json:"reward_margin,omitempty"`
 }
 
 // stepJSON is Step as written: the same keys in the same order, with
 // floats that may be non-finite.
 type stepJSON struct {
-	Stage      string    `json:"stage,omitempty"`
-	Step       int       `json:"step"`
-	Total      int       `json:"total"`
-	Epoch      int       `json:"epoch"`
-	Loss       jsonFloat `json:"loss"`
-	CE         jsonFloat `json:"ce"`
-	Aux        jsonFloat `json:"aux"`
-	LR         jsonFloat `json:"lr"`
-	GradNorm   jsonFloat `json:"grad_norm"`
-	TokensPerS jsonFloat `json:"tokens_per_s"`
-	ElapsedS   jsonFloat `json:"elapsed_s"`
-	Nonfinite  string    `json:"nonfinite,omitempty"`
-	Stopped    bool      `json:"stopped,omitempty"`
-	EvalLoss   jsonFloat `json:"eval_loss,omitempty"`
+	Stage          string    `json:"stage,omitempty"`
+	Step           int       `json:"step"`
+	Total          int       `json:"total"`
+	Epoch          int       `json:"epoch"`
+	Loss           jsonFloat `json:"loss"`
+	CE             jsonFloat `json:"ce"`
+	Aux            jsonFloat `json:"aux"`
+	LR             jsonFloat `json:"lr"`
+	GradNorm       jsonFloat `json:"grad_norm"`
+	TokensPerS     jsonFloat `json:"tokens_per_s"`
+	ElapsedS       jsonFloat `json:"elapsed_s"`
+	Nonfinite      string    `json:"nonfinite,omitempty"`
+	Stopped        bool      `json:"stopped,omitempty"`
+	EvalLoss       jsonFloat `json:"eval_loss,omitempty"`
+	RewardAcc      jsonFloat `json:"reward_acc,omitempty"`
+	RewardChosen   jsonFloat `json:"reward_chosen,omitempty"`
+	RewardRejected jsonFloat `json:"reward_rejected,omitempty"`
+	RewardMargin   jsonFloat `json:"reward_margin,omitempty"`
 }
 
 // MarshalJSON writes s with non-finite floats as strings.
@@ -58,6 +68,7 @@ func (s Step) MarshalJSON() ([]byte, error) {
 	return json.Marshal(stepJSON{
 		s.Stage, s.Step, s.Total, s.Epoch, jsonFloat(s.Loss), jsonFloat(s.CE), jsonFloat(s.Aux),
 		jsonFloat(s.LR), jsonFloat(s.GradNorm), jsonFloat(s.TokensPerS), jsonFloat(s.ElapsedS), s.Nonfinite, s.Stopped, jsonFloat(s.EvalLoss),
+		jsonFloat(s.RewardAcc), jsonFloat(s.RewardChosen), jsonFloat(s.RewardRejected), jsonFloat(s.RewardMargin),
 	})
 }
 
@@ -70,6 +81,7 @@ func (s *Step) UnmarshalJSON(b []byte) error {
 	*s = Step{
 		j.Stage, j.Step, j.Total, j.Epoch, float64(j.Loss), float64(j.CE), float64(j.Aux),
 		float64(j.LR), float64(j.GradNorm), float64(j.TokensPerS), float64(j.ElapsedS), j.Nonfinite, j.Stopped, float64(j.EvalLoss),
+		float64(j.RewardAcc), float64(j.RewardChosen), float64(j.RewardRejected), float64(j.RewardMargin),
 	}
 	return nil
 }

@@ -39,6 +39,8 @@ type TrainOptions struct {
 	SkipBadLines         bool
 	DDP                  bool
 	SaveDType            string
+	DPO                  train.DPOOptions    // --dpo_loss, --beta (cmd_dpo.go)
+	Distill              train.DistillConfig // --teacher, --alpha, --temperature (cmd_distill.go)
 	Model                ModelFlags
 	Device               DeviceFlags
 
@@ -81,8 +83,13 @@ func explicitArch(f *pflag.FlagSet) []string {
 
 // wandbProject is the seed's --wandb_project default of each stage.
 func wandbProject(mode string) string {
-	if mode == train.StageSFT {
+	switch mode {
+	case train.StageSFT:
 		return "MiniMind-Full-SFT"
+	case train.StageDPO:
+		return "MiniMind-DPO"
+	case train.StageDistill:
+		return "MiniMind-Distillation"
 	}
 	return "MiniMind-Pretrain"
 }
@@ -224,6 +231,7 @@ Examples:
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
+			applyDPODefaults(f, &opts)
 			if opts.Mode == train.StageSFT {
 				if !f.Changed("learning_rate") {
 					opts.Train.LearningRate = sft.LearningRate
@@ -248,7 +256,8 @@ Examples:
 		},
 	}
 	opts.AddFlags(cmd.Flags(), "pretrain")
-	cmd.Flags().StringVar(&opts.Mode, "mode", "pretrain", "pretrain or sft")
+	cmd.Flags().StringVar(&opts.Mode, "mode", "pretrain", "pretrain, sft or dpo")
+	addDPOFlags(cmd.Flags(), &opts)
 	cmd.Flags().StringVar(&opts.pretrainData, "pretrain_data_path", "", "data for --mode pretrain (main.py's name)")
 	cmd.Flags().StringVar(&opts.sftData, "sft_data_path", "", "data for --mode sft (main.py's name)")
 	return cmd
@@ -304,7 +313,7 @@ func runTrain(ctx context.Context, opts TrainOptions, g *globalOptions, out, err
 func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, errOut io.Writer) (_ *train.Result, err error) {
 	kind, err := train.StageKind(opts.Mode)
 	if err != nil {
-		return nil, fmt.Errorf("%w: --mode %q: want pretrain or sft", errUsage, opts.Mode)
+		return nil, fmt.Errorf("%w: --mode %q: want pretrain, sft or dpo", errUsage, opts.Mode)
 	}
 	if len(opts.DataPath) == 0 {
 		return nil, fmt.Errorf("%w: --data_path is required", errUsage)
@@ -370,7 +379,7 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 	// The tokenizer of the weights the run starts from: saved with --init,
 	// or with the pretrain checkpoint or resume state in --out_dir.
 	from := opts.Init
-	if from == "" && (opts.Resume || opts.Mode == train.StageSFT) {
+	if from == "" && (opts.Resume || opts.Mode != train.StagePretrain) {
 		from = opts.OutDir
 	}
 	tok, tokSource, err := modelTokenizer(opts.Tokenizer, from)
@@ -414,7 +423,7 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 
 	rc := train.Config{
 		Stage: opts.Mode, Model: cfg, Options: o, Data: ds, Backend: be, Comm: comm, Workers: workerCount(g.threads),
-		Explicit: opts.explicit, Tokenizer: tok, Eval: evalSet,
+		Explicit: opts.explicit, Tokenizer: tok, Eval: evalSet, DPO: opts.DPO, Distill: opts.Distill,
 		OutDir: opts.OutDir, Init: opts.Init, Resume: opts.Resume, AllowChangedSchedule: opts.AllowChangedSchedule, SaveDType: string(dt),
 		PlotTitle: func(c *model.Config) string { return fmt.Sprintf("MiniMind-Go %s — %s", opts.Mode, describeModel(c)) },
 	}
@@ -455,8 +464,12 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 			opts.Mode, describeModel(&s.Model), humanCount(s.Params), s.Source, tokSource, tok.VocabSize())
 		fmt.Fprintf(out, "data: %d examples of %d tokens from %s; %d epochs × %d steps = %d optimizer steps\n",
 			ds.Len(), ds.MaxSeqLen()-1, strings.Join(opts.DataPath, ","), o.Epochs, s.StepsPerEpoch, s.TotalSteps)
-		fmt.Fprintf(out, "batch: %d × %d accumulation × %d ranks = %d sequences per step; lr %g (warmup %d, cosine to %g); %s\n",
-			o.BatchSize, o.Accumulation, comm.Size(), o.BatchSize*o.Accumulation*comm.Size(),
+		unit := "sequences"
+		if opts.Mode == train.StageDPO {
+			unit = "pairs (chosen + rejected)"
+		}
+		fmt.Fprintf(out, "batch: %d × %d accumulation × %d ranks = %d %s per step; lr %g (warmup %d, cosine to %g); %s\n",
+			o.BatchSize, o.Accumulation, comm.Size(), o.BatchSize*o.Accumulation*comm.Size(), unit,
 			o.LearningRate, o.WarmupIters, o.LearningRate/10, be.Name())
 		moe = s.Model.UseMoE
 		if events != nil {
@@ -518,6 +531,12 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 			parts := ""
 			if moe {
 				parts = fmt.Sprintf(" (ce %.4f aux %.4f)", s.CE, s.Aux)
+			}
+			if opts.Mode == train.StageDPO {
+				parts += dpoLogPart(s)
+			}
+			if opts.Mode == train.StageDistill {
+				parts = distillLogPart(s, opts.Distill.Loss, moe)
 			}
 			fmt.Fprintf(out, "epoch %d/%d step %d/%d loss %.4f%s lr %.3e grad_norm %.3f %.0f tok/s eta %s\n",
 				s.Epoch+1, o.Epochs, s.Step, s.Total, s.Loss, parts, s.LR, s.GradNorm, s.TokensPerS, etaText)

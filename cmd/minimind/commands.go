@@ -11,6 +11,8 @@ func addCommands(root *cobra.Command, g *globalOptions) {
 		newConvertCommand(g),
 		newPretrainCommand(g),
 		newSFTCommand(g),
+		newDPOCommand(g),
+		newDistillCommand(g),
 		newTrainCommand(g),
 		newGenerateCommand(g),
 		newChatCommand(g),

@@ -1,0 +1,78 @@
+package train
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/minimind-go/minimind/checkpoint"
+	"github.com/minimind-go/minimind/model"
+)
+
+// StageDistill is white-box distillation (`minimind distill`, upstream
+// trainer/train_distillation.py): SFT data, the student from Init or
+// OutDir's SFT checkpoint, the loss Distill against Config.Distill's
+// teacher, weights saved as full_dist_{hidden}[_moe].pth.
+const StageDistill = "distill"
+
+// DistillConfig is StageDistill's teacher and loss.
+type DistillConfig struct {
+	// Teacher is the teacher's weights (HF directory or .pth; a .pth takes
+	// the fields its shapes cannot tell, such as the head count, from
+	// Config.Model). Any size or MoE; its vocabulary must hold the
+	// student's.
+	Teacher string
+	Loss    Distill
+}
+
+// DefaultDistillOptions are upstream train_distillation.py's defaults:
+// 6 epochs of batch 32 at lr 5e-6, max_seq_len 340, saving every 100
+// steps.
+func DefaultDistillOptions() Options {
+	o := DefaultOptions()
+	o.Epochs = 6
+	o.BatchSize = 32
+	o.LearningRate = 5e-6
+	o.MaxSeqLen = 340
+	o.SaveInterval = 100
+	return o
+}
+
+// DefaultDistill is upstream's loss: α 0.5, T 1.5.
+func DefaultDistill() Distill { return Distill{Alpha: 0.5, Temperature: 1.5} }
+
+// studentPath returns the weights a distillation run starts from: Init,
+// or else OutDir's full_sft_{hidden}[_moe].pth (upstream's
+// from_student_weight), the only full_sft file there when the architecture
+// flags are not given.
+func (c *Config) studentPath() (string, error) {
+	if c.Init != "" {
+		return c.Init, nil
+	}
+	want := filepath.Join(c.OutDir, WeightName(StageSFT, &c.Model)+".pth")
+	found, err := c.findFile(want, weightPrefix(StageSFT), ".pth")
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(found); err != nil {
+		return "", fmt.Errorf("train: distill starts the student from the SFT model, and %s is not there: run sft first or pass --init FILE", want)
+	}
+	return found, nil
+}
+
+// distiller loads the teacher on the student's backend (inference only:
+// no gradients, no optimizer state) and returns the distillation step.
+func (c *Config) distiller(student *model.Model) (*Distiller, error) {
+	if c.Distill.Teacher == "" {
+		return nil, fmt.Errorf("train: distill needs a teacher (--teacher)")
+	}
+	p, err := checkpoint.Load(c.Distill.Teacher, c.Model)
+	if err != nil {
+		return nil, fmt.Errorf("train: teacher %s: %w", c.Distill.Teacher, err)
+	}
+	d, err := NewDistiller(model.New(p, student.Backend()), &student.Config, c.Distill.Loss)
+	if err != nil {
+		return nil, fmt.Errorf("teacher %s: %w", c.Distill.Teacher, err)
+	}
+	return d, nil
+}
