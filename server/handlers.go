@@ -246,7 +246,12 @@ func (s *Server) newReply(prefix, object string, so *streamOptions) *reply {
 // gone (its context is done; the engine drops the sequence on its own).
 func (s *Server) next(r *http.Request, ch <-chan generate.Event) (ev generate.Event, ok bool) {
 	select {
-	case ev = <-ch:
+	case ev, open := <-ch:
+		if !open {
+			// A reply channel closed without its final event (a broken
+			// engine or test double) must end the reply, not spin.
+			return generate.Event{Done: true, Finish: generate.FinishCancelled, Err: generate.ErrClosed}, true
+		}
 		return ev, true
 	case <-r.Context().Done():
 		return ev, false

@@ -458,25 +458,42 @@ func TestDisconnectCancels(t *testing.T) {
 // TestQueueFull: one slot, a queue of one: the third concurrent request
 // gets 429 with an OpenAI error.
 func TestQueueFull(t *testing.T) {
-	ts, eng := newTestServer(t, generate.EngineOptions{Slots: 1, Queue: 1, Window: 256}, server.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	_, res := startStream(t, ctx, ts.URL, 250)
-	defer res.Body.Close()
-	// The second waits in the queue.
-	go func() {
-		req, _ := http.NewRequestWithContext(ctx, "POST", ts.URL+"/v1/chat/completions",
-			strings.NewReader(`{"messages":[{"role":"user","content":"wait"}],"max_tokens":2}`))
-		req.Header.Set("Content-Type", "application/json")
-		if r, err := http.DefaultClient.Do(req); err == nil {
-			r.Body.Close()
+	// Requests that hold their place until released, so the test does not
+	// depend on how fast the engine is (a real reply of the tiny model can
+	// end before the next request arrives on a busy host).
+	entered := make(chan struct{}, 4)
+	release := make(chan struct{})
+	hold := func(ctx context.Context, _ generate.Request) (<-chan generate.Event, error) {
+		entered <- struct{}{}
+		ch := make(chan generate.Event)
+		go func() {
+			select {
+			case <-ctx.Done():
+			case <-release:
+			}
+			close(ch)
+		}()
+		return ch, nil
+	}
+	ts, _ := newTestServer(t, generate.EngineOptions{Slots: 1, Queue: 1, Window: 256}, server.Options{Submit: hold})
+	defer close(release)
+	// The first takes the slot, the second the queue place.
+	for i := range 2 {
+		go func() {
+			req, _ := http.NewRequest("POST", ts.URL+"/v1/chat/completions",
+				strings.NewReader(fmt.Sprintf(`{"messages":[{"role":"user","content":"wait %d"}],"max_tokens":2}`, i)))
+			req.Header.Set("Content-Type", "application/json")
+			if r, err := http.DefaultClient.Do(req); err == nil {
+				r.Body.Close()
+			}
+		}()
+	}
+	for range 2 {
+		select {
+		case <-entered:
+		case <-time.After(time.Minute): // a hang guard only
+			t.Fatal("the first two requests never reached the engine")
 		}
-	}()
-	for range 12000 { // a hang guard: up to 60 s on a busy host
-		if eng.Stats().Queued == 1 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 	r3, b := post(t, ts, "/v1/chat/completions", `{"messages":[{"role":"user","content":"third"}],"max_tokens":2}`)
 	if r3.StatusCode != 429 {
