@@ -12,6 +12,7 @@ func addCommands(root *cobra.Command, g *globalOptions) {
 		newPretrainCommand(g),
 		newSFTCommand(g),
 		newTrainCommand(g),
+		newLoRACommand(g),
 		newGenerateCommand(g),
 		newChatCommand(g),
 		newEvalCommand(g),
