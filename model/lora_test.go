@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/minimind-go/minimind/checkpoint"
@@ -289,5 +290,36 @@ func TestLoRAFiniteDifference(t *testing.T) {
 				t.Fatal("nothing checked")
 			}
 		})
+	}
+}
+
+// TestLoRAModulesRule: upstream's square rule wraps q_proj and o_proj when
+// heads·head_dim = hidden, nothing otherwise (an error that says what to
+// do); --lora_targets wraps the named projections of every block, experts
+// included; unknown names are errors naming them.
+func TestLoRAModulesRule(t *testing.T) {
+	c := modeltest.TinyConfig(true) // 4 experts, MoE
+	names, _, err := model.LoRAModules(&c, model.LoRASpec{Rank: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.o_proj", "model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.o_proj"}
+	if !slices.Equal(names, want) {
+		t.Errorf("square rule: %v, want %v", names, want)
+	}
+	names, _, err = model.LoRAModules(&c, model.LoRASpec{Rank: 2, Targets: []string{"up_proj", "v_proj"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := c.NumHiddenLayers * (1 + c.Experts() + c.SharedExperts()); len(names) != n || names[1] != "model.layers.0.mlp.experts.0.up_proj" {
+		t.Errorf("targets up_proj,v_proj: %d modules %v, want %d", len(names), names, n)
+	}
+	c3 := modeltest.TinyConfig3(false) // head_dim 12: q_proj is [48,32]
+	_, err = model.New(modeltest.Params(t, c3, 1), ref.New()).AttachLoRA(model.LoRASpec{Rank: 2})
+	if err == nil || !strings.Contains(err.Error(), "--lora_targets") {
+		t.Errorf("square rule on a non-square model: %v", err)
+	}
+	if _, _, err := model.LoRAModules(&c, model.LoRASpec{Rank: 2, Targets: []string{"qproj"}}); err == nil || !strings.Contains(err.Error(), `"qproj"`) {
+		t.Errorf("unknown target: %v", err)
 	}
 }
