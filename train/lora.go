@@ -46,6 +46,10 @@ type LoRAConfig struct {
 	Options Options        // upstream's defaults: DefaultLoRAOptions
 	Data    data.Dataset   // SFT examples
 	Backend kernels.Backend
+	// Comm is the data-parallel group (nil or one rank: one process).
+	// Every rank loads the same base and draws the same A from the seed,
+	// so no broadcast is needed; rank 0 alone writes files and reports.
+	Comm    Reducer
 	Workers int
 	Eval    *EvalSet
 	OutDir  string
@@ -141,8 +145,12 @@ func RunLoRA(ctx context.Context, cfg LoRAConfig) (res *LoRAResult, err error) {
 	case !(cfg.Options.LearningRate >= 0) || math.IsInf(cfg.Options.LearningRate, 0):
 		return nil, fmt.Errorf("lora: learning rate %g: want a finite number, at least 0", cfg.Options.LearningRate)
 	}
+	rank, world := 0, 1
+	if cfg.Comm != nil {
+		rank, world = cfg.Comm.Rank(), cfg.Comm.Size()
+	}
 	logf := func(format string, a ...any) {
-		if cfg.OnLog != nil {
+		if rank == 0 && cfg.OnLog != nil {
 			cfg.OnLog(fmt.Sprintf(format, a...))
 		}
 	}
@@ -191,12 +199,15 @@ func RunLoRA(ctx context.Context, cfg LoRAConfig) (res *LoRAResult, err error) {
 	if have, ok := avail(); ok && need > have {
 		return nil, fmt.Errorf("lora: --batch_size %d × %d positions needs about %s, but %s is available: %w", o.BatchSize, o.MaxSeqLen-1, human(need), human(have), ErrMemory)
 	}
-	loader, err := data.NewLoader(cfg.Data, data.LoaderOptions{BatchSize: o.BatchSize, Seed: o.Seed, Shuffle: o.Shuffle, World: 1, Workers: cfg.Workers})
+	loader, err := data.NewLoader(cfg.Data, data.LoaderOptions{BatchSize: o.BatchSize, Seed: o.Seed, Shuffle: o.Shuffle, Rank: rank, World: world, Workers: cfg.Workers})
 	if err != nil {
 		return nil, err
 	}
 	tr := &Trainer{Model: m, Loader: loader, Options: o,
 		Opt: &AdamW{Config: o.AdamW, M: make([]float32, len(l.Params)), V: make([]float32, len(l.Params))}}
+	if world > 1 {
+		tr.Comm = cfg.Comm
+	}
 	if resume != nil {
 		if err := tr.Restore(&resume.ResumeState, 0); err != nil {
 			return nil, err
@@ -209,6 +220,14 @@ func RunLoRA(ctx context.Context, cfg LoRAConfig) (res *LoRAResult, err error) {
 			Step: tr.Step, StepsPerEpoch: tr.StepsPerEpoch(), TotalSteps: tr.TotalSteps(),
 		},
 		LoRAPaths: paths,
+	}
+	if rank != 0 {
+		// Only rank 0 records and writes; the others train in lockstep.
+		if err := tr.Run(ctx); err != nil {
+			return nil, err
+		}
+		res.Elapsed = tr.Elapsed()
+		return res, nil
 	}
 	rec, err := OpenRecorder(paths.Metrics, StageLoRA, res.Step)
 	if err != nil {

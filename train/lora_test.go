@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/minimind-go/minimind/checkpoint"
@@ -101,5 +102,57 @@ func TestLoRARunResumeExact(t *testing.T) {
 	// The first loss is the base model's (B = 0), and training lowers it.
 	if last := full.Steps[len(full.Steps)-1].Loss; !(last < full.Steps[0].Loss) {
 		t.Errorf("loss %v → %v: LoRA training did not lower it", full.Steps[0].Loss, last)
+	}
+}
+
+// TestLoRADataParallel: 2 ranks × batch 2 take the steps of one process ×
+// batch 4: the same losses and adapters (to float32 summation order).
+func TestLoRADataParallel(t *testing.T) {
+	base := modeltest.Params(t, tinyConfig(false), 11)
+	one := loraConfig(t, t.TempDir(), base)
+	one.Options.BatchSize = 4
+	want, err := train.RunLoRA(context.Background(), one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGroup(2)
+	dir := t.TempDir()
+	var res [2]*train.LoRAResult
+	var errs [2]error
+	var wg sync.WaitGroup
+	for r := range 2 {
+		cfg := loraConfig(t, dir, base)
+		cfg.Options.BatchSize, cfg.Comm = 2, rank{g, r, 2}
+		wg.Go(func() { res[r], errs[r] = train.RunLoRA(context.Background(), cfg) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := res[0]
+	if len(got.Steps) != len(want.Steps) || len(got.Steps) == 0 {
+		t.Fatalf("%d steps on 2 ranks, %d in one process", len(got.Steps), len(want.Steps))
+	}
+	for i, s := range got.Steps {
+		if d := math.Abs(s.Loss - want.Steps[i].Loss); d > 1e-5 {
+			t.Errorf("step %d: loss %v on 2 ranks, %v in one process", s.Step, s.Loss, want.Steps[i].Loss)
+		}
+	}
+	_, _, a, err := checkpoint.ReadLoRATensors(want.Weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, b, err := checkpoint.ReadLoRATensors(got.Weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range a {
+		for i := range v {
+			if d := math.Abs(float64(v[i] - b[k][i])); d > 2e-3 {
+				t.Fatalf("%s[%d]: %g on 2 ranks, %g in one process", k, i, b[k][i], v[i])
+			}
+		}
 	}
 }

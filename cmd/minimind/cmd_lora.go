@@ -32,6 +32,7 @@ type LoRAOptions struct {
 	Tokenizer    string
 	Resume       bool
 	SkipBadLines bool
+	DDP          bool
 	EvalData     []string
 	EvalInterval int
 	Device       DeviceFlags
@@ -65,6 +66,7 @@ func (o *LoRAOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&t.SkipNonfinite, "skip_nonfinite", d.SkipNonfinite, "steps with a NaN/Inf loss or gradient norm to skip before stopping")
 	f.BoolVar(&o.Resume, "resume", false, "continue from {out_dir}/{lora_name}_{hidden}_resume.safetensors (exactly)")
 	f.BoolVar(&o.SkipBadLines, "skip_bad_lines", false, "skip malformed JSONL lines instead of stopping")
+	f.BoolVar(&o.DDP, "ddp", false, "data-parallel training across processes started by mpirun or torchrun-style env vars")
 	f.StringSliceVar(&o.EvalData, "eval_data", nil, "held-out SFT `FILE` scored every --eval_interval steps and at the end")
 	f.IntVar(&o.EvalInterval, "eval_interval", 100, "optimizer steps between evaluations of --eval_data")
 	o.Device.AddFlags(f)
@@ -115,7 +117,7 @@ func loraBase(init, outDir string) (string, error) {
 	return "", fmt.Errorf("%w: --out_dir %s holds %s: pick one with --init", errUsage, outDir, strings.Join(found, ", "))
 }
 
-func runLoRA(ctx context.Context, opts LoRAOptions, g *globalOptions, out, errOut io.Writer) error {
+func runLoRA(ctx context.Context, opts LoRAOptions, g *globalOptions, out, errOut io.Writer) (err error) {
 	o := opts.Train
 	if len(opts.DataPath) == 0 {
 		return fmt.Errorf("%w: --data_path is required", errUsage)
@@ -172,6 +174,20 @@ func runLoRA(ctx context.Context, opts LoRAOptions, g *globalOptions, out, errOu
 		}
 		evalSet = &train.EvalSet{Data: eds, Enc: enc, Interval: opts.EvalInterval, BatchTokens: 8192}
 	}
+	comm, err := initComm(ctx, opts.DDP)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Closing a failed communicator aborts the whole MPI job: say why first.
+		if err != nil && comm.Size() > 1 {
+			fmt.Fprintf(errOut, "minimind: rank %d: %v\n", comm.Rank(), err)
+		}
+		comm.Close()
+	}()
+	if comm.Rank() != 0 {
+		out = io.Discard // rank 0 reports
+	}
 	be, closeBackend, err := selectDevice(g, opts.Device, "auto")
 	if err != nil {
 		return err
@@ -179,7 +195,7 @@ func runLoRA(ctx context.Context, opts LoRAOptions, g *globalOptions, out, errOu
 	defer closeBackend()
 	var last train.Step
 	cfg := train.LoRAConfig{
-		Name: opts.Name, Base: base, Spec: spec, Options: o, Data: ds, Backend: be, Workers: workerCount(g.threads),
+		Name: opts.Name, Base: base, Spec: spec, Options: o, Data: ds, Backend: be, Comm: comm, Workers: workerCount(g.threads),
 		Eval: evalSet, OutDir: opts.OutDir, Resume: opts.Resume,
 		OnLog: func(msg string) { fmt.Fprintln(errOut, msg) },
 		OnStart: func(s train.LoRAStart) {
