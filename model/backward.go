@@ -76,8 +76,10 @@ func (p *pass) backward(ids, targets []int32, scale float32) {
 		be.RMSNormBackward(dres, L.g.inNorm, dln, L.x, L.w.inNorm, L.rstd1, N, C)
 		// dres is d(x), the previous block's d(next).
 	}
-	// x = E[ids]
-	be.EmbeddingBackward(p.g.embed, ids, dres, N, C)
+	// x = E[ids] (no gradient for a frozen base)
+	if p.g.embed != nil {
+		be.EmbeddingBackward(p.g.embed, ids, dres, N, C)
+	}
 }
 
 // ffnBackward: given dOut [rows,C] of out = down(silu(gate x) ⊙ up x),

@@ -7,15 +7,25 @@ package model
 func (p *pass) linear(out, x, w []float32, w16 []uint16, rows, n, k int, accumulate bool) {
 	if h := p.weights16; h != nil && w16 != nil && rows <= halfMaxRows {
 		h.mm.MatMulHalf(out, x, w16, rows, n, k, h.bf16, accumulate)
-		return
+	} else {
+		p.be.MatMul(out, x, w, rows, n, k, false, true, accumulate)
 	}
-	p.be.MatMul(out, x, w, rows, n, k, false, true, accumulate)
+	if p.lora != nil {
+		p.loraForward(out, x, w, rows) // + s·(x·Aᵀ)·Bᵀ when w is wrapped (lora.go)
+	}
 }
 
 // linearBackward mirrors linear (out = x·wᵀ, same rows, n, k): it adds
 // dOut[rows,n]·w to dx[rows,k] and dOutᵀ·x to dw[n,k]. Like every backward
 // kernel it accumulates, so a scratch dx is zeroed before its first use.
+// A frozen base (a LoRA attached) has no dw: then only dx and the
+// adapter's gradients are computed.
 func (p *pass) linearBackward(dx, dw, dOut, x, w []float32, rows, n, k int) {
 	p.be.MatMul(dx, dOut, w, rows, k, n, false, false, true)
-	p.be.MatMul(dw, dOut, x, n, k, rows, true, false, true)
+	if dw != nil {
+		p.be.MatMul(dw, dOut, x, n, k, rows, true, false, true)
+	}
+	if p.lora != nil {
+		p.loraBackward(dx, dOut, x, w, rows)
+	}
 }

@@ -44,6 +44,7 @@ type Model struct {
 	half *halfWeights
 
 	dlogits []float32 // ForwardBackwardLogits' d(loss)/d(logits) [N,V] (custom.go)
+	lora    *LoRA     // attached adapters (lora.go); nil: none
 }
 
 // New binds p to the backend be.
@@ -58,9 +59,10 @@ func New(p *Params, be kernels.Backend) *Model {
 // Backend returns the kernels the model runs on.
 func (m *Model) Backend() kernels.Backend { return m.be }
 
-// EnableGrads allocates the gradient slab (zeroed) if it is not there yet.
+// EnableGrads allocates the gradient slab (zeroed) if it is not there yet;
+// with a LoRA attached the base has none (the LoRA's slab takes them).
 func (m *Model) EnableGrads() {
-	if m.Grads == nil {
+	if m.Grads == nil && m.lora == nil {
 		m.Grads = make([]float32, len(m.Params.Data))
 		m.g = bind(m.Params, m.Grads)
 	}
@@ -68,6 +70,10 @@ func (m *Model) EnableGrads() {
 
 // ZeroGrad clears the gradient slab (once per optimizer step).
 func (m *Model) ZeroGrad() {
+	if m.lora != nil {
+		m.be.Zero(m.lora.Grads)
+		return
+	}
 	m.EnableGrads()
 	m.be.Zero(m.Grads)
 }

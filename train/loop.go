@@ -92,7 +92,7 @@ func (t *Trainer) State() *ResumeState {
 	return &ResumeState{
 		Config: t.Model.Config, Step: t.Step, AdamStep: t.Opt.T, Epoch: pos.Epoch,
 		Loader: pos, WorldSize: t.worldSize(), Options: t.Options, Skipped: t.Skipped,
-		Params: t.Model.Params.Data, M: t.Opt.M, V: t.Opt.V,
+		Params: t.params(), M: t.Opt.M, V: t.Opt.V,
 	}
 }
 
@@ -106,8 +106,8 @@ func (t *Trainer) Restore(st *ResumeState, elapsed float64) error {
 	if st.WorldSize != t.worldSize() {
 		return fmt.Errorf("resume: saved by %d ranks, running %d: %w (the data order and batch split depend on it; resume with the same world size)", st.WorldSize, t.worldSize(), ErrWorldSize)
 	}
-	if len(st.Params) != len(t.Model.Params.Data) || len(st.M) != len(st.Params) || len(st.V) != len(st.Params) {
-		return fmt.Errorf("resume: the saved model has %d parameters (moments %d, %d), this one %d (architecture flags differ?)", len(st.Params), len(st.M), len(st.V), len(t.Model.Params.Data))
+	if len(st.Params) != len(t.params()) || len(st.M) != len(st.Params) || len(st.V) != len(st.Params) {
+		return fmt.Errorf("resume: the saved model has %d parameters (moments %d, %d), this one %d (architecture flags differ?)", len(st.Params), len(st.M), len(st.V), len(t.params()))
 	}
 	if total := t.TotalSteps(); st.Step > total {
 		return fmt.Errorf("resume: step %d is past this run's %d steps: %w", st.Step, total, ErrResumeField)
@@ -118,7 +118,7 @@ func (t *Trainer) Restore(st *ResumeState, elapsed float64) error {
 	if err := t.Loader.Restore(st.Loader); err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
-	copy(t.Model.Params.Data, st.Params)
+	copy(t.params(), st.Params)
 	copy(t.Opt.M, st.M)
 	copy(t.Opt.V, st.V)
 	t.Opt.T = st.AdamStep
@@ -229,7 +229,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 		if dist {
 			// One all-reduce over the whole gradient slab per optimizer step:
 			// a sum, each rank's part already weighted by its targets.
-			if err := t.Comm.AllReduceSum(ctx, m.Grads); err != nil {
+			if err := t.Comm.AllReduceSum(ctx, t.grads()); err != nil {
 				return fmt.Errorf("step %d: gradient all-reduce: %w", t.Step+1, err)
 			}
 			// The logged loss is the global one, as a single process would see.
@@ -252,7 +252,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 			}
 			tokens = n
 		}
-		norm, _ := ClipGradNorm(be, m.Grads, o.GradClip)
+		norm, _ := ClipGradNorm(be, t.grads(), o.GradClip)
 		lr := LR(t.Step, total, o.WarmupIters, o.LearningRate)
 		// Every rank sees the same averaged loss and gradients, so every
 		// rank makes the same choice here and they stay in lockstep.
@@ -281,7 +281,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 			// but the step counts and the schedule moves on.
 			t.Skipped++
 		} else {
-			t.Opt.Step(be, m.Params.Data, m.Grads, float32(lr))
+			t.Opt.Step(be, t.params(), t.grads(), float32(lr))
 		}
 		t.Step++
 		t.savePos()
@@ -357,7 +357,7 @@ func (t *Trainer) checkWeights() error {
 	for _, x := range []struct {
 		name string
 		s    []float32
-	}{{"weights", t.Model.Params.Data}, {"AdamW m", t.Opt.M}, {"AdamW v", t.Opt.V}} {
+	}{{"weights", t.params()}, {"AdamW m", t.Opt.M}, {"AdamW v", t.Opt.V}} {
 		if i := firstNonfinite(x.s); i >= 0 {
 			return fmt.Errorf("the %s hold %v at index %d: %w", x.name, x.s[i], i, ErrNonFinite)
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/minimind-go/minimind/chat"
+	"github.com/minimind-go/minimind/checkpoint"
 	"github.com/minimind-go/minimind/generate"
 	"github.com/minimind-go/minimind/model"
 	"github.com/minimind-go/minimind/tokenizer"
@@ -34,6 +35,8 @@ type InferenceFlags struct {
 	Device     DeviceFlags
 	// DType is the precision of the weights for decoding: f32, f16 or bf16.
 	DType string
+	// LoRA is an adapter file (upstream's save_lora .pth) applied at load.
+	LoRA string
 }
 
 // AddFlags registers the model, tokenizer and device flags.
@@ -44,6 +47,7 @@ func (o *InferenceFlags) AddFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.Heads, "num_attention_heads", 0, "query heads of a .pth model, which its shapes cannot tell (default 8, MiniMind's); HF directories say it in config.json")
 	f.BoolVar(&o.RopeScaling, "inference_rope_scaling", false, "YaRN RoPE scaling (x16 context) as MiniMind's inference option")
 	o.Device.AddFlags(f)
+	f.StringVar(&o.LoRA, "lora", "", "apply this LoRA adapter file ('minimind lora' or upstream's save_lora .pth) to the model at load")
 	f.StringVar(&o.DType, "dtype", "f32", "weight precision for decoding: f32 (exact), bf16 or f16 (half the memory traffic: faster decode, logits within ~1e-2)")
 }
 
@@ -80,6 +84,12 @@ func (o *InferenceFlags) load(g *globalOptions) (*model.Model, *tokenizer.Tokeni
 		return nil, nil, nil, err
 	}
 	m := model.New(p, be)
+	if o.LoRA != "" {
+		if _, err := checkpoint.LoadLoRA(o.LoRA, m); err != nil {
+			closeFn()
+			return nil, nil, nil, fmt.Errorf("--lora: %w", err)
+		}
+	}
 	if o.DType != "" && o.DType != "f32" {
 		if err := m.SetInferenceDType(o.DType); err != nil {
 			closeFn()

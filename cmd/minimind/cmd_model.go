@@ -182,6 +182,8 @@ type ConvertOptions struct {
 	In    string
 	Out   string
 	DType string
+	// MergeLoRA is an adapter file merged into the weights (W + B·A).
+	MergeLoRA string
 }
 
 func newConvertCommand(g *globalOptions) *cobra.Command {
@@ -198,7 +200,12 @@ anything else an HF directory.
 Examples:
   minimind convert --model ./out/full_sft_512.pth --out ./MiniMind2-Small
   minimind convert --model ./MiniMind2-Small --out ./full_sft_512.pth --dtype f16
-  minimind convert --model ./big --out ./big-bf16 --dtype bf16`,
+  minimind convert --model ./big --out ./big-bf16 --dtype bf16
+  minimind convert --model ./out/full_sft_512.pth --merge_lora ./out/lora_medical_512.pth --out ./out/merged_512.pth
+
+--merge_lora writes W + B·A for every linear the adapter wraps, as upstream's
+merge_lora: in fp16 (the default for .pth) fp16(W) + fp16(B·A) added in fp16,
+exactly upstream's file; with --dtype f32 the exact float32 sum.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runConvert(cmd.Context(), opts, g, cmd.OutOrStdout())
@@ -208,6 +215,7 @@ Examples:
 	cmd.Flags().StringVar(&opts.Out, "out", "", "output path (.pth file or HF directory)")
 	cmd.Flags().StringVar(&opts.DType, "dtype", "", "stored precision: f32, f16 or bf16 (default: f16 for .pth as MiniMind, f32 otherwise)")
 	cmd.Flags().IntVar(&opts.Model.NumAttentionHeads, "num_attention_heads", 8, "query heads, for .pth input (shapes cannot tell)")
+	cmd.Flags().StringVar(&opts.MergeLoRA, "merge_lora", "", "merge this LoRA adapter file into the weights (W + B·A)")
 	return cmd
 }
 
@@ -229,6 +237,16 @@ func runConvert(_ context.Context, opts ConvertOptions, _ *globalOptions, out io
 	p, err := loadModelParams(opts.In, opts.Model.NumAttentionHeads)
 	if err != nil {
 		return err
+	}
+	if opts.MergeLoRA != "" {
+		l, err := checkpoint.LoadLoRA(opts.MergeLoRA, model.New(p, nil))
+		if err != nil {
+			return fmt.Errorf("--merge_lora: %w", err)
+		}
+		if p, err = checkpoint.MergeLoRA(p, l, string(dt)); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "merged %s into %d linears\n", opts.MergeLoRA, len(l.Modules()))
 	}
 	if err := saveModel(opts.Out, p, dt); err != nil {
 		return err

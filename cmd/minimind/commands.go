@@ -14,6 +14,7 @@ func addCommands(root *cobra.Command, g *globalOptions) {
 		newDPOCommand(g),
 		newDistillCommand(g),
 		newTrainCommand(g),
+		newLoRACommand(g),
 		newGenerateCommand(g),
 		newChatCommand(g),
 		newEvalCommand(g),
