@@ -140,6 +140,12 @@ func (t *Trainer) Run(ctx context.Context) error {
 	total := t.TotalSteps()
 	t.start = time.Now()
 	m, be := t.Model, t.Model.Backend()
+	micro := t.Micro
+	if micro == nil && o.thinkWeight() != 1 && m.Config.UseMoE {
+		// The model's one gradient scale would reweigh the balance loss
+		// with the cross-entropy (reason.go).
+		micro = thinkWeightMoEStep(m)
+	}
 	t.savePos()
 	for t.Step < total {
 		if err := ctx.Err(); err != nil {
@@ -201,8 +207,8 @@ func (t *Trainer) Run(ctx context.Context) error {
 			scale := w / float64(o.Accumulation)
 			var st model.Stats
 			var r Rewards
-			if t.Micro != nil {
-				st, r, err = t.Micro(ctx, b, float32(scale))
+			if micro != nil {
+				st, r, err = micro(ctx, b, float32(scale))
 			} else {
 				st, err = m.ForwardBackward(b.X, b.Y, b.LossMask, b.B, b.T, float32(scale))
 			}
@@ -215,7 +221,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 			loss += st.Loss * w / a
 			ce += st.CE * w / a
 			aux += st.Aux * w / a
-			if t.Micro != nil {
+			if micro != nil {
 				rw.add(r, w/a)
 			}
 			tokens += b.B * b.T
@@ -236,14 +242,14 @@ func (t *Trainer) Run(ctx context.Context) error {
 			t.stats = [7]float32{float32(loss), float32(ce), float32(aux),
 				float32(rw.Acc), float32(rw.Chosen), float32(rw.Rejected), float32(rw.Margin)}
 			n := 3
-			if t.Micro != nil {
+			if micro != nil {
 				n = len(t.stats)
 			}
 			if err := t.Comm.AllReduceSum(ctx, t.stats[:n]); err != nil {
 				return fmt.Errorf("step %d: loss all-reduce: %w", t.Step+1, err)
 			}
 			loss, ce, aux = float64(t.stats[0]), float64(t.stats[1]), float64(t.stats[2])
-			if t.Micro != nil {
+			if micro != nil {
 				rw = Rewards{float64(t.stats[3]), float64(t.stats[4]), float64(t.stats[5]), float64(t.stats[6])}
 			}
 			n, err := t.sumCount(ctx, tokens)

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -42,10 +43,6 @@ func reasonData(cfg *Config, mc *model.Config) (data.Dataset, error) {
 		return nil, fmt.Errorf("train: --think_weight %g: want a finite weight > 0", w)
 	case cfg.Data.Kind() != data.KindSFT:
 		return nil, fmt.Errorf("train: --think_weight %g weighs SFT targets; %s has none", w, cfg.Stage)
-	case mc.UseMoE:
-		// The model's one gradient scale also scales the balance loss, so
-		// the loop's correction would weigh it by Σw/Σmask as well.
-		return nil, fmt.Errorf("train: --think_weight %g with an MoE model is not supported: its balance loss would be weighted too", w)
 	case cfg.Tokenizer == nil:
 		return nil, errors.New("train: --think_weight needs the tokenizer (Config.Tokenizer) to find the tag tokens")
 	}
@@ -67,4 +64,63 @@ func maskSums(b *data.Batch) (sum float64, count int) {
 		}
 	}
 	return sum, count
+}
+
+// thinkWeightMoEStep is the weighted cross-entropy for an MoE model. The
+// loop's correction multiplies the whole gradient scale by Σw/Σmask,
+// which would weigh the balance loss too (upstream adds it unweighted);
+// so here the cross-entropy and its gradient are computed on the logits
+// (ForwardBackwardLogits) with the correction inside, and the model's
+// scale is divided by it:
+//
+//	CE  = Σ w·ce / Σ w         (what ForwardBackward reports; the loop
+//	                            multiplies it by its w = Σw/Σmask)
+//	dlogits_i = w_i/Σmask · (softmax − onehot)
+//	scale' = scale · Σmask/Σw  (so dlogits·scale' is the loop's CE
+//	                            gradient and the aux gets the plain scale)
+//
+// The returned Aux is divided by the same factor, so the loop logs it
+// unweighted.
+func thinkWeightMoEStep(m *model.Model) MicroStep {
+	return func(ctx context.Context, b *data.Batch, scale float32) (model.Stats, Rewards, error) {
+		ws, n := maskSums(b)
+		if n == 0 || ws == 0 {
+			st, err := m.ForwardBackward(b.X, b.Y, b.LossMask, b.B, b.T, scale)
+			return st, Rewards{}, err
+		}
+		ratio := ws / float64(n)
+		V := m.Config.VocabSize
+		st, err := m.ForwardBackwardLogits(b.X, b.B, b.T, float32(float64(scale)/ratio), func(logits, dlogits []float32) (float64, error) {
+			var sum float64
+			for i, y := range b.Y[:b.B*b.T] {
+				w := b.LossMask[i]
+				if y < 0 || w == 0 {
+					continue
+				}
+				row, d := logits[i*V:(i+1)*V], dlogits[i*V:(i+1)*V]
+				mx := row[0]
+				for _, x := range row[1:] {
+					mx = max(mx, x)
+				}
+				var z float64
+				for _, x := range row {
+					z += math.Exp(float64(x - mx))
+				}
+				lse := float64(mx) + math.Log(z)
+				sum += float64(w) * (lse - float64(row[y]))
+				g := float64(w) / float64(n)
+				for j, x := range row {
+					d[j] = float32(g * math.Exp(float64(x)-lse))
+				}
+				d[y] -= float32(g)
+			}
+			return sum / ws, nil
+		})
+		if err != nil {
+			return st, Rewards{}, err
+		}
+		st.Aux /= ratio
+		st.Loss = st.CE + st.Aux
+		return st, Rewards{}, nil
+	}
 }

@@ -38,8 +38,7 @@ func (emptySFT) Sample(int, *data.Sample) error { return nil }
 // reasonData refuses what it cannot weigh, naming the flag, and leaves an
 // unweighted run's data alone.
 func TestReasonDataRefusals(t *testing.T) {
-	dense, moe := model.DefaultConfig(), model.DefaultConfig()
-	moe.UseMoE = true
+	dense := model.DefaultConfig()
 	cfg := Config{Stage: StageSFT, Options: DefaultSFTOptions(), Data: emptySFT{}}
 	if ds, err := reasonData(&cfg, &dense); err != nil || ds != cfg.Data {
 		t.Errorf("think_weight 1: %v, %v; want the data unchanged", ds, err)
@@ -52,7 +51,6 @@ func TestReasonDataRefusals(t *testing.T) {
 		want   string
 	}{
 		{"no tokenizer", 10, &dense, emptySFT{}, "--think_weight needs the tokenizer"},
-		{"moe", 10, &moe, emptySFT{}, "--think_weight 10 with an MoE model"},
 		{"negative", -1, &dense, emptySFT{}, "--think_weight -1: want a finite weight > 0"},
 		{"pretrain data", 10, &dense, emptyPretrain{}, "--think_weight 10 weighs SFT targets"},
 	} {

@@ -43,7 +43,12 @@ func reasonLoss(t *testing.T, m *model.Model, batches []data.Batch) float64 {
 				count++
 			}
 		}
-		loss += sum / float64(count) / float64(len(batches))
+		// upstream adds the balance loss unweighted
+		st, err := m.Loss(b.X, b.Y, b.LossMask, b.B, b.T, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loss += (sum/float64(count) + st.Aux) / float64(len(batches))
 	}
 	return loss
 }
@@ -53,6 +58,12 @@ func reasonLoss(t *testing.T, m *model.Model, batches []data.Batch) float64 {
 // accumulated micro-batches, and its gradient is that loss's: checked
 // against central finite differences on a fresh copy of the model.
 func TestThinkWeightStep(t *testing.T) {
+	for _, moe := range []bool{false, true} {
+		t.Run(map[bool]string{false: "dense", true: "moe"}[moe], func(t *testing.T) { thinkWeightStep(t, moe) })
+	}
+}
+
+func thinkWeightStep(t *testing.T, moe bool) {
 	var tags []int32 // every fifth id plays a tag token
 	for id := int32(0); id < 60; id += 5 {
 		tags = append(tags, id)
@@ -63,7 +74,7 @@ func TestThinkWeightStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := tinyModel(t, false)
+	m := tinyModel(t, moe)
 	o := train.DefaultSFTOptions()
 	o.Epochs, o.Accumulation, o.LearningRate, o.GradClip, o.ThinkWeight = 1, 2, 0, 0, 10
 	tr := &train.Trainer{Model: m, Loader: l, Opt: train.NewAdamW(m.Params, o.AdamW), Options: o}
@@ -99,10 +110,13 @@ func TestThinkWeightStep(t *testing.T) {
 			t.Fatalf("batch %d: Σw/count = %g: too few tag tokens to test anything", i, sum/count)
 		}
 	}
-	ref := tinyModel(t, false)
+	ref := tinyModel(t, moe)
 	want := reasonLoss(t, ref, batches)
-	if got := steps[0].CE; math.Abs(got-want) > 1e-5*want {
-		t.Errorf("logged CE %.7g, want Σw·ce/count %.7g", got, want)
+	if got := steps[0].Loss; math.Abs(got-want) > 1e-5*want {
+		t.Errorf("logged loss %.7g, want Σw·ce/count + aux %.7g", got, want)
+	}
+	if moe && !(steps[0].Aux > 0) {
+		t.Errorf("MoE step logged aux %g", steps[0].Aux)
 	}
 
 	// Finite differences at the coordinates with the largest gradients and
