@@ -29,7 +29,9 @@
 //     token files and the (data-parallel) batch loader.
 //   - train: the training run as a library (train.Run: weight source,
 //     schedule, accumulation, clipping, AdamW, metrics, plots, checkpoints
-//     and exact resume; train.Evaluate for held-out loss).
+//     and exact resume; train.Evaluate for held-out loss), with the
+//     post-training stages on its loop: DPO, distillation, LoRA (adapters
+//     in model, their files in checkpoint) and reasoning SFT weights.
 //   - tensorboard, dashboard: watching a run — TensorBoard event files
 //     (what wandb and SwanLab import offline) and a live page of
 //     metrics.jsonl; both read train.Step, and train imports neither.
