@@ -7,14 +7,9 @@ package model
 // Scratch: dres carries d(residual stream) down the blocks; dln is
 // d(RMSNorm output), zeroed before each norm's consumers add into it.
 func (p *pass) backward(ids, targets []int32, scale float32) {
-	c, be, a := &p.Config, p.be, p.a
-	B, T, N, C, HS, V := p.B, p.T, p.N, c.HiddenSize, c.HeadSize(), c.VocabSize
-	NH, NKV := c.NumAttentionHeads, c.NumKeyValueHeads
-	kvC, qC := NKV*HS, c.QDim()
-	eps := float32(c.RMSNormEps)
-	pos := a.pos[:N]
-	dres, dln := a.dres[:N*C], a.dln[:N*C]
-	datt, dq, dk, dv := a.datt[:N*qC], a.dq[:N*qC], a.dk[:N*kvC], a.dv[:N*kvC]
+	be, a := p.be, p.a
+	N, C, V := p.N, p.Config.HiddenSize, p.Config.VocabSize
+	dln := a.dln[:N*C]
 
 	// logits = lnf·Wᵀ (W = lm_head, the embedding when tied); loss =
 	// CE(logits). The logits buffer becomes dlogits.
@@ -25,6 +20,21 @@ func (p *pass) backward(ids, targets []int32, scale float32) {
 	}
 	be.Zero(dln)
 	p.linearBackward(dln, p.g.lmHead, dlogits, a.lnf[:N*C], p.w.lmHead, N, V, C)
+	p.backwardFromNorm(ids, scale)
+}
+
+// backwardFromNorm continues backward from d(final-norm output) in a.dln
+// (the critic's value head starts here, model/critic.go); scale weights
+// only the MoE balance loss.
+func (p *pass) backwardFromNorm(ids []int32, scale float32) {
+	c, be, a := &p.Config, p.be, p.a
+	B, T, N, C, HS := p.B, p.T, p.N, c.HiddenSize, c.HeadSize()
+	NH, NKV := c.NumAttentionHeads, c.NumKeyValueHeads
+	kvC, qC := NKV*HS, c.QDim()
+	eps := float32(c.RMSNormEps)
+	pos := a.pos[:N]
+	dres, dln := a.dres[:N*C], a.dln[:N*C]
+	datt, dq, dk, dv := a.datt[:N*qC], a.dq[:N*qC], a.dk[:N*kvC], a.dv[:N*kvC]
 	// lnf = RMSNorm_final(final)
 	be.Zero(dres)
 	be.RMSNormBackward(dres, p.g.norm, dln, a.final[:N*C], p.w.norm, a.rstdf[:N], N, C)
