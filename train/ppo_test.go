@@ -163,3 +163,32 @@ func TestPPOParity(t *testing.T) {
 	worst = max(worst, kerneltest.AllClose(t, "critic/"+model.ValueHeadBiasName, p.Critic.HeadGrad[C:], modeltest.Floats(t, gc, model.ValueHeadBiasName), 2e-5, 0))
 	t.Logf("loss %.9g (want %.9g), max |grad diff| %.3g", st.Loss, exp.Loss, worst)
 }
+
+// TestPPOEarlyStop: a minibatch whose approx-KL passes early_stop_kl
+// reports Stop and adds nothing to either model's gradients (upstream
+// multiplies its loss by 0).
+func TestPPOEarlyStop(t *testing.T) {
+	p, r, _, _ := ppoFixture(t)
+	if err := p.Prepare(r); err != nil {
+		t.Fatal(err)
+	}
+	for i := range r.OldLogp {
+		r.OldLogp[i] -= 1 // approx-KL ½·1² = 0.5 > 0.25
+	}
+	p.Actor.ZeroGrad()
+	p.Critic.ZeroGrad()
+	st, err := p.Minibatch(r, []int{1, 0}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Stop || math.Abs(st.ApproxKL-0.5) > 1e-6 {
+		t.Fatalf("stop %v, approx-KL %g; want true, 0.5", st.Stop, st.ApproxKL)
+	}
+	for _, g := range [][]float32{p.Actor.Grads, p.Critic.Grads, p.Critic.HeadGrad} {
+		for i, v := range g {
+			if v != 0 {
+				t.Fatalf("gradient %d is %g after a stopped minibatch", i, v)
+			}
+		}
+	}
+}
