@@ -1,6 +1,7 @@
 package train
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -368,6 +369,9 @@ func (p *PPO) Prepare(r *PPORollout) error {
 	return nil
 }
 
+// errPPOStop aborts the actor's backward pass of a stopped minibatch.
+var errPPOStop = errors.New("ppo: approx-KL above early_stop_kl")
+
 // PPOStats are one minibatch's losses (upstream's logged terms).
 type PPOStats struct {
 	Loss, Policy, Value, KLRef, ApproxKL, ClipFrac, Aux float64
@@ -388,8 +392,7 @@ func (p *PPO) Minibatch(r *PPORollout, inds []int, scale float32) (PPOStats, err
 
 	// Actor first (upstream runs the critic first; the order does not
 	// change a number): its approx-KL decides whether the critic's
-	// gradient counts. With MoE, a stopped minibatch still adds the
-	// actor's balance-loss gradient (upstream adds none).
+	// gradient counts.
 	all := make([]float32, n*r.T)
 	logp, dlogp := make([]float32, n*R), make([]float32, n*R)
 	as, err := p.Actor.ForwardBackwardLogits(ids, n, r.T, scale, func(logits, dlogits []float32) (float64, error) {
@@ -397,8 +400,10 @@ func (p *PPO) Minibatch(r *PPORollout, inds []int, scale float32) (PPOStats, err
 		r.gather(logp, all, inds)
 		st.Policy, st.KLRef, st.ApproxKL, st.ClipFrac = PPOActorLoss(dlogp, logp, old, ref, adv, mask, p.Opts.ClipEpsilon, p.Opts.KLCoef)
 		if st.ApproxKL > p.Opts.EarlyStopKL {
+			// An error from grad leaves the gradients untouched, the MoE
+			// balance loss's included: upstream's stopped loss is ×0.
 			st.Stop = true
-			return st.Policy, nil // dlogits stay 0
+			return 0, errPPOStop
 		}
 		for j, b := range inds {
 			for t := 0; t < R; t++ {
@@ -419,7 +424,7 @@ func (p *PPO) Minibatch(r *PPORollout, inds []int, scale float32) (PPOStats, err
 		}
 		return st.Policy, nil
 	})
-	if err != nil {
+	if err != nil && !st.Stop {
 		return st, fmt.Errorf("train: ppo actor: %w", err)
 	}
 	st.Aux = as.Aux
