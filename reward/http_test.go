@@ -105,8 +105,8 @@ func TestHTTPFailures(t *testing.T) {
 		wantCalls int32
 		wantErr   string
 	}{
-		{"5xx", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) }, 3, "500"},
-		{"4xx", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "bad request", 400) }, 1, "400"},
+		{"5xx", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) }, 3, "500"},
+		{"4xx", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "bad request", http.StatusBadRequest) }, 1, "400"},
 		{"slow", slowHandler, 3, "no reply within"},
 		{"not json", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "<html>oops</html>") }, 1, "not {\"rewards\""},
 		{"no rewards", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"scores":[1,2]}`) }, 1, "no \"rewards\""},
@@ -160,7 +160,7 @@ func TestHTTPDown(t *testing.T) {
 }
 
 func TestHTTPCancelStopsRetrying(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 502) }))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", http.StatusBadGateway) }))
 	defer srv.Close()
 	h := newHTTP(t, srv.URL, time.Second)
 	h.backoff = time.Hour // a retry would wait this long: cancellation must cut it
