@@ -5,9 +5,10 @@
 //
 // The layout follows the data flow, leaves first:
 //
-//   - half, jsonl: leaf packages with no imports from the module — the
-//     float32 ⇄ fp16/bf16 conversions, and the one JSON Lines reader
-//     (gzip by magic bytes, errors naming file and line).
+//   - half, jsonl, reward: leaf packages with no imports from the module —
+//     the float32 ⇄ fp16/bf16 conversions, the one JSON Lines reader
+//     (gzip by magic bytes, errors naming file and line), and the RL
+//     rewards (upstream's rules, verifiable answers, an HTTP reward server).
 //   - kernels: the Backend interface every computation goes through, with
 //     ref (plain loops, the oracle), cpu (worker pool in parallel, SIMD GEMM
 //     in gemm), cuda (purego + NVRTC + cuBLAS) and kerneltest (the
@@ -31,7 +32,9 @@
 //     schedule, accumulation, clipping, AdamW, metrics, plots, checkpoints
 //     and exact resume; train.Evaluate for held-out loss), with the
 //     post-training stages on its loop: DPO, distillation, LoRA (adapters
-//     in model, their files in checkpoint) and reasoning SFT weights.
+//     in model, their files in checkpoint) and reasoning SFT weights, and
+//     the RL loops (GRPO/CISPO, PPO) with the batched engine as rollout
+//     engine.
 //   - tensorboard, dashboard: watching a run — TensorBoard event files
 //     (what wandb and SwanLab import offline) and a live page of
 //     metrics.jsonl; both read train.Step, and train imports neither.
