@@ -56,7 +56,8 @@ func TestDependenciesRunOneWay(t *testing.T) {
 		{[]string{"model"}, []string{"checkpoint", "data", "train", "generate", "server", "tokenizer", "chat"}},
 		{[]string{"half", "jsonl", "reward"}, []string{""}}, // leaves: nothing from the module
 		{[]string{"tokenizer"}, []string{"chat", "data", "model", "train"}},
-		{[]string{"train"}, []string{"tensorboard", "dashboard", "server", "generate"}},
+		{[]string{"train"}, []string{"tensorboard", "dashboard", "server"}}, // generate is the RL rollout engine
+		{[]string{"generate"}, []string{"train"}},
 		{[]string{"checkpoint", "data", "train", "generate", "server", "tensorboard", "dashboard"}, []string{"cmd"}},
 	}
 	for _, r := range rules {

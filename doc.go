@@ -47,7 +47,7 @@
 //     parses flags and calls the packages above.
 //
 // Dependencies point one way: half, jsonl ← kernels ← model ← checkpoint ←
-// train; tokenizer ← chat ← data, generate ← server; nothing under kernels
+// train; tokenizer ← chat ← data, generate ← server, train (RL rollouts); nothing under kernels
 // imports model, checkpoint or data, model imports no checkpoint, and
 // nothing imports cmd.
 package minimind
