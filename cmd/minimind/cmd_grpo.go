@@ -155,6 +155,10 @@ func runGRPO(ctx context.Context, o grpoFlags, g *globalOptions, out io.Writer) 
 	}
 	maxP := 0
 	for _, p := range prompts {
+		if len(p.IDs) >= policy.Config.MaxPositionEmbeddings {
+			return fmt.Errorf("%w: grpo: %s line %d: the prompt has %d tokens, the context window (max_position_embeddings %d) leaves no room for a reply",
+				errUsage, o.DataPath, p.Line, len(p.IDs), policy.Config.MaxPositionEmbeddings)
+		}
 		maxP = max(maxP, len(p.IDs))
 	}
 	rc := o.Run
@@ -289,4 +293,40 @@ func splitLines(raw []byte) func(func([]byte) bool) {
 			}
 		}
 	}
+}
+
+// addGRPOTrainFlags gives `train` the grpo flags it lacks, for --mode grpo
+// (the shared ones, --data_path, --batch_size, --beta, ..., are train's).
+func addGRPOTrainFlags(f *pflag.FlagSet) {
+	tmp := pflag.NewFlagSet("grpo", pflag.ContinueOnError)
+	new(grpoFlags).addFlags(tmp)
+	tmp.VisitAll(func(fl *pflag.Flag) {
+		if f.Lookup(fl.Name) == nil {
+			f.AddFlag(fl)
+		}
+	})
+}
+
+// runGRPOMode runs `train --mode grpo`: the grpo command with train's
+// values of the flags both have (grpo's defaults for those not given).
+func runGRPOMode(cmd *cobra.Command, opts TrainOptions, g *globalOptions) error {
+	f := cmd.Flags()
+	if len(opts.DataPath) != 1 {
+		return fmt.Errorf("%w: --mode grpo reads one --data_path file, got %d", errUsage, len(opts.DataPath))
+	}
+	var o grpoFlags
+	tmp := pflag.NewFlagSet("grpo", pflag.ContinueOnError)
+	o.addFlags(tmp)
+	var perr error
+	f.Visit(func(fl *pflag.Flag) {
+		if tmp.Lookup(fl.Name) != nil && perr == nil {
+			perr = tmp.Set(fl.Name, fl.Value.String())
+		}
+	})
+	if perr != nil {
+		return fmt.Errorf("%w: %v", errUsage, perr)
+	}
+	o.Model = opts.Model
+	o.DataPath = opts.DataPath[0]
+	return runGRPO(cmd.Context(), o, g, cmd.OutOrStdout())
 }
