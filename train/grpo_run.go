@@ -38,9 +38,19 @@ type ScoreFunc func(ctx context.Context, prompts, responses, answers []string) (
 // RolloutFunc samples one completion per prompt with the policy being
 // trained (cmd wires the continuous-batching engine on the same model; the
 // package graph keeps train below generate), seeded per sequence, at the
-// given temperature and length cap. A completion holds its sampled ids,
-// the final stop token included when one ended it.
-type RolloutFunc func(ctx context.Context, prompts [][]int32, seeds []uint64, temperature float64, maxNew int) ([][]int32, error)
+// given temperature and length cap.
+type RolloutFunc func(ctx context.Context, prompts [][]int32, seeds []uint64, temperature float64, maxNew int) ([]Completion, error)
+
+// Completion is one sampled reply.
+type Completion struct {
+	// IDs are the sampled ids, the final stop token included when one ended
+	// the reply.
+	IDs []int32
+	// LogProbs, when the sampler records them, are the sampling policy's
+	// log-probabilities of IDs (the old log-probs); nil: RunGRPO computes
+	// them with a forward pass, as upstream's compute_per_token_logps.
+	LogProbs []float32
+}
 
 // GRPOConfig is a GRPO/CISPO run: rollouts by Rollout on Policy, scored by
 // Score, updated in place.
@@ -250,7 +260,10 @@ func RunGRPO(ctx context.Context, c GRPOConfig) (*GRPOResult, error) {
 		r := &Rollouts{B: len(reqs), Eos: eos}
 		prompts, responses, answers := make([]string, len(reqs)), make([]string, len(reqs)), make([]string, len(reqs))
 		var genToks int
-		for i, toks := range comps {
+		engineLP := true
+		for i, cp := range comps {
+			toks := cp.IDs
+			engineLP = engineLP && len(cp.LogProbs) == len(toks)
 			p := c.Prompts[batch[i/c.NumGenerations]]
 			genToks += len(toks)
 			r.T = max(r.T, len(p.IDs)+len(toks))
@@ -270,14 +283,20 @@ func RunGRPO(ctx context.Context, c GRPOConfig) (*GRPOResult, error) {
 		for i := range reqs {
 			p := c.Prompts[batch[i/c.NumGenerations]].IDs
 			copy(r.IDs[i*r.T:], p)
-			copy(r.IDs[i*r.T+len(p):], comps[i])
+			copy(r.IDs[i*r.T+len(p):], comps[i].IDs)
 			r.PromptLen = append(r.PromptLen, len(p))
-			r.CompLen = append(r.CompLen, len(comps[i]))
+			r.CompLen = append(r.CompLen, len(comps[i].IDs))
 		}
 		if r.Advantages, err = GroupAdvantages(rewards, c.NumGenerations); err != nil {
 			return res, err
 		}
-		if err := g.PolicyLogProbs(r); err != nil {
+		if engineLP {
+			// The sampler's own log-probs: no extra forward pass.
+			r.OldLogProbs = make([]float32, r.B*r.T)
+			for i, cp := range comps {
+				copy(r.OldLogProbs[i*r.T+r.PromptLen[i]-1:], cp.LogProbs)
+			}
+		} else if err := g.PolicyLogProbs(r); err != nil {
 			return res, err
 		}
 		pol.ZeroGrad()

@@ -39,8 +39,8 @@ func addAnswer(a, b int) []int32 {
 // generate; the engine is wired by cmd): temperature sampling, PCG(seed).
 func sampleRollout(m *model.Model) train.RolloutFunc {
 	V := m.Config.VocabSize
-	return func(_ context.Context, prompts [][]int32, seeds []uint64, temp float64, maxNew int) ([][]int32, error) {
-		out := make([][]int32, len(prompts))
+	return func(_ context.Context, prompts [][]int32, seeds []uint64, temp float64, maxNew int) ([]train.Completion, error) {
+		out := make([]train.Completion, len(prompts))
 		for i, p := range prompts {
 			rng := rand.New(rand.NewPCG(seeds[i], 7))
 			seq := append([]int32(nil), p...)
@@ -71,7 +71,7 @@ func sampleRollout(m *model.Model) train.RolloutFunc {
 					break
 				}
 			}
-			out[i] = seq[len(p):]
+			out[i] = train.Completion{IDs: seq[len(p):]}
 		}
 		return out, nil
 	}
@@ -149,7 +149,7 @@ func meanReward(t *testing.T, m *model.Model, tok *tokenizer.Tokenizer, ps []tra
 	}
 	rs := make([]string, len(comps))
 	for i, c := range comps {
-		rs[i] = tok.Decode(c)
+		rs[i] = tok.Decode(c.IDs)
 	}
 	r, _ := score(context.Background(), texts, rs, answers)
 	var s float64

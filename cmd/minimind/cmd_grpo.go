@@ -201,21 +201,24 @@ func engineRollout(eng *generate.Engine) train.RolloutFunc {
 	if id, ok := eng.Tokenizer().TokenID("<|im_end|>"); ok {
 		stop = id
 	}
-	return func(ctx context.Context, prompts [][]int32, seeds []uint64, temp float64, maxNew int) ([][]int32, error) {
+	return func(ctx context.Context, prompts [][]int32, seeds []uint64, temp float64, maxNew int) ([]train.Completion, error) {
 		reqs := make([]generate.Request, len(prompts))
 		for i, p := range prompts {
-			reqs[i] = generate.Request{Prompt: p, Options: generate.Options{MaxNewTokens: maxNew, Temperature: temp, RepetitionPenalty: 1, Seed: seeds[i]}}
+			reqs[i] = generate.Request{Prompt: p, Options: generate.Options{MaxNewTokens: maxNew, Temperature: temp, RepetitionPenalty: 1, Seed: seeds[i], LogProbs: true}}
 		}
 		res, err := eng.Generate(ctx, reqs, nil)
 		if err != nil {
 			return nil, err
 		}
-		out := make([][]int32, len(res))
+		out := make([]train.Completion, len(res))
 		for i, r := range res {
-			out[i] = append([]int32(nil), r.Tokens...)
+			ids := append([]int32(nil), r.Tokens...)
 			if r.Finish == generate.FinishStop {
-				out[i] = append(out[i], stop)
+				// The engine stops on eos or <|im_end|>; which one is in
+				// LogProbs only, and both end the loss mask alike.
+				ids = append(ids, stop)
 			}
+			out[i] = train.Completion{IDs: ids, LogProbs: r.LogProbs}
 		}
 		return out, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +30,8 @@ func runGRPOCmd(t *testing.T, viaTrain bool, args ...string) (string, error) {
 
 // TestGRPOCommand: `minimind grpo` and `train --mode grpo` sample with the
 // engine from --out_dir's full_sft model, score with --reward gt, log the
-// reward and the rollout speed, and write grpo_32.pth and metrics.jsonl; a
+// reward and the rollout speed (on-policy: the engine's log-probs give
+// ratio 1), and write grpo_32.pth and metrics.jsonl; a
 // bad line and a prompt longer than the context are errors naming them.
 func TestGRPOCommand(t *testing.T) {
 	dir := t.TempDir()
@@ -72,9 +74,10 @@ func TestGRPOCommand(t *testing.T) {
 		Reward      *float64 `json:"reward"`
 		RolloutTokS float64  `json:"rollout_tokens_per_s"`
 		KL          *float64 `json:"kl"`
+		Ratio       float64  `json:"ratio"`
 	}
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil || s.Stage != "grpo" || s.Reward == nil || s.KL == nil || s.RolloutTokS <= 0 {
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil || s.Stage != "grpo" || s.Reward == nil || s.KL == nil || s.RolloutTokS <= 0 || math.Abs(s.Ratio-1) > 1e-3 {
 		t.Errorf("last metrics line %s: %+v, %v", lines[len(lines)-1], s, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "grpo_32.pth")); err != nil {
