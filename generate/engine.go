@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -57,8 +58,12 @@ type Event struct {
 
 // Result is a finished reply from Generate.
 type Result struct {
-	Text         string
-	Tokens       []int32 // the reply's ids, without a final stop token
+	Text   string
+	Tokens []int32 // the reply's ids, without a final stop token
+	// LogProbs (Options.LogProbs) are the raw log-probabilities of the
+	// sampled ids: Tokens's, then the final stop token's when one ended
+	// the reply.
+	LogProbs     []float32
 	PromptTokens int
 	Finish       FinishReason
 }
@@ -122,8 +127,10 @@ type seq struct {
 	seen     []int32
 	seenSet  map[int32]struct{}
 	tokens   []int32
-	fed      int // prompt tokens in the cache
-	out      int // tokens sampled
+	logps    []float32 // Options.LogProbs: every sampled id's, the stop token's too
+	raw      []float32 // Options.LogProbs: the logits row before sampling changes it
+	fed      int       // prompt tokens in the cache
+	out      int       // tokens sampled
 	next     int32
 	decoding bool
 	admitted uint64
@@ -324,7 +331,7 @@ func (e *Engine) Generate(ctx context.Context, reqs []Request, onEvent func(i in
 		s.emit = func(ev Event) {
 			texts[i].WriteString(ev.Text)
 			if ev.Done {
-				results[i] = Result{Text: texts[i].String(), Tokens: s.tokens, PromptTokens: len(s.prompt), Finish: ev.Finish}
+				results[i] = Result{Text: texts[i].String(), Tokens: s.tokens, LogProbs: s.logps, PromptTokens: len(s.prompt), Finish: ev.Finish}
 			}
 			if onEvent != nil {
 				onEvent(i, ev)
@@ -476,7 +483,13 @@ func (e *Engine) oldestPrefilling() int {
 // stop conditions.
 func (e *Engine) advance(b int, row []float32) {
 	s := e.slots[b]
+	if s.opts.LogProbs {
+		s.raw = append(s.raw[:0], row...)
+	}
 	tok := s.sampler.Sample(row, s.seen)
+	if s.opts.LogProbs {
+		s.logps = append(s.logps, logProb(s.raw, tok))
+	}
 	s.out++
 	e.generated.Add(1)
 	if !s.opts.IgnoreEOS && slices.Contains(s.opts.StopTokens, tok) {
@@ -518,4 +531,17 @@ func (e *Engine) finish(b int, reason FinishReason, err error) {
 	e.kv.ResetRow(b)
 	e.active.Add(-1)
 	s.emit(ev)
+}
+
+// logProb is log softmax(row)[tok], the sum in float64.
+func logProb(row []float32, tok int32) float32 {
+	mx := row[0]
+	for _, x := range row[1:] {
+		mx = max(mx, x)
+	}
+	var sum float64
+	for _, x := range row {
+		sum += math.Exp(float64(x - mx))
+	}
+	return float32(float64(row[tok]-mx) - math.Log(sum))
 }

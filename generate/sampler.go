@@ -44,6 +44,10 @@ type Options struct {
 	StopTokens []int32
 	// IgnoreEOS keeps generating past stop tokens (benchmarks).
 	IgnoreEOS bool
+	// LogProbs records, per sampled token, its log-probability under the
+	// model's raw distribution (log softmax of the logits before penalties,
+	// temperature and truncation): Result.LogProbs, for RL's old policy.
+	LogProbs bool
 }
 
 // DefaultOptions returns MiniMind's eval_llm.py sampling: temperature 0.85,

@@ -231,6 +231,9 @@ Examples:
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
+			if opts.Mode == train.StageGRPO {
+				return runGRPOMode(cmd, opts, g)
+			}
 			applyDPODefaults(f, &opts)
 			if opts.Mode == train.StageSFT {
 				if !f.Changed("learning_rate") {
@@ -256,8 +259,9 @@ Examples:
 		},
 	}
 	opts.AddFlags(cmd.Flags(), "pretrain")
-	cmd.Flags().StringVar(&opts.Mode, "mode", "pretrain", "pretrain, sft or dpo")
+	cmd.Flags().StringVar(&opts.Mode, "mode", "pretrain", "pretrain, sft, dpo or grpo")
 	addDPOFlags(cmd.Flags(), &opts)
+	addGRPOTrainFlags(cmd.Flags())
 	cmd.Flags().StringVar(&opts.pretrainData, "pretrain_data_path", "", "data for --mode pretrain (main.py's name)")
 	cmd.Flags().StringVar(&opts.sftData, "sft_data_path", "", "data for --mode sft (main.py's name)")
 	return cmd

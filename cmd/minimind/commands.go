@@ -12,6 +12,7 @@ func addCommands(root *cobra.Command, g *globalOptions) {
 		newPretrainCommand(g),
 		newSFTCommand(g),
 		newDPOCommand(g),
+		newGRPOCommand(g),
 		newPPOCommand(g),
 		newDistillCommand(g),
 		newTrainCommand(g),
