@@ -202,7 +202,8 @@ func (e *Encoder) renderIDs(rng *rand.Rand, msgs []chat.Message, tools []chat.Ob
 // answer, as 2510's RLAIFDataset returns them.
 type RLAIFPrompt struct {
 	Prompt string
-	Answer string
+	Answer string // the reference reply (the conversation's last message)
+	GT     string // the line's verifiable answer ("gt"), "" when none
 }
 
 // RLAIF builds the RLAIF example of the record with augmentation key key.

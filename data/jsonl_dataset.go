@@ -123,5 +123,7 @@ func (d *JSONLDataset) Prompt(i int) (RLAIFPrompt, error) {
 	if i < 0 || i >= len(d.recs) {
 		return RLAIFPrompt{}, fmt.Errorf("data: prompt %d out of range [0, %d)", i, len(d.recs))
 	}
-	return d.enc.RLAIF(d.keys[i], d.recs[i].Conversations)
+	p, err := d.enc.RLAIF(d.keys[i], d.recs[i].Conversations)
+	p.GT = d.recs[i].GT
+	return p, err
 }

@@ -52,3 +52,30 @@ func TestDetectKindEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestRLAIFGroundTruth: an RLAIF line's "gt" is kept for the RL rewards:
+// strings as their text, numbers as written; objects are refused.
+func TestRLAIFGroundTruth(t *testing.T) {
+	conv := `"conversations":[{"role":"user","content":"1+2="},{"role":"assistant","content":"3"}]`
+	for _, c := range []struct {
+		line, want string
+		bad        bool
+	}{
+		{`{` + conv + `}`, "", false},
+		{`{` + conv + `,"gt":"3"}`, "3", false},
+		{`{` + conv + `,"gt":3.50}`, "3.50", false},
+		{`{` + conv + `,"gt":null}`, "", false},
+		{`{` + conv + `,"gt":{"a":1}}`, "", true},
+	} {
+		rec, err := data.ParseRecord(data.KindRLAIF, []byte(c.line))
+		if c.bad {
+			if err == nil {
+				t.Errorf("%s: no error", c.line)
+			}
+			continue
+		}
+		if err != nil || rec.GT != c.want {
+			t.Errorf("%s: GT %q, %v; want %q", c.line, rec.GT, err, c.want)
+		}
+	}
+}

@@ -58,6 +58,10 @@ type Record struct {
 	Tools    []chat.Object
 	Chosen   []chat.Message // DPO
 	Rejected []chat.Message // DPO
+	// GT is an RLAIF line's verifiable answer ("gt": a string, or a number
+	// or other JSON literal kept as written), for the RL rewards; "" when
+	// the line has none.
+	GT string
 }
 
 // ParseRecord parses one JSONL line as a record of kind. Any error wraps
@@ -99,6 +103,13 @@ func parseRecord(kind Kind, line []byte, rec *Record) error {
 			return errors.New(`"conversations" needs a prompt and an answer (2 or more messages)`)
 		}
 		rec.Conversations = msgs
+		if kind == KindRLAIF {
+			gt, err := parseGT(line)
+			if err != nil {
+				return err
+			}
+			rec.GT = gt
+		}
 		if kind == KindSFT {
 			tools, err := parseTools(v.Conversations, msgs)
 			if err != nil {
@@ -217,4 +228,28 @@ func truthy(raw json.RawMessage) bool {
 		}
 	}
 	return true
+}
+
+// parseGT reads an RLAIF line's optional "gt": a JSON string is taken as
+// its text, a number (or true/false) as written; objects and lists are not
+// answers.
+func parseGT(line []byte) (string, error) {
+	var v struct {
+		GT json.RawMessage `json:"gt"`
+	}
+	if err := json.Unmarshal(line, &v); err != nil {
+		return "", err
+	}
+	raw := bytes.TrimSpace(v.GT)
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return "", nil
+	case raw[0] == '"':
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, err
+	case raw[0] == '{' || raw[0] == '[':
+		return "", errors.New(`"gt" must be a string or a number`)
+	}
+	return string(raw), nil
 }

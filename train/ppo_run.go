@@ -358,7 +358,7 @@ func RunPPO(ctx context.Context, cfg PPOConfig) (steps []PPOStep, err error) {
 				return steps, fmt.Errorf("ppo: prompt %d has %d tokens, the context window is %d (max_position_embeddings %d): %w",
 					i, len(prompts[j]), window, mc.MaxPositionEmbeddings, ErrMaxSeqLen)
 			}
-			samples[j] = reward.Sample{Prompt: pr.Prompt}
+			samples[j] = reward.Sample{Prompt: pr.Prompt, Answer: pr.GT}
 			reqs[j] = generate.Request{Prompt: prompts[j], Options: generate.Options{
 				MaxNewTokens: cfg.MaxGenLen, Temperature: cfg.Temperature, StopTokens: []int32{eos},
 				Seed: o.Seed*1_000_003 + uint64(step)*7919 + uint64(j) + 1}}

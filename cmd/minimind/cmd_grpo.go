@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/minimind-go/minimind/checkpoint"
 	"github.com/minimind-go/minimind/data"
 	"github.com/minimind-go/minimind/generate"
+	"github.com/minimind-go/minimind/jsonl"
 	"github.com/minimind-go/minimind/model"
 	"github.com/minimind-go/minimind/reward"
 	"github.com/minimind-go/minimind/tokenizer"
@@ -232,30 +232,24 @@ func readRLAIF(path string, tok *tokenizer.Tokenizer, thinkingRatio float64, see
 	if err != nil {
 		return nil, fmt.Errorf("grpo: %w", err)
 	}
-	raw, err := os.ReadFile(path)
+	r, err := jsonl.Open(path) // gzip by content; errors name file and line
 	if err != nil {
 		return nil, fmt.Errorf("grpo --data_path: %w", err)
 	}
+	defer r.Close()
 	var ps []train.GRPOPrompt
-	line := 0
-	for b := range splitLines(raw) {
-		line++
-		if len(b) == 0 {
-			continue
+	for {
+		b, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
 		}
+		if err != nil {
+			return nil, fmt.Errorf("grpo: %w", err)
+		}
+		line := r.Line()
 		rec, err := data.ParseRecord(data.KindRLAIF, b)
 		if err != nil {
 			return nil, fmt.Errorf("grpo: %s line %d: %w", path, line, err)
-		}
-		var gt struct {
-			GT json.RawMessage `json:"gt"`
-		}
-		_ = json.Unmarshal(b, &gt)
-		answer := ""
-		if len(gt.GT) > 0 && string(gt.GT) != "null" {
-			if err := json.Unmarshal(gt.GT, &answer); err != nil {
-				answer = string(gt.GT) // a number or other literal
-			}
 		}
 		msgs := rec.Conversations
 		think := rand.New(rand.NewPCG(seed, uint64(line))).Float64() < thinkingRatio
@@ -263,39 +257,12 @@ func readRLAIF(path string, tok *tokenizer.Tokenizer, thinkingRatio float64, see
 		if err != nil {
 			return nil, fmt.Errorf("grpo: %s line %d: %w", path, line, err)
 		}
-		ps = append(ps, train.GRPOPrompt{Text: text, IDs: tok.Encode(text), Answer: answer, Line: line})
+		ps = append(ps, train.GRPOPrompt{Text: text, IDs: tok.Encode(text), Answer: rec.GT, Line: line})
 	}
 	if len(ps) == 0 {
 		return nil, fmt.Errorf("%w: grpo: %s has no prompts", errUsage, path)
 	}
 	return ps, nil
-}
-
-// splitLines yields raw's lines without their line endings and outer
-// white space.
-func splitLines(raw []byte) func(func([]byte) bool) {
-	return func(yield func([]byte) bool) {
-		for len(raw) > 0 {
-			i := 0
-			for i < len(raw) && raw[i] != '\n' {
-				i++
-			}
-			l := raw[:i]
-			if i < len(raw) {
-				i++
-			}
-			raw = raw[i:]
-			for len(l) > 0 && (l[len(l)-1] == '\r' || l[len(l)-1] == ' ' || l[len(l)-1] == '\t') {
-				l = l[:len(l)-1]
-			}
-			for len(l) > 0 && (l[0] == ' ' || l[0] == '\t') {
-				l = l[1:]
-			}
-			if !yield(l) {
-				return
-			}
-		}
-	}
 }
 
 // addGRPOTrainFlags gives `train` the grpo flags it lacks, for --mode grpo
