@@ -399,7 +399,7 @@ func appendJSONL(path string, v any) error {
 }
 
 // plotRewards draws the mean reward per update of path's grpo lines
-// (through PlotLoss: its "loss" axis is the reward here).
+// (through PlotCurve, the loss plot with a reward axis).
 func plotRewards(png, metrics string) error {
 	raw, err := os.ReadFile(metrics)
 	if err != nil {
@@ -412,5 +412,5 @@ func plotRewards(png, metrics string) error {
 			steps = append(steps, Step{Stage: StageGRPO, Step: s.Step, Total: s.Total, Loss: s.Reward, LR: s.LR})
 		}
 	}
-	return PlotLoss(png, "GRPO mean reward per update", steps)
+	return PlotCurve(png, "GRPO mean reward per update", "mean reward", steps)
 }

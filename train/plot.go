@@ -18,7 +18,13 @@ import (
 // PlotLoss writes a PNG of the loss curve: every optimizer step's loss in
 // a light line and an exponential moving average on top, with the
 // learning rate in a smaller panel below.
-func PlotLoss(path, title string, steps []Step) (err error) {
+func PlotLoss(path, title string, steps []Step) error {
+	return PlotCurve(path, title, "loss", steps)
+}
+
+// PlotCurve is PlotLoss for a curve carried in Step.Loss under another
+// name (the RL loops plot their mean reward): yLabel names the axis.
+func PlotCurve(path, title, yLabel string, steps []Step) (err error) {
 	if len(steps) == 0 {
 		return fmt.Errorf("plot %s: no steps", path)
 	}
@@ -57,7 +63,7 @@ func PlotLoss(path, title string, steps []Step) (err error) {
 	}
 	top := plot.New()
 	top.Title.Text = title
-	top.Y.Label.Text = "loss"
+	top.Y.Label.Text = yLabel
 	top.Add(plotter.NewGrid())
 	l1, err := plotter.NewLine(raw)
 	if err != nil {

@@ -319,7 +319,7 @@ func RunPPO(ctx context.Context, cfg PPOConfig) (steps []PPOStep, err error) {
 			plot[i].Loss = s.Reward
 		}
 		if len(plot) > 0 {
-			return PlotLoss(paths.Plot, "MiniMind-Go PPO mean reward", plot)
+			return PlotCurve(paths.Plot, "MiniMind-Go PPO mean reward", "mean reward", plot)
 		}
 		return nil
 	}
