@@ -94,7 +94,7 @@ func PlotCurve(path, title, yLabel string, steps []Step) (err error) {
 	}
 	widen(&top.X)
 	widen(&top.Y)
-	top.Legend.Add("loss", l1)
+	top.Legend.Add(yLabel, l1)
 	top.Legend.Add("moving average", l2)
 	if l4 != nil {
 		top.Legend.Add("validation", l4)
