@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -535,13 +534,6 @@ func (e *Engine) finish(b int, reason FinishReason, err error) {
 
 // logProb is log softmax(row)[tok], the sum in float64.
 func logProb(row []float32, tok int32) float32 {
-	mx := row[0]
-	for _, x := range row[1:] {
-		mx = max(mx, x)
-	}
-	var sum float64
-	for _, x := range row {
-		sum += math.Exp(float64(x - mx))
-	}
-	return float32(float64(row[tok]-mx) - math.Log(sum))
+	mx, logZ := model.SoftmaxNorm(row)
+	return float32(float64(row[tok]-mx) - logZ)
 }

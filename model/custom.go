@@ -68,14 +68,24 @@ func TokenLogProbs(out []float32, logits []float32, targets []int32, V int) {
 			continue
 		}
 		row := logits[i*V : (i+1)*V]
-		mx := row[0]
-		for _, x := range row[1:] {
-			mx = max(mx, x)
-		}
-		var s float64
-		for _, x := range row {
-			s += math.Exp(float64(x - mx))
-		}
-		out[i] = float32(float64(row[t]-mx) - math.Log(s))
+		mx, logZ := SoftmaxNorm(row)
+		out[i] = float32(float64(row[t]-mx) - logZ)
 	}
+}
+
+// SoftmaxNorm returns the parts of row's log-softmax: its maximum mx and
+// logZ = log Σ exp(x − mx), the sum in float64 (V is 6400 and more), so
+// that log softmax(row)[j] = (row[j] − mx) − logZ without overflow. Every
+// per-token log-prob and cross-entropy written outside the backend's
+// kernels shares it.
+func SoftmaxNorm(row []float32) (mx float32, logZ float64) {
+	mx = row[0]
+	for _, x := range row[1:] {
+		mx = max(mx, x)
+	}
+	var s float64
+	for _, x := range row {
+		s += math.Exp(float64(x - mx))
+	}
+	return mx, math.Log(s)
 }

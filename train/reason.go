@@ -98,15 +98,8 @@ func thinkWeightMoEStep(m *model.Model) MicroStep {
 					continue
 				}
 				row, d := logits[i*V:(i+1)*V], dlogits[i*V:(i+1)*V]
-				mx := row[0]
-				for _, x := range row[1:] {
-					mx = max(mx, x)
-				}
-				var z float64
-				for _, x := range row {
-					z += math.Exp(float64(x - mx))
-				}
-				lse := float64(mx) + math.Log(z)
+				mx, logZ := model.SoftmaxNorm(row)
+				lse := float64(mx) + logZ
 				sum += float64(w) * (lse - float64(row[y]))
 				g := float64(w) / float64(n)
 				for j, x := range row {
