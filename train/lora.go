@@ -318,16 +318,8 @@ func loadLoRAResume(path string, mc *model.Config) (*loraResume, error) {
 			path, st.Config.HiddenSize, st.Config.NumHiddenLayers, st.Config.UseMoE, mc.HiddenSize, mc.NumHiddenLayers, mc.UseMoE, ErrArchitecture)
 	}
 	st.Params, st.M, st.V = f.Params, f.M, f.V
-	if err := st.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	for _, x := range []struct {
-		name string
-		s    []float32
-	}{{"params", st.Params}, {"adam.m", st.M}, {"adam.v", st.V}} {
-		if i := firstNonfinite(x.s); i >= 0 {
-			return nil, fmt.Errorf("%s: tensor %q holds %v at index %d: %w", path, x.name, x.s[i], i, ErrNonFinite)
-		}
+	if err := st.check(path); err != nil {
+		return nil, err
 	}
 	return &st, nil
 }

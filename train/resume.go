@@ -63,23 +63,32 @@ func LoadResume(path string) (*ResumeState, error) {
 		return nil, fmt.Errorf("%s: the slabs have %d elements, the config needs %d: %w", path, len(f.Params), want, checkpoint.ErrShape)
 	}
 	st.Params, st.M, st.V = f.Params, f.M, f.V
+	if err := st.check(path); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// check validates a loaded state (Validate) and its slabs: finite weights
+// and moments, and no negative second moment.
+func (st *ResumeState) check(path string) error {
 	if err := st.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	for _, x := range []struct {
 		name string
 		s    []float32
 	}{{"params", st.Params}, {"adam.m", st.M}, {"adam.v", st.V}} {
 		if i := firstNonfinite(x.s); i >= 0 {
-			return nil, fmt.Errorf("%s: tensor %q holds %v at index %d: %w", path, x.name, x.s[i], i, ErrNonFinite)
+			return fmt.Errorf("%s: tensor %q holds %v at index %d: %w", path, x.name, x.s[i], i, ErrNonFinite)
 		}
 	}
 	for i, v := range st.V {
 		if v < 0 { // a mean of squares
-			return nil, fmt.Errorf("%s: tensor \"adam.v\" holds %v at index %d: %w", path, v, i, ErrResumeField)
+			return fmt.Errorf("%s: tensor \"adam.v\" holds %v at index %d: %w", path, v, i, ErrResumeField)
 		}
 	}
-	return &st, nil
+	return nil
 }
 
 // Validate checks that the counters, the loader position and the options
