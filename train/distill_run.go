@@ -2,8 +2,6 @@ package train
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/minimind-go/minimind/checkpoint"
 	"github.com/minimind-go/minimind/model"
@@ -41,24 +39,9 @@ func DefaultDistillOptions() Options {
 // DefaultDistill is upstream's loss: α 0.5, T 1.5.
 func DefaultDistill() Distill { return Distill{Alpha: 0.5, Temperature: 1.5} }
 
-// studentPath returns the weights a distillation run starts from: Init,
-// or else OutDir's full_sft_{hidden}[_moe].pth (upstream's
-// from_student_weight), the only full_sft file there when the architecture
-// flags are not given.
-func (c *Config) studentPath() (string, error) {
-	if c.Init != "" {
-		return c.Init, nil
-	}
-	want := filepath.Join(c.OutDir, WeightName(StageSFT, &c.Model)+".pth")
-	found, err := c.findFile(want, weightPrefix(StageSFT), ".pth")
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(found); err != nil {
-		return "", fmt.Errorf("train: distill starts the student from the SFT model, and %s is not there: run sft first or pass --init FILE", want)
-	}
-	return found, nil
-}
+// studentPath returns the weights a distillation run starts from
+// (sftStart; upstream's from_student_weight).
+func (c *Config) studentPath() (string, error) { return c.sftStart("distill starts the student") }
 
 // distiller loads the teacher on the student's backend (inference only:
 // no gradients, no optimizer state) and returns the distillation step.

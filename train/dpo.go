@@ -226,9 +226,14 @@ func grow[T any](s []T, n int) []T {
 }
 
 // referencePath returns the weights a DPO run starts from and scores
-// against: Init, or else OutDir's full_sft_{hidden}[_moe].pth (the only
-// full_sft file there when the architecture flags are not given).
-func (c *Config) referencePath() (string, error) {
+// against (sftStart).
+func (c *Config) referencePath() (string, error) { return c.sftStart("dpo starts") }
+
+// sftStart returns the weights a post-training run starts from: Init, or
+// else OutDir's full_sft_{hidden}[_moe].pth (the only full_sft file there
+// when the architecture flags are not given); a missing one is an error
+// beginning with who ("dpo starts", ...), never a random start.
+func (c *Config) sftStart(who string) (string, error) {
 	if c.Init != "" {
 		return c.Init, nil
 	}
@@ -238,7 +243,7 @@ func (c *Config) referencePath() (string, error) {
 		return "", err
 	}
 	if _, err := os.Stat(found); err != nil {
-		return "", fmt.Errorf("train: dpo starts from the SFT model, and %s is not there: run sft first or pass --init FILE", want)
+		return "", fmt.Errorf("train: %s from the SFT model, and %s is not there: run sft first or pass --init FILE", who, want)
 	}
 	return found, nil
 }
