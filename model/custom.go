@@ -23,9 +23,6 @@ func (m *Model) ForwardBackwardLogits(ids []int32, B, T int, scale float32,
 	if err := m.checkBatch(ids, B, T); err != nil {
 		return Stats{}, err
 	}
-	if T > m.Config.MaxPositionEmbeddings {
-		return Stats{}, fmt.Errorf("model: %d positions exceed max_position_embeddings %d", T, m.Config.MaxPositionEmbeddings)
-	}
 	m.EnableGrads()
 	p := m.trainPass(B, T)
 	p.forward(ids, nil, nil)

@@ -93,6 +93,12 @@ func (m *Model) checkBatch(ids []int32, B, T int) error {
 	if len(ids) != B*T {
 		return fmt.Errorf("model: %d token ids for a %d×%d batch", len(ids), B, T)
 	}
+	// The RoPE tables end there: past it the kernels would index beyond
+	// them. One check for every entry point (training, loss, logits, the
+	// post-training losses).
+	if T > m.Config.MaxPositionEmbeddings {
+		return fmt.Errorf("model: %d positions exceed max_position_embeddings %d", T, m.Config.MaxPositionEmbeddings)
+	}
 	for i, id := range ids {
 		if id < 0 || int(id) >= m.Config.VocabSize {
 			return fmt.Errorf("model: token id %d at position %d is outside the vocabulary [0,%d)", id, i, m.Config.VocabSize)
@@ -170,9 +176,6 @@ func (m *Model) Logits(ids []int32, B, T int, mask []float32, keep int) ([]float
 	}
 	if mask != nil && len(mask) != B*T {
 		return nil, fmt.Errorf("model: attention mask has %d entries, want %d", len(mask), B*T)
-	}
-	if T > m.Config.MaxPositionEmbeddings {
-		return nil, fmt.Errorf("model: %d positions exceed max_position_embeddings %d", T, m.Config.MaxPositionEmbeddings)
 	}
 	p := m.inferPass(B, T)
 	p.forward(ids, nil, mask)

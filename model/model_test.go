@@ -226,3 +226,34 @@ func TestBadInput(t *testing.T) {
 		t.Error("cache overflow accepted")
 	}
 }
+
+// TestPositionsPastTheTables: every entry point refuses more positions
+// than the RoPE tables hold with an error (the kernels would index past
+// them and panic).
+func TestPositionsPastTheTables(t *testing.T) {
+	c := modeltest.TinyConfig(false)
+	m := modeltest.Model(t, c, 1, cpu.New(cpu.Options{Threads: 1}))
+	T := c.MaxPositionEmbeddings + 1
+	ids, ys, mask := make([]int32, T), make([]int32, T), make([]float32, T)
+	for i := range mask {
+		mask[i] = 1
+	}
+	grad := func(_, _ []float32) (float64, error) { return 0, nil }
+	for name, call := range map[string]func() error{
+		"ForwardBackward": func() error { _, err := m.ForwardBackward(ids, ys, mask, 1, T, 1); return err },
+		"Loss":            func() error { _, err := m.Loss(ids, ys, mask, 1, T, true); return err },
+		"Logits":          func() error { _, err := m.Logits(ids, 1, T, nil, 0); return err },
+		"ForwardBackwardLogits": func() error {
+			_, err := m.ForwardBackwardLogits(ids, 1, T, 1, grad)
+			return err
+		},
+		"ForwardBackwardHidden": func() error {
+			_, err := m.ForwardBackwardHidden(ids, 1, T, 1, grad)
+			return err
+		},
+	} {
+		if err := call(); err == nil || !strings.Contains(err.Error(), "exceed max_position_embeddings") {
+			t.Errorf("%s: %v, want a max_position_embeddings error", name, err)
+		}
+	}
+}
