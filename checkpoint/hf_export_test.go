@@ -3,7 +3,9 @@ package checkpoint_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/minimind-go/minimind/checkpoint"
 	"github.com/minimind-go/minimind/checkpoint/safetensors"
+	"github.com/minimind-go/minimind/half"
 	"github.com/minimind-go/minimind/internal/fixture"
 	"github.com/minimind-go/minimind/kernels/ref"
 	"github.com/minimind-go/minimind/model"
@@ -217,4 +220,105 @@ func TestExportRefusals(t *testing.T) {
 	if _, err := checkpoint.ExportTransformers(t.TempDir(), modeltest.Params(t, modeltest.TinyConfig(false), 1), "gpt2", safetensors.F32); err == nil || !strings.Contains(err.Error(), `"gpt2"`) {
 		t.Errorf("unknown target: %v", err)
 	}
+}
+
+// TestTransformersTorch runs exported directories through
+// testdata/torch_transformers.py, a PyTorch transcription of transformers'
+// Llama / Qwen3 / Qwen3-MoE forward that reads config.json with those
+// classes' defaults and loads model.safetensors with
+// load_state_dict(strict=True), and compares its logits with ours (the
+// transformers package itself is not installable here).
+func TestTransformersTorch(t *testing.T) {
+	py := torchPython(t)
+	topK2 := modeltest.TinyConfig3(true)
+	topK2.NumExpertsPerTok, topK2.NormTopkProb, topK2.TieWordEmbeddings = 2, false, false
+	cases := []struct {
+		name   string
+		params func(t *testing.T) *model.Params
+		target string
+		dtype  safetensors.DType
+	}{
+		{"tiny-dense → llama", func(t *testing.T) *model.Params { return loadFixture(t, "tiny-dense") }, checkpoint.TargetLlama, safetensors.F32},
+		{"MiniMind2 untied → llama bf16", func(t *testing.T) *model.Params {
+			c := modeltest.TinyConfig(false)
+			c.TieWordEmbeddings = false
+			return modeltest.Params(t, c, 3)
+		}, checkpoint.TargetLlama, safetensors.BF16},
+		{"minimind3-head_dim24 → qwen3", func(t *testing.T) *model.Params { return loadFixture(t, "minimind3-head_dim24") }, checkpoint.TargetQwen3, safetensors.F32},
+		{"minimind3-moe → qwen3_moe", func(t *testing.T) *model.Params { return loadFixture(t, "minimind3-moe") }, checkpoint.TargetQwen3, safetensors.F32},
+		{"minimind-3 MoE top-2 unnormalised untied → qwen3_moe", func(t *testing.T) *model.Params { return modeltest.Params(t, topK2, 8) }, checkpoint.TargetQwen3, safetensors.F16},
+	}
+	type job struct {
+		Dir  string  `json:"dir"`
+		IDs  []int32 `json:"ids"`
+		arch string
+		q    *model.Params
+	}
+	var jobs []job
+	for _, tc := range cases {
+		p := tc.params(t)
+		dir := t.TempDir()
+		arch, err := checkpoint.ExportTransformers(dir, p, tc.target, tc.dtype)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		// Ours runs the original config (not what we read back: an
+		// export mistake must not cancel out) on the stored, rounded
+		// weights.
+		q, err := model.NewParams(p.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range p.Data {
+			q.Data[k] = roundTo(v, tc.dtype)
+		}
+		V := int32(p.Config.VocabSize)
+		jobs = append(jobs, job{Dir: dir, IDs: []int32{1, V - 1, 17, 3, V / 2, 42 % V, 7, 2, 9}, arch: arch, q: q})
+	}
+	arg, _ := json.Marshal(jobs)
+	out, err := exec.Command(py, "testdata/torch_transformers.py", string(arg)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("torch: %v\n%s", err, out)
+	}
+	var res []struct {
+		Arch   string    `json:"architecture"`
+		Logits []float32 `json:"logits"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || len(res) != len(jobs) {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			j, r := jobs[i], res[i]
+			if r.Arch != j.arch {
+				t.Errorf("torch built %s, we wrote %s", r.Arch, j.arch)
+			}
+			got, err := model.New(j.q, ref.New()).Logits(j.IDs, 1, len(j.IDs), nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(r.Logits) {
+				t.Fatalf("%d logits, torch %d", len(got), len(r.Logits))
+			}
+			var maxd float64
+			for k := range got {
+				maxd = math.Max(maxd, math.Abs(float64(got[k]-r.Logits[k])))
+			}
+			if maxd > 1e-4 {
+				t.Errorf("logits differ from the transformers transcription's by up to %g", maxd)
+			}
+			t.Logf("%s: strict load_state_dict passed; logits max |diff| %.2g", j.arch, maxd)
+		})
+	}
+}
+
+// roundTo rounds v to dt's precision, as a safetensors file of dt stores it.
+func roundTo(v float32, dt safetensors.DType) float32 {
+	switch dt {
+	case safetensors.F16:
+		return half.F16ToFloat32(half.Float32ToF16(v))
+	case safetensors.BF16:
+		return half.BF16ToFloat32(half.Float32ToBF16(v))
+	}
+	return v
 }

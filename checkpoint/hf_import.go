@@ -86,7 +86,11 @@ func llamaConfig(f *hfFields) model.Config {
 func qwen3Config(f *hfFields, moe bool) model.Config {
 	c := model.DefaultConfig3()
 	f.architecture(map[bool]string{false: "Qwen3ForCausalLM", true: "Qwen3MoeForCausalLM"}[moe])
-	f.sizes(&c, 32) // both classes default num_key_value_heads to 32
+	kvDefault := 32 // Qwen3Config's; Qwen3MoeConfig's is 4
+	if moe {
+		kvDefault = 4
+	}
+	f.sizes(&c, kvDefault)
 	c.MoeIntermediateSize = c.IntermediateSize
 	c.HeadDim = 128 // the classes' default
 	f.get("head_dim", &c.HeadDim)
