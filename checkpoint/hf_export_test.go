@@ -229,6 +229,7 @@ func TestExportRefusals(t *testing.T) {
 // load_state_dict(strict=True), and compares its logits with ours (the
 // transformers package itself is not installable here).
 func TestTransformersTorch(t *testing.T) {
+	t.Parallel() // mostly waiting for torch to start
 	py := torchPython(t)
 	topK2 := modeltest.TinyConfig3(true)
 	topK2.NumExpertsPerTok, topK2.NormTopkProb, topK2.TieWordEmbeddings = 2, false, false
