@@ -253,6 +253,9 @@ func runConvert(_ context.Context, opts ConvertOptions, _ *globalOptions, out io
 	if !slices.Contains(convertTargets, opts.To) {
 		return fmt.Errorf("%w: --to %q: want one of %s", errUsage, opts.To, strings.Join(convertTargets[1:], ", "))
 	}
+	if opts.Tokenizer != "" && !strings.HasPrefix(opts.To, "hf-") {
+		return fmt.Errorf("%w: --tokenizer is written only with --to hf-llama or hf-qwen3", errUsage)
+	}
 	ds := opts.DType
 	if ds == "" {
 		ds = "f32"

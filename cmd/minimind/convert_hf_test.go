@@ -12,7 +12,9 @@ import (
 	"testing"
 
 	"github.com/minimind-go/minimind/checkpoint"
+	"github.com/minimind-go/minimind/checkpoint/safetensors"
 	"github.com/minimind-go/minimind/half"
+	"github.com/minimind-go/minimind/internal/fixture"
 	"github.com/minimind-go/minimind/model"
 	"github.com/minimind-go/minimind/model/modeltest"
 	"github.com/minimind-go/minimind/tokenizer"
@@ -108,10 +110,14 @@ func TestConvertToTransformersRefusals(t *testing.T) {
 		{"minimind-3 as llama", save(big(modeltest.TinyConfig3(false))), "hf-llama", "--to hf-qwen3", checkpoint.ErrNotRepresentable},
 		{"MiniMind2 as qwen3", save(big(modeltest.TinyConfig(false))), "hf-qwen3", "--to hf-llama", checkpoint.ErrNotRepresentable},
 		{"tokenizer size", save(modeltest.TinyConfig(false)), "hf-llama", "vocab_size 50", errUsage},
+		{"--tokenizer without an export", save(big(modeltest.TinyConfig(false))), "hf", "--tokenizer is written only", errUsage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "exported")
 			opts := ConvertOptions{In: tc.in, Out: out, To: tc.to}
+			if tc.to == "hf" {
+				opts.Tokenizer = "x"
+			}
 			opts.Model.NumAttentionHeads = 4
 			err := runConvert(context.Background(), opts, &globalOptions{}, &bytes.Buffer{})
 			if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), tc.want) {
@@ -121,5 +127,45 @@ func TestConvertToTransformersRefusals(t *testing.T) {
 				t.Errorf("a refused convert wrote %s", out)
 			}
 		})
+	}
+}
+
+// TestConvertToTransformersTokenizer: --tokenizer's files are written
+// byte for byte (here the minimind-3 tokenizer with a minimind-3 model),
+// and a tokenizer saved with the model is picked up without the flag.
+func TestConvertToTransformersTokenizer(t *testing.T) {
+	tokDir := fixture.Dir(t, "minimind3-tokenizer")
+	c := modeltest.TinyConfig3(false)
+	c.VocabSize = 6400
+	in := filepath.Join(t.TempDir(), "m3")
+	if err := checkpoint.SaveHF(in, modeltest.Params(t, c, 2), safetensors.F32); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "q")
+	opts := ConvertOptions{In: in, Out: out, To: "hf-qwen3", Tokenizer: tokDir}
+	if err := runConvert(context.Background(), opts, &globalOptions{}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
+		want, err := os.ReadFile(filepath.Join(tokDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(out, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from --tokenizer's", f)
+		}
+	}
+	// The export now has the tokenizer next to it: a second export finds it.
+	var log bytes.Buffer
+	opts = ConvertOptions{In: out, Out: filepath.Join(t.TempDir(), "again"), To: "hf-qwen3"}
+	if err := runConvert(context.Background(), opts, &globalOptions{}, &log); err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(out, "tokenizer.json"); !strings.Contains(log.String(), "tokenizer from "+want) {
+		t.Errorf("log %q, want the tokenizer from %s", log.String(), want)
 	}
 }
