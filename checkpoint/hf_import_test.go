@@ -151,7 +151,7 @@ func TestImportTransformersRefusals(t *testing.T) {
 }
 
 // writeST writes tensors as a safetensors file.
-func writeST(t *testing.T, path string, ts []safetensors.Tensor) {
+func writeST(t testing.TB, path string, ts []safetensors.Tensor) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -163,7 +163,7 @@ func writeST(t *testing.T, path string, ts []safetensors.Tensor) {
 	}
 }
 
-func writeIndex(t *testing.T, path string, wm map[string]string) {
+func writeIndex(t testing.TB, path string, wm map[string]string) {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"metadata": map[string]any{"total_size": 0}, "weight_map": wm})
 	if err != nil {
@@ -177,7 +177,7 @@ func writeIndex(t *testing.T, path string, wm map[string]string) {
 // shardedDir writes p as upstream's native layout (MiniMind config.json)
 // with the weights in two safetensors shards and an index; it returns
 // the directory and the weight map.
-func shardedDir(t *testing.T, p *model.Params) (string, map[string]string) {
+func shardedDir(t testing.TB, p *model.Params) (string, map[string]string) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := checkpoint.SaveHF(dir, p, safetensors.F32); err != nil {
@@ -380,6 +380,37 @@ func FuzzReadHFConfig(f *testing.F) {
 		}
 		if err := c.Validate(); err != nil {
 			t.Fatalf("accepted a config that does not validate: %v", err)
+		}
+	})
+}
+
+// FuzzShardIndex: any model.safetensors.index.json next to valid shards
+// loads the model or is an error naming the index, never a panic.
+func FuzzShardIndex(f *testing.F) {
+	p := modeltest.Params(f, modeltest.TinyConfig(false), 6)
+	dir, wm := shardedDir(f, p)
+	good, err := json.Marshal(map[string]any{"weight_map": wm})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"weight_map": {"model.norm.weight": "model-00002-of-00002.safetensors"}}`))
+	f.Add([]byte(`{"weight_map": {"x": ""}}`))
+	f.Add([]byte(`{"weight_map": []}`))
+	index := filepath.Join(dir, checkpoint.SafetensorsIndexFile)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(index, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		q, err := checkpoint.LoadHF(dir)
+		if err != nil {
+			if !strings.Contains(err.Error(), dir) {
+				t.Fatalf("error %q does not name %s", err, dir)
+			}
+			return
+		}
+		if !slices.Equal(q.Data, p.Data) {
+			t.Fatal("loaded other weights")
 		}
 	})
 }
