@@ -248,6 +248,11 @@ func TestTransformersTorch(t *testing.T) {
 		{"minimind3-head_dim24 → qwen3", func(t *testing.T) *model.Params { return loadFixture(t, "minimind3-head_dim24") }, checkpoint.TargetQwen3, safetensors.F32},
 		{"minimind3-moe → qwen3_moe", func(t *testing.T) *model.Params { return loadFixture(t, "minimind3-moe") }, checkpoint.TargetQwen3, safetensors.F32},
 		{"minimind-3 MoE top-2 unnormalised untied → qwen3_moe", func(t *testing.T) *model.Params { return modeltest.Params(t, topK2, 8) }, checkpoint.TargetQwen3, safetensors.F16},
+		{"minimind-3 MoE top-2 normalised → qwen3_moe", func(t *testing.T) *model.Params {
+			c := modeltest.TinyConfig3(true)
+			c.NumExpertsPerTok = 2
+			return modeltest.Params(t, c, 12)
+		}, checkpoint.TargetQwen3, safetensors.F32},
 	}
 	type job struct {
 		Dir  string  `json:"dir"`
