@@ -29,22 +29,24 @@ var ErrMissingTensor = errors.New("missing tensor")
 // config's.
 var ErrShape = errors.New("shape mismatch")
 
-// LoadHF reads an HF-layout directory: config.json and model.safetensors
-// (F32, F16 or BF16 tensors). The tied matrix may be stored as
-// model.embed_tokens.weight, lm_head.weight or both (then both must agree in
-// shape). Tensors the model does not use are an error naming them (a
-// mismatched architecture should not load silently).
+// LoadHF reads an HF-layout directory: config.json (MiniMind's own, or
+// transformers' Llama / Qwen3 / Qwen3-MoE: see ReadHFConfig) and the
+// weights, found as transformers finds them: model.safetensors (F32, F16
+// or BF16 tensors), model.safetensors.index.json with its shards, or
+// pytorch_model.bin (a torch zip) or its index. The tied matrix may be
+// stored as model.embed_tokens.weight, lm_head.weight or both (then both
+// must agree in shape). Tensors the model does not use are an error
+// naming them (a mismatched architecture should not load silently).
 func LoadHF(dir string) (*model.Params, error) {
-	cfg, err := model.ReadConfig(filepath.Join(dir, ConfigFile))
+	cfg, err := ReadHFConfig(filepath.Join(dir, ConfigFile))
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, SafetensorsFile)
-	f, err := safetensors.ReadFile(path)
+	src, err := openWeights(dir)
 	if err != nil {
 		return nil, err
 	}
-	p, err := build(cfg, safetensorsSource(f))
+	p, err := build(cfg, src)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
@@ -233,6 +235,22 @@ func checkShape(name string, got, want []int) error {
 // model.embed_tokens.weight (as HF save_pretrained does; an untied
 // lm_head.weight is a tensor of its own).
 func SaveHF(dir string, p *model.Params, dtype safetensors.DType) error {
+	cfgJSON, err := json.MarshalIndent(p.Config, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := saveSafetensors(dir, p, dtype); err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(dir, ConfigFile), 0o644, func(w io.Writer) error {
+		_, err := w.Write(append(cfgJSON, '\n'))
+		return err
+	})
+}
+
+// saveSafetensors writes dir/model.safetensors (dir created if needed):
+// every parameter in layout order in dtype, the tied matrix once.
+func saveSafetensors(dir string, p *model.Params, dtype safetensors.DType) error {
 	switch dtype {
 	case safetensors.F32, safetensors.F16, safetensors.BF16:
 	default:
@@ -241,22 +259,11 @@ func SaveHF(dir string, p *model.Params, dtype safetensors.DType) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	cfgJSON, err := json.MarshalIndent(p.Config, "", "  ")
-	if err != nil {
-		return err
-	}
 	tensors := make([]safetensors.Tensor, 0, len(p.Specs))
 	for _, s := range p.Specs {
 		tensors = append(tensors, safetensors.FromFloat32(s.Name, s.Shape, p.View(p.Data, s.Name), dtype))
 	}
-	err = atomicfile.Write(filepath.Join(dir, SafetensorsFile), 0o644, func(w io.Writer) error {
+	return atomicfile.Write(filepath.Join(dir, SafetensorsFile), 0o644, func(w io.Writer) error {
 		return safetensors.Write(w, tensors, map[string]string{"format": "pt"})
-	})
-	if err != nil {
-		return err
-	}
-	return atomicfile.Write(filepath.Join(dir, ConfigFile), 0o644, func(w io.Writer) error {
-		_, err := w.Write(append(cfgJSON, '\n'))
-		return err
 	})
 }

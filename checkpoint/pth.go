@@ -16,7 +16,8 @@ import (
 )
 
 // Load reads weights from any path a user may give as a "model path": an
-// HF-layout directory (config.json + model.safetensors), or a PyTorch .pth
+// HF-layout directory (LoadHF: ours, upstream's, or transformers' Llama /
+// Qwen3 / Qwen3-MoE), or a PyTorch .pth
 // state dict (sizes from the tensors; heads, rope_theta and the other
 // fields that shapes cannot tell come from base, e.g. the user's flags).
 func Load(path string, base model.Config) (*model.Params, error) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/minimind-go/minimind/checkpoint"
@@ -184,24 +185,48 @@ type ConvertOptions struct {
 	DType string
 	// MergeLoRA is an adapter file merged into the weights (W + B·A).
 	MergeLoRA string
+	// To is the output format: "" (by --out: .pth or our HF layout), or
+	// one of convertTargets.
+	To string
+	// Tokenizer is the tokenizer exported with --to hf-llama|hf-qwen3
+	// ("": the model's own, else the project's default).
+	Tokenizer string
 }
 
 func newConvertCommand(g *globalOptions) *cobra.Command {
 	var opts ConvertOptions
 	cmd := &cobra.Command{
-		Use:   "convert --model PATH --out PATH [--dtype f16]",
-		Short: "Convert weights between PyTorch .pth and HF safetensors, or change precision",
+		Use:   "convert --model PATH --out PATH [--to FORMAT] [--dtype f16]",
+		Short: "Convert weights between PyTorch .pth, HF safetensors and transformers' Llama/Qwen3, or change precision",
 		Long: `Convert a model between the formats MiniMind users meet: the trainers'
 PyTorch state dicts (out/pretrain_512.pth, fp16, both tied keys) and the HF
 layout (config.json + model.safetensors, the tied matrix stored once).
 The output kind follows --out: a path ending in .pth writes a state dict,
 anything else an HF directory.
 
+--to chooses another output format:
+  hf        MiniMind's own HF directory (MiniMindForCausalLM config.json)
+  hf-llama  transformers' LlamaForCausalLM (MiniMind2 dense), as upstream
+            2510's convert_torch2transformers_llama: loads in transformers,
+            vLLM and anything else that reads Llama checkpoints
+  hf-qwen3  transformers' Qwen3ForCausalLM (minimind-3 dense) or
+            Qwen3MoeForCausalLM (minimind-3 MoE), as upstream's
+            convert_torch2transformers
+hf-llama and hf-qwen3 write config.json, generation_config.json,
+model.safetensors, tokenizer.json and tokenizer_config.json (the model's
+tokenizer, or --tokenizer). A model the target cannot compute exactly
+(MiniMind2-MoE, a generation the target lacks, YaRN) is refused with the
+reason. --model reads all of these directories back, and upstream's own
+MiniMindForCausalLM directories (model.safetensors, sharded or not, or
+pytorch_model.bin).
+
 Examples:
   minimind convert --model ./out/full_sft_512.pth --out ./MiniMind2-Small
   minimind convert --model ./MiniMind2-Small --out ./full_sft_512.pth --dtype f16
   minimind convert --model ./big --out ./big-bf16 --dtype bf16
   minimind convert --model ./out/full_sft_512.pth --merge_lora ./out/lora_medical_512.pth --out ./out/merged_512.pth
+  minimind convert --model ./out/full_sft_512.pth --to hf-llama --dtype f16 --out ./MiniMind2-Small-llama
+  minimind convert --model ./minimind-3 --to hf-qwen3 --out ./minimind-3-qwen3
 
 --merge_lora writes W + B·A for every linear the adapter wraps, as upstream's
 merge_lora: in fp16 (the default for .pth) fp16(W) + fp16(B·A) added in fp16,
@@ -216,12 +241,20 @@ exactly upstream's file; with --dtype f32 the exact float32 sum.`,
 	cmd.Flags().StringVar(&opts.DType, "dtype", "", "stored precision: f32, f16 or bf16 (default: f16 for .pth as MiniMind, f32 otherwise)")
 	cmd.Flags().IntVar(&opts.Model.NumAttentionHeads, "num_attention_heads", 8, "query heads, for .pth input (shapes cannot tell)")
 	cmd.Flags().StringVar(&opts.MergeLoRA, "merge_lora", "", "merge this LoRA adapter file into the weights (W + B·A)")
+	cmd.Flags().StringVar(&opts.To, "to", "", "output format: hf, hf-llama or hf-qwen3 (default: by --out, .pth or hf)")
+	cmd.Flags().StringVar(&opts.Tokenizer, "tokenizer", "", "tokenizer written with --to hf-llama|hf-qwen3 (default: the model's own, else the project's)")
 	return cmd
 }
 
 func runConvert(_ context.Context, opts ConvertOptions, _ *globalOptions, out io.Writer) error {
 	if opts.In == "" || opts.Out == "" {
 		return fmt.Errorf("%w: --model and --out are required", errUsage)
+	}
+	if !slices.Contains(convertTargets, opts.To) {
+		return fmt.Errorf("%w: --to %q: want one of %s", errUsage, opts.To, strings.Join(convertTargets[1:], ", "))
+	}
+	if opts.Tokenizer != "" && !strings.HasPrefix(opts.To, "hf-") {
+		return fmt.Errorf("%w: --tokenizer is written only with --to hf-llama or hf-qwen3", errUsage)
 	}
 	ds := opts.DType
 	if ds == "" {
@@ -248,12 +281,23 @@ func runConvert(_ context.Context, opts ConvertOptions, _ *globalOptions, out io
 		}
 		fmt.Fprintf(out, "merged %s into %d linears\n", opts.MergeLoRA, len(l.Modules()))
 	}
-	if err := saveModel(opts.Out, p, dt); err != nil {
+	switch opts.To {
+	case "":
+		err = saveModel(opts.Out, p, dt)
+	case "hf":
+		err = checkpoint.SaveHF(opts.Out, p, dt)
+	case "hf-llama", "hf-qwen3":
+		return exportTransformers(opts, p, dt, out)
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "wrote %s (%s parameters, %s)\n", opts.Out, humanCount(len(p.Data)), dt)
 	return nil
 }
+
+// convertTargets are convert's --to values ("" first: chosen by --out).
+var convertTargets = []string{"", "hf", "hf-llama", "hf-qwen3"}
 
 // loadModelParams loads a model path (HF directory or .pth). heads is the
 // query-head count of a .pth, which its shapes cannot tell (0: MiniMind's
