@@ -12,13 +12,15 @@ import (
 	"github.com/minimind-go/minimind/checkpoint/pickle"
 	"github.com/minimind-go/minimind/checkpoint/pth"
 	"github.com/minimind-go/minimind/checkpoint/safetensors"
+	"github.com/minimind-go/minimind/gguf"
 	"github.com/minimind-go/minimind/model"
 )
 
 // Load reads weights from any path a user may give as a "model path": an
 // HF-layout directory (config.json + model.safetensors), or a PyTorch .pth
 // state dict (sizes from the tensors; heads, rope_theta and the other
-// fields that shapes cannot tell come from base, e.g. the user's flags).
+// fields that shapes cannot tell come from base, e.g. the user's flags),
+// or a GGUF file (llama / qwen3 / qwen3moe, config from its metadata).
 func Load(path string, base model.Config) (*model.Params, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -32,8 +34,10 @@ func Load(path string, base model.Config) (*model.Params, error) {
 		return LoadPth(path, base)
 	case ".safetensors":
 		return LoadHF(filepath.Dir(path))
+	case ".gguf":
+		return gguf.Load(path)
 	}
-	return nil, fmt.Errorf("%s: not a model directory, .pth or .safetensors file", path)
+	return nil, fmt.Errorf("%s: not a model directory, .pth, .safetensors or .gguf file", path)
 }
 
 // stripPrefix removes wrappers' key prefixes: DDP's "module." and

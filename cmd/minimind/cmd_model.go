@@ -184,6 +184,9 @@ type ConvertOptions struct {
 	DType string
 	// MergeLoRA is an adapter file merged into the weights (W + B·A).
 	MergeLoRA string
+	// To is the target format: "" (by --out), "gguf" or "ollama" (convert_gguf.go).
+	To        string
+	Tokenizer string
 }
 
 func newConvertCommand(g *globalOptions) *cobra.Command {
@@ -206,7 +209,8 @@ Examples:
 --merge_lora writes W + B·A for every linear the adapter wraps, as upstream's
 merge_lora: in fp16 (the default for .pth) fp16(W) + fp16(B·A) added in fp16,
 exactly upstream's file; with --dtype f32 the exact float32 sum.`,
-		Args: cobra.NoArgs,
+		Aliases: []string{"export"},
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runConvert(cmd.Context(), opts, g, cmd.OutOrStdout())
 		},
@@ -216,12 +220,21 @@ exactly upstream's file; with --dtype f32 the exact float32 sum.`,
 	cmd.Flags().StringVar(&opts.DType, "dtype", "", "stored precision: f32, f16 or bf16 (default: f16 for .pth as MiniMind, f32 otherwise)")
 	cmd.Flags().IntVar(&opts.Model.NumAttentionHeads, "num_attention_heads", 8, "query heads, for .pth input (shapes cannot tell)")
 	cmd.Flags().StringVar(&opts.MergeLoRA, "merge_lora", "", "merge this LoRA adapter file into the weights (W + B·A)")
+	cmd.Flags().StringVar(&opts.To, "to", "", "target: gguf (llama.cpp; --dtype f32|f16|bf16|q8_0) or ollama (GGUF + Modelfile); default: by --out")
+	cmd.Flags().StringVar(&opts.Tokenizer, "tokenizer", "", "tokenizer.json or its folder, for --to gguf|ollama (default: the one saved with the model)")
 	return cmd
 }
 
 func runConvert(_ context.Context, opts ConvertOptions, _ *globalOptions, out io.Writer) error {
 	if opts.In == "" || opts.Out == "" {
 		return fmt.Errorf("%w: --model and --out are required", errUsage)
+	}
+	switch opts.To {
+	case "":
+	case "gguf", "ollama":
+		return runConvertGGUF(opts, out)
+	default:
+		return fmt.Errorf("%w: --to %q: want gguf or ollama", errUsage, opts.To)
 	}
 	ds := opts.DType
 	if ds == "" {
