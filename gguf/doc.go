@@ -4,12 +4,17 @@
 //
 //   - MiniMind2 dense → "llama" (q/k rows permuted from rotate-half RoPE
 //     to llama.cpp's interleaved pairs, as convert_hf_to_gguf.py does);
+//   - MiniMind2-MoE (softmax router, routed experts plus ungated shared
+//     experts) → "ernie4_5-moe" when the top-k weights are renormalised
+//     (norm_topk_prob and k > 1, upstream's default), else "deepseek" (v1),
+//     which never renormalises; q/k permuted as for llama;
 //   - minimind-3 dense → "qwen3", minimind-3 MoE → "qwen3moe" (NEOX RoPE,
 //     the same rotate-half as ours: no permutation; experts stacked).
 //
-// MiniMind2-MoE (softmax router plus an always-on, ungated shared expert)
-// has no llama.cpp architecture that computes it exactly, so Export refuses
-// it rather than write an approximate file.
+// Models no architecture computes exactly (YaRN, minimind-3 MoE without
+// norm_topk_prob, MiniMind2-MoE top-1 without shared experts) are refused
+// rather than written as an approximate file. TestLlamaCpp checks every
+// mapping against llama.cpp itself.
 //
 // The format layer (File, Parse, Write) knows nothing of models: a header
 // of typed key/value metadata, tensor infos (name, ggml dimensions fastest

@@ -48,8 +48,9 @@ type e2eResult struct {
 	Greedy   []int32   `json:"greedy"`
 }
 
-// TestLlamaCpp exports trained MiniMind2 and minimind-3 (dense and MoE)
-// models as GGUF, loads every file in llama.cpp through node-llama-cpp
+// TestLlamaCpp exports trained MiniMind2 (dense: llama; MoE top-2: ernie4_5-moe;
+// MoE top-1: deepseek) and minimind-3 (dense: qwen3; MoE: qwen3moe) models
+// as GGUF, loads every file in llama.cpp through node-llama-cpp
 // (gguf/e2e; install with NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix
 // gguf/e2e) and checks that llama.cpp's tokenizer gives our ids, its
 // first-token log-probabilities are ours within 2e-3 (f32) / 5e-3 (f16) /
@@ -90,26 +91,26 @@ func TestLlamaCpp(t *testing.T) {
 	m2 := model.DefaultConfig()
 	m2.HiddenSize, m2.NumHiddenLayers, m2.NumAttentionHeads, m2.NumKeyValueHeads, m2.IntermediateSize = 128, 2, 4, 2, 384
 	m2.MaxPositionEmbeddings = 512
-	models := []struct {
+	type e2eModel struct {
 		name string
 		cfg  model.Config
 		tok  *tokenizer.Tokenizer
-	}{{"minimind2", m2, tok2}}
+	}
+	// MiniMind2-MoE as upstream's default (4 routed, top-2 renormalised, one
+	// shared: ernie4_5-moe) and top-1 (deepseek), at a smaller width.
+	moe2 := m2
+	moe2.HiddenSize, moe2.IntermediateSize = 64, 128
+	moe2.UseMoE, moe2.NRoutedExperts, moe2.NumExpertsPerTok, moe2.NSharedExperts = true, 4, 2, 1
+	moe2top1 := moe2
+	moe2top1.NumExpertsPerTok = 1
+	models := []e2eModel{{"minimind2", m2, tok2}, {"minimind2-moe", moe2, tok2}, {"minimind2-moe-top1", moe2top1, tok2}}
 	if tok3 != nil {
 		m3 := model.DefaultConfig3()
 		m3.HiddenSize, m3.NumHiddenLayers, m3.NumAttentionHeads, m3.NumKeyValueHeads, m3.HeadDim = 64, 2, 4, 2, 32
 		m3.IntermediateSize, m3.MaxPositionEmbeddings = 256, 512
 		moe := m3
 		moe.UseMoE, moe.NumExperts, moe.NumExpertsPerTok, moe.MoeIntermediateSize = true, 4, 2, 128
-		models = append(models, struct {
-			name string
-			cfg  model.Config
-			tok  *tokenizer.Tokenizer
-		}{"minimind3", m3, tok3}, struct {
-			name string
-			cfg  model.Config
-			tok  *tokenizer.Tokenizer
-		}{"minimind3-moe", moe, tok3})
+		models = append(models, e2eModel{"minimind3", m3, tok3}, e2eModel{"minimind3-moe", moe, tok3})
 	}
 
 	dir := t.TempDir()
@@ -117,7 +118,11 @@ func TestLlamaCpp(t *testing.T) {
 	for _, m := range models {
 		p := trainSmall(t, m.name, m.cfg, m.tok, corpus, 40)
 		prompt := m.tok.Encode(corpus[len(corpus)-1])[:24]
-		for _, typ := range []gguf.TensorType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0} {
+		types := []gguf.TensorType{gguf.F32, gguf.F16, gguf.Q8_0}
+		if m.name == "minimind2" {
+			types = append(types, gguf.BF16)
+		}
+		for _, typ := range types {
 			path := filepath.Join(dir, m.name+"-"+typ.String()+".gguf")
 			if err := gguf.Export(path, p, m.tok, gguf.ExportOptions{Type: typ, Name: m.name}); err != nil {
 				t.Fatal(err)

@@ -57,12 +57,7 @@ func Arch(cfg *model.Config) (string, error) {
 	}
 	if !cfg.IsMiniMind3() {
 		if cfg.UseMoE {
-			// llama.cpp's MoE architectures with a shared expert gate it
-			// (qwen2moe: sigmoid gate), route with sigmoid (llama4,
-			// deepseek v3) or compress attention (deepseek2's MLA); none is
-			// softmax top-k routing plus an ungated shared expert beside
-			// plain GQA with rotate-half RoPE.
-			return "", fmt.Errorf("%w: MiniMind2-MoE (softmax-routed experts plus an ungated shared expert): no llama.cpp architecture computes this block exactly (qwen2moe gates its shared expert with a sigmoid), so no GGUF is written", ErrNotRepresentable)
+			return arch2MoE(cfg)
 		}
 		return "llama", nil
 	}
@@ -74,6 +69,24 @@ func Arch(cfg *model.Config) (string, error) {
 		return "", fmt.Errorf("%w: minimind-3 MoE with norm_topk_prob false: llama.cpp's qwen3moe always renormalises the top-k weights", ErrNotRepresentable)
 	}
 	return "qwen3moe", nil
+}
+
+// arch2MoE maps MiniMind2-MoE (softmax router, top-k, routed experts plus
+// always-on ungated shared experts, llama attention) onto the two llama.cpp
+// architectures whose MoE block is exactly that, told apart by whether the
+// chosen weights are renormalised (MiniMind2 does when norm_topk_prob and
+// k > 1): ernie4_5-moe always renormalises, deepseek (v1) never does. Both
+// add the shared experts unscaled, with one wide FFN standing for several
+// (a sum of SwiGLUs is a SwiGLU over the concatenated rows). qwen2moe is
+// not exact: it gates its shared expert with a sigmoid.
+func arch2MoE(cfg *model.Config) (string, error) {
+	if cfg.NumExpertsPerTok > 1 && cfg.NormTopkProb {
+		return "ernie4_5-moe", nil
+	}
+	if cfg.SharedExperts() == 0 {
+		return "", fmt.Errorf("%w: MiniMind2-MoE without shared experts and without renormalised top-k weights (deepseek needs a shared expert; mixtral and ernie4_5-moe renormalise)", ErrNotRepresentable)
+	}
+	return "deepseek", nil
 }
 
 // Export writes p (and tok, its tokenizer) as a GGUF file at path for
@@ -129,6 +142,18 @@ func Export(path string, p *model.Params, tok *tokenizer.Tokenizer, opts ExportO
 			u32(a("expert_count"), c.Experts()),
 			u32(a("expert_used_count"), c.NumExpertsPerTok),
 			u32(a("expert_feed_forward_length"), c.ExpertSize()))
+	}
+	switch arch {
+	case "deepseek":
+		kv = append(kv,
+			u32(a("leading_dense_block_count"), 0),
+			u32(a("expert_shared_count"), c.SharedExperts()),
+			f32(a("expert_weights_scale"), 1))
+	case "ernie4_5-moe":
+		kv = append(kv,
+			u32(a("leading_dense_block_count"), 0),
+			u32(a("interleave_moe_layer_step"), 1),
+			u32(a("expert_shared_feed_forward_length"), c.SharedExperts()*c.IntermediateSize))
 	}
 	tkv, err := tokenizerKV(tok, c.VocabSize)
 	if err != nil {
@@ -201,7 +226,7 @@ func exportTensors(p *model.Params, arch string, typ TensorType) ([]Tensor, erro
 			heads int
 		}{{"attn_q", "q_proj", c.NumAttentionHeads}, {"attn_k", "k_proj", c.NumKeyValueHeads}} {
 			d, s := view(hp + "self_attn." + qk.h + ".weight")
-			if arch == "llama" {
+			if !c.IsMiniMind3() { // llama, deepseek, ernie4_5-moe: interleaved RoPE
 				d = permuteRoPE(d, qk.heads, hs, c.HiddenSize, false)
 			}
 			if err := add(gp+qk.g+".weight", d, s, typ); err != nil {
@@ -248,6 +273,31 @@ func exportTensors(p *model.Params, arch string, typ TensorType) ([]Tensor, erro
 			}
 			if err := add(gp+"ffn_"+f+"_exps.weight", stacked, shape, typ); err != nil {
 				return nil, err
+			}
+		}
+		if S := c.SharedExperts(); S > 0 {
+			F, C := c.IntermediateSize, c.HiddenSize
+			for _, f := range []string{"gate", "up", "down"} {
+				// gate/up [F, C] each: rows concatenated to [S·F, C]; down
+				// [C, F] each: columns concatenated to [C, S·F].
+				wide := make([]float32, S*F*C)
+				for s := range S {
+					d, _ := view(fmt.Sprintf("%smlp.shared_experts.%d.%s_proj.weight", hp, s, f))
+					if f != "down" {
+						copy(wide[s*F*C:], d)
+						continue
+					}
+					for r := range C {
+						copy(wide[r*S*F+s*F:r*S*F+(s+1)*F], d[r*F:(r+1)*F])
+					}
+				}
+				shape := []int{S * F, C}
+				if f == "down" {
+					shape = []int{C, S * F}
+				}
+				if err := add(gp+"ffn_"+f+"_shexp.weight", wide, shape, typ); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}

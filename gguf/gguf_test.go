@@ -26,7 +26,11 @@ func smallConfigs() map[string]model.Config {
 	moe.UseMoE, moe.NumExperts, moe.NumExpertsPerTok, moe.MoeIntermediateSize = true, 4, 2, 64
 	untied := m2
 	untied.TieWordEmbeddings = false
-	return map[string]model.Config{"llama": m2, "llama-untied": untied, "qwen3": m3, "qwen3moe": moe}
+	ernie := m2 // MiniMind2-MoE, top-2 renormalised, two shared experts
+	ernie.UseMoE, ernie.NRoutedExperts, ernie.NumExpertsPerTok, ernie.NSharedExperts, ernie.NormTopkProb = true, 4, 2, 2, true
+	deepseek := ernie // top-1: MiniMind2 leaves the weight unnormalised
+	deepseek.NumExpertsPerTok, deepseek.NSharedExperts = 1, 1
+	return map[string]model.Config{"llama": m2, "llama-untied": untied, "qwen3": m3, "qwen3moe": moe, "ernie4_5-moe": ernie, "deepseek": deepseek}
 }
 
 func newParams(t *testing.T, c model.Config) *model.Params {
@@ -170,13 +174,13 @@ func TestExportRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	moe2 := smallConfigs()["llama"]
-	moe2.UseMoE = true
+	moe2 := smallConfigs()["deepseek"]
+	moe2.NSharedExperts = 0
 	moe3 := smallConfigs()["qwen3moe"]
 	moe3.NormTopkProb = false
 	yarn := smallConfigs()["llama"]
 	yarn.SetInferenceRopeScaling(true)
-	for name, c := range map[string]model.Config{"minimind2-moe": moe2, "qwen3moe-unnormalised": moe3, "yarn": yarn} {
+	for name, c := range map[string]model.Config{"minimind2-moe-top1-unshared": moe2, "qwen3moe-unnormalised": moe3, "yarn": yarn} {
 		t.Run(name, func(t *testing.T) {
 			p := newParams(t, c)
 			path := filepath.Join(t.TempDir(), "m.gguf")

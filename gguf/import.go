@@ -18,6 +18,9 @@ var archKeys = map[string]bool{
 	"attention.layer_norm_rms_epsilon": true, "rope.freq_base": true, "rope.dimension_count": true,
 	"attention.key_length": true, "attention.value_length": true,
 	"expert_count": true, "expert_used_count": true, "expert_feed_forward_length": true,
+	// deepseek / ernie4_5-moe; values other than MiniMind's are refused in Config.
+	"leading_dense_block_count": true, "expert_shared_count": true, "expert_weights_scale": true,
+	"interleave_moe_layer_step": true, "expert_shared_feed_forward_length": true,
 }
 
 // Load reads a GGUF file written for llama, qwen3 or qwen3moe (by Export
@@ -123,7 +126,7 @@ func (f *File) Params() (*model.Params, error) {
 			if err != nil {
 				return nil, err
 			}
-			if arch == "llama" {
+			if !c.IsMiniMind3() {
 				d = permuteRoPE(d, qk.heads, hs, c.HiddenSize, true)
 			}
 			copy(p.View(p.Data, hname), d)
@@ -140,6 +143,29 @@ func (f *File) Params() (*model.Params, error) {
 				n := s.Size()
 				for e := range E {
 					copy(p.View(p.Data, fmt.Sprintf("%smlp.experts.%d.%s_proj.weight", hp, e, x)), d[e*n:(e+1)*n])
+				}
+			}
+			if S := c.SharedExperts(); S > 0 {
+				F, C := c.IntermediateSize, c.HiddenSize
+				for _, x := range []string{"gate", "up", "down"} {
+					shape := []int{S * F, C}
+					if x == "down" {
+						shape = []int{C, S * F}
+					}
+					d, err := read(gp+"ffn_"+x+"_shexp.weight", shape)
+					if err != nil {
+						return nil, err
+					}
+					for sh := range S {
+						v := p.View(p.Data, fmt.Sprintf("%smlp.shared_experts.%d.%s_proj.weight", hp, sh, x))
+						if x != "down" {
+							copy(v, d[sh*F*C:(sh+1)*F*C])
+							continue
+						}
+						for r := range C {
+							copy(v[r*F:(r+1)*F], d[r*S*F+sh*F:r*S*F+(sh+1)*F])
+						}
+					}
 				}
 			}
 		}
@@ -207,12 +233,16 @@ func (f *File) Config() (model.Config, error) {
 	switch arch {
 	case "llama":
 		c = model.DefaultConfig()
+	case "deepseek", "ernie4_5-moe":
+		c = model.DefaultConfig()
+		c.UseMoE = true
+		c.NormTopkProb = arch == "ernie4_5-moe" // deepseek never renormalises, ernie always
 	case "qwen3", "qwen3moe":
 		c = model.DefaultConfig3()
 		c.UseMoE = arch == "qwen3moe"
 		c.NormTopkProb = true // qwen3moe always renormalises
 	default:
-		return model.Config{}, fmt.Errorf("%s: metadata key %q: architecture %q is not one MiniMind runs (llama, qwen3, qwen3moe)", f.Name, "general.architecture", arch)
+		return model.Config{}, fmt.Errorf("%s: metadata key %q: architecture %q is not one MiniMind runs (llama, deepseek, ernie4_5-moe, qwen3, qwen3moe)", f.Name, "general.architecture", arch)
 	}
 	for _, e := range f.KV {
 		k := e.Key
@@ -305,7 +335,10 @@ func (f *File) Config() (model.Config, error) {
 		}
 		*x.dst = v
 	}
-	if c.UseMoE {
+	if err := f.moe2Config(arch, &c); err != nil {
+		return model.Config{}, err
+	}
+	if c.UseMoE && c.IsMiniMind3() {
 		for _, x := range []struct {
 			key string
 			dst *int
@@ -340,6 +373,75 @@ func (f *File) Config() (model.Config, error) {
 		return model.Config{}, fmt.Errorf("%s: %w", f.Name, err)
 	}
 	return c, nil
+}
+
+// moe2Config reads a deepseek or ernie4_5-moe file's MoE keys into a
+// MiniMind2-MoE config, refusing values MiniMind2 cannot compute: dense
+// leading layers, MoE on some layers only, scaled expert weights, shared
+// experts of another width than the routed ones, and (ernie, which always
+// renormalises) top-1 routing, which MiniMind2 leaves unnormalised.
+func (f *File) moe2Config(arch string, c *model.Config) error {
+	if arch != "deepseek" && arch != "ernie4_5-moe" {
+		return nil
+	}
+	key := func(s string) string { return arch + "." + s }
+	get := func(k string, required bool) (int, error) {
+		v, ok, err := f.uint(key(k))
+		if err == nil && !ok && required {
+			err = fmt.Errorf("%s: metadata key %q missing", f.Name, key(k))
+		}
+		return v, err
+	}
+	var err error
+	if c.NRoutedExperts, err = get("expert_count", true); err != nil {
+		return err
+	}
+	if c.NumExpertsPerTok, err = get("expert_used_count", true); err != nil {
+		return err
+	}
+	ff, err := get("expert_feed_forward_length", true)
+	if err != nil {
+		return err
+	}
+	if _, ok := f.Get(key("feed_forward_length")); !ok {
+		c.IntermediateSize = ff
+	}
+	if c.IntermediateSize != ff {
+		return fmt.Errorf("%s: metadata key %q is %d but feed_forward_length is %d: MiniMind2's experts are intermediate_size wide", f.Name, key("expert_feed_forward_length"), ff, c.IntermediateSize)
+	}
+	if v, err := get("leading_dense_block_count", false); err != nil {
+		return err
+	} else if v != 0 {
+		return fmt.Errorf("%s: metadata key %q is %d: MiniMind2-MoE has no dense leading layers", f.Name, key("leading_dense_block_count"), v)
+	}
+	if arch == "deepseek" {
+		if c.NSharedExperts, err = get("expert_shared_count", true); err != nil {
+			return err
+		}
+		if v, ok, err := f.float(key("expert_weights_scale")); err != nil {
+			return err
+		} else if ok && v != 1 {
+			return fmt.Errorf("%s: metadata key %q is %g: MiniMind2 does not scale expert weights", f.Name, key("expert_weights_scale"), v)
+		}
+		return nil
+	}
+	if v, err := get("interleave_moe_layer_step", true); err != nil {
+		return err
+	} else if v != 1 {
+		return fmt.Errorf("%s: metadata key %q is %d: MiniMind2-MoE has MoE in every layer", f.Name, key("interleave_moe_layer_step"), v)
+	}
+	sh, err := get("expert_shared_feed_forward_length", false)
+	if err != nil {
+		return err
+	}
+	if ff == 0 || sh%ff != 0 {
+		return fmt.Errorf("%s: metadata key %q is %d, not a multiple of the expert width %d", f.Name, key("expert_shared_feed_forward_length"), sh, ff)
+	}
+	c.NSharedExperts = sh / ff
+	if c.NumExpertsPerTok < 2 {
+		return fmt.Errorf("%s: metadata key %q is %d: ernie4_5-moe renormalises a single expert's weight to 1, MiniMind2 does not", f.Name, key("expert_used_count"), c.NumExpertsPerTok)
+	}
+	return nil
 }
 
 func (f *File) str(key string) (string, error) {
