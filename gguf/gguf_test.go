@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -345,4 +346,55 @@ func FuzzReader(f *testing.F) {
 		}
 		_, _ = g.Params()
 	})
+}
+
+// TestTokenizerRoundTrip: the tokenizer rebuilt from a file's metadata
+// encodes, decodes and renders the chat template as the original, for the
+// MiniMind2 tokenizer and (fixture present) minimind-3's, whose <think>
+// and <tool_call> tokens are non-special added tokens.
+func TestTokenizerRoundTrip(t *testing.T) {
+	def, err := tokenizer.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks := map[string]*tokenizer.Tokenizer{"minimind2": def}
+	if dir := filepath.Join("..", "..", "shared", "fixtures", "minimind3-tokenizer"); fileExists(dir) {
+		if toks["minimind3"], err = tokenizer.Load(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, tok := range toks {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "m.gguf")
+			if err := Export(path, newParams(t, smallConfigs()["llama"]), tok, ExportOptions{Type: Q8_0}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := LoadTokenizer(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.VocabSize() != tok.VocabSize() || got.ChatTemplate() != tok.ChatTemplate() || got.Config() != tok.Config() {
+				t.Fatalf("vocab %d, config %+v; want %d, %+v", got.VocabSize(), got.Config(), tok.VocabSize(), tok.Config())
+			}
+			for _, text := range []string{"hello world", "你好，世界！ 123", "<|im_start|>user\nhi<|im_end|>\n", "  spaces\t\n", "<think>\nx</think>"} {
+				want := tok.Encode(text)
+				if ids := got.Encode(text); !slices.Equal(ids, want) {
+					t.Errorf("encode %q: %v, want %v", text, ids, want)
+				}
+				if s := got.Decode(want); s != tok.Decode(want) {
+					t.Errorf("decode %v: %q, want %q", want, s, tok.Decode(want))
+				}
+			}
+			for id := range int32(tok.VocabSize()) {
+				if got.IsSpecial(id) != tok.IsSpecial(id) || got.Token(id) != tok.Token(id) {
+					t.Fatalf("id %d: %q special %v, want %q %v", id, got.Token(id), got.IsSpecial(id), tok.Token(id), tok.IsSpecial(id))
+				}
+			}
+		})
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -205,6 +205,13 @@ Examples:
   minimind convert --model ./MiniMind2-Small --out ./full_sft_512.pth --dtype f16
   minimind convert --model ./big --out ./big-bf16 --dtype bf16
   minimind convert --model ./out/full_sft_512.pth --merge_lora ./out/lora_medical_512.pth --out ./out/merged_512.pth
+  minimind convert --model ./MiniMind2 --to gguf --out ./minimind2.gguf --dtype q8_0
+  minimind export --model ./MiniMind2 --to ollama --out ./ollama/minimind2.gguf   (also writes ./ollama/Modelfile)
+
+--to gguf writes one GGUF file for llama.cpp (weights, config, tokenizer and
+chat template; --dtype f32, f16, bf16 or q8_0): MiniMind2 as llama,
+MiniMind2-MoE as ernie4_5-moe (top-k renormalised) or deepseek, minimind-3
+as qwen3 / qwen3moe. A .gguf file is also accepted as --model everywhere.
 
 --merge_lora writes W + B·A for every linear the adapter wraps, as upstream's
 merge_lora: in fp16 (the default for .pth) fp16(W) + fp16(B·A) added in fp16,
