@@ -63,13 +63,14 @@ func runConvertGGUF(opts ConvertOptions, out io.Writer) error {
 // modelfile is an Ollama Modelfile for the GGUF file gguf: MiniMind's
 // ChatML template in Ollama's Go-template syntax (MiniMind2's default
 // system prompt when its chat template has one; minimind-3's empty think
-// block on past answers), the end-of-turn stop tokens and upstream's eval
+// block on past answers and after the generation prompt, as its template
+// renders by default), the end-of-turn stop tokens and upstream's eval
 // sampling (eval_llm.py: temperature 0.85, top_p 0.85 for MiniMind2 and
 // 0.95 for minimind-3, top_k 50).
 func modelfile(ggufName string, c *model.Config, chatTemplate string) string {
 	system := ""
 	if strings.Contains(chatTemplate, "You are a helpful assistant") {
-		system = "{{- else }}<|im_start|>system\nYou are a helpful assistant<|im_end|>\n"
+		system = "{{ else }}<|im_start|>system\nYou are a helpful assistant<|im_end|>\n"
 	}
 	think, topP := "", "0.85"
 	if c.IsMiniMind3() {
@@ -89,7 +90,7 @@ func modelfile(ggufName string, c *model.Config, chatTemplate string) string {
 {{ end }}
 {{- end }}
 {{- if and (ne .Role "assistant") $last }}<|im_start|>assistant
-{{ end }}
+` + think + `{{ end }}
 {{- end }}"""
 
 `)

@@ -6,6 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"text/template"
+
+	"github.com/minimind-go/minimind/chat"
+	"github.com/minimind-go/minimind/model"
+	"github.com/minimind-go/minimind/tokenizer"
 )
 
 // TestConvertGGUF: `export --to ollama` (the convert alias) writes a GGUF
@@ -84,4 +89,83 @@ func TestConvertGGUF(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "y.gguf")); err == nil {
 		t.Error("a refused export left a file behind")
 	}
+}
+
+// TestModelfileTemplate renders the Modelfile's TEMPLATE with Go's
+// text/template (the engine Ollama uses) on Ollama's data — .System and the
+// non-system .Messages — and compares it with the tokenizer's own chat
+// template, for MiniMind2's and (fixture present) minimind-3's.
+func TestModelfileTemplate(t *testing.T) {
+	def, err := tokenizer.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		tok *tokenizer.Tokenizer
+		cfg model.Config
+	}{"minimind2": {def, model.DefaultConfig()}}
+	if dir := filepath.Join("..", "..", "..", "shared", "fixtures", "minimind3-tokenizer"); dirExists(dir) {
+		tok3, err := tokenizer.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases["minimind3"] = struct {
+			tok *tokenizer.Tokenizer
+			cfg model.Config
+		}{tok3, model.DefaultConfig3()}
+	}
+	convs := [][]chat.Message{
+		{{Role: "user", Content: "你好"}},
+		{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "hi"}},
+		{{Role: "user", Content: "a"}, {Role: "assistant", Content: "b"}, {Role: "user", Content: "c"}},
+		{{Role: "system", Content: "S"}, {Role: "user", Content: "a"}, {Role: "assistant", Content: "b"}, {Role: "user", Content: "c"}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			mf := modelfile("m.gguf", &c.cfg, c.tok.ChatTemplate())
+			_, src, ok := strings.Cut(mf, `TEMPLATE """`)
+			src, _, ok2 := strings.Cut(src, `"""`)
+			if !ok || !ok2 {
+				t.Fatalf("no TEMPLATE in:\n%s", mf)
+			}
+			tmpl, err := template.New("ollama").Parse(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jinja, err := chat.ForTokenizer(c.tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, msgs := range convs {
+				want, err := jinja.Render(msgs, chat.Options{AddGenerationPrompt: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				type msg struct{ Role, Content string }
+				data := struct {
+					System   string
+					Messages []msg
+				}{}
+				for _, m := range msgs {
+					if m.Role == "system" {
+						data.System = m.Content
+						continue
+					}
+					data.Messages = append(data.Messages, msg{m.Role, m.Content})
+				}
+				var got strings.Builder
+				if err := tmpl.Execute(&got, data); err != nil {
+					t.Fatal(err)
+				}
+				if got.String() != want {
+					t.Errorf("messages %v:\nModelfile renders %q\nchat template     %q", msgs, got.String(), want)
+				}
+			}
+		})
+	}
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
