@@ -48,14 +48,17 @@ type e2eResult struct {
 	Greedy   []int32   `json:"greedy"`
 }
 
-// TestLlamaCpp exports trained MiniMind2 (dense: llama; MoE top-2: ernie4_5-moe;
-// MoE top-1: deepseek) and minimind-3 (dense: qwen3; MoE: qwen3moe) models
-// as GGUF, loads every file in llama.cpp through node-llama-cpp
-// (gguf/e2e; install with NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix
-// gguf/e2e) and checks that llama.cpp's tokenizer gives our ids, its
-// first-token log-probabilities are ours within 2e-3 (f32) / 5e-3 (f16) /
-// 2e-2 (bf16: llama.cpp rounds the activations to bf16 too), and its 32 greedy tokens are ours (f32, f16; q8_0 is only
-// reported, since llama.cpp also quantises the activations).
+// TestLlamaCpp exports trained MiniMind2 (dense: llama; MoE top-2:
+// ernie4_5-moe; MoE top-1: deepseek) and minimind-3 (dense: qwen3; MoE:
+// qwen3moe) models as GGUF, loads every file in llama.cpp through
+// node-llama-cpp (gguf/e2e; install with NODE_LLAMA_CPP_SKIP_DOWNLOAD=true
+// npm ci --omit=optional --prefix gguf/e2e) and checks that llama.cpp's
+// tokenizer gives our ids and that its first-token log-probabilities are
+// ours (the model as read back from the same file) within 2e-3 (f32),
+// 5e-3 (f16), 2e-2 (bf16: llama.cpp rounds the activations to bf16 too) or
+// 0.1 (q8_0: it quantises the activations to 8 bits too); its 32 greedy
+// tokens must be ours for f32 and f16 (q8_0's are reported: an 8-bit
+// activation may flip a near-tie).
 func TestLlamaCpp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the llama.cpp check")
@@ -65,7 +68,7 @@ func TestLlamaCpp(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join("e2e", "node_modules", "node-llama-cpp")); err != nil {
-		t.Skip("gguf/e2e/node_modules absent: run NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix gguf/e2e")
+		t.Skip("gguf/e2e/node_modules absent: run NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --omit=optional --prefix gguf/e2e")
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -187,8 +190,8 @@ func TestLlamaCpp(t *testing.T) {
 				same++
 			}
 			t.Logf("max |Δ log-prob| %.3g; greedy: %d of %d tokens identical; %d texts tokenized", d, same, r.Steps, len(r.Texts))
-			tol := map[gguf.TensorType]float64{gguf.F32: 2e-3, gguf.F16: 5e-3, gguf.BF16: 2e-2}[r.typ]
-			if tol > 0 && d > tol {
+			tol := map[gguf.TensorType]float64{gguf.F32: 2e-3, gguf.F16: 5e-3, gguf.BF16: 2e-2, gguf.Q8_0: 0.1}[r.typ]
+			if d > tol {
 				t.Errorf("max |Δ log-prob| %.3g > %.g", d, tol)
 			}
 			if (r.typ == gguf.F32 || r.typ == gguf.F16) && same != r.Steps {
