@@ -113,10 +113,25 @@ func Export(path string, p *model.Params, tok *tokenizer.Tokenizer, opts ExportO
 	if name == "" {
 		name = "MiniMind"
 	}
+	kv := modelKV(c, arch, opts.Type, name)
+	tkv, err := tokenizerKV(tok, c.VocabSize)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	kv = append(kv, tkv...)
+	tensors, err := exportTensors(p, arch, opts.Type)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return Write(path, kv, tensors)
+}
+
+// modelKV is the general and architecture metadata of a model.
+func modelKV(c *model.Config, arch string, typ TensorType, name string) []KV {
 	kv := []KV{
 		str("general.architecture", arch),
 		str("general.name", name),
-		u32("general.file_type", fileType(opts.Type)),
+		u32("general.file_type", fileType(typ)),
 		u32("general.quantization_version", 2),
 	}
 	a := func(key string) string { return arch + "." + key }
@@ -155,16 +170,7 @@ func Export(path string, p *model.Params, tok *tokenizer.Tokenizer, opts ExportO
 			u32(a("interleave_moe_layer_step"), 1),
 			u32(a("expert_shared_feed_forward_length"), c.SharedExperts()*c.IntermediateSize))
 	}
-	tkv, err := tokenizerKV(tok, c.VocabSize)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	kv = append(kv, tkv...)
-	tensors, err := exportTensors(p, arch, opts.Type)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return Write(path, kv, tensors)
+	return kv
 }
 
 func fileType(t TensorType) int {

@@ -330,6 +330,35 @@ func FuzzReader(f *testing.F) {
 	}
 	f.Add(seed)
 	f.Add(seed[:40])
+	// Small whole models of each architecture, so that the fuzzer reaches
+	// the config and weight mapping.
+	for _, c := range smallConfigs() {
+		c.HiddenSize, c.NumHiddenLayers, c.VocabSize, c.IntermediateSize = 32, 1, 8, 32
+		if c.IsMiniMind3() {
+			c.HeadDim, c.MoeIntermediateSize = 8, 32
+		}
+		p, err := model.NewParams(c)
+		if err != nil {
+			f.Fatal(err)
+		}
+		arch, err := Arch(&c)
+		if err != nil {
+			f.Fatal(err)
+		}
+		tensors, err := exportTensors(p, arch, Q8_0)
+		if err != nil {
+			f.Fatal(err)
+		}
+		path := filepath.Join(f.TempDir(), arch+".gguf")
+		if err := Write(path, modelKV(&c, arch, Q8_0, "fuzz"), tensors); err != nil {
+			f.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Add([]byte("GGUF\x03\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		g, err := Parse(bytes.NewReader(b), int64(len(b)), "fuzz.gguf")
@@ -345,6 +374,7 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 		_, _ = g.Params()
+		_, _ = g.Tokenizer()
 	})
 }
 
