@@ -39,8 +39,9 @@ func ParseDType(s string) (TensorType, error) {
 // ExportOptions control Export.
 type ExportOptions struct {
 	// Type is the type of the weight matrices: F32, F16, BF16 or Q8_0.
-	// Norm weights stay F32 (as llama.cpp's converter), and Q8_0 falls
-	// back to F16 for a matrix whose rows are not a multiple of 32 long.
+	// Norm weights and MoE routers stay F32 (as llama.cpp's converter), and
+	// Q8_0 falls back to F16 for a matrix whose rows are not a multiple of
+	// 32 long.
 	Type TensorType
 	// Name is general.name.
 	Name string
@@ -264,7 +265,9 @@ func exportTensors(p *model.Params, arch string, typ TensorType) ([]Tensor, erro
 			}
 			continue
 		}
-		if err := matrix(gp+"ffn_gate_inp.weight", hp+"mlp.gate.weight"); err != nil {
+		// The router stays F32, as llama.cpp's converter and quantizer keep
+		// it: its rounding would move routing decisions.
+		if err := norm(gp+"ffn_gate_inp.weight", hp+"mlp.gate.weight"); err != nil {
 			return nil, err
 		}
 		E := c.Experts()

@@ -115,13 +115,13 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// encodedParams is p.Data with every matrix passed through typ's encoding
-// and back.
+// encodedParams is p.Data with every matrix but the MoE routers passed
+// through typ's encoding and back.
 func encodedParams(t *testing.T, p *model.Params, typ TensorType) []float32 {
 	t.Helper()
 	out := append([]float32(nil), p.Data...)
 	for _, s := range p.Specs {
-		if len(s.Shape) < 2 {
+		if len(s.Shape) < 2 || strings.HasSuffix(s.Name, ".mlp.gate.weight") { // norms and routers stay F32
 			continue
 		}
 		v := p.View(out, s.Name)
