@@ -296,6 +296,7 @@ func TestBadFiles(t *testing.T) {
 	}
 	edit("magic", func(b []byte) { b[0] = 'X' }, "not a GGUF")
 	edit("version", func(b []byte) { b[4] = 9 }, "version")
+	edit("big-endian", func(b []byte) { copy(b[4:8], []byte{0, 0, 0, 3}) }, "big-endian")
 	edit("tensor-count", func(b []byte) { b[15] = 0x7f }, "tensor_count")
 	edit("kv-count", func(b []byte) { b[23] = 0x7f }, "metadata_kv_count")
 	edit("first-key-length", func(b []byte) { b[31] = 0x7f }, "metadata key #0")

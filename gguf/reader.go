@@ -146,6 +146,9 @@ func (p *parser) file() (*File, error) {
 	if f.Version, err = p.u32("version"); err != nil {
 		return nil, err
 	}
+	if f.Version == 2<<24 || f.Version == 3<<24 {
+		return nil, p.errf("version: a big-endian GGUF file (not supported)")
+	}
 	if f.Version != 2 && f.Version != 3 {
 		return nil, p.errf("version: GGUF version %d not supported (2 or 3)", f.Version)
 	}
