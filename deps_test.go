@@ -57,7 +57,8 @@ func TestDependenciesRunOneWay(t *testing.T) {
 		{[]string{"half", "jsonl", "reward"}, []string{""}},                                                                         // leaves: nothing from the module
 		{[]string{"quant"}, []string{"kernels", "model", "checkpoint", "data", "train", "generate", "server", "tokenizer", "chat"}}, // a format: half only
 		{[]string{"tokenizer"}, []string{"chat", "data", "model", "train"}},
-		{[]string{"train"}, []string{"tensorboard", "dashboard", "server"}}, // generate is the RL rollout engine
+		{[]string{"gguf"}, []string{"checkpoint", "data", "train", "generate", "server", "chat", "cmd"}}, // a format plus the model mapping; checkpoint calls it
+		{[]string{"train"}, []string{"tensorboard", "dashboard", "server"}},                              // generate is the RL rollout engine
 		{[]string{"generate"}, []string{"train"}},
 		{[]string{"checkpoint", "data", "train", "generate", "server", "tensorboard", "dashboard"}, []string{"cmd"}},
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/minimind-go/minimind/checkpoint/pickle"
 	"github.com/minimind-go/minimind/checkpoint/pth"
 	"github.com/minimind-go/minimind/checkpoint/safetensors"
+	"github.com/minimind-go/minimind/gguf"
 	"github.com/minimind-go/minimind/model"
 )
 
@@ -19,7 +20,8 @@ import (
 // HF-layout directory (LoadHF: ours, upstream's, or transformers' Llama /
 // Qwen3 / Qwen3-MoE), or a PyTorch .pth
 // state dict (sizes from the tensors; heads, rope_theta and the other
-// fields that shapes cannot tell come from base, e.g. the user's flags).
+// fields that shapes cannot tell come from base, e.g. the user's flags),
+// or a GGUF file (llama / qwen3 / qwen3moe, config from its metadata).
 func Load(path string, base model.Config) (*model.Params, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -33,8 +35,10 @@ func Load(path string, base model.Config) (*model.Params, error) {
 		return LoadPth(path, base)
 	case ".safetensors":
 		return LoadHF(filepath.Dir(path))
+	case ".gguf":
+		return gguf.Load(path)
 	}
-	return nil, fmt.Errorf("%s: not a model directory, .pth or .safetensors file", path)
+	return nil, fmt.Errorf("%s: not a model directory, .pth, .safetensors or .gguf file", path)
 }
 
 // stripPrefix removes wrappers' key prefixes: DDP's "module." and

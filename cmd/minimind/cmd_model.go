@@ -186,9 +186,9 @@ type ConvertOptions struct {
 	// MergeLoRA is an adapter file merged into the weights (W + B·A).
 	MergeLoRA string
 	// To is the output format: "" (by --out: .pth or our HF layout), or
-	// one of convertTargets.
+	// one of convertTargets (gguf and ollama: convert_gguf.go).
 	To string
-	// Tokenizer is the tokenizer exported with --to hf-llama|hf-qwen3
+	// Tokenizer is the tokenizer exported with --to hf-llama|hf-qwen3|gguf|ollama
 	// ("": the model's own, else the project's default).
 	Tokenizer string
 }
@@ -227,11 +227,19 @@ Examples:
   minimind convert --model ./out/full_sft_512.pth --merge_lora ./out/lora_medical_512.pth --out ./out/merged_512.pth
   minimind convert --model ./out/full_sft_512.pth --to hf-llama --dtype f16 --out ./MiniMind2-Small-llama
   minimind convert --model ./minimind-3 --to hf-qwen3 --out ./minimind-3-qwen3
+  minimind convert --model ./MiniMind2 --to gguf --out ./minimind2.gguf --dtype q8_0
+  minimind export --model ./MiniMind2 --to ollama --out ./ollama/minimind2.gguf   (also writes ./ollama/Modelfile)
+
+--to gguf writes one GGUF file for llama.cpp (weights, config, tokenizer and
+chat template; --dtype f32, f16, bf16 or q8_0): MiniMind2 as llama,
+MiniMind2-MoE as ernie4_5-moe (top-k renormalised) or deepseek, minimind-3
+as qwen3 / qwen3moe. A .gguf file is also accepted as --model everywhere.
 
 --merge_lora writes W + B·A for every linear the adapter wraps, as upstream's
 merge_lora: in fp16 (the default for .pth) fp16(W) + fp16(B·A) added in fp16,
 exactly upstream's file; with --dtype f32 the exact float32 sum.`,
-		Args: cobra.NoArgs,
+		Aliases: []string{"export"},
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runConvert(cmd.Context(), opts, g, cmd.OutOrStdout())
 		},
@@ -241,8 +249,8 @@ exactly upstream's file; with --dtype f32 the exact float32 sum.`,
 	cmd.Flags().StringVar(&opts.DType, "dtype", "", "stored precision: f32, f16 or bf16 (default: f16 for .pth as MiniMind, f32 otherwise)")
 	cmd.Flags().IntVar(&opts.Model.NumAttentionHeads, "num_attention_heads", 8, "query heads, for .pth input (shapes cannot tell)")
 	cmd.Flags().StringVar(&opts.MergeLoRA, "merge_lora", "", "merge this LoRA adapter file into the weights (W + B·A)")
-	cmd.Flags().StringVar(&opts.To, "to", "", "output format: hf, hf-llama or hf-qwen3 (default: by --out, .pth or hf)")
-	cmd.Flags().StringVar(&opts.Tokenizer, "tokenizer", "", "tokenizer written with --to hf-llama|hf-qwen3 (default: the model's own, else the project's)")
+	cmd.Flags().StringVar(&opts.To, "to", "", "output format: hf, hf-llama, hf-qwen3, gguf (llama.cpp; --dtype f32|f16|bf16|q8_0) or ollama (GGUF + Modelfile) (default: by --out, .pth or hf)")
+	cmd.Flags().StringVar(&opts.Tokenizer, "tokenizer", "", "tokenizer.json or its folder, written with --to hf-llama|hf-qwen3|gguf|ollama (default: the model's own, else the project's)")
 	return cmd
 }
 
@@ -253,8 +261,11 @@ func runConvert(_ context.Context, opts ConvertOptions, _ *globalOptions, out io
 	if !slices.Contains(convertTargets, opts.To) {
 		return fmt.Errorf("%w: --to %q: want one of %s", errUsage, opts.To, strings.Join(convertTargets[1:], ", "))
 	}
+	if opts.To == "gguf" || opts.To == "ollama" {
+		return runConvertGGUF(opts, out)
+	}
 	if opts.Tokenizer != "" && !strings.HasPrefix(opts.To, "hf-") {
-		return fmt.Errorf("%w: --tokenizer is written only with --to hf-llama or hf-qwen3", errUsage)
+		return fmt.Errorf("%w: --tokenizer is written only with --to hf-llama, hf-qwen3, gguf or ollama", errUsage)
 	}
 	ds := opts.DType
 	if ds == "" {
@@ -297,7 +308,7 @@ func runConvert(_ context.Context, opts ConvertOptions, _ *globalOptions, out io
 }
 
 // convertTargets are convert's --to values ("" first: chosen by --out).
-var convertTargets = []string{"", "hf", "hf-llama", "hf-qwen3"}
+var convertTargets = []string{"", "hf", "hf-llama", "hf-qwen3", "gguf", "ollama"}
 
 // loadModelParams loads a model path (HF directory or .pth). heads is the
 // query-head count of a .pth, which its shapes cannot tell (0: MiniMind's

@@ -4,20 +4,30 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/minimind-go/minimind/gguf"
 	"github.com/minimind-go/minimind/tokenizer"
 )
 
 // modelTokenizer returns the tokenizer of a model path and where it came
 // from: --tokenizer when given; else the one saved with the model (an HF
 // directory's tokenizer.json, or the tokenizer.json next to a .pth, which
-// training writes into --out_dir); else the project's default. A model
+// training writes into --out_dir); else a .gguf file's own (its metadata);
+// else the project's default. A model
 // trained with another tokenizer is then never scored on the wrong ids.
 func modelTokenizer(flag, modelPath string) (*tokenizer.Tokenizer, string, error) {
 	path, source := flag, "--tokenizer "+flag
 	if path == "" {
 		if dir := tokenizerDir(modelPath); dir != "" {
 			path, source = dir, filepath.Join(dir, "tokenizer.json")
+		} else if strings.EqualFold(filepath.Ext(modelPath), ".gguf") {
+			// A GGUF file carries its tokenizer in its metadata.
+			tok, err := gguf.LoadTokenizer(modelPath)
+			if err != nil {
+				return nil, "", err
+			}
+			return tok, "the metadata of " + modelPath, nil
 		}
 	}
 	tok, err := loadTokenizer(path)

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/minimind-go/minimind/gguf"
+	"github.com/minimind-go/minimind/internal/atomicfile"
+	"github.com/minimind-go/minimind/model"
+)
+
+// runConvertGGUF is `convert --to gguf|ollama`: the model as one GGUF file
+// for llama.cpp / Ollama (weights, config and tokenizer), and for ollama
+// also a Modelfile next to it.
+func runConvertGGUF(opts ConvertOptions, out io.Writer) error {
+	if !strings.HasSuffix(strings.ToLower(opts.Out), ".gguf") {
+		return fmt.Errorf("%w: --to %s writes one file: give --out a path ending in .gguf", errUsage, opts.To)
+	}
+	if opts.MergeLoRA != "" {
+		return fmt.Errorf("%w: --merge_lora with --to %s: merge into a .pth or HF directory first, then export that", errUsage, opts.To)
+	}
+	typ, err := gguf.ParseDType(opts.DType)
+	if err != nil {
+		return fmt.Errorf("%w: --dtype: %v", errUsage, err)
+	}
+	p, err := loadModelParams(opts.In, opts.Model.NumAttentionHeads)
+	if err != nil {
+		return err
+	}
+	tok, tokSource, err := modelTokenizer(opts.Tokenizer, opts.In)
+	if err != nil {
+		return err
+	}
+	if err := checkVocab(tok, tokSource, opts.Tokenizer != "", p.Config.VocabSize, opts.In); err != nil {
+		return err
+	}
+	if _, err := gguf.Arch(&p.Config); err != nil {
+		return fmt.Errorf("%w: --model %s: %v", errUsage, opts.In, err)
+	}
+	name := strings.TrimSuffix(filepath.Base(opts.Out), filepath.Ext(opts.Out))
+	if err := gguf.Export(opts.Out, p, tok, gguf.ExportOptions{Type: typ, Name: name}); err != nil {
+		return err
+	}
+	arch, _ := gguf.Arch(&p.Config)
+	fmt.Fprintf(out, "wrote %s (%s, %s parameters, %s weights, tokenizer from %s)\n", opts.Out, arch, humanCount(len(p.Data)), typ, tokSource)
+	if opts.To != "ollama" {
+		return nil
+	}
+	mf := filepath.Join(filepath.Dir(opts.Out), "Modelfile")
+	text := modelfile(filepath.Base(opts.Out), &p.Config, tok.ChatTemplate())
+	if err := atomicfile.Write(mf, 0o644, func(w io.Writer) error {
+		_, err := io.WriteString(w, text)
+		return err
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "wrote %s; create the model with: ollama create minimind -f %s\n", mf, mf)
+	return nil
+}
+
+// modelfile is an Ollama Modelfile for the GGUF file gguf: MiniMind's
+// ChatML template in Ollama's Go-template syntax (MiniMind2's default
+// system prompt when its chat template has one; minimind-3's empty think
+// block on past answers and after the generation prompt, as its template
+// renders by default), the end-of-turn stop tokens and upstream's eval
+// sampling (eval_llm.py: temperature 0.85, top_p 0.85 for MiniMind2 and
+// 0.95 for minimind-3, top_k 50).
+func modelfile(ggufName string, c *model.Config, chatTemplate string) string {
+	system := ""
+	if strings.Contains(chatTemplate, "You are a helpful assistant") {
+		system = "{{ else }}<|im_start|>system\nYou are a helpful assistant<|im_end|>\n"
+	}
+	think, topP := "", "0.85"
+	if c.IsMiniMind3() {
+		think, topP = "<think>\n\n</think>\n\n", "0.95"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "FROM ./%s\n\n", ggufName)
+	b.WriteString(`TEMPLATE """{{- if .System }}<|im_start|>system
+{{ .System }}<|im_end|>
+` + system + `{{ end }}
+{{- range $i, $_ := .Messages }}
+{{- $last := eq (len (slice $.Messages $i)) 1 }}
+{{- if eq .Role "user" }}<|im_start|>user
+{{ .Content }}<|im_end|>
+{{ else if eq .Role "assistant" }}<|im_start|>assistant
+` + think + `{{ .Content }}{{ if not $last }}<|im_end|>
+{{ end }}
+{{- end }}
+{{- if and (ne .Role "assistant") $last }}<|im_start|>assistant
+` + think + `{{ end }}
+{{- end }}"""
+
+`)
+	b.WriteString("PARAMETER stop \"<|im_end|>\"\nPARAMETER stop \"<|im_start|>\"\nPARAMETER stop \"<|endoftext|>\"\n")
+	fmt.Fprintf(&b, "PARAMETER temperature 0.85\nPARAMETER top_p %s\nPARAMETER top_k 50\nPARAMETER repeat_penalty 1\nPARAMETER num_ctx 8192\n", topP)
+	return b.String()
+}
