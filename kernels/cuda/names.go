@@ -29,6 +29,17 @@ const (
 	kMoERouteBackward
 	kSumSquaresPartial
 	kAdamW
+	kLossReduce
+	kSumDoubles
+	kFill
+	kIndexSet
+	kF32ToF16
+	kMoEGroup
+	kMoEBalance
+	kMoEBalanceGrad
+	kKVStore
+	kPositions
+	kAdvance
 	numKernels
 )
 
@@ -57,6 +68,17 @@ var kernelNames = [numKernels]string{
 	kMoERouteBackward:     "moe_route_backward",
 	kSumSquaresPartial:    "sum_squares_partial",
 	kAdamW:                "adamw",
+	kLossReduce:           "loss_reduce",
+	kSumDoubles:           "sum_doubles",
+	kFill:                 "fill",
+	kIndexSet:             "index_set",
+	kF32ToF16:             "f32_to_f16",
+	kMoEGroup:             "moe_group",
+	kMoEBalance:           "moe_balance",
+	kMoEBalanceGrad:       "moe_balance_grad",
+	kKVStore:              "kv_store",
+	kPositions:            "positions",
+	kAdvance:              "advance",
 }
 
 // Launch geometry and limits shared with src/common.cuh.
@@ -65,6 +87,7 @@ const (
 	attWarps    = 8   // ATT_WARPS
 	attMaxHS    = 128 // 32·ATT_MAXD
 	moeMaxE     = 64  // MOE_MAXE
+	groupThread = 128 // GROUP_THREADS (src/resident.cu)
 	blockThread = 256
 )
 
