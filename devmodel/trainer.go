@@ -90,6 +90,18 @@ func (t *Trainer) Micro(ids, targets []int32, mask []float32, B, T int, scale fl
 // down (8 bytes), a non-finite norm skips the update, otherwise they are
 // clipped to maxNorm (0: no clipping) and AdamW steps with lr.
 func (t *Trainer) Step(lr float32, maxNorm float64) (StepResult, error) {
+	r, err := t.Unscale()
+	if err != nil || r.Skipped {
+		return r, err
+	}
+	t.Apply(lr, maxNorm, r.GradNorm)
+	return r, nil
+}
+
+// Unscale is Step's first half: unscale the gradients (with a scaler) and
+// return their norm. A non-finite norm means the update must be skipped;
+// with a scaler that is routine (the scale backs off, already done here).
+func (t *Trainer) Unscale() (StepResult, error) {
 	m, d := t.Model, t.Model.dev
 	r := StepResult{LossScale: t.LossScale()}
 	if t.Scaler != nil {
@@ -105,10 +117,17 @@ func (t *Trainer) Step(lr float32, maxNorm float64) (StepResult, error) {
 		if t.Scaler != nil {
 			t.Scaler.Update(true)
 		}
-		return r, nil
 	}
+	return r, nil
+}
+
+// Apply is Step's second half, for a finite norm from Unscale: clip to
+// maxNorm (coef = min(1, max/(norm+1e-6)) in float32, applied even when it
+// is 1, as train.ClipGradNorm; maxNorm 0: none) and take the AdamW step.
+func (t *Trainer) Apply(lr float32, maxNorm, norm float64) {
+	m, d := t.Model, t.Model.dev
 	if maxNorm > 0 {
-		coef := float64(float32(maxNorm) / float32(r.GradNorm+1e-6))
+		coef := float64(float32(maxNorm) / float32(norm+1e-6))
 		if coef > 1 {
 			coef = 1
 		}
@@ -120,7 +139,6 @@ func (t *Trainer) Step(lr float32, maxNorm float64) (StepResult, error) {
 	if t.Scaler != nil {
 		t.Scaler.Update(false)
 	}
-	return r, nil
 }
 
 // DownloadMoments copies AdamW's moments into m and v (resume files).

@@ -150,6 +150,14 @@ if [ -x "$BIN_DIR/minimind" ]; then
 	run bench-train-cuda-fp32 "$ROOT" "$M" bench train --device cuda --precision fp32 --batch_size 8 --steps 3 --json
 	run bench-generate-cuda-b1 "$ROOT" "$M" bench generate --device cuda --precision bf16 --batch_size 1 --steps 2 --json
 	run bench-generate-cuda-b32 "$ROOT" "$M" bench generate --device cuda --precision bf16 --batch_size $TB --steps 2 --json
+	# The real loop end to end on the GPU: data, schedule, checkpoints.
+	CORPUS="${SHARED_DIR:-$REPO_DIR/../shared}/corpus/pretrain_en.jsonl.gz"
+	if [ -f "$CORPUS" ]; then
+		run pretrain-cuda-bf16 "$ROOT" "$M" pretrain --device cuda --precision bf16 --data_path "$CORPUS" \
+			--max_seq_len 256 --batch_size 32 --epochs 1 --out_dir "$CACHE_DIR/pretrain" --quiet
+	else
+		echo "== pretrain-cuda-bf16: not run ($CORPUS missing)" | tee -a "$OUT_DIR/steps.log"
+	fi
 	run bench-train-cpu "$ROOT" "$M" bench train --device cpu --batch_size 2 --steps 1 --json
 else
 	echo "gpu-check: $BIN_DIR/minimind missing: benches skipped" | tee -a "$OUT_DIR/steps.log"

@@ -11,6 +11,7 @@ import (
 	"github.com/minimind-go/minimind/devmodel"
 	"github.com/minimind-go/minimind/kernels/cuda"
 	"github.com/minimind-go/minimind/model"
+	"github.com/minimind-go/minimind/train"
 )
 
 // openResident opens the GPU for the device-resident path (package
@@ -241,4 +242,28 @@ func runBenchGenerateResident(ctx context.Context, opts BenchOptions, out io.Wri
 		fmt.Fprintf(out, "%s\n", b)
 	}
 	return true, nil
+}
+
+// residentTraining picks the device-resident trainer for `pretrain|sft
+// --device cuda|auto` in one process (train.Config.Device). It returns the
+// device flags for the host model (cpu when the GPU trains: the host
+// keeps the weights the checkpoints and evaluations read), the factory
+// (nil: no GPU path) and a close function.
+func residentTraining(d DeviceFlags, mode string, ranks int, adam train.AdamWConfig, log io.Writer) (DeviceFlags, func(*model.Params, int, int) (train.Resident, error), func(), error) {
+	none := func() {}
+	if !residentDevice(d) || (mode != train.StagePretrain && mode != train.StageSFT) || ranks > 1 {
+		return d, nil, none, nil
+	}
+	dev, ok, err := openResident(d, log)
+	if err != nil || !ok {
+		return DeviceFlags{Device: "cpu"}, nil, none, err
+	}
+	factory := func(p *model.Params, B, T int) (train.Resident, error) {
+		r, err := devmodel.NewResident(dev, p, devmodel.AdamWConfig(adam), B, T)
+		if err != nil {
+			return nil, fmt.Errorf("--device %s: %w", d.Device, err)
+		}
+		return r, nil
+	}
+	return DeviceFlags{Device: "cpu"}, factory, func() { dev.Close() }, nil
 }
