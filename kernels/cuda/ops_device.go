@@ -44,7 +44,18 @@ func (b *Backend) dRMSNormForward(out, rstd, in, w dptr, N, C int, eps float32) 
 
 func (b *Backend) dRMSNormBackward(dIn, dW, dOut, in, w, rstd dptr, N, C int) {
 	b.launch(kRMSNormBackwardDx, [3]int{N, 1, 1}, rowThreads(C), 0, dIn, dOut, in, w, rstd, i32(N), i32(C))
-	b.launch(kRMSNormBackwardDw, [3]int{ceilDiv(C, 128), 1, 1}, 128, 0, dW, dOut, in, rstd, i32(N), i32(C))
+	rows, P := dwChunks(N)
+	part := b.stage(sNormPartial, 8*uint64(P*C))
+	b.launch(kRMSNormBackwardDwPartial, [3]int{ceilDiv(C, 128), P, 1}, 128, 0, part, dOut, in, rstd, i32(N), i32(C), i32(rows))
+	b.launch(kRMSNormBackwardDw, [3]int{ceilDiv(C, 128), 1, 1}, 128, 0, dW, part, i32(P), i32(C))
+}
+
+// dwChunks splits N rows into P chunks of rows each for the dW partial
+// sums: chunks of at least 64 rows, at most 256 of them. The split
+// depends on N only, so results are the same run to run.
+func dwChunks(N int) (rows, P int) {
+	rows = max(64, ceilDiv(N, 256))
+	return rows, max(1, ceilDiv(N, rows))
 }
 
 func (b *Backend) dRoPE(x, pos, cos, sin dptr, N, NH, HS int, sign float32) {
