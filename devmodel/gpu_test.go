@@ -1,10 +1,12 @@
 package devmodel
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"testing"
 
+	"github.com/minimind-go/minimind/dist/nccl"
 	"github.com/minimind-go/minimind/kernels/cuda"
 	"github.com/minimind-go/minimind/model"
 	"github.com/minimind-go/minimind/model/modeltest"
@@ -235,4 +237,48 @@ func TestCUDATrainingCurve(t *testing.T) {
 			})
 		}
 	}
+}
+
+// oneRank is a one-process host communicator for NCCL.
+type oneRank struct{}
+
+func (oneRank) Rank() int { return 0 }
+func (oneRank) Size() int { return 1 }
+func (oneRank) BroadcastBytes(_ context.Context, b []byte, _ int) ([]byte, error) {
+	return b, nil
+}
+
+// TestNCCLOneRank: the NCCL bindings on a real GPU — the unique id passed
+// by value to ncclCommInitRank, an in-place all-reduce — with one rank
+// (NCCL refuses two ranks of one communicator on the same GPU; the
+// two-GPU equivalence needs a machine with two).
+func TestNCCLOneRank(t *testing.T) {
+	d := gpuDevice(t, cuda.FP32)
+	if _, _, err := nccl.Version(); err != nil {
+		t.Skipf("no NCCL: %v", err)
+	}
+	c, err := d.NewNCCL(context.Background(), oneRank{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	x, err := d.Alloc(1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, 1000)
+	for i := range want {
+		want[i] = float32(i) - 3.5
+	}
+	if err := d.Upload(x, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AllReduceSum(c, x); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, 1000)
+	if err := d.Download(got, x); err != nil {
+		t.Fatal(err)
+	}
+	same(t, "all-reduce over one rank", 0, got, want)
 }

@@ -3,6 +3,7 @@ package devmodel
 import (
 	"fmt"
 
+	"github.com/minimind-go/minimind/dist/nccl"
 	"github.com/minimind-go/minimind/model"
 )
 
@@ -13,6 +14,7 @@ import (
 type Resident struct {
 	Model   *Model
 	Trainer *Trainer
+	nccl    *nccl.Comm // data-parallel ranks (ddp.go); nil: one process
 }
 
 // NewResident uploads p to dev and allocates gradients, moments and the

@@ -158,6 +158,16 @@ if [ -x "$BIN_DIR/minimind" ]; then
 	else
 		echo "== pretrain-cuda-bf16: not run ($CORPUS missing)" | tee -a "$OUT_DIR/steps.log"
 	fi
+	# Data-parallel over NCCL, one rank per GPU, when there are two GPUs and
+	# mpirun (NCCL refuses two ranks on one GPU; devmodel.test's
+	# TestNCCLOneRank checks the bindings on one).
+	gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+	if [ -f "$CORPUS" ] && [ "${gpus:-0}" -ge 2 ] && command -v mpirun >/dev/null; then
+		run pretrain-cuda-ddp2 "$ROOT" mpirun --allow-run-as-root -np 2 "$M" pretrain --ddp --device cuda --precision bf16 \
+			--data_path "$CORPUS" --max_seq_len 256 --batch_size 16 --epochs 1 --out_dir "$CACHE_DIR/ddp" --quiet
+	else
+		echo "== pretrain-cuda-ddp2: not run (${gpus:-0} GPUs, mpirun $(command -v mpirun || echo missing))" | tee -a "$OUT_DIR/steps.log"
+	fi
 	run bench-train-cpu "$ROOT" "$M" bench train --device cpu --batch_size 2 --steps 1 --json
 else
 	echo "gpu-check: $BIN_DIR/minimind missing: benches skipped" | tee -a "$OUT_DIR/steps.log"

@@ -248,7 +248,13 @@ func (t *Trainer) Run(ctx context.Context) error {
 		if dist {
 			// One all-reduce over the whole gradient slab per optimizer step:
 			// a sum, each rank's part already weighted by its targets.
-			if err := t.Comm.AllReduceSum(ctx, t.grads()); err != nil {
+			var err error
+			if gr, ok := t.Device.(GradReducer); ok { // on the device (NCCL)
+				err = gr.AllReduceGrads(ctx)
+			} else {
+				err = t.Comm.AllReduceSum(ctx, t.grads())
+			}
+			if err != nil {
 				return fmt.Errorf("step %d: gradient all-reduce: %w", t.Step+1, err)
 			}
 			// The logged loss is the global one, as a single process would see.
@@ -265,7 +271,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 			if micro != nil {
 				rw = Rewards{float64(t.stats[3]), float64(t.stats[4]), float64(t.stats[5]), float64(t.stats[6])}
 			}
-			n, err := t.sumCount(ctx, tokens)
+			n, err = t.sumCount(ctx, tokens)
 			if err != nil {
 				return fmt.Errorf("step %d: token count all-reduce: %w", t.Step+1, err)
 			}

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/minimind-go/minimind/model"
@@ -29,6 +30,13 @@ type Resident interface {
 	// Sync copies the weights, and the moments when m is non-nil, to the
 	// host and returns AdamW's step count.
 	Sync(params, m, v []float32) (adamStep int, err error)
+}
+
+// GradReducer is a Resident that sums its gradients over the
+// data-parallel ranks on the device (NCCL), which a run of several ranks
+// needs: the loop calls it where the CPU path all-reduces the host slab.
+type GradReducer interface {
+	AllReduceGrads(ctx context.Context) error
 }
 
 // syncDevice brings the device's weights (and, with moments, AdamW's

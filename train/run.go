@@ -352,12 +352,15 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		}
 	}
 	if cfg.Device != nil {
-		if tr.Micro != nil || world > 1 || (o.thinkWeight() != 1 && params.Config.UseMoE) {
-			return nil, fmt.Errorf("train: the device-resident trainer runs pretraining and SFT in one process; %s, several ranks and MoE think weights train on the CPU backend", cfg.Stage)
+		if tr.Micro != nil || (o.thinkWeight() != 1 && params.Config.UseMoE) {
+			return nil, fmt.Errorf("train: the device-resident trainer runs pretraining and SFT; %s and MoE think weights train on the CPU backend", cfg.Stage)
 		}
 		d, err := cfg.Device(params, o.BatchSize, cfg.Data.MaxSeqLen()-1)
 		if err != nil {
 			return nil, err
+		}
+		if _, ok := d.(GradReducer); world > 1 && !ok {
+			return nil, fmt.Errorf("train: %s cannot sum gradients across %d ranks", d.Name(), world)
 		}
 		if err := d.Load(params.Data, tr.Opt.M, tr.Opt.V, tr.Opt.T); err != nil {
 			return nil, fmt.Errorf("train: %s: %w", d.Name(), err)

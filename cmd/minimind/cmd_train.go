@@ -421,7 +421,7 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 	}
 	// --device cuda: the GPU trains (device_resident.go), the host model on
 	// the CPU backend keeps the weights that checkpoints and evaluations read.
-	hostDevice, resident, closeResident, err := residentTraining(opts.Device, opts.Mode, comm.Size(), o.AdamW, errOut)
+	hostDevice, resident, closeResident, err := residentTraining(ctx, opts.Device, opts.Mode, comm, o.AdamW, errOut)
 	if err != nil {
 		return nil, err
 	}

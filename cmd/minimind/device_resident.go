@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/minimind-go/minimind/devmodel"
+	"github.com/minimind-go/minimind/dist"
+	"github.com/minimind-go/minimind/dist/nccl"
 	"github.com/minimind-go/minimind/kernels/cuda"
 	"github.com/minimind-go/minimind/model"
 	"github.com/minimind-go/minimind/train"
@@ -19,6 +21,11 @@ import (
 // ok is false when --device auto found no usable GPU: the caller then
 // runs on the CPU. It prints the one line naming the device and precision.
 func openResident(d DeviceFlags, log io.Writer) (dev *devmodel.CUDA, ok bool, err error) {
+	return openResidentOn(d, 0, log)
+}
+
+// openResidentOn is openResident on GPU ordinal (a --ddp rank's local rank).
+func openResidentOn(d DeviceFlags, ordinal int, log io.Writer) (dev *devmodel.CUDA, ok bool, err error) {
 	if d.Precision == "" {
 		d.Precision = "bf16"
 	}
@@ -26,11 +33,11 @@ func openResident(d DeviceFlags, log io.Writer) (dev *devmodel.CUDA, ok bool, er
 	if err != nil {
 		return nil, true, fmt.Errorf("%w: --precision: %v", errUsage, err)
 	}
-	dev, err = devmodel.NewCUDA(cuda.Options{Precision: p})
+	dev, err = devmodel.NewCUDA(cuda.Options{Device: ordinal, Precision: p})
 	switch {
 	case err == nil:
 		info := dev.Backend().Info()
-		fmt.Fprintf(log, "device: cuda %d (%s, sm_%d, %s), precision %s\n", 0, info.Name, info.Capability, humanBytes(int64(info.Memory)), p)
+		fmt.Fprintf(log, "device: cuda %d (%s, sm_%d, %s), precision %s\n", ordinal, info.Name, info.Capability, humanBytes(int64(info.Memory)), p)
 		return dev, true, nil
 	case d.Device == "auto" && noGPU(err):
 		fmt.Fprintf(log, "device: cpu (--device auto: no usable GPU: %v), precision fp32\n", err)
@@ -245,25 +252,49 @@ func runBenchGenerateResident(ctx context.Context, opts BenchOptions, out io.Wri
 }
 
 // residentTraining picks the device-resident trainer for `pretrain|sft
-// --device cuda|auto` in one process (train.Config.Device). It returns the
-// device flags for the host model (cpu when the GPU trains: the host
-// keeps the weights the checkpoints and evaluations read), the factory
-// (nil: no GPU path) and a close function.
-func residentTraining(d DeviceFlags, mode string, ranks int, adam train.AdamWConfig, log io.Writer) (DeviceFlags, func(*model.Params, int, int) (train.Resident, error), func(), error) {
+// --device cuda|auto` (train.Config.Device). It returns the device flags
+// for the host model (cpu when the GPU trains: the host keeps the weights
+// that checkpoints and evaluations read), the factory (nil: no GPU path)
+// and a close function. With several ranks (--ddp) each uses the GPU of
+// its local rank and the gradients are summed over NCCL.
+func residentTraining(ctx context.Context, d DeviceFlags, mode string, comm dist.Comm, adam train.AdamWConfig, log io.Writer) (DeviceFlags, func(*model.Params, int, int) (train.Resident, error), func(), error) {
 	none := func() {}
-	if !residentDevice(d) || (mode != train.StagePretrain && mode != train.StageSFT) || ranks > 1 {
+	if !residentDevice(d) || (mode != train.StagePretrain && mode != train.StageSFT) {
 		return d, nil, none, nil
 	}
-	dev, ok, err := openResident(d, log)
+	ordinal := 0
+	if comm.Size() > 1 {
+		l, err := dist.Detect(os.LookupEnv)
+		if err != nil {
+			return d, nil, none, fmt.Errorf("--device %s with --ddp: %w", d.Device, err)
+		}
+		ordinal = l.LocalRank
+	}
+	dev, ok, err := openResidentOn(d, ordinal, log)
 	if err != nil || !ok {
 		return DeviceFlags{Device: "cpu"}, nil, none, err
+	}
+	var ranks *nccl.Comm
+	closeAll := func() {
+		if ranks != nil {
+			ranks.Close()
+		}
+		dev.Close()
 	}
 	factory := func(p *model.Params, B, T int) (train.Resident, error) {
 		r, err := devmodel.NewResident(dev, p, devmodel.AdamWConfig(adam), B, T)
 		if err != nil {
 			return nil, fmt.Errorf("--device %s: %w", d.Device, err)
 		}
+		if comm.Size() > 1 {
+			if ranks, err = dev.NewNCCL(ctx, comm); err != nil {
+				return nil, fmt.Errorf("--device %s --ddp: %w", d.Device, err)
+			}
+			if err := r.UseNCCL(ranks); err != nil {
+				return nil, err
+			}
+		}
 		return r, nil
 	}
-	return DeviceFlags{Device: "cpu"}, factory, func() { dev.Close() }, nil
+	return DeviceFlags{Device: "cpu"}, factory, closeAll, nil
 }

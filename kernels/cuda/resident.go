@@ -503,3 +503,14 @@ func (b *Backend) AdvanceDevice(lens IntBuffer, B, T int) {
 	defer b.leave()
 	b.launch(kAdvance, b.blocks1D(B, blockThread), blockThread, 0, lens.ptr, i32(B), i32(T))
 }
+
+// Do runs f on an OS thread where the device's context is current, for
+// libraries that work on the current context (NCCL).
+func (b *Backend) Do(f func() error) error {
+	b.enter()
+	defer b.leave()
+	return f()
+}
+
+// DevicePtr is the buffer's device address (for NCCL).
+func (d Buffer) DevicePtr() uint64 { return d.ptr }
