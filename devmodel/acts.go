@@ -48,6 +48,11 @@ type acts struct {
 	pos        Ints
 	ids, tgt   Ints // the step's token ids and targets, uploaded
 	mask       Buf  // the step's loss mask, uploaded
+	// The positions sorted by token for the embedding gradient (training):
+	// [order N | segment starts nseg+1 | tokens nseg], built on the host.
+	embSort  Ints
+	hostSort []int32
+	nseg     int
 	// Backward scratch (training only).
 	dres, dln       Buf
 	dq, datt        Buf
@@ -167,6 +172,7 @@ func newActs(dev Device, c *model.Config, maxB, maxN int, training bool) (*acts,
 	a.scalars = al.d(1 + c.NumHiddenLayers)
 	a.host = make([]float64, 1+c.NumHiddenLayers)
 	if training {
+		a.embSort, a.hostSort = ints(3*maxN+1), make([]int32, 3*maxN+1)
 		a.dres, a.dln = f(maxN*C), f(maxN*C)
 		a.dq, a.datt = f(maxN*qC), f(maxN*qC)
 		a.dk, a.dv = f(maxN*kvC), f(maxN*kvC)

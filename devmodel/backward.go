@@ -64,8 +64,9 @@ func (p *pass) backward(scale float32) {
 		p.linearBackward(dln, L.g.wv, dv, L.ln, L.w.wv, N, kvC, C)
 		d.RMSNormBackward(dres, L.g.inNorm, dln, L.x, L.w.inNorm, L.rstd1, N, C)
 	}
-	// x = E[ids]
-	d.ScatterAdd(p.g.embed, dres, a.ids, Buf{}, N, C)
+	// x = E[ids]: the rows of each token summed in position order
+	// (uploadSort), as a sequential scatter-add would.
+	d.EmbeddingBackward(p.g.embed, dres, a.embSort.Slice(0, N), a.embSort.Slice(N, N+2*a.nseg+1), N, a.nseg, C)
 }
 
 // ffnBackward: given dOut of out = down(silu(gate x) ⊙ up x), adds to dx

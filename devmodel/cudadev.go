@@ -244,6 +244,11 @@ func (d *CUDA) MoEBalanceGrad(dProbs Buf, counts F64, N, E, per int, k float64) 
 	d.be.MoEBalanceGradDevice(dProbs.g, counts.g, N, E, per, k)
 }
 
+// EmbeddingBackward implements Device.
+func (d *CUDA) EmbeddingBackward(dTable, dOut Buf, order, seg Ints, N, nseg, C int) {
+	d.be.EmbeddingBackwardDevice(dTable.g, dOut.g, order.g, seg.g, N, nseg, C)
+}
+
 // IndexSet implements Device.
 func (d *CUDA) IndexSet(out, in Buf, idx Ints, n int) { d.be.IndexSetDevice(out.g, in.g, idx.g, n) }
 

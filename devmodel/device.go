@@ -159,6 +159,12 @@ type Device interface {
 	MoEBalance(out, counts F64, probs Buf, topIdx Ints, E, K, groups, per, kdiv int, coef float64)
 	// MoEBalanceGrad: dProbs[n,e] = float32(k·counts[n/per, e]).
 	MoEBalanceGrad(dProbs Buf, counts F64, N, E, per int, k float64)
+	// EmbeddingBackward: dTable[tok] += Σ dOut[i] over each token's
+	// positions, given them sorted by token: order [N] the positions,
+	// seg the nseg+1 segment starts then the nseg token ids (built on the
+	// host from the ids). The same float additions, in the same order, as
+	// EmbeddingBackward/ScatterAdd over the ids.
+	EmbeddingBackward(dTable, dOut Buf, order, seg Ints, N, nseg, C int)
 	// IndexSet: out[idx[j]] = in[j] for j < n.
 	IndexSet(out, in Buf, idx Ints, n int)
 	// KVStore appends x [B,T,W] to cache [B,S,W] at each row's lens[b].

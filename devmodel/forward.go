@@ -79,11 +79,54 @@ func (p *pass) upload(ids, targets []int32, lossMask []float32) error {
 	if err := d.Upload(a.mask, lossMask); err != nil {
 		return fmt.Errorf("devmodel: upload loss mask: %w", err)
 	}
+
 	p.msum = 0
 	for i, t := range targets {
 		if t >= 0 {
 			p.msum += float64(lossMask[i])
 		}
+	}
+	return nil
+}
+
+// uploadSort sorts the positions by token (a stable counting sort over
+// the ids present) for the embedding gradient and uploads it with the
+// segment table: 4·(N + 2·distinct + 1) bytes.
+func (p *pass) uploadSort(ids []int32) error {
+	a, N, V := p.a, p.N, p.Config.VocabSize
+	if cap(p.sortCount) < V+1 {
+		p.sortCount = make([]int32, V+1)
+	}
+	cnt := p.sortCount[:V+1]
+	clear(cnt)
+	for _, id := range ids {
+		cnt[id+1]++
+	}
+	nseg := 0
+	for v := 0; v < V; v++ {
+		if cnt[v+1] > 0 {
+			nseg++
+		}
+		cnt[v+1] += cnt[v]
+	}
+	h := a.hostSort[:N+2*nseg+1]
+	order, starts, toks := h[:N], h[N:N+nseg+1], h[N+nseg+1:]
+	s := 0
+	for v := 0; v < V; v++ {
+		if cnt[v+1] > cnt[v] {
+			starts[s], toks[s] = cnt[v], int32(v)
+			s++
+		}
+	}
+	starts[nseg] = int32(N)
+	next := cnt[:V] // running write position per token
+	for i, id := range ids {
+		order[next[id]] = int32(i)
+		next[id]++
+	}
+	a.nseg = nseg
+	if err := p.dev.UploadInts(a.embSort, h); err != nil {
+		return fmt.Errorf("devmodel: upload the embedding gradient's order: %w", err)
 	}
 	return nil
 }

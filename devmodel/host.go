@@ -321,6 +321,20 @@ func (d *Host) MoEBalanceGrad(dProbs Buf, counts F64, N, E, per int, k float64) 
 	}
 }
 
+// EmbeddingBackward implements Device: per token, its rows in position
+// order (what a sequential scatter-add does to that token's row).
+func (d *Host) EmbeddingBackward(dTable, dOut Buf, order, seg Ints, N, nseg, C int) {
+	for s := 0; s < nseg; s++ {
+		out := dTable.h[int(seg.h[nseg+1+s])*C:][:C]
+		for _, i := range order.h[seg.h[s]:seg.h[s+1]] {
+			in := dOut.h[int(i)*C:][:C]
+			for j := range out {
+				out[j] += in[j]
+			}
+		}
+	}
+}
+
 // IndexSet implements Device.
 func (d *Host) IndexSet(out, in Buf, idx Ints, n int) {
 	for j := 0; j < n; j++ {

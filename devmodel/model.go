@@ -20,6 +20,8 @@ type Model struct {
 	sin    Buf
 	train  *acts
 	infer  *acts
+	// sortCount is uploadSort's counting table [V+1], reused.
+	sortCount []int32
 }
 
 // New uploads p's weights to dev. The device keeps its own copy: call
@@ -188,8 +190,9 @@ func (m *Model) checkLoss(ids, targets []int32, lossMask []float32, B, T int) er
 // ForwardBackward runs one micro-batch in training mode, as
 // model.Model.ForwardBackward: ids, targets and lossMask are [B,T]; the
 // gradient of CE + aux, times scale, is ADDED to the gradient slab. Up:
-// ids, targets and the mask (12 bytes a token); down: 8 bytes per layer
-// plus one, and the MoE group sizes.
+// ids, targets and the mask (12 bytes a token) and the positions sorted by
+// token for the embedding gradient; down: 8 bytes per layer plus one, and
+// the MoE group sizes.
 func (m *Model) ForwardBackward(ids, targets []int32, lossMask []float32, B, T int, scale float32) (model.Stats, error) {
 	if err := m.checkLoss(ids, targets, lossMask, B, T); err != nil {
 		return model.Stats{}, err
@@ -203,6 +206,9 @@ func (m *Model) ForwardBackward(ids, targets []int32, lossMask []float32, B, T i
 	}
 	p := pass{Model: m, a: a, B: B, T: T, N: B * T, training: true}
 	if err := p.upload(ids, targets, lossMask); err != nil {
+		return model.Stats{}, err
+	}
+	if err := p.uploadSort(ids); err != nil {
 		return model.Stats{}, err
 	}
 	if err := p.forward(); err != nil {

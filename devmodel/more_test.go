@@ -12,7 +12,8 @@ import (
 )
 
 // TestTrafficPerStep pins what crosses the bus in a resident training
-// step: ids, targets and mask up (12 bytes a token), the loss scalars
+// step: ids, targets and mask up (12 bytes a token) with the positions
+// sorted by token (4·(N + 2·distinct + 1) bytes), the loss scalars
 // down (8 bytes per layer and one), the MoE group offsets (4·(E+1) bytes
 // per MoE layer) and the gradient norm (8 bytes). Nothing scales with
 // the parameters or activations.
@@ -34,18 +35,24 @@ func TestTrafficPerStep(t *testing.T) {
 				if err := m.ZeroGrad(); err != nil {
 					t.Fatal(err)
 				}
+				var sortBytes int64 // the embedding gradient's order: 4·(N + 2·distinct + 1) a micro-batch
 				for a := 0; a < accum; a++ {
 					bt := randomBatch(&c, B, T, uint64(a))
 					if _, err := tr.Micro(bt.ids, bt.tgt, bt.mask, B, T, 1.0/accum); err != nil {
 						t.Fatal(err)
 					}
+					distinct := map[int32]bool{}
+					for _, id := range bt.ids {
+						distinct[id] = true
+					}
+					sortBytes += int64(4 * (B*T + 2*len(distinct) + 1))
 				}
 				if _, err := tr.Step(1e-3, 1); err != nil {
 					t.Fatal(err)
 				}
 				h1, d1 := dev.Traffic()
 				L := int64(c.NumHiddenLayers)
-				wantUp := int64(accum * 12 * B * T)
+				wantUp := int64(accum*12*B*T) + sortBytes
 				wantDown := int64(accum)*8*(1+L) + 8
 				if c.UseMoE {
 					wantDown += int64(accum) * L * 4 * int64(c.Experts()+1)

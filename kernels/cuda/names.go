@@ -41,6 +41,7 @@ const (
 	kKVStore
 	kPositions
 	kAdvance
+	kEmbeddingBackward
 	numKernels
 )
 
@@ -81,6 +82,7 @@ var kernelNames = [numKernels]string{
 	kKVStore:                  "kv_store",
 	kPositions:                "positions",
 	kAdvance:                  "advance",
+	kEmbeddingBackward:        "embedding_backward",
 }
 
 // Launch geometry and limits shared with src/common.cuh.

@@ -514,3 +514,17 @@ func (b *Backend) Do(f func() error) error {
 
 // DevicePtr is the buffer's device address (for NCCL).
 func (d Buffer) DevicePtr() uint64 { return d.ptr }
+
+// EmbeddingBackwardDevice: dTable[tok] += Σ dOut[i] over each token's
+// positions, given the positions sorted by token (order [N]) and seg =
+// nseg+1 segment starts followed by the nseg token ids (built on the host,
+// which has the ids). Bit-identical to a sequential ScatterAdd.
+func (b *Backend) EmbeddingBackwardDevice(dTable, dOut Buffer, order, seg IntBuffer, N, nseg, C int) {
+	need(dOut.n >= N*C && order.n >= N && seg.n >= 2*nseg+1, "EmbeddingBackwardDevice: short buffer")
+	if nseg == 0 || C == 0 {
+		return
+	}
+	b.enter()
+	defer b.leave()
+	b.launch(kEmbeddingBackward, [3]int{nseg, ceilDiv(C, 128), 1}, 128, 0, dTable.ptr, dOut.ptr, order.ptr, seg.ptr, i32(nseg), i32(C))
+}

@@ -161,3 +161,22 @@ extern "C" __global__ void positions(int* pos, const int* lens, int N, int T) {
 extern "C" __global__ void advance(int* lens, int B, int T) {
     GRID_STRIDE_R(b, B) { lens[b] += T; }
 }
+
+// embedding_backward: dTable[tok,:] += Σ dOut[i,:] over the positions i of
+// each token, with the positions sorted by token on the host: seg holds
+// nseg+1 segment starts, then nseg token ids; order the positions. Block
+// (s, x) owns token s's row and 128 of its columns, adding the rows in
+// position order: each output element sees exactly the float additions
+// of a sequential scatter-add, in the same order (deterministic, and
+// bit-identical to the CPU's), while every token's row runs in parallel
+// — a one-thread-per-column scatter over B·T rows would not.
+extern "C" __global__ void embedding_backward(float* dTable, const float* dOut, const int* order, const int* seg, int nseg, int C) {
+    int s = blockIdx.x;
+    int j = blockIdx.y * blockDim.x + threadIdx.x;
+    if (s >= nseg || j >= C) return;
+    int tok = seg[nseg + 1 + s];
+    float* out = dTable + (long long)tok * C + j;
+    float v = *out;
+    for (int i = seg[s]; i < seg[s + 1]; i++) v += dOut[(long long)order[i] * C + j];
+    *out = v;
+}
