@@ -65,3 +65,42 @@ func TestRunOnResidentDevice(t *testing.T) {
 		})
 	}
 }
+
+// TestRunResidentLossScalerSkips: in fp16 a loss-scaler overflow skips the
+// update without counting as a non-finite step (a run with
+// --skip_nonfinite 0 goes on), as AMP's GradScaler does; the scale backs
+// off until the steps apply.
+func TestRunResidentLossScalerSkips(t *testing.T) {
+	var logs []string
+	c := runConfig(t.TempDir(), "pretrain", &logs)
+	c.Options.SkipNonfinite = 0
+	be := cpu.New(cpu.Options{Threads: 1})
+	t.Cleanup(func() { be.Close() })
+	var r *devmodel.Resident
+	c.Device = func(p *model.Params, B, T int) (train.Resident, error) {
+		var err error
+		r, err = devmodel.NewResident(devmodel.NewHost(be, cuda.FP16), p, devmodel.AdamWConfig(c.Options.AdamW), B, T)
+		if err == nil {
+			r.Trainer.Scaler.Scale = 1 << 30 // overflows binary16 in backward
+		}
+		return r, err
+	}
+	var steps []train.Step
+	c.OnStep = func(s train.Step) { steps = append(steps, s) }
+	mustRun(t, c)
+	if len(steps) != 3 {
+		t.Fatalf("%d steps, want 3", len(steps))
+	}
+	skipped := 0
+	for _, s := range steps {
+		if s.Nonfinite != "" || s.Stopped {
+			t.Errorf("step %d recorded as non-finite: %+v", s.Step, s)
+		}
+		if math.IsInf(s.GradNorm, 0) || math.IsNaN(s.GradNorm) {
+			skipped++
+		}
+	}
+	if skipped == 0 || r.Trainer.Scaler.Scale >= 1<<30 || r.Trainer.T != 3-skipped {
+		t.Errorf("%d overflow steps, scale %v, AdamW steps %d", skipped, r.Trainer.Scaler.Scale, r.Trainer.T)
+	}
+}
