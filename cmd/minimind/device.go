@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/minimind-go/minimind/kernels"
 	"github.com/minimind-go/minimind/kernels/cuda"
@@ -62,8 +63,11 @@ func selectDevice(g *globalOptions, d DeviceFlags, gemmKind string) (kernels.Bac
 	be, err := cuda.New(cuda.Options{Precision: p})
 	switch {
 	case err == nil:
+		info := be.Info()
+		fmt.Fprintf(os.Stderr, "device: cuda 0 (%s, sm_%d), precision %s (kernels.Backend: each kernel copies its tensors)\n", info.Name, info.Capability, p)
 		return be, func() { be.Close() }, nil
 	case d.Device != "cuda" && noGPU(err):
+		fmt.Fprintf(os.Stderr, "device: cpu (--device auto: no usable GPU: %v)\n", err)
 		return selectDevice(g, DeviceFlags{Device: "cpu"}, gemmKind)
 	default:
 		return nil, nil, fmt.Errorf("--device %s: %w", d.Device, err)

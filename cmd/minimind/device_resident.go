@@ -37,6 +37,11 @@ func openResidentOn(d DeviceFlags, ordinal int, log io.Writer) (dev *devmodel.CU
 	switch {
 	case err == nil:
 		info := dev.Backend().Info()
+		if p == cuda.BF16 && info.Capability < 80 {
+			// cuBLAS's bf16 products need Ampere (sm_80) or newer.
+			dev.Close()
+			return nil, true, fmt.Errorf("%w: --precision bf16 needs an sm_80 or newer GPU; %s is sm_%d: use --precision fp16 (as the seed's float16 on a T4)", errUsage, info.Name, info.Capability)
+		}
 		fmt.Fprintf(log, "device: cuda %d (%s, sm_%d, %s), precision %s\n", ordinal, info.Name, info.Capability, humanBytes(int64(info.Memory)), p)
 		return dev, true, nil
 	case d.Device == "auto" && noGPU(err):
