@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/minimind-go/minimind/dist/nccl"
+	"github.com/minimind-go/minimind/kernels/cpu"
 	"github.com/minimind-go/minimind/kernels/cuda"
 	"github.com/minimind-go/minimind/model"
 	"github.com/minimind-go/minimind/model/modeltest"
@@ -19,7 +20,9 @@ import (
 
 func gpuDevice(t *testing.T, p cuda.Precision) *CUDA {
 	t.Helper()
-	d, err := NewCUDA(cuda.Options{Precision: p, CacheDir: t.TempDir()})
+	// The default kernel cache (gpu-check points XDG_CACHE_HOME at its
+	// own): NVRTC compiles once, not once per subtest.
+	d, err := NewCUDA(cuda.Options{Precision: p})
 	if err != nil {
 		t.Skipf("no usable GPU: %v", err)
 	}
@@ -199,7 +202,9 @@ func TestCUDATrainingCurve(t *testing.T) {
 				c := model.DefaultConfig()
 				c.HiddenSize, c.NumHiddenLayers, c.IntermediateSize, c.VocabSize, c.MaxPositionEmbeddings = 128, 4, 320, 512, 128
 				c.UseMoE = moe
-				hd := NewHost(cpuBackend(t), cuda.FP32)
+				be := cpu.New(cpu.Options{}) // every core: the CPU reference is the slow side
+				t.Cleanup(func() { be.Close() })
+				hd := NewHost(be, cuda.FP32)
 				_, gt := residentTrainer(t, gd, c)
 				_, ht := residentTrainer(t, hd, c)
 				atol, rtol := 2e-3, 1e-3
