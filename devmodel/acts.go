@@ -15,6 +15,7 @@ type moeActs struct {
 	topW          Buf // [N,K]
 	topIdx        Ints
 	tok, slot     Ints // [N*K] grouped by expert
+	inv           Ints // [N*K] each (token, slot) pair's grouped row
 	wSel          Buf
 	off           Ints  // [E+1] on the device
 	offHost       []int // its copy: expert GEMM sizes are host arguments
@@ -146,7 +147,7 @@ func newActs(dev Device, c *model.Config, maxB, maxN int, training bool) (*acts,
 		}
 		m := &moeActs{
 			logits: f(maxN * E), probs: f(maxN * E), topW: f(NK), topIdx: ints(NK),
-			tok: ints(NK), slot: ints(NK), wSel: f(NK), off: ints(E + 1), offHost: make([]int, E+1),
+			tok: ints(NK), slot: ints(NK), inv: ints(NK), wSel: f(NK), off: ints(E + 1), offHost: make([]int, E+1),
 			xg: xg, ex: ffn(NK, Fe), y: f(NK * C), counts: al.d(maxB * E),
 		}
 		for s := 0; s < c.SharedExperts(); s++ {

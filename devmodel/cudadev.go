@@ -230,8 +230,13 @@ func (d *CUDA) LossReduce(out F64, dLoss, losses Buf, targets Ints, mask Buf, N 
 func (d *CUDA) SumSquares(out F64, x Buf) { d.be.SumSquaresToDevice(out.g, x.g) }
 
 // MoEGroup implements Device.
-func (d *CUDA) MoEGroup(off, tok, slot Ints, wSel Buf, topIdx Ints, topW Buf, NK, K, E int) {
-	d.be.MoEGroupDevice(off.g, tok.g, slot.g, wSel.g, topIdx.g, topW.g, NK, K, E)
+func (d *CUDA) MoEGroup(off, tok, slot, inv Ints, wSel Buf, topIdx Ints, topW Buf, NK, K, E int) {
+	d.be.MoEGroupDevice(off.g, tok.g, slot.g, inv.g, wSel.g, topIdx.g, topW.g, NK, K, E)
+}
+
+// MoECombine implements Device.
+func (d *CUDA) MoECombine(out, in Buf, inv Ints, w Buf, N, K, C int) {
+	d.be.MoECombineDevice(out.g, in.g, inv.g, w.g, N, K, C)
 }
 
 // MoEBalance implements Device.

@@ -153,7 +153,12 @@ type Device interface {
 	SumSquares(out F64, x Buf)
 	// MoEGroup: the stable counting sort of the NK (token, slot) pairs by
 	// expert (off [E+1], tok, slot, wSel [NK]), as model.moeForward.
-	MoEGroup(off, tok, slot Ints, wSel Buf, topIdx Ints, topW Buf, NK, K, E int)
+	// inv [NK] is each pair's grouped row (for MoECombine).
+	MoEGroup(off, tok, slot, inv Ints, wSel Buf, topIdx Ints, topW Buf, NK, K, E int)
+	// MoECombine: out[n] += Σ_s w[r]·in[r] over token n's grouped rows
+	// r = inv[n·K+s], in increasing r (w none: 1) — per element the float
+	// operations of ScatterAdd(out, in, tok, w, N·K, C), in its order.
+	MoECombine(out, in Buf, inv Ints, w Buf, N, K, C int)
 	// MoEBalance: out[0] = the balance loss, counts [groups,E] the
 	// normalised assignment counts (model.balanceLoss).
 	MoEBalance(out, counts F64, probs Buf, topIdx Ints, E, K, groups, per, kdiv int, coef float64)

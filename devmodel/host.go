@@ -2,6 +2,7 @@ package devmodel
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/minimind-go/minimind/half"
 	"github.com/minimind-go/minimind/kernels"
@@ -269,7 +270,7 @@ func (d *Host) LossReduce(out F64, dLoss, losses Buf, targets Ints, mask Buf, N 
 func (d *Host) SumSquares(out F64, x Buf) { out.h[0] = d.be.SumSquares(x.h) }
 
 // MoEGroup implements Device: model.moeForward's counting sort.
-func (d *Host) MoEGroup(off, tok, slot Ints, wSel Buf, topIdx Ints, topW Buf, NK, K, E int) {
+func (d *Host) MoEGroup(off, tok, slot, inv Ints, wSel Buf, topIdx Ints, topW Buf, NK, K, E int) {
 	o := off.h[:E+1]
 	clear(o)
 	for _, e := range topIdx.h[:NK] {
@@ -284,10 +285,33 @@ func (d *Host) MoEGroup(off, tok, slot Ints, wSel Buf, topIdx Ints, topW Buf, NK
 		o[e]++
 		tok.h[dst] = int32(j / K)
 		slot.h[dst] = int32(j)
+		inv.h[j] = dst
 		wSel.h[dst] = topW.h[j]
 	}
 	copy(o[1:], o[:E])
 	o[0] = 0
+}
+
+// MoECombine implements Device as the GPU kernel does: per token, its
+// grouped rows in increasing order, so the float operations on each
+// element are those of the CPU's sequential ScatterAdd.
+func (d *Host) MoECombine(out, in Buf, inv Ints, w Buf, N, K, C int) {
+	r := make([]int32, K)
+	for n := 0; n < N; n++ {
+		copy(r, inv.h[n*K:(n+1)*K])
+		slices.Sort(r)
+		dst := out.h[n*C : (n+1)*C]
+		for _, ri := range r {
+			s := float32(1)
+			if w.h != nil {
+				s = w.h[ri]
+			}
+			src := in.h[int(ri)*C : int(ri+1)*C]
+			for j := range dst {
+				dst[j] += s * src[j]
+			}
+		}
+	}
 }
 
 // MoEBalance implements Device: model.balanceLoss.

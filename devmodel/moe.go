@@ -21,7 +21,7 @@ func (p *pass) moeForward(L *layer, l int) error {
 	if unitWeight(c) {
 		d.Fill(mo.topW.Slice(0, NK), 1)
 	}
-	d.MoEGroup(mo.off, mo.tok, mo.slot, mo.wSel, mo.topIdx, mo.topW, NK, K, E)
+	d.MoEGroup(mo.off, mo.tok, mo.slot, mo.inv, mo.wSel, mo.topIdx, mo.topW, NK, K, E)
 	if err := p.downloadOffsets(mo); err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func (p *pass) moeForward(L *layer, l int) error {
 	}
 	out := L.out
 	d.Zero(out)
-	d.ScatterAdd(out, mo.y, mo.tok, mo.wSel, NK, C)
+	d.MoECombine(out, mo.y, mo.inv, mo.wSel, N, K, C) // ScatterAdd(out, y, tok, wSel, NK, C)
 	for s := range lw.shared {
 		p.ffnForward(&mo.shared[s], &lw.shared[s], x, N, out, true)
 	}
@@ -114,7 +114,7 @@ func (p *pass) moeBackward(L *layer, scale float32) {
 		ex := ffnActs{gate: mo.ex.gate.Slice(lo*F, hi*F), up: mo.ex.up.Slice(lo*F, hi*F), h: mo.ex.h.Slice(lo*F, hi*F)}
 		p.ffnBackward(&ex, &lw.experts[e], &lg.experts[e], mo.xg.Slice(lo*C, hi*C), dy.Slice(lo*C, hi*C), dxg.Slice(lo*C, hi*C), hi-lo)
 	}
-	d.ScatterAdd(dx, dxg, mo.tok, Buf{}, NK, C)
+	d.MoECombine(dx, dxg, mo.inv, Buf{}, N, K, C) // ScatterAdd(dx, dxg, tok, nil, NK, C)
 
 	dTopW := a.dTopW.Slice(0, NK)
 	d.IndexSet(dTopW, dwSel, mo.slot, NK)

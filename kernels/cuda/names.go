@@ -42,6 +42,7 @@ const (
 	kPositions
 	kAdvance
 	kEmbeddingBackward
+	kMoECombine
 	numKernels
 )
 
@@ -83,6 +84,7 @@ var kernelNames = [numKernels]string{
 	kPositions:                "positions",
 	kAdvance:                  "advance",
 	kEmbeddingBackward:        "embedding_backward",
+	kMoECombine:               "moe_combine",
 }
 
 // Launch geometry and limits shared with src/common.cuh.

@@ -430,13 +430,27 @@ func (b *Backend) MoERouteBackwardDevice(dLogits, dTopW, dProbs, probs, topW Buf
 }
 
 // MoEGroupDevice sorts the N·K (token, slot) pairs by expert, stably, as
-// the CPU model's counting sort: off[E+1], tok, slot [NK], wSel [NK].
-func (b *Backend) MoEGroupDevice(off, tok, slot IntBuffer, wSel Buffer, topIdx IntBuffer, topW Buffer, NK, K, E int) {
+// the CPU model's counting sort: off[E+1], tok, slot [NK], wSel [NK], and
+// inv [NK], each pair's grouped row.
+func (b *Backend) MoEGroupDevice(off, tok, slot, inv IntBuffer, wSel Buffer, topIdx IntBuffer, topW Buffer, NK, K, E int) {
 	need(E > 0 && E <= moeMaxE && K > 0, "MoEGroupDevice: need 0 < E <= 64")
-	need(off.n >= E+1 && tok.n >= NK && slot.n >= NK && wSel.n >= NK && topIdx.n >= NK && topW.n >= NK, "MoEGroupDevice: short buffer")
+	need(off.n >= E+1 && tok.n >= NK && slot.n >= NK && inv.n >= NK && wSel.n >= NK && topIdx.n >= NK && topW.n >= NK, "MoEGroupDevice: short buffer")
 	b.enter()
 	defer b.leave()
-	b.launch(kMoEGroup, [3]int{1, 1, 1}, groupThread, 0, off.ptr, tok.ptr, slot.ptr, wSel.ptr, topIdx.ptr, topW.ptr, i32(NK), i32(K), i32(E))
+	b.launch(kMoEGroup, [3]int{1, 1, 1}, groupThread, 0, off.ptr, tok.ptr, slot.ptr, inv.ptr, wSel.ptr, topIdx.ptr, topW.ptr, i32(NK), i32(K), i32(E))
+}
+
+// MoECombineDevice: out[n] += Σ_s w[r]·in[r] over token n's grouped rows
+// r = inv[n·K+s] in increasing r (w zero: 1): ScatterAdd(out, in, tok, w,
+// N·K, C) with one thread per output element.
+func (b *Backend) MoECombineDevice(out, in Buffer, inv IntBuffer, w Buffer, N, K, C int) {
+	need(K > 0 && K <= moeMaxE && out.n >= N*C && in.n >= N*K*C && inv.n >= N*K && (w.ptr == 0 || w.n >= N*K), "MoECombineDevice: bad shape")
+	if N == 0 || C == 0 {
+		return
+	}
+	b.enter()
+	defer b.leave()
+	b.launch(kMoECombine, b.blocks1D(N*C, blockThread), blockThread, 0, out.ptr, in.ptr, inv.ptr, w.ptr, i32(N), i32(K), i32(C))
 }
 
 // MoEBalanceDevice computes the balance loss into out[0] and the

@@ -69,8 +69,9 @@ extern "C" __global__ void f32_to_f16(unsigned short* out, const float* in, long
 // expert e owns rows [off[e], off[e+1]) (off has E+1 entries). Each thread
 // counts its chunk of j, the counts are scanned in (expert, thread) order,
 // and each thread writes its chunk in order: the order within an expert is
-// j's order, exactly the CPU's.
-extern "C" __global__ void moe_group(int* off, int* tok, int* slot, float* wSel, const int* topIdx,
+// j's order, exactly the CPU's. inv[j] = the grouped row of pair j (for
+// moe_combine).
+extern "C" __global__ void moe_group(int* off, int* tok, int* slot, int* inv, float* wSel, const int* topIdx,
                                      const float* topW, int NK, int K, int E) {
     __shared__ int cnt[GROUP_THREADS * MOE_MAXE];
     __shared__ int base[MOE_MAXE + 1];
@@ -103,6 +104,7 @@ extern "C" __global__ void moe_group(int* off, int* tok, int* slot, float* wSel,
         int dst = mine[topIdx[j]]++;
         tok[dst] = j / K;
         slot[dst] = j;
+        inv[j] = dst;
         wSel[dst] = topW[j];
     }
     if (t <= E) off[t] = base[t];
@@ -179,4 +181,24 @@ extern "C" __global__ void embedding_backward(float* dTable, const float* dOut, 
     float v = *out;
     for (int i = seg[s]; i < seg[s + 1]; i++) v += dOut[(long long)order[i] * C + j];
     *out = v;
+}
+
+// moe_combine: out[n,:] += Σ_s w[r]·in[r,:] over token n's K grouped rows
+// r = inv[n·K+s], added in increasing r: per element, exactly the float
+// operations of a sequential scatter-add of the grouped rows (w null: 1),
+// but one thread per output element instead of one per column.
+extern "C" __global__ void moe_combine(float* out, const float* in, const int* inv, const float* w, int N, int K, int C) {
+    GRID_STRIDE_R(e, (long long)N * C) {
+        long long n = e / C;
+        int c = (int)(e % C);
+        int r[MOE_MAXE];
+        for (int s = 0; s < K; s++) { // insertion sort: K is tiny
+            int v = inv[n * K + s], i = s;
+            for (; i > 0 && r[i - 1] > v; i--) r[i] = r[i - 1];
+            r[i] = v;
+        }
+        float acc = out[e];
+        for (int s = 0; s < K; s++) acc += (w ? w[r[s]] : 1.0f) * in[(long long)r[s] * C + c];
+        out[e] = acc;
+    }
 }
