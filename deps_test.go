@@ -54,6 +54,7 @@ func TestDependenciesRunOneWay(t *testing.T) {
 		{[]string{"kernels", "kernels/cpu", "kernels/gemm", "kernels/ref", "kernels/parallel", "kernels/cuda", "kernels/kerneltest"},
 			[]string{"model", "checkpoint", "data", "train", "generate", "server", "tokenizer", "chat"}},
 		{[]string{"model"}, []string{"checkpoint", "data", "train", "generate", "server", "tokenizer", "chat"}},
+		{[]string{"devmodel"}, []string{"checkpoint", "data", "train", "generate", "server", "tokenizer", "chat"}},                  // model's device twin
 		{[]string{"half", "jsonl", "reward"}, []string{""}},                                                                         // leaves: nothing from the module
 		{[]string{"quant"}, []string{"kernels", "model", "checkpoint", "data", "train", "generate", "server", "tokenizer", "chat"}}, // a format: half only
 		{[]string{"tokenizer"}, []string{"chat", "data", "model", "train"}},

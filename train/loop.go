@@ -41,6 +41,11 @@ type Trainer struct {
 	// Model.ForwardBackward), for post-training losses such as DPO's.
 	Micro MicroStep
 
+	// Device, when set, runs the steps on a device that holds its own copy
+	// of the weights and optimizer state (resident.go); Model and Opt are
+	// brought up to date at save points. Not with Micro or Comm.
+	Device Resident
+
 	// OnStep is called after every optimizer step (nil: nothing).
 	OnStep func(Step)
 	// OnMicro is called before the forward and backward pass of each
@@ -153,7 +158,13 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 		stepStart := time.Now()
 		epoch := t.Loader.Epoch()
-		m.ZeroGrad()
+		if t.Device != nil {
+			if err := t.Device.ZeroGrad(); err != nil {
+				return fmt.Errorf("step %d: %w", t.Step+1, err)
+			}
+		} else {
+			m.ZeroGrad()
+		}
 		var loss, ce, aux float64
 		var rw Rewards
 		got, tokens := 0, 0
@@ -209,6 +220,8 @@ func (t *Trainer) Run(ctx context.Context) error {
 			var r Rewards
 			if micro != nil {
 				st, r, err = micro(ctx, b, float32(scale))
+			} else if t.Device != nil {
+				st, err = t.Device.ForwardBackward(b.X, b.Y, b.LossMask, b.B, b.T, float32(scale))
 			} else {
 				st, err = m.ForwardBackward(b.X, b.Y, b.LossMask, b.B, b.T, float32(scale))
 			}
@@ -235,7 +248,13 @@ func (t *Trainer) Run(ctx context.Context) error {
 		if dist {
 			// One all-reduce over the whole gradient slab per optimizer step:
 			// a sum, each rank's part already weighted by its targets.
-			if err := t.Comm.AllReduceSum(ctx, t.grads()); err != nil {
+			var err error
+			if gr, ok := t.Device.(GradReducer); ok { // on the device (NCCL)
+				err = gr.AllReduceGrads(ctx)
+			} else {
+				err = t.Comm.AllReduceSum(ctx, t.grads())
+			}
+			if err != nil {
 				return fmt.Errorf("step %d: gradient all-reduce: %w", t.Step+1, err)
 			}
 			// The logged loss is the global one, as a single process would see.
@@ -252,17 +271,31 @@ func (t *Trainer) Run(ctx context.Context) error {
 			if micro != nil {
 				rw = Rewards{float64(t.stats[3]), float64(t.stats[4]), float64(t.stats[5]), float64(t.stats[6])}
 			}
-			n, err := t.sumCount(ctx, tokens)
+			n, err = t.sumCount(ctx, tokens)
 			if err != nil {
 				return fmt.Errorf("step %d: token count all-reduce: %w", t.Step+1, err)
 			}
 			tokens = n
 		}
-		norm, _ := ClipGradNorm(be, t.grads(), o.GradClip)
+		var norm float64
+		overflow := false // a loss scaler's skip (Device in fp16)
+		if t.Device != nil {
+			var err error
+			if norm, overflow, err = t.Device.Unscale(); err != nil {
+				return fmt.Errorf("step %d: %w", t.Step+1, err)
+			}
+		} else {
+			norm, _ = ClipGradNorm(be, t.grads(), o.GradClip)
+		}
 		lr := LR(t.Step, total, o.WarmupIters, o.LearningRate)
 		// Every rank sees the same averaged loss and gradients, so every
 		// rank makes the same choice here and they stay in lockstep.
 		bad := nonfinite(stepValues, loss, ce, aux, norm)
+		if overflow {
+			// As AMP: the scaler backed off and the update is skipped; only
+			// a non-finite loss counts against --skip_nonfinite.
+			bad = nonfinite(stepValues[:3], loss, ce, aux)
+		}
 		rec := Step{
 			Step: t.Step + 1, Total: total, Epoch: epoch, Loss: loss, CE: ce, Aux: aux, LR: lr, GradNorm: norm,
 			Nonfinite: bad,
@@ -282,11 +315,15 @@ func (t *Trainer) Run(ctx context.Context) error {
 			return fmt.Errorf("step %d: non-finite %s (loss %g, ce %g, aux %g, grad_norm %g): update not applied, nothing saved (the files hold the last save point); %s: %w",
 				t.Step+1, bad, loss, ce, aux, norm, hint, ErrNonFinite)
 		}
-		if bad != "" {
+		switch {
+		case bad != "":
 			// As AMP's GradScaler: no update (AdamW's moments and t stay),
 			// but the step counts and the schedule moves on.
 			t.Skipped++
-		} else {
+		case overflow:
+		case t.Device != nil:
+			t.Device.Apply(float32(lr), o.GradClip, norm)
+		default:
 			t.Opt.Step(be, t.params(), t.grads(), float32(lr))
 		}
 		t.Step++
@@ -305,6 +342,9 @@ func (t *Trainer) Run(ctx context.Context) error {
 			reason = "interval"
 		}
 		if reason != "" && t.OnSave != nil {
+			if err := t.syncDevice(true); err != nil {
+				return fmt.Errorf("step %d: not saving: %w", t.Step, err)
+			}
 			if err := t.checkWeights(); err != nil {
 				return fmt.Errorf("step %d: not saving: %w", t.Step, err)
 			}
@@ -342,6 +382,9 @@ func (t *Trainer) interrupt(err error) error {
 		err = errors.Join(err, fmt.Errorf("rewinding the loader: %w", rerr))
 	}
 	if t.OnSave != nil {
+		if werr := t.syncDevice(true); werr != nil {
+			return errors.Join(err, fmt.Errorf("not saving on interrupt: %w", werr))
+		}
 		if werr := t.checkWeights(); werr != nil {
 			return errors.Join(err, fmt.Errorf("not saving on interrupt: %w", werr))
 		}

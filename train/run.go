@@ -80,6 +80,11 @@ type Config struct {
 	Backend kernels.Backend // runs the model
 	Comm    Comm            // data-parallel ranks; nil (or one rank) is one process
 	Workers int             // goroutines filling a batch's rows (JSONL data tokenizes there)
+	// Device, when set, builds the device-resident trainer (resident.go:
+	// `--device cuda`) for the weights and batches up to batch × seqLen
+	// tokens; the steps then run there. Pretraining and SFT in one
+	// process only.
+	Device func(p *model.Params, batch, seqLen int) (Resident, error)
 
 	// Explicit names the architecture settings the user gave (config.json
 	// names: "hidden_size", "use_moe", ...). When the weights come from a
@@ -346,6 +351,22 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 				strings.Join(changes, ", "), lrJump(resume, tr, cfg.Data.Len(), world))
 		}
 	}
+	if cfg.Device != nil {
+		if tr.Micro != nil || (o.thinkWeight() != 1 && params.Config.UseMoE) {
+			return nil, fmt.Errorf("train: the device-resident trainer runs pretraining and SFT; %s and MoE think weights train on the CPU backend", cfg.Stage)
+		}
+		d, err := cfg.Device(params, o.BatchSize, cfg.Data.MaxSeqLen()-1)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := d.(GradReducer); world > 1 && !ok {
+			return nil, fmt.Errorf("train: %s cannot sum gradients across %d ranks", d.Name(), world)
+		}
+		if err := d.Load(params.Data, tr.Opt.M, tr.Opt.V, tr.Opt.T); err != nil {
+			return nil, fmt.Errorf("train: %s: %w", d.Name(), err)
+		}
+		tr.Device = d
+	}
 	res = &Result{
 		Start: Start{
 			Model: params.Config, Params: len(params.Data), Source: source, Step: tr.Step,
@@ -385,7 +406,11 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	}
 	tr.OnStep = func(s Step) {
 		if ev := cfg.Eval; ev != nil && !s.Stopped && (s.Step == s.Total || ev.Interval > 0 && s.Step%ev.Interval == 0) {
-			r, err := EvaluateProgress(ctx, tr.Model, ev.Data, ev.Enc, max(1, ev.BatchTokens), cfg.OnEval)
+			err := tr.syncDevice(false) // the evaluation reads the host weights
+			var r *EvalResult
+			if err == nil {
+				r, err = EvaluateProgress(ctx, tr.Model, ev.Data, ev.Enc, max(1, ev.BatchTokens), cfg.OnEval)
+			}
 			switch {
 			case err == nil:
 				s.EvalLoss = r.Loss

@@ -200,6 +200,12 @@ func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out
 		positiveInt("steps", opts.Steps), nonNegativeFloat("peak_gflops", opts.PeakGFLOPs)); err != nil {
 		return err
 	}
+	if residentDevice(opts.Device) { // the GPU's device-resident trainer (device_resident.go)
+		if ran, err := runBenchTrainResident(ctx, opts, g, out); ran || err != nil {
+			return err
+		}
+		opts.Device.Device = "cpu"
+	}
 	m, closeFn, err := benchModel(opts, g)
 	if err != nil {
 		return err
@@ -317,6 +323,12 @@ func runBenchGenerate(ctx context.Context, opts BenchOptions, g *globalOptions, 
 	if err := firstError(positiveInt("batch_size", opts.BatchSize), positiveInt("prompt_len", opts.PromptLen),
 		positiveInt("new_tokens", opts.NewTokens), positiveInt("steps", opts.Steps), nonNegativeFloat("peak_gflops", opts.PeakGFLOPs)); err != nil {
 		return err
+	}
+	if residentDevice(opts.Device) && opts.DType == "f32" { // the GPU's device-resident decode (device_resident.go)
+		if ran, err := runBenchGenerateResident(ctx, opts, out); ran || err != nil {
+			return err
+		}
+		opts.Device.Device = "cpu"
 	}
 	m, closeFn, err := benchModel(opts, g)
 	if err != nil {

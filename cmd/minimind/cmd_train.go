@@ -419,13 +419,20 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 		}
 		evalSet = &train.EvalSet{Data: eds, Enc: enc, Interval: opts.EvalInterval, BatchTokens: 8192}
 	}
-	be, closeBackend, err := selectDevice(g, opts.Device, "auto")
+	// --device cuda: the GPU trains (device_resident.go), the host model on
+	// the CPU backend keeps the weights that checkpoints and evaluations read.
+	hostDevice, resident, closeResident, err := residentTraining(ctx, opts.Device, opts.Mode, comm, o.AdamW, errOut)
+	if err != nil {
+		return nil, err
+	}
+	defer closeResident()
+	be, closeBackend, err := selectDevice(g, hostDevice, "auto")
 	if err != nil {
 		return nil, err
 	}
 	defer closeBackend()
 
-	rc := train.Config{
+	rc := train.Config{Device: resident,
 		Stage: opts.Mode, Model: cfg, Options: o, Data: ds, Backend: be, Comm: comm, Workers: workerCount(g.threads),
 		Explicit: opts.explicit, Tokenizer: tok, Eval: evalSet, DPO: opts.DPO, Distill: opts.Distill,
 		OutDir: opts.OutDir, Init: opts.Init, Resume: opts.Resume, AllowChangedSchedule: opts.AllowChangedSchedule, SaveDType: string(dt),

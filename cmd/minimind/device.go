@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/minimind-go/minimind/kernels"
 	"github.com/minimind-go/minimind/kernels/cuda"
@@ -10,6 +11,9 @@ import (
 )
 
 // DeviceFlags choose where the kernels run: --device and --precision.
+// `bench train|generate` run the device-resident path (package devmodel,
+// device_resident.go) on a GPU; the other commands use kernels/cuda's
+// kernels.Backend, which copies each kernel's tensors.
 type DeviceFlags struct {
 	Device    string // auto, cpu or cuda
 	Precision string // cuda only: bf16 (mixed precision) or fp32
@@ -20,7 +24,7 @@ func (o *DeviceFlags) AddFlags(f *pflag.FlagSet) {
 	// The default stays cpu until the CUDA backend has passed its conformance
 	// run on a GPU (scripts/gpu-check.sh); then it becomes auto.
 	f.StringVar(&o.Device, "device", "cpu", "where to compute: cpu, cuda, or auto (cuda when a GPU is usable, else cpu); the CUDA backend is not yet validated on a GPU")
-	f.StringVar(&o.Precision, "precision", "bf16", "GPU matrix-product precision: bf16 (mixed: bf16 inputs, fp32 accumulation, fp32 weights and optimizer) or fp32")
+	f.StringVar(&o.Precision, "precision", "bf16", "GPU matrix-product precision, as the seed's --dtype: bf16 (mixed: bf16 inputs, fp32 accumulation, fp32 weights and optimizer; Ampere and newer), fp16 (the same in float16, with dynamic loss scaling when training; T4) or fp32 (also bfloat16, float16, float32)")
 }
 
 // noGPU reports whether err means "this machine cannot run CUDA" (as
@@ -59,8 +63,11 @@ func selectDevice(g *globalOptions, d DeviceFlags, gemmKind string) (kernels.Bac
 	be, err := cuda.New(cuda.Options{Precision: p})
 	switch {
 	case err == nil:
+		info := be.Info()
+		fmt.Fprintf(os.Stderr, "device: cuda 0 (%s, sm_%d), precision %s (kernels.Backend: each kernel copies its tensors)\n", info.Name, info.Capability, p)
 		return be, func() { be.Close() }, nil
 	case d.Device != "cuda" && noGPU(err):
+		fmt.Fprintf(os.Stderr, "device: cpu (--device auto: no usable GPU: %v)\n", err)
 		return selectDevice(g, DeviceFlags{Device: "cpu"}, gemmKind)
 	default:
 		return nil, nil, fmt.Errorf("--device %s: %w", d.Device, err)

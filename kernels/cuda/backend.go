@@ -23,24 +23,35 @@ const (
 	// accumulation (cublasGemmEx); every other kernel, the loss, the
 	// master weights and the AdamW moments stay float32.
 	BF16
+	// FP16: as BF16 with IEEE binary16 inputs (cublasGemmEx, CUDA_R_16F,
+	// float32 accumulation): the seed's float16 autocast for GPUs without
+	// bf16 (T4, sm_75). Its 5-bit exponent needs dynamic loss scaling
+	// when training (devmodel.GradScaler).
+	FP16
 )
 
 func (p Precision) String() string {
-	if p == BF16 {
+	switch p {
+	case BF16:
 		return "bf16"
+	case FP16:
+		return "fp16"
 	}
 	return "fp32"
 }
 
-// ParsePrecision reads "fp32" or "bf16" (the --precision flag).
+// ParsePrecision reads fp32, bf16 or fp16, also spelled as torch's dtypes
+// (float32, bfloat16, float16: the seed's --dtype).
 func ParsePrecision(s string) (Precision, error) {
 	switch s {
-	case "fp32", "f32":
+	case "fp32", "f32", "float32":
 		return FP32, nil
-	case "bf16":
+	case "bf16", "bfloat16":
 		return BF16, nil
+	case "fp16", "f16", "float16", "half":
+		return FP16, nil
 	}
-	return FP32, fmt.Errorf("cuda: precision %q: want fp32 or bf16", s)
+	return FP32, fmt.Errorf("cuda: precision %q: want fp32, bf16 or fp16 (float32, bfloat16, float16)", s)
 }
 
 // Options configures a Backend.
@@ -99,6 +110,10 @@ type Backend struct {
 	zero   float32
 	part   []float64 // host copy of sum-of-squares partials
 	closed bool
+
+	// Bytes copied host→device and device→host since New: the
+	// device-resident path asserts that a step moves only ids and scalars.
+	h2d, d2h int64
 }
 
 var (
@@ -346,6 +361,7 @@ func (b *Backend) up(i int, x []float32) dptr {
 	p := b.stage(i, 4*uint64(len(x)))
 	if len(x) > 0 {
 		b.must(b.lib.drv.check("cuMemcpyHtoD_v2", b.lib.drv.cuMemcpyHtoD(p, unsafe.Pointer(&x[0]), 4*uint64(len(x)))))
+		b.h2d += 4 * int64(len(x))
 	}
 	return p
 }
@@ -357,6 +373,7 @@ func (b *Backend) upInt(i int, x []int32) dptr {
 	p := b.stage(i, 4*uint64(len(x)))
 	if len(x) > 0 {
 		b.must(b.lib.drv.check("cuMemcpyHtoD_v2", b.lib.drv.cuMemcpyHtoD(p, unsafe.Pointer(&x[0]), 4*uint64(len(x)))))
+		b.h2d += 4 * int64(len(x))
 	}
 	return p
 }
@@ -365,6 +382,7 @@ func (b *Backend) upHalf(i int, x []uint16) dptr {
 	p := b.stage(i, 2*uint64(len(x)))
 	if len(x) > 0 {
 		b.must(b.lib.drv.check("cuMemcpyHtoD_v2", b.lib.drv.cuMemcpyHtoD(p, unsafe.Pointer(&x[0]), 2*uint64(len(x)))))
+		b.h2d += 2 * int64(len(x))
 	}
 	return p
 }
@@ -375,12 +393,14 @@ func (b *Backend) upHalf(i int, x []uint16) dptr {
 func (b *Backend) down(x []float32, p dptr) {
 	if len(x) > 0 {
 		b.must(b.lib.drv.check("cuMemcpyDtoH_v2", b.lib.drv.cuMemcpyDtoH(unsafe.Pointer(&x[0]), p, 4*uint64(len(x)))))
+		b.d2h += 4 * int64(len(x))
 	}
 }
 
 func (b *Backend) downInt(x []int32, p dptr) {
 	if len(x) > 0 {
 		b.must(b.lib.drv.check("cuMemcpyDtoH_v2", b.lib.drv.cuMemcpyDtoH(unsafe.Pointer(&x[0]), p, 4*uint64(len(x)))))
+		b.d2h += 4 * int64(len(x))
 	}
 }
 
@@ -390,6 +410,7 @@ func (b *Backend) downInt(x []int32, p dptr) {
 func i32(v int) uint64     { return uint64(uint32(int32(v))) }
 func i64(v int) uint64     { return uint64(int64(v)) }
 func f32(v float32) uint64 { return uint64(math.Float32bits(v)) }
+func f64(v float64) uint64 { return math.Float64bits(v) }
 
 // launch runs kernel k on the default stream with a 1-D or 3-D grid.
 func (b *Backend) launch(k kernelID, grid [3]int, block, smem int, args ...uint64) {

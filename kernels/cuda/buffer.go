@@ -56,6 +56,7 @@ func (b *Backend) Upload(dst Buffer, src []float32) error {
 	}
 	b.enter()
 	defer b.leave()
+	b.h2d += 4 * int64(len(src))
 	return b.lib.drv.check("cuMemcpyHtoD_v2", b.lib.drv.cuMemcpyHtoD(dst.ptr, unsafe.Pointer(&src[0]), 4*uint64(len(src))))
 }
 
@@ -70,6 +71,7 @@ func (b *Backend) Download(dst []float32, src Buffer) error {
 	}
 	b.enter()
 	defer b.leave()
+	b.d2h += 4 * int64(len(dst))
 	return b.lib.drv.check("cuMemcpyDtoH_v2", b.lib.drv.cuMemcpyDtoH(unsafe.Pointer(&dst[0]), src.ptr, 4*uint64(len(dst))))
 }
 

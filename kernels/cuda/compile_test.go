@@ -45,7 +45,8 @@ func writeSources(t *testing.T) (dir string, files []string) {
 
 // TestNVCCCompiles compile-checks every embedded kernel file, and the
 // program exactly as NVRTC receives it, with the CUDA toolkit's offline
-// compiler for sm_80 and sm_90, using the same language flags NVRTC gets.
+// compiler for sm_75 (T4: the fp16 path), sm_80 and sm_90, using the same
+// language flags NVRTC gets.
 // It needs no GPU; it skips when nvcc is not installed.
 func TestNVCCCompiles(t *testing.T) {
 	nvcc, err := exec.LookPath("nvcc")
@@ -53,7 +54,7 @@ func TestNVCCCompiles(t *testing.T) {
 		t.Skip("nvcc not installed (Debian: nvidia-cuda-toolkit from contrib/non-free)")
 	}
 	dir, files := writeSources(t)
-	for _, arch := range []string{"sm_80", "sm_90"} {
+	for _, arch := range []string{"sm_75", "sm_80", "sm_90"} {
 		for _, f := range files {
 			t.Run(arch+"/"+filepath.Base(f), func(t *testing.T) {
 				t.Parallel()
@@ -69,7 +70,7 @@ func TestNVCCCompiles(t *testing.T) {
 }
 
 // TestNVRTCCompiles compiles the embedded program with NVRTC, exactly as
-// New does, for sm_80 and sm_90 cubins and a PTX fallback. NVRTC needs no
+// New does, for sm_75, sm_80 and sm_90 cubins and a PTX fallback. NVRTC needs no
 // GPU, so this runs wherever the toolkit's libnvrtc is installed.
 func TestNVRTCCompiles(t *testing.T) {
 	lib, err := loadLibraries()
@@ -84,7 +85,7 @@ func TestNVRTCCompiles(t *testing.T) {
 	for _, tc := range []struct {
 		arch int
 		ptx  bool
-	}{{80, false}, {90, false}, {80, true}} {
+	}{{75, false}, {80, false}, {90, false}, {80, true}} {
 		img, err := lib.rtc.compile(src, hdrs, "minimind.cu", compileOptions(tc.arch, tc.ptx), tc.ptx)
 		if err != nil {
 			t.Fatalf("sm_%d ptx=%v: %v", tc.arch, tc.ptx, err)

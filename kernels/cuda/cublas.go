@@ -27,6 +27,7 @@ const (
 	cublasOpT             = 1
 	cublasDefaultMath     = 0 // no TF32: fp32 mode must match the CPU tolerances
 	cudaR32F              = 0
+	cudaR16F              = 2
 	cudaR16BF             = 14
 	cublasCompute32F      = 68
 	cublasGemmDefault     = -1

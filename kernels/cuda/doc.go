@@ -16,9 +16,11 @@
 // Data: kernels.Backend passes host []float32 slices, so each method
 // copies its inputs to the GPU, runs, and copies its outputs back (see
 // ops.go). That is correct and passes the same conformance suite
-// (kernels/kerneltest) as the CPU backend, but the copies dominate; the
-// device-resident design that removes them (Buffer, ops_device.go) is
-// described in README.md.
+// (kernels/kerneltest) as the CPU backend, but the copies dominate. The
+// device-resident API (Buffer, IntBuffer, F64Buffer and the …Device
+// methods of buffer.go and resident.go) runs the same kernels on device
+// memory without copies; package devmodel builds the model and trainer on
+// it (README.md).
 //
 // Threads: a CUDA context is current per OS thread. Every method locks
 // its goroutine to the OS thread and makes the context current for the

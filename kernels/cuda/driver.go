@@ -30,6 +30,7 @@ type driverAPI struct {
 	cuModuleGetFunction       func(fn *uintptr, mod uintptr, name string) int32
 	cuLaunchKernel            func(fn uintptr, gx, gy, gz, bx, by, bz, smem uint32, stream uintptr, params unsafe.Pointer, extra unsafe.Pointer) int32
 	cuGetErrorString          func(code int32, s **byte) int32
+	cuMemGetInfo              func(free, total *uint64) int32
 }
 
 func (d *driverAPI) symbols() map[string]any {
@@ -56,6 +57,7 @@ func (d *driverAPI) symbols() map[string]any {
 		"cuModuleGetFunction":          &d.cuModuleGetFunction,
 		"cuLaunchKernel":               &d.cuLaunchKernel,
 		"cuGetErrorString":             &d.cuGetErrorString,
+		"cuMemGetInfo_v2":              &d.cuMemGetInfo,
 	}
 }
 

@@ -22,6 +22,7 @@ const (
 	sBF16A
 	sBF16B
 	sPartial
+	sNormPartial
 )
 
 // need panics with a kernel-shape message: a wrong length is a bug in

@@ -11,8 +11,8 @@ import (
 // README.md) would call these directly on its Buffers.
 
 // dGemm: c = op(a)·op(b) (+= when accumulate), row-major, in the
-// Backend's precision. In BF16 mode both inputs are rounded into bf16
-// staging slots sBF16A/sBF16B first.
+// Backend's precision. In BF16 (FP16) mode both inputs are rounded into
+// 16-bit staging slots sBF16A/sBF16B first.
 func (b *Backend) dGemm(c, a, w dptr, m, n, k int, transA, transB, accumulate bool) {
 	g := gemmArgs(m, n, k, transA, transB)
 	beta := &b.zero
@@ -25,12 +25,16 @@ func (b *Backend) dGemm(c, a, w dptr, m, n, k int, transA, transB, accumulate bo
 			&b.one, w, g.lda, a, g.ldb, beta, c, g.ldc)))
 		return
 	}
+	conv, typ := kF32ToBF16, int32(cudaR16BF)
+	if b.prec == FP16 {
+		conv, typ = kF32ToF16, cudaR16F
+	}
 	wb := b.stage(sBF16B, 2*uint64(k*n))
 	ab := b.stage(sBF16A, 2*uint64(m*k))
-	b.launch(kF32ToBF16, b.blocks1D(k*n, blockThread), blockThread, 0, wb, w, i64(k*n))
-	b.launch(kF32ToBF16, b.blocks1D(m*k, blockThread), blockThread, 0, ab, a, i64(m*k))
+	b.launch(conv, b.blocks1D(k*n, blockThread), blockThread, 0, wb, w, i64(k*n))
+	b.launch(conv, b.blocks1D(m*k, blockThread), blockThread, 0, ab, a, i64(m*k))
 	b.must(bl.check("cublasGemmEx", bl.cublasGemmEx(b.blas, g.opA, g.opB, g.M, g.N, g.K,
-		ptrOf(&b.one), wb, cudaR16BF, g.lda, ab, cudaR16BF, g.ldb, ptrOf(beta), c, cudaR32F, g.ldc,
+		ptrOf(&b.one), wb, typ, g.lda, ab, typ, g.ldb, ptrOf(beta), c, cudaR32F, g.ldc,
 		cublasCompute32F, cublasGemmDefault)))
 }
 
@@ -40,7 +44,18 @@ func (b *Backend) dRMSNormForward(out, rstd, in, w dptr, N, C int, eps float32) 
 
 func (b *Backend) dRMSNormBackward(dIn, dW, dOut, in, w, rstd dptr, N, C int) {
 	b.launch(kRMSNormBackwardDx, [3]int{N, 1, 1}, rowThreads(C), 0, dIn, dOut, in, w, rstd, i32(N), i32(C))
-	b.launch(kRMSNormBackwardDw, [3]int{ceilDiv(C, 128), 1, 1}, 128, 0, dW, dOut, in, rstd, i32(N), i32(C))
+	rows, P := dwChunks(N)
+	part := b.stage(sNormPartial, 8*uint64(P*C))
+	b.launch(kRMSNormBackwardDwPartial, [3]int{ceilDiv(C, 128), P, 1}, 128, 0, part, dOut, in, rstd, i32(N), i32(C), i32(rows))
+	b.launch(kRMSNormBackwardDw, [3]int{ceilDiv(C, 128), 1, 1}, 128, 0, dW, part, i32(P), i32(C))
+}
+
+// dwChunks splits N rows into P chunks of rows each for the dW partial
+// sums: chunks of at least 64 rows, at most 256 of them. The split
+// depends on N only, so results are the same run to run.
+func dwChunks(N int) (rows, P int) {
+	rows = max(64, ceilDiv(N, 256))
+	return rows, max(1, ceilDiv(N, rows))
 }
 
 func (b *Backend) dRoPE(x, pos, cos, sin dptr, N, NH, HS int, sign float32) {
@@ -84,6 +99,7 @@ func (b *Backend) dSumSquares(x dptr, n int) float64 {
 	b.part = b.part[:g[0]]
 	d := &b.lib.drv
 	b.must(d.check("cuMemcpyDtoH_v2", d.cuMemcpyDtoH(unsafe.Pointer(&b.part[0]), part, 8*uint64(g[0]))))
+	b.d2h += 8 * int64(g[0])
 	var s float64
 	for _, v := range b.part { // fixed order: deterministic
 		s += v

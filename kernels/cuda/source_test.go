@@ -273,12 +273,18 @@ func TestCheckAttentionPanics(t *testing.T) {
 
 func TestParsePrecision(t *testing.T) {
 	t.Parallel()
-	for s, want := range map[string]Precision{"fp32": FP32, "f32": FP32, "bf16": BF16} {
+	for s, want := range map[string]Precision{"fp32": FP32, "f32": FP32, "float32": FP32, "bf16": BF16, "bfloat16": BF16,
+		"fp16": FP16, "f16": FP16, "float16": FP16} {
 		if got, err := ParsePrecision(s); err != nil || got != want {
 			t.Errorf("ParsePrecision(%q) = %v, %v", s, got, err)
 		}
+		if got, _ := ParsePrecision(want.String()); got != want {
+			t.Errorf("ParsePrecision(%v.String()) = %v", want, got)
+		}
 	}
-	if _, err := ParsePrecision("fp16"); err == nil {
-		t.Error("ParsePrecision(fp16) must fail")
+	for _, s := range []string{"fp8", "", "FP32"} {
+		if _, err := ParsePrecision(s); err == nil {
+			t.Errorf("ParsePrecision(%q) must fail", s)
+		}
 	}
 }

@@ -31,13 +31,27 @@ extern "C" __global__ void rmsnorm_backward_dx(float* dIn, const float* dOut, co
     }
 }
 
-// RMSNorm backward for dW: one thread per column sums over the rows in
-// order (deterministic, no atomics): dW[j] += Σ_i dy[i,j]·x[i,j]·r[i].
-extern "C" __global__ void rmsnorm_backward_dw(float* dW, const float* dOut, const float* in, const float* rstd, int N, int C) {
+// RMSNorm backward for dW, two passes without atomics (deterministic):
+// rmsnorm_backward_dw_partial has block (x, p) sum rows [p·rows, (p+1)·rows)
+// of its columns, part[p,j] = Σ_i dy[i,j]·x[i,j]·r[i] in double; then
+// rmsnorm_backward_dw adds the P partials of each column in order:
+// dW[j] += Σ_p part[p,j]. One thread per column over all N rows would
+// leave most of the GPU idle at N = B·T in the tens of thousands.
+extern "C" __global__ void rmsnorm_backward_dw_partial(double* part, const float* dOut, const float* in, const float* rstd,
+                                                       int N, int C, int rows) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= C) return;
+    int lo = blockIdx.y * rows, hi = min(N, lo + rows);
+    double s = 0;
+    for (int i = lo; i < hi; i++) s += (double)dOut[(long long)i * C + j] * ((double)in[(long long)i * C + j] * rstd[i]);
+    part[(long long)blockIdx.y * C + j] = s;
+}
+
+extern "C" __global__ void rmsnorm_backward_dw(float* dW, const double* part, int P, int C) {
     int j = blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= C) return;
     double s = 0;
-    for (int i = 0; i < N; i++) s += (double)dOut[(long long)i * C + j] * ((double)in[(long long)i * C + j] * rstd[i]);
+    for (int p = 0; p < P; p++) s += part[(long long)p * C + j];
     dW[j] += (float)s;
 }
 
