@@ -105,13 +105,12 @@ type HalfMatMuler interface {
 // weights), a quarter of float32's bytes.
 //
 // MatMulQ8: c[m,n] = a[m,k]·wᵀ (c += when accumulate) where w is [n,k] in
-// Q8_0 blocks along k (row j is w[j·k/32·34:], k a multiple of 32). Like
-// llama.cpp, it first quantizes each row of a to 8 bits per block of 32
-// (a float32 scale per block, round half away from zero), then sums exact
-// int8·int8 block products scaled by both blocks' scales; the unfused
-// equivalent is to dequantize w and the quantized a to float32 and call
-// MatMul(c, a', w', m, n, k, false, true, accumulate), up to float32
-// rounding. Any m works; the weights are read once per call.
+// Q8_0 blocks along k (row j is w[j·k/32·34:], k a multiple of 32). The
+// unfused equivalent is to dequantize w to float32 and call
+// MatMul(c, a, w', m, n, k, false, true, accumulate). For few rows
+// (decode, m ≤ 8) an implementation may, like llama.cpp, also round each
+// row of a to 8 bits per block of 32 (a float32 scale per block, half away
+// from zero) and sum exact int8·int8 block products; the CPU backend does.
 //
 // EmbeddingQ8: out[N,C] = the rows ids[i] of the [*,C] Q8_0 table,
 // dequantized (C a multiple of 32).

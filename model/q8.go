@@ -12,9 +12,10 @@ import (
 // format, package quant) of every weight matrix, and every forward pass in
 // inference mode multiplies by it through the backend's optional
 // kernels.Q8MatMuler, at any row count (decode and prefill alike, as
-// llama.cpp), and looks embeddings up in it. Decode reads 1.0625 bytes
-// per weight instead of bf16's 2. The float32 weights stay the master
-// copy (training, LoRA, Params) and are not modified.
+// llama.cpp), and looks embeddings up in it; so prefill, decode and eval
+// all see the quantized weights. Decode reads 1.0625 bytes per weight
+// instead of bf16's 2. The float32 weights stay the master copy
+// (training, LoRA, Params) and are not modified.
 
 // q8Weights is the Q8_0 copy's kernel; the copy itself is Model.w8, one
 // byte slab holding each quantized matrix in turn.

@@ -210,7 +210,7 @@ func (g *Gemm) Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b [
 		g.skinny(m, n, k, a, lda, b, ldb, c, ldc, accumulate)
 		return
 	}
-	g.blocked(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate)
+	g.blocked(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, nil, 0)
 }
 
 // checkArgs panics unless the dimensions, leading dimensions and slice

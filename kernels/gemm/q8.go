@@ -13,19 +13,24 @@ import (
 // by a weight matrix stored as GGUF's Q8_0 blocks (package quant: 32 int8
 // quants after one f16 scale, 34 bytes per 32 weights).
 //
-// As llama.cpp does, each row of A is first quantized to 8 bits per block
-// of 32 (scale dx = max|x|/127, kept in float32, quants rounded half away
-// from zero), and the products are int8·int8 integer dot products, exact
-// in int32, one per block; only the block results are scaled and summed in
-// float32. This moves a quarter of float32's bytes (1.0625 bytes per
-// weight) and does 32 multiply-adds in a few integer instructions
-// (vpmaddubsw + vpmaddwd on AVX2, vpdpbusd with AVX-512 VNNI).
+// Decode (m ≤ 8 rows of A), bound by reading the weights: as llama.cpp
+// does, each row of A is first quantized to 8 bits per block of 32 (scale
+// dx = max|x|/127, kept in float32, quants rounded half away from zero),
+// and the products are int8·int8 integer dot products, exact in int32, one
+// per block; only the block results are scaled and summed in float32. This
+// moves a quarter of float32's bytes (1.0625 bytes per weight) and does 32
+// multiply-adds in a few integer instructions (vpmaddubsw + vpmaddwd on
+// AVX2, vpdpbusd with AVX-512 VNNI).
 //
-// Accuracy: the weights carry Q8_0's own error (half a quantum, max|w|/254
-// per block); quantizing the activations adds at most max|x|/254 per value
-// of each block of A. Both are unbiased rounding errors, so a dot product of
-// length k moves by about √k·(those)·(typical |x|,|w|): relative ~1e-3 on a
-// trained model's logits, well below bf16's. See model.SetInferenceDType.
+// Prefill (m > 8), bound by arithmetic: the blocked float32 GEMM, its B
+// panels dequantized from Q8_0 while packing (packBPanelQ8), A unrounded.
+//
+// Accuracy: the weights carry Q8_0's own error (up to half a quantum,
+// max|w|/254 per block: about 0.5% RMS relative for Gaussian-like blocks,
+// bf16's is about 0.1%). Quantizing the activations (decode only) adds the
+// same relative error on the other factor. Both are unbiased rounding
+// errors that average over a product's k/32 blocks; see
+// model.SetInferenceDType for what they do to a model's logits and loss.
 //
 // Every kind computes the same numbers bit for bit: within a block the 32
 // products are summed exactly in 8 int32 lanes of 4 adjacent products;
@@ -73,18 +78,22 @@ func QuantizeRowQ8(q []int8, d []float32, x []float32) {
 	for b := range len(x) / quant.Q8Block {
 		xb := x[b*quant.Q8Block : (b+1)*quant.Q8Block]
 		qb := q[b*quant.Q8Block : (b+1)*quant.Q8Block]
-		var amax float32
+		// |x| as bits orders like |x| (NaN above +Inf, so it propagates).
+		var abits uint32
 		for _, v := range xb {
-			amax = max(amax, math.Float32frombits(math.Float32bits(v)&0x7fffffff))
+			abits = max(abits, math.Float32bits(v)&0x7fffffff)
 		}
-		s := amax / 127
+		s := math.Float32frombits(abits) / 127
 		var id float32
 		if s != 0 {
 			id = 1 / s
 		}
 		d[b] = s
 		for j, v := range xb {
-			qb[j] = int8(math.Round(float64(v * id)))
+			// Half away from zero: r ± 0.5 is exact in float64 for
+			// |r| ≤ 127.5, and the conversion truncates.
+			r := float64(v * id)
+			qb[j] = int8(int32(r + math.Copysign(0.5, r)))
 		}
 	}
 }
@@ -92,12 +101,11 @@ func QuantizeRowQ8(q []int8, d []float32, x []float32) {
 // SgemmQ8B computes C[m×n] = A·Bᵀ (or C += A·Bᵀ when accumulate) where A is
 // m×k float32 (lda ≥ k) and B is n×k in Q8_0 blocks along k: row j is the
 // k/32 blocks at b[j*ldb:], ldb ≥ quant.Q8Bytes(k) bytes. k must be a
-// multiple of 32. A is quantized to 8 bits per block first (see the
-// comment at the top of q8.go for the arithmetic and its accuracy), into
-// scratch owned by g, so steady-state calls do not allocate. B is read
-// once, 4 rows at a time kept in L1 while every row of A passes, so any m
-// works; it is the decode path (m ≤ 8) and also serves prefill. Bad
-// dimensions or short slices panic.
+// multiple of 32. For m ≤ 8 (decode), A is quantized to 8 bits per block
+// first, into scratch owned by g, and B is read once, 4 rows at a time;
+// larger m runs the blocked GEMM on B dequantized while packing (see the
+// comment at the top of q8.go for both and their accuracy). Steady-state
+// calls do not allocate. Bad dimensions or short slices panic.
 func (g *Gemm) SgemmQ8B(m, n, k int, a []float32, lda int, b []byte, ldb int, c []float32, ldc int, accumulate bool) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", m, n, k))
@@ -122,6 +130,12 @@ func (g *Gemm) SgemmQ8B(m, n, k int, a []float32, lda int, b []byte, ldb int, c 
 				clear(c[i*ldc : i*ldc+n])
 			}
 		}
+		return
+	}
+	if m > skinnyMaxM {
+		// Prefill: compute-bound, so the float32 blocked GEMM on weights
+		// dequantized while packing beats int8 dots (~2.5× with AVX-512).
+		g.blocked(false, true, m, n, k, a, lda, nil, 0, c, ldc, accumulate, b, ldb)
 		return
 	}
 	nb := k / quant.Q8Block

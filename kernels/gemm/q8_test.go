@@ -30,6 +30,19 @@ func randQ8(r *rand.Rand, n, k, ld int) []byte {
 	return b
 }
 
+// dequantRows decodes n Q8_0 rows of k weights (ld bytes apart) to n×k
+// float32.
+func dequantRows(t *testing.T, b []byte, n, k, ld int) []float32 {
+	t.Helper()
+	w := make([]float32, n*k)
+	for j := range n {
+		if err := quant.DequantizeQ8(w[j*k:(j+1)*k], b[j*ld:j*ld+quant.Q8Bytes(k)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
 // q8Want is the exact value SgemmQ8B approximates in float32 rounding
 // only: Σ_b dx·dw·(exact integer block dot), in float64, with A quantized
 // by QuantizeRowQ8, plus the sum of |lane terms| (the scale of rounding
@@ -67,9 +80,11 @@ func q8Want(m, n, k int, a []float32, lda int, b []byte, ldb int, c []float32, l
 	return want, mag
 }
 
-// TestSgemmQ8B checks every kind against the exact integer arithmetic (to
-// float32 rounding) and against the Generic kind bit for bit, on awkward
-// shapes: partial row groups, m > 8, padded leading dimensions, accumulate.
+// TestSgemmQ8B checks the decode path (m ≤ 8) of every kind against the
+// exact integer arithmetic (to float32 rounding) and against the Generic
+// kind bit for bit, and the prefill path (m > 8) against Reference on the
+// dequantized weights, on awkward shapes: partial row groups, padded
+// leading dimensions, accumulate, several k blocks of the blocked GEMM.
 func TestSgemmQ8B(t *testing.T) {
 	pool := newPool(t, 2)
 	r := rand.New(rand.NewPCG(21, 22))
@@ -77,9 +92,9 @@ func TestSgemmQ8B(t *testing.T) {
 	for _, kind := range allKinds {
 		t.Run(kind.String(), func(t *testing.T) {
 			g := gemmFor(t, pool, kind)
-			for _, m := range []int{1, 3, 8, 13} {
+			for _, m := range []int{1, 3, 8, 13, 40} {
 				for _, n := range []int{1, 4, 7, 33} {
-					for _, k := range []int{32, 96, 512} {
+					for _, k := range []int{32, 96, 512, 544} {
 						acc := r.IntN(2) == 0
 						pad := r.IntN(2)
 						lda, ldb, ldc := k+pad, quant.Q8Bytes(k)+3*pad, n+pad
@@ -91,10 +106,30 @@ func TestSgemmQ8B(t *testing.T) {
 						c0 := randSlice(r, m*ldc)
 						got := append([]float32(nil), c0...)
 						g.SgemmQ8B(m, n, k, a, lda, b, ldb, got, ldc, acc)
+						name := fmt.Sprintf("m=%d,n=%d,k=%d,pad=%d,acc=%v", m, n, k, pad, acc)
+						if m > skinnyMaxM {
+							// float32 products of A and the dequantized weights.
+							w := dequantRows(t, b, n, k, ldb)
+							for i := range m {
+								for j := range n {
+									var s, sa float64
+									for p := range k {
+										v := float64(a[i*lda+p]) * float64(w[j*k+p])
+										s, sa = s+v, sa+math.Abs(v)
+									}
+									if acc {
+										s, sa = s+float64(c0[i*ldc+j]), sa+math.Abs(float64(c0[i*ldc+j]))
+									}
+									if d := math.Abs(float64(got[i*ldc+j]) - s); d > 1e-5*sa {
+										t.Fatalf("%s: C[%d][%d] = %v, want %v (|Δ| %g)", name, i, j, got[i*ldc+j], s, d)
+									}
+								}
+							}
+							continue
+						}
 						ref := append([]float32(nil), c0...)
 						gen.SgemmQ8B(m, n, k, a, lda, b, ldb, ref, ldc, acc)
 						want, mag := q8Want(m, n, k, a, lda, b, ldb, c0, ldc, acc)
-						name := fmt.Sprintf("m=%d,n=%d,k=%d,pad=%d,acc=%v", m, n, k, pad, acc)
 						for i := range m {
 							for j := range ldc {
 								x := i*ldc + j
@@ -262,6 +297,35 @@ func BenchmarkSgemmQ8B(b *testing.B) {
 					b.ReportMetric(2*float64(s.m*s.n*s.k)/sec/1e9, "GFLOP/s")
 				})
 			}
+		}
+	}
+}
+
+// TestQuantizeRowQ8Rounding checks the fast rounding against math.Round
+// (C's roundf) on quotients near every half-integer and on random ones.
+func TestQuantizeRowQ8Rounding(t *testing.T) {
+	r := rand.New(rand.NewPCG(29, 30))
+	x := make([]float32, 0, 32*4096)
+	for len(x) < cap(x) {
+		blk := make([]float32, 32)
+		blk[0] = 127 // scale 1: quants are the values rounded
+		for j := 1; j < 32; j++ {
+			switch r.IntN(3) {
+			case 0:
+				blk[j] = float32(r.IntN(254)-127) + 0.5 // ties
+			case 1:
+				blk[j] = math.Nextafter32(float32(r.IntN(254)-127)+0.5, float32(r.NormFloat64()*1000))
+			default:
+				blk[j] = float32(r.Float64()*254 - 127)
+			}
+		}
+		x = append(x, blk...)
+	}
+	q, d := make([]int8, len(x)), make([]float32, len(x)/32)
+	QuantizeRowQ8(q, d, x)
+	for i, v := range x {
+		if want := int8(math.Round(float64(v))); q[i] != want || d[i/32] != 1 {
+			t.Fatalf("x=%v (scale %v): q %d, want %d", v, d[i/32], q[i], want)
 		}
 	}
 }
