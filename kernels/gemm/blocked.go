@@ -305,6 +305,32 @@ func pack6Go(dst, a []float32, base, lda, kc int) {
 func (j *job) packBPanelQ8(dst []float32, j0, cols int) {
 	nr, kc := j.g.cfg.nr, j.kc
 	b0 := j.pc / quant.Q8Block
+	if cols == nr && nr%8 == 0 {
+		// Full panels 8 rows at a time, so that dst is written
+		// sequentially (row by row, each value was a strided store).
+		for h := 0; h < nr; h += 8 {
+			var rows [8][]byte
+			for r := range rows {
+				rows[r] = j.bq[(j0+h+r)*j.ldbq+b0*quant.Q8BlockBytes:][:kc/quant.Q8Block*quant.Q8BlockBytes]
+			}
+			for blk := 0; blk < kc/quant.Q8Block; blk++ {
+				var d [8]float32
+				var q [8][]byte
+				for r := range rows {
+					src := rows[r][blk*quant.Q8BlockBytes : (blk+1)*quant.Q8BlockBytes]
+					d[r] = half.F16ToFloat32(binary.LittleEndian.Uint16(src))
+					q[r] = src[2 : 2+quant.Q8Block]
+				}
+				for t := range quant.Q8Block {
+					o := (blk*quant.Q8Block+t)*nr + h
+					out := dst[o : o+8 : o+8]
+					out[0], out[1], out[2], out[3] = d[0]*float32(int8(q[0][t])), d[1]*float32(int8(q[1][t])), d[2]*float32(int8(q[2][t])), d[3]*float32(int8(q[3][t]))
+					out[4], out[5], out[6], out[7] = d[4]*float32(int8(q[4][t])), d[5]*float32(int8(q[5][t])), d[6]*float32(int8(q[6][t])), d[7]*float32(int8(q[7][t]))
+				}
+			}
+		}
+		return
+	}
 	for jj := 0; jj < cols; jj++ {
 		row := j.bq[(j0+jj)*j.ldbq:]
 		for blk := 0; blk < kc/quant.Q8Block; blk++ {
