@@ -31,6 +31,24 @@ func q8Matrix(s ParamSpec) bool {
 	return len(s.Shape) == 2 && !strings.HasSuffix(s.Name, ".mlp.gate.weight")
 }
 
+// Q8CopyBytes is the size of the Q8_0 copy that SetInferenceDType("q8_0")
+// makes of p's matrices (1.0625 bytes per weight), or an error naming a
+// matrix whose input size is not a multiple of 32.
+func Q8CopyBytes(p *Params) (int64, error) {
+	var n int64
+	for _, s := range p.Specs {
+		if !q8Matrix(s) {
+			continue
+		}
+		if k := s.Shape[1]; k%quant.Q8Block != 0 {
+			return 0, fmt.Errorf("model: q8_0 needs matrices whose input size is a multiple of %d; %s is %v",
+				quant.Q8Block, s.Name, s.Shape)
+		}
+		n += int64(quant.Q8Bytes(s.Size()))
+	}
+	return n, nil
+}
+
 // setQ8 quantizes every matrix (q8Matrix) with quant.QuantizeQ8, which is
 // bit-exact to ggml's: a model read from a Q8_0 GGUF (dequantized to
 // float32 on load) quantizes back to the file's own bytes.
@@ -39,20 +57,19 @@ func (m *Model) setQ8() error {
 	if !ok {
 		return fmt.Errorf("model: backend %s has no 8-bit (q8_0) matrix multiply", m.be.Name())
 	}
+	total, err := Q8CopyBytes(m.Params)
+	if err != nil {
+		return err
+	}
 	off := map[string]int{}
 	n := 0
 	for _, s := range m.Params.Specs {
-		if !q8Matrix(s) {
-			continue
+		if q8Matrix(s) {
+			off[s.Name] = n
+			n += quant.Q8Bytes(s.Size())
 		}
-		if k := s.Shape[1]; k%quant.Q8Block != 0 {
-			return fmt.Errorf("model: q8_0 needs matrices whose input size is a multiple of %d; %s is %v",
-				quant.Q8Block, s.Name, s.Shape)
-		}
-		off[s.Name] = n
-		n += quant.Q8Bytes(s.Size())
 	}
-	slab := make([]byte, n)
+	slab := make([]byte, total)
 	for _, s := range m.Params.Specs {
 		o, ok := off[s.Name]
 		if !ok {

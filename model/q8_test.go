@@ -76,6 +76,9 @@ func TestQ8Inference(t *testing.T) {
 			if err := m.SetInferenceDType("q8_0"); err != nil {
 				t.Fatal(err)
 			}
+			if want, err := model.Q8CopyBytes(p); err != nil || m.InferenceCopyBytes() != want || want == 0 {
+				t.Errorf("InferenceCopyBytes %d, Q8CopyBytes %d (%v)", m.InferenceCopyBytes(), want, err)
+			}
 			got, err := m.Logits(ids, B, T, nil, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -180,6 +183,9 @@ func TestQ8Errors(t *testing.T) {
 	}
 	if m.InferenceDType() != "f32" {
 		t.Errorf("after a failed SetInferenceDType: %q, want f32", m.InferenceDType())
+	}
+	if _, err := model.Q8CopyBytes(m.Params); err == nil || !strings.Contains(err.Error(), "down_proj") {
+		t.Errorf("Q8CopyBytes with FFN 48: got %v, want an error naming down_proj", err)
 	}
 	if err := m.SetInferenceDType("q4_0"); err == nil {
 		t.Error("q4_0: want an error")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -171,5 +172,29 @@ func TestEvalFixtureModels(t *testing.T) {
 				t.Logf("q8_0 loss %.6f (f32 %.6f, %+.3f%%)", q8.Loss, got.Loss, 100*(q8.Loss-got.Loss)/got.Loss)
 			})
 		}
+	}
+}
+
+// TestInfoInferenceCopies: info states what --dtype bf16 and q8_0 add to
+// memory: 2 bytes per parameter, and 34 bytes per 32 matrix weights.
+func TestInfoInferenceCopies(t *testing.T) {
+	dir := fixture.Dir(t, "tiny-dense")
+	p, err := checkpoint.LoadHF(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mat int64
+	for _, s := range p.Specs {
+		if len(s.Shape) == 2 {
+			mat += int64(s.Size())
+		}
+	}
+	out, err := runRoot(t, "info", "--model", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("bf16/f16 +%s, q8_0 +%s", humanBytes(2*int64(len(p.Data))), humanBytes(mat/32*34))
+	if !strings.Contains(out, want) {
+		t.Errorf("info output lacks %q:\n%s", want, out)
 	}
 }
