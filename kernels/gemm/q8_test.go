@@ -329,3 +329,29 @@ func TestQuantizeRowQ8Rounding(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmQ8BThreads: the result does not depend on the pool size (each
+// output is computed by one worker in a fixed order), on both paths.
+func TestSgemmQ8BThreads(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for _, m := range []int{1, 5, 20} {
+		const n, k = 301, 256
+		a := randSlice(r, m*k)
+		b := randQ8(r, n, k, quant.Q8Bytes(k))
+		var first []float32
+		for _, threads := range []int{1, 2, 3} {
+			g := gemmFor(t, newPool(t, threads), Auto)
+			c := make([]float32, m*n)
+			g.SgemmQ8B(m, n, k, a, k, b, quant.Q8Bytes(k), c, n, false)
+			if first == nil {
+				first = c
+				continue
+			}
+			for i := range c {
+				if math.Float32bits(c[i]) != math.Float32bits(first[i]) {
+					t.Fatalf("m=%d, %d threads: C[%d] = %v, 1 thread %v", m, threads, i, c[i], first[i])
+				}
+			}
+		}
+	}
+}
