@@ -24,7 +24,7 @@ type q8Weights struct {
 	bytes int // the slab's size
 }
 
-// q8Matrix reports whether the parameter named name gets a Q8_0 copy:
+// q8Matrix reports whether parameter s gets a Q8_0 copy:
 // every matrix but the MoE routers, which stay float32 in every mode (their
 // top-k choice can flip on small changes of the logits).
 func q8Matrix(s ParamSpec) bool {
