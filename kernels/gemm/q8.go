@@ -219,15 +219,14 @@ func q8Dot4Go(nb int, xq []int8, xd []float32, w []byte, ldw int, out *[4]float3
 func q8DotGo(nb int, xq []int8, xd []float32, w []byte) float32 {
 	var acc [8]float32
 	for b := range nb {
-		blk := w[b*quant.Q8BlockBytes : (b+1)*quant.Q8BlockBytes]
-		d := xd[b] * half.F16ToFloat32(binary.LittleEndian.Uint16(blk))
-		x := xq[b*quant.Q8Block : (b+1)*quant.Q8Block]
-		q := blk[2:]
+		blk := (*[quant.Q8BlockBytes]byte)(w[b*quant.Q8BlockBytes:])
+		d := xd[b] * half.F16ToFloat32(binary.LittleEndian.Uint16(blk[:2]))
+		x := (*[quant.Q8Block]int8)(xq[b*quant.Q8Block:])
+		q := (*[quant.Q8Block]byte)(blk[2:])
 		for l := range 8 {
-			var s int32
-			for j := 4 * l; j < 4*l+4; j++ {
-				s += int32(x[j]) * int32(int8(q[j]))
-			}
+			j := 4 * l
+			s := int32(x[j])*int32(int8(q[j])) + int32(x[j+1])*int32(int8(q[j+1])) +
+				int32(x[j+2])*int32(int8(q[j+2])) + int32(x[j+3])*int32(int8(q[j+3]))
 			// The conversion rounds the product, so it is never fused
 			// with the add (the assembly multiplies, then adds).
 			acc[l] += float32(float32(s) * d)
