@@ -9,6 +9,8 @@
 //     the float32 ⇄ fp16/bf16 conversions, the one JSON Lines reader
 //     (gzip by magic bytes, errors naming file and line), and the RL
 //     rewards (upstream's rules, verifiable answers, an HTTP reward server).
+//   - quant: block-quantised weight formats (GGUF's Q8_0), bit-exact to
+//     ggml, shared by the GGUF writer and 8-bit inference (--dtype q8_0).
 //   - kernels: the Backend interface every computation goes through, with
 //     ref (plain loops, the oracle), cpu (worker pool in parallel, SIMD GEMM
 //     in gemm), cuda (purego + NVRTC + cuBLAS) and kerneltest (the

@@ -98,3 +98,23 @@ type Backend interface {
 type HalfMatMuler interface {
 	MatMulHalf(c, a []float32, w []uint16, m, n, k int, bf16, accumulate bool)
 }
+
+// Q8MatMuler is an optional Backend extension (found by type assertion)
+// for inference with 8-bit weights in GGUF's Q8_0 format (package quant:
+// blocks of 32 int8 quants after one float16 scale, 34 bytes per 32
+// weights), a quarter of float32's bytes.
+//
+// MatMulQ8: c[m,n] = a[m,k]·wᵀ (c += when accumulate) where w is [n,k] in
+// Q8_0 blocks along k (row j is w[j·k/32·34:], k a multiple of 32). The
+// unfused equivalent is to dequantize w to float32 and call
+// MatMul(c, a, w', m, n, k, false, true, accumulate). For few rows
+// (decode, m ≤ 8) an implementation may, like llama.cpp, also round each
+// row of a to 8 bits per block of 32 (a float32 scale per block, half away
+// from zero) and sum exact int8·int8 block products; the CPU backend does.
+//
+// EmbeddingQ8: out[N,C] = the rows ids[i] of the [*,C] Q8_0 table,
+// dequantized (C a multiple of 32).
+type Q8MatMuler interface {
+	MatMulQ8(c, a []float32, w []byte, m, n, k int, accumulate bool)
+	EmbeddingQ8(out []float32, ids []int32, table []byte, N, C int)
+}

@@ -49,19 +49,26 @@ func BenchmarkDecodeStep(b *testing.B) {
 	be := cpu.New(cpu.Options{})
 	defer be.Close()
 	m := modeltest.Model(b, c, 1, be)
-	kv, _ := m.NewKVCache(1, 512)
-	prompt := make([]int32, 128)
-	if _, err := m.Forward(kv, prompt, len(prompt), nil, 1); err != nil {
-		b.Fatal(err)
+	for _, dtype := range []string{"f32", "bf16", "q8_0"} {
+		b.Run(dtype, func(b *testing.B) {
+			if err := m.SetInferenceDType(dtype); err != nil {
+				b.Fatal(err)
+			}
+			kv, _ := m.NewKVCache(1, 512)
+			prompt := make([]int32, 128)
+			if _, err := m.Forward(kv, prompt, len(prompt), nil, 1); err != nil {
+				b.Fatal(err)
+			}
+			tok := []int32{5}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if kv.Len() >= 511 {
+					kv.Lens[0] = 128
+				}
+				_, _ = m.Forward(kv, tok, 1, nil, 1)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+		})
 	}
-	tok := []int32{5}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		if kv.Len() >= 511 {
-			kv.Lens[0] = 128
-		}
-		_, _ = m.Forward(kv, tok, 1, nil, 1)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
 }

@@ -13,6 +13,9 @@ type pass struct {
 	// weights16, in inference only, is the 16-bit copy's format: products
 	// of at most halfMaxRows rows multiply by m.w16 (linear). nil: float32.
 	weights16 *halfWeights
+	// weights8, in inference only, is the Q8_0 copy's kernel: every
+	// product and embedding lookup uses m.w8 (linear). nil: none.
+	weights8 *q8Weights
 }
 
 // trainPass and inferPass start a pass over B×T tokens in either mode,
@@ -22,15 +25,16 @@ func (m *Model) trainPass(B, T int) pass {
 }
 
 func (m *Model) inferPass(B, T int) pass {
-	return pass{Model: m, a: m.inferActs(B, B*T), B: B, T: T, N: B * T, weights16: m.half}
+	return pass{Model: m, a: m.inferActs(B, B*T), B: B, T: T, N: B * T, weights16: m.half, weights8: m.q8}
 }
 
 // layer is decoder block l as a pass sees it: its weights, their 16-bit
-// copies (nil views without SetInferenceDType), their gradients (nil
-// until EnableGrads) and its activations, cut to the pass's N rows.
+// and Q8_0 copies (nil views without SetInferenceDType), their gradients
+// (nil until EnableGrads) and its activations, cut to the pass's N rows.
 type layer struct {
 	w, g *layerW[float32]
 	w16  *layerW[uint16]
+	w8   *layerW[byte]
 
 	x, rstd1   []float32 // [N,C] block input, [N]
 	ln         []float32 // [N,C] RMSNorm output: acts.ln, shared by both norms of every block
@@ -52,7 +56,7 @@ func (p *pass) layer(l int) layer {
 	kvC, qC := c.NumKeyValueHeads*c.HeadSize(), c.QDim()
 	la := &a.layers[l]
 	L := layer{
-		w: &p.w.layers[l], w16: &p.w16.layers[l],
+		w: &p.w.layers[l], w16: &p.w16.layers[l], w8: &p.w8.layers[l],
 		x: la.res[:N*C], rstd1: la.rstd1[:N], ln: a.ln[:N*C],
 		q: la.q[:N*qC], k: la.k[:N*kvC], v: la.v[:N*kvC],
 		att: la.att[:N*qC], lse: la.lse[:p.B*c.NumAttentionHeads*p.T],
@@ -98,23 +102,27 @@ func (p *pass) forward(ids []int32, kv *KVCache, mask []float32) {
 		}
 	}
 
-	be.EmbeddingForward(p.layer(0).x, ids, p.w.embed, N, C)
+	if q := p.weights8; q != nil {
+		q.mm.EmbeddingQ8(p.layer(0).x, ids, p.w8.embed, N, C)
+	} else {
+		be.EmbeddingForward(p.layer(0).x, ids, p.w.embed, N, C)
+	}
 	for l := range a.layers {
 		L := p.layer(l)
 		// mid = x + Attn(RMSNorm_in(x))
 		be.RMSNormForward(L.ln, L.rstd1, L.x, L.w.inNorm, N, C, eps)
 		if L.qr == nil {
-			p.linear(L.q, L.ln, L.w.wq, L.w16.wq, N, qC, C, false)
-			p.linear(L.k, L.ln, L.w.wk, L.w16.wk, N, kvC, C, false)
+			p.linear(L.q, L.ln, L.w.wq, L.w16.wq, L.w8.wq, N, qC, C, false)
+			p.linear(L.k, L.ln, L.w.wk, L.w16.wk, L.w8.wk, N, kvC, C, false)
 		} else {
 			// minimind-3: q, k = RMSNorm_q(ln·Wqᵀ), RMSNorm_k(ln·Wkᵀ) per
 			// head (N·NH rows of HS), before RoPE.
-			p.linear(L.qr, L.ln, L.w.wq, L.w16.wq, N, qC, C, false)
-			p.linear(L.kr, L.ln, L.w.wk, L.w16.wk, N, kvC, C, false)
+			p.linear(L.qr, L.ln, L.w.wq, L.w16.wq, L.w8.wq, N, qC, C, false)
+			p.linear(L.kr, L.ln, L.w.wk, L.w16.wk, L.w8.wk, N, kvC, C, false)
 			be.RMSNormForward(L.q, L.rstdq, L.qr, L.w.qNorm, N*NH, HS, eps)
 			be.RMSNormForward(L.k, L.rstdk, L.kr, L.w.kNorm, N*NKV, HS, eps)
 		}
-		p.linear(L.v, L.ln, L.w.wv, L.w16.wv, N, kvC, C, false)
+		p.linear(L.v, L.ln, L.w.wv, L.w16.wv, L.w8.wv, N, kvC, C, false)
 		be.RoPEForward(L.q, pos, p.cos, p.sin, N, NH, HS)
 		be.RoPEForward(L.k, pos, p.cos, p.sin, N, NKV, HS)
 		keys, vals, S, msk := L.k, L.v, T, mask
@@ -124,7 +132,7 @@ func (p *pass) forward(ids []int32, kv *KVCache, mask []float32) {
 			msk = kv.mask
 		}
 		be.AttentionForward(L.att, L.lse, L.q, keys, vals, msk, past, B, T, S, NH, NKV, HS)
-		p.linear(L.mid, L.att, L.w.wo, L.w16.wo, N, C, qC, false)
+		p.linear(L.mid, L.att, L.w.wo, L.w16.wo, L.w8.wo, N, C, qC, false)
 		be.Add(L.mid, L.mid, L.x, N*C)
 
 		// next = mid + FFN(RMSNorm_post(mid))
@@ -132,7 +140,7 @@ func (p *pass) forward(ids []int32, kv *KVCache, mask []float32) {
 		if c.UseMoE {
 			p.moeForward(&L)
 		} else {
-			p.ffnForward(&L.ffn, &L.w.ffn, &L.w16.ffn, L.ln, N, L.out, false)
+			p.ffnForward(&L.ffn, &L.w.ffn, &L.w16.ffn, &L.w8.ffn, L.ln, N, L.out, false)
 		}
 		be.Add(L.next, L.mid, L.out, N*C)
 	}
@@ -146,14 +154,14 @@ func (p *pass) forward(ids []int32, kv *KVCache, mask []float32) {
 
 // ffnForward: out (=, or += when accumulate) down(silu(gate x) ⊙ up x) for
 // x [rows,C], saving the intermediates in fa.
-func (p *pass) ffnForward(fa *ffnActs, w *ffnW[float32], w16 *ffnW[uint16], x []float32, rows int, out []float32, accumulate bool) {
+func (p *pass) ffnForward(fa *ffnActs, w *ffnW[float32], w16 *ffnW[uint16], w8 *ffnW[byte], x []float32, rows int, out []float32, accumulate bool) {
 	C := p.Config.HiddenSize
 	F := len(w.gate) / C // intermediate_size, or an expert's width
 	gate, up, h := fa.gate[:rows*F], fa.up[:rows*F], fa.h[:rows*F]
-	p.linear(gate, x, w.gate, w16.gate, rows, F, C, false)
-	p.linear(up, x, w.up, w16.up, rows, F, C, false)
+	p.linear(gate, x, w.gate, w16.gate, w8.gate, rows, F, C, false)
+	p.linear(up, x, w.up, w16.up, w8.up, rows, F, C, false)
 	p.be.SwiGLUForward(h, gate, up, rows*F)
-	p.linear(out, h, w.down, w16.down, rows, C, F, accumulate)
+	p.linear(out, h, w.down, w16.down, w8.down, rows, C, F, accumulate)
 }
 
 // project applies the LM head to the final-norm output: every row
@@ -163,7 +171,7 @@ func (p *pass) project(keep int) []float32 {
 	C, V := p.Config.HiddenSize, p.Config.VocabSize
 	if keep <= 0 || keep >= T {
 		N := B * T
-		p.linear(a.logits[:N*V], a.lnf[:N*C], p.w.lmHead, p.w16.lmHead, N, V, C, false)
+		p.linear(a.logits[:N*V], a.lnf[:N*C], p.w.lmHead, p.w16.lmHead, p.w8.lmHead, N, V, C, false)
 		return a.logits[:N*V]
 	}
 	rows := a.keepRows[:B*keep]
@@ -174,7 +182,7 @@ func (p *pass) project(keep int) []float32 {
 	}
 	n := B * keep
 	p.be.Gather(a.keepBuf[:n*C], a.lnf, rows, nil, n, C)
-	p.linear(a.logits[:n*V], a.keepBuf[:n*C], p.w.lmHead, p.w16.lmHead, n, V, C, false)
+	p.linear(a.logits[:n*V], a.keepBuf[:n*C], p.w.lmHead, p.w16.lmHead, p.w8.lmHead, n, V, C, false)
 	return a.logits[:n*V]
 }
 

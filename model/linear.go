@@ -1,11 +1,15 @@
 package model
 
 // linear is the model's linear layer: out[rows,n] = x[rows,k]·w[n,k]ᵀ, or
-// += when accumulate. An inference pass with 16-bit weights
-// (SetInferenceDType) multiplies by w16, w's copy, when there are at most
-// halfMaxRows rows; otherwise, and when w16 is nil, by w.
-func (p *pass) linear(out, x, w []float32, w16 []uint16, rows, n, k int, accumulate bool) {
-	if h := p.weights16; h != nil && w16 != nil && rows <= halfMaxRows {
+// += when accumulate. An inference pass with 8-bit weights
+// (SetInferenceDType "q8_0") multiplies by w8, w's Q8_0 copy, at any row
+// count; one with 16-bit weights multiplies by w16, w's 16-bit copy, when
+// there are at most halfMaxRows rows; otherwise, and when the copy is nil,
+// by w.
+func (p *pass) linear(out, x, w []float32, w16 []uint16, w8 []byte, rows, n, k int, accumulate bool) {
+	if q := p.weights8; q != nil && w8 != nil {
+		q.mm.MatMulQ8(out, x, w8, rows, n, k, accumulate)
+	} else if h := p.weights16; h != nil && w16 != nil && rows <= halfMaxRows {
 		h.mm.MatMulHalf(out, x, w16, rows, n, k, h.bf16, accumulate)
 	} else {
 		p.be.MatMul(out, x, w, rows, n, k, false, true, accumulate)

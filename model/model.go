@@ -42,6 +42,10 @@ type Model struct {
 	// (nil views without one) and its format (nil: none).
 	w16  weights[uint16]
 	half *halfWeights
+	// 8-bit inference (q8.go): the Q8_0 copy of every matrix (nil views
+	// without one) and its kernel (nil: none).
+	w8 weights[byte]
+	q8 *q8Weights
 
 	dlogits []float32 // ForwardBackwardLogits' d(loss)/d(logits) [N,V] (custom.go)
 	lora    *LoRA     // attached adapters (lora.go); nil: none
@@ -52,6 +56,7 @@ func New(p *Params, be kernels.Backend) *Model {
 	m := &Model{Config: p.Config, Params: p, be: be}
 	m.w = bind(p, p.Data)
 	m.w16 = bind[uint16](p, nil)
+	m.w8 = bind[byte](p, nil)
 	m.cos, m.sin = m.Config.RopeTables(m.Config.MaxPositionEmbeddings)
 	return m
 }

@@ -10,11 +10,11 @@ func (p *pass) moeForward(L *layer) {
 	N, C, F := p.N, c.HiddenSize, c.ExpertSize()
 	E, K := c.Experts(), c.NumExpertsPerTok
 	NK := N * K
-	mo, lw, lw16, x := L.moe, L.w, L.w16, L.ln
+	mo, lw, lw16, lw8, x := L.moe, L.w, L.w16, L.w8, L.ln
 
-	// The router multiplies by float32 weights in every mode (w16 nil):
-	// its top-k choice can flip on small changes of the logits.
-	p.linear(mo.logits[:N*E], x, lw.router, nil, N, E, C, false)
+	// The router multiplies by float32 weights in every mode (no 16- or
+	// 8-bit copy): its top-k choice can flip on small changes of the logits.
+	p.linear(mo.logits[:N*E], x, lw.router, nil, nil, N, E, C, false)
 	be.MoERoute(mo.probs[:N*E], mo.topW[:NK], mo.topIdx[:NK], mo.logits[:N*E], N, E, K, c.NormTopkProb)
 	if unitWeight(c) {
 		// minimind-3 normalises a single weight too: p/(p+1e-20) is 1.0
@@ -52,13 +52,13 @@ func (p *pass) moeForward(L *layer) {
 			continue
 		}
 		ex := ffnActs{gate: mo.ex.gate[lo*F : hi*F], up: mo.ex.up[lo*F : hi*F], h: mo.ex.h[lo*F : hi*F]}
-		p.ffnForward(&ex, &lw.experts[e], &lw16.experts[e], mo.xg[lo*C:hi*C], hi-lo, mo.y[lo*C:hi*C], false)
+		p.ffnForward(&ex, &lw.experts[e], &lw16.experts[e], &lw8.experts[e], mo.xg[lo*C:hi*C], hi-lo, mo.y[lo*C:hi*C], false)
 	}
 	out := L.out
 	be.Zero(out)
 	be.ScatterAdd(out, mo.y[:NK*C], mo.tok[:NK], mo.wSel[:NK], NK, C)
 	for s := range lw.shared {
-		p.ffnForward(&mo.shared[s], &lw.shared[s], &lw16.shared[s], x, N, out, true)
+		p.ffnForward(&mo.shared[s], &lw.shared[s], &lw16.shared[s], &lw8.shared[s], x, N, out, true)
 	}
 
 	mo.aux = 0

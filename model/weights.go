@@ -2,9 +2,10 @@ package model
 
 import "fmt"
 
-// elem is what a slab holds: float32 (parameters, gradients) or the 16-bit
-// bits of the inference copy (half.go).
-type elem interface{ float32 | uint16 }
+// elem is what a slab holds: float32 (parameters, gradients), the 16-bit
+// bits of the inference copy (half.go) or the Q8_0 bytes of the 8-bit one
+// (q8.go).
+type elem interface{ float32 | uint16 | byte }
 
 // ffnW is one SwiGLU feed-forward network: down(silu(gate x) ⊙ up x).
 type ffnW[T elem] struct{ gate, down, up []T }
@@ -33,8 +34,7 @@ type weights[T elem] struct {
 // views in the model's shape (every layer, expert and shared expert
 // present), which is how a model without 16-bit copies binds them.
 func bind[T elem](p *Params, slab []T) weights[T] {
-	c := &p.Config
-	v := func(name string) []T {
+	return bindViews(p, func(name string) []T {
 		if slab == nil {
 			return nil
 		}
@@ -43,7 +43,13 @@ func bind[T elem](p *Params, slab []T) weights[T] {
 			panic("model: no parameter " + name)
 		}
 		return slab[s.Offset : s.Offset+s.Size() : s.Offset+s.Size()]
-	}
+	})
+}
+
+// bindViews builds the named views of the model's shape from v, which
+// returns the view of one HF key (nil: none).
+func bindViews[T elem](p *Params, v func(name string) []T) weights[T] {
+	c := &p.Config
 	ffn := func(prefix string) ffnW[T] {
 		return ffnW[T]{gate: v(prefix + ".gate_proj.weight"), down: v(prefix + ".down_proj.weight"), up: v(prefix + ".up_proj.weight")}
 	}

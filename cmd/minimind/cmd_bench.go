@@ -84,14 +84,15 @@ cache, for --batch_size sequences at once.
 
 Examples:
   minimind bench generate
-  minimind bench generate --batch_size 8 --json`,
+  minimind bench generate --batch_size 8 --json
+  minimind bench generate --dtype q8_0`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBenchGenerate(cmd.Context(), ge, g, cmd.OutOrStdout())
 		},
 	}
 	ge.AddFlags(gen.Flags(), 1)
-	gen.Flags().StringVar(&ge.DType, "dtype", "f32", "inference weight precision: f32, f16 or bf16 (16-bit weights are used for decode steps)")
+	gen.Flags().StringVar(&ge.DType, "dtype", "f32", "inference weight precision: f32, f16 or bf16 (16-bit weights are used for decode steps), or q8_0 (8-bit weights for prefill and decode)")
 	gen.Flags().IntVar(&ge.PromptLen, "prompt_len", 128, "prompt tokens per sequence")
 	gen.Flags().IntVar(&ge.NewTokens, "new_tokens", 128, "decoded tokens per sequence")
 	cmd.AddCommand(train, gen)
@@ -379,12 +380,24 @@ func runBenchGenerate(ctx context.Context, opts BenchOptions, g *globalOptions, 
 	p, d := median(pre), median(dec)
 	fmt.Fprintf(out, "prefill     %.1f tokens/s\n", p)
 	fmt.Fprintf(out, "decode      %.1f tokens/s (%.1f per sequence)\n", d, d/float64(B))
+	wb := decodeWeightBytes(m)
+	fmt.Fprintf(out, "weights     %.1f MB read per decode step (%s)\n", float64(wb)/1e6, m.InferenceDType())
 	if opts.JSON {
-		b, err := json.Marshal(map[string]any{"prefill_tokens_per_s": p, "decode_tokens_per_s": d, "batch_size": B, "dtype": m.InferenceDType(), "backend": m.Backend().Name()})
+		b, err := json.Marshal(map[string]any{"prefill_tokens_per_s": p, "decode_tokens_per_s": d, "batch_size": B, "dtype": m.InferenceDType(), "backend": m.Backend().Name(), "decode_weight_bytes": wb})
 		if err != nil {
 			return fmt.Errorf("bench generate --json: %w", err)
 		}
 		fmt.Fprintf(out, "%s\n", b)
 	}
 	return nil
+}
+
+// decodeWeightBytes is what one decode step reads of the weights: the
+// inference copy (16-bit or Q8_0) when there is one, else the float32
+// slab (norms and the one embedding row per token included: a bound).
+func decodeWeightBytes(m *model.Model) int64 {
+	if b := m.InferenceCopyBytes(); b > 0 {
+		return b
+	}
+	return 4 * int64(len(m.Params.Data))
 }

@@ -108,10 +108,12 @@ func benchTrainWant(t *testing.T, opts BenchOptions, g *globalOptions) benchTrai
 	}
 }
 
-// TestBenchGenerate: prefill and decode speeds are reported for f32 and
-// bf16 weights (their values are timings and decide nothing).
+// TestBenchGenerate: prefill and decode speeds are reported for f32, bf16
+// and q8_0 weights (their values are timings and decide nothing), with the
+// weight bytes a decode step reads: 4, 2 and 34/32 per matrix weight.
 func TestBenchGenerate(t *testing.T) {
-	for _, dt := range []string{"f32", "bf16"} {
+	wbytes := map[string]float64{}
+	for _, dt := range []string{"f32", "bf16", "q8_0"} {
 		opts := tinyBench(false)
 		opts.DType = dt
 		var out bytes.Buffer
@@ -127,6 +129,12 @@ func TestBenchGenerate(t *testing.T) {
 		if m["dtype"] != dt || m["batch_size"] != float64(opts.BatchSize) {
 			t.Errorf("dtype %v, batch_size %v; want %s, %d", m["dtype"], m["batch_size"], dt, opts.BatchSize)
 		}
+		wbytes[dt], _ = m["decode_weight_bytes"].(float64)
+	}
+	// The 16-bit copy has the float32 slab's layout (norms included); the
+	// Q8_0 copy holds the matrices only, so it is a little under 17/32 of it.
+	if f, h, q := wbytes["f32"], wbytes["bf16"], wbytes["q8_0"]; h != f/2 || q >= h*17/32 || q < h*0.5 {
+		t.Errorf("decode weight bytes f32 %v, bf16 %v, q8_0 %v: want bf16 = f32/2 and q8_0 just under 17/32 of bf16", f, h, q)
 	}
 }
 

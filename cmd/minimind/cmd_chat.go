@@ -56,6 +56,7 @@ in the conversation); at the prompt it only reminds you how to quit.
 
 Examples:
   minimind chat --model ./MiniMind2
+  minimind chat --model ./MiniMind2 --dtype q8_0
   minimind chat --model ./out/full_sft_512.pth --system "You are a poet." --temperature 0
 
 Exit status: 0 success, 1 error, 2 bad flags, 130 terminated (SIGTERM;

@@ -57,6 +57,7 @@ target positions.
 Examples:
   minimind eval --model ./out/pretrain_512.pth --data pretrain_hq.jsonl
   minimind eval --model ./MiniMind2 --data sft_mini_512.jsonl.gz --max_seq_len 340 --json
+  minimind eval --model ./out/pretrain_512.pth --data pretrain_hq.jsonl --dtype q8_0   # the 8-bit model's loss
 
 A NaN or infinite loss or perplexity (broken weights) is an error, not a
 number: exit status 3.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -149,7 +150,51 @@ func TestEvalFixtureModels(t *testing.T) {
 					t.Fatalf("eval = %+v, want loss %.6f ppl %.4f tokens %d", got, want, math.Exp(want), n)
 				}
 				t.Logf("loss %.6f over %d targets (hand-computed %.6f)", got.Loss, got.Tokens, want)
+
+				// --dtype q8_0: the same targets, a loss within 1% (the
+				// issue's bar for trained models; these random ones
+				// move far less).
+				out.Reset()
+				opts.Inference.DType = "q8_0"
+				if err := runEval(context.Background(), opts, &globalOptions{threads: 2}, &out); err != nil {
+					t.Fatal(err)
+				}
+				var q8 struct {
+					Loss   float64
+					Tokens int
+				}
+				if err := json.Unmarshal(out.Bytes(), &q8); err != nil {
+					t.Fatalf("%v: %s", err, out.Bytes())
+				}
+				if q8.Tokens != n || q8.Loss == got.Loss || math.Abs(q8.Loss-got.Loss) > 0.01*got.Loss {
+					t.Fatalf("eval --dtype q8_0 = %+v, want %d tokens, a loss within 1%% of %.6f (and not equal)", q8, n, got.Loss)
+				}
+				t.Logf("q8_0 loss %.6f (f32 %.6f, %+.3f%%)", q8.Loss, got.Loss, 100*(q8.Loss-got.Loss)/got.Loss)
 			})
 		}
+	}
+}
+
+// TestInfoInferenceCopies: info states what --dtype bf16 and q8_0 add to
+// memory: 2 bytes per parameter, and 34 bytes per 32 matrix weights.
+func TestInfoInferenceCopies(t *testing.T) {
+	dir := fixture.Dir(t, "tiny-dense")
+	p, err := checkpoint.LoadHF(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mat int64
+	for _, s := range p.Specs {
+		if len(s.Shape) == 2 {
+			mat += int64(s.Size())
+		}
+	}
+	out, err := runRoot(t, "info", "--model", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("bf16/f16 +%s, q8_0 +%s", humanBytes(2*int64(len(p.Data))), humanBytes(mat/32*34))
+	if !strings.Contains(out, want) {
+		t.Errorf("info output lacks %q:\n%s", want, out)
 	}
 }

@@ -169,6 +169,11 @@ func runInfo(_ context.Context, opts InfoOptions, _ *globalOptions, out io.Write
 	fmt.Fprintf(out, "parameters  %s (%d)\n", humanCount(n), n)
 	fmt.Fprintf(out, "memory      weights %s fp32 / %s fp16; training state (weights+grads+AdamW) %s\n",
 		humanBytes(int64(n)*4), humanBytes(int64(n)*2), humanBytes(int64(n)*16))
+	q8 := "q8_0 not possible (a matrix input size is not a multiple of 32)"
+	if b, err := model.Q8CopyBytes(p); err == nil {
+		q8 = fmt.Sprintf("q8_0 +%s", humanBytes(b))
+	}
+	fmt.Fprintf(out, "inference   --dtype copies beside the fp32 weights: bf16/f16 +%s, %s\n", humanBytes(int64(n)*2), q8)
 	if c.Tied() {
 		fmt.Fprintf(out, "tensors     %d (+ tied lm_head.weight)\n", len(p.Specs))
 	} else {

@@ -89,6 +89,7 @@ model's <tool_call>{json}</tool_call> blocks come back as "tool_calls"
 Examples:
   minimind serve --model ./MiniMind2
   minimind serve --model ./out/full_sft_512.pth --port 8000 --api_key secret
+  minimind serve --model ./MiniMind2 --dtype q8_0
   curl http://127.0.0.1:8998/v1/chat/completions -H 'Content-Type: application/json' \
     -d '{"model":"minimind","messages":[{"role":"user","content":"你好"}]}'
 

@@ -18,6 +18,7 @@ import (
 	"github.com/minimind-go/minimind/kernels"
 	"github.com/minimind-go/minimind/kernels/gemm"
 	"github.com/minimind-go/minimind/kernels/parallel"
+	"github.com/minimind-go/minimind/quant"
 )
 
 // Options configures a Backend.
@@ -119,4 +120,18 @@ var _ kernels.HalfMatMuler = (*Backend)(nil)
 // 16-bit weights are widened in L1-sized chunks, never as a whole matrix.
 func (b *Backend) MatMulHalf(c, a []float32, w []uint16, m, n, k int, bf16, accumulate bool) {
 	b.gemm.SgemmHalfB(m, n, k, a, k, w, k, bf16, c, n, accumulate)
+}
+
+var _ kernels.Q8MatMuler = (*Backend)(nil)
+
+// MatMulQ8 implements kernels.Q8MatMuler with gemm.SgemmQ8B.
+func (b *Backend) MatMulQ8(c, a []float32, w []byte, m, n, k int, accumulate bool) {
+	b.gemm.SgemmQ8B(m, n, k, a, k, w, quant.Q8Bytes(k), c, n, accumulate)
+}
+
+// EmbeddingQ8 implements kernels.Q8MatMuler: N rows of C values decoded
+// on the calling goroutine (a few rows per step; prefill's N·C is still
+// small next to one matrix product).
+func (b *Backend) EmbeddingQ8(out []float32, ids []int32, table []byte, N, C int) {
+	gemm.DequantizeRowsQ8(out, ids, table, N, C)
 }

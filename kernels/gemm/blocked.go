@@ -1,5 +1,12 @@
 package gemm
 
+import (
+	"encoding/binary"
+
+	"github.com/minimind-go/minimind/half"
+	"github.com/minimind-go/minimind/quant"
+)
+
 // job is one blocked Sgemm call. It is the parallel.Task handed to the pool
 // (as a pointer into the Gemm, so passing it does not allocate); phase
 // selects what Run does with its item range.
@@ -12,6 +19,8 @@ type job struct {
 	lda            int
 	b              []float32
 	ldb            int
+	bq             []byte // B (transB) in Q8_0 rows of ldbq bytes instead of b
+	ldbq           int
 	c              []float32
 	ldc            int
 
@@ -58,11 +67,15 @@ func (j *job) Run(lo, hi int) {
 // calls: one packs (A panels and B panels are independent items), one
 // computes tiles. Item boundaries never change the arithmetic, so results
 // do not depend on the number of workers.
-func (g *Gemm) blocked(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
+//
+// With bq non-nil (SgemmQ8B), B is n×k in Q8_0 rows of ldbq bytes (transB,
+// b unused), dequantized into the packed panels: every kc is a multiple of
+// Q8_0's 32, so each panel starts on a block.
+func (g *Gemm) blocked(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool, bq []byte, ldbq int) {
 	cfg := &g.cfg
 	mr, nr := cfg.mr, cfg.nr
 	j := &g.job
-	*j = job{g: g, transA: transA, transB: transB, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
+	*j = job{g: g, transA: transA, transB: transB, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb, bq: bq, ldbq: ldbq, c: c, ldc: ldc}
 	j.mPanels = (m + mr - 1) / mr
 	kcMax := min(cfg.kc, k)
 	ncMax := min(cfg.nc, n)
@@ -106,7 +119,7 @@ func (g *Gemm) blocked(transA, transB bool, m, n, k int, a []float32, lda int, b
 			g.pool.ForChunks(j.nRows*j.nSubs, 1, j)
 		}
 	}
-	j.a, j.b, j.c = nil, nil, nil // do not pin the caller's slices
+	j.a, j.b, j.bq, j.c = nil, nil, nil, nil // do not pin the caller's slices
 }
 
 // packAPanel packs rows [ip*mr, ip*mr+mr) of op(A), k range [pc, pc+kc),
@@ -159,6 +172,10 @@ func (j *job) packBPanel(jp int) {
 	dst := j.g.bpack[jp*nr*kc : (jp+1)*nr*kc]
 	j0 := j.jc + jp*nr
 	cols := min(nr, j.jc+j.nc-j0)
+	if j.bq != nil {
+		j.packBPanelQ8(dst, j0, cols)
+		return
+	}
 	if !j.transB {
 		j.g.packStrips(dst, j.b, j.pc*j.ldb+j0, j.ldb, kc, cols, nr)
 		return
@@ -279,5 +296,55 @@ func pack6Go(dst, a []float32, base, lda, kc int) {
 	for p := range r0 {
 		d := dst[p*6 : p*6+6 : p*6+6]
 		d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+	}
+}
+
+// packBPanelQ8 is packBPanel for Q8_0 rows: B rows [j0, j0+cols), k range
+// [pc, pc+kc) (whole blocks), dequantized (d·q, exactly as
+// quant.DequantizeQ8) into dst[p*nr+jj], zero-filling columns past cols.
+func (j *job) packBPanelQ8(dst []float32, j0, cols int) {
+	nr, kc := j.g.cfg.nr, j.kc
+	b0 := j.pc / quant.Q8Block
+	if cols == nr && nr%8 == 0 {
+		// Full panels 8 rows at a time, so that dst is written
+		// sequentially (row by row, each value was a strided store).
+		for h := 0; h < nr; h += 8 {
+			var rows [8][]byte
+			for r := range rows {
+				rows[r] = j.bq[(j0+h+r)*j.ldbq+b0*quant.Q8BlockBytes:][:kc/quant.Q8Block*quant.Q8BlockBytes]
+			}
+			for blk := 0; blk < kc/quant.Q8Block; blk++ {
+				var d [8]float32
+				var q [8][]byte
+				for r := range rows {
+					src := rows[r][blk*quant.Q8BlockBytes : (blk+1)*quant.Q8BlockBytes]
+					d[r] = half.F16ToFloat32(binary.LittleEndian.Uint16(src))
+					q[r] = src[2 : 2+quant.Q8Block]
+				}
+				for t := range quant.Q8Block {
+					o := (blk*quant.Q8Block+t)*nr + h
+					out := dst[o : o+8 : o+8]
+					out[0], out[1], out[2], out[3] = d[0]*float32(int8(q[0][t])), d[1]*float32(int8(q[1][t])), d[2]*float32(int8(q[2][t])), d[3]*float32(int8(q[3][t]))
+					out[4], out[5], out[6], out[7] = d[4]*float32(int8(q[4][t])), d[5]*float32(int8(q[5][t])), d[6]*float32(int8(q[6][t])), d[7]*float32(int8(q[7][t]))
+				}
+			}
+		}
+		return
+	}
+	for jj := 0; jj < cols; jj++ {
+		row := j.bq[(j0+jj)*j.ldbq:]
+		for blk := 0; blk < kc/quant.Q8Block; blk++ {
+			src := row[(b0+blk)*quant.Q8BlockBytes : (b0+blk+1)*quant.Q8BlockBytes]
+			d := half.F16ToFloat32(binary.LittleEndian.Uint16(src))
+			out := dst[blk*quant.Q8Block*nr+jj:]
+			for t, q := range src[2:] {
+				out[t*nr] = d * float32(int8(q))
+			}
+		}
+	}
+	for jj := cols; jj < nr; jj++ {
+		for p := 0; p < kc; p++ {
+			dst[p*nr+jj] = 0
+		}
 	}
 }

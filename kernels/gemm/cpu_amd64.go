@@ -10,6 +10,8 @@ import "golang.org/x/sys/cpu"
 var (
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 	hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F
+	// hasVNNI: vpdpbusd on 256-bit vectors (the AVX512 kind's Q8_0 kernel).
+	hasVNNI = hasAVX512 && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL
 )
 
 // kernAVX2 is the 6×16 AVX2+FMA micro-kernel (kernels_amd64.s).
@@ -90,3 +92,14 @@ func packStrip6(kc int, a *float32, lda int, dst *float32)
 //
 //go:noescape
 func packStrip16(kc int, b *float32, ldb int, dst *float32)
+
+// q8Dot4AVX2 is the AVX2 Q8_0 dot kernel (q8_amd64.s; q8Dot4Go is its
+// twin), nb ≥ 1 blocks.
+//
+//go:noescape
+func q8Dot4AVX2(nb int, xq *int8, xd *float32, w *byte, ldw int, out *[4]float32)
+
+// q8Dot4VNNI is q8Dot4AVX2 with AVX-512 VNNI's vpdpbusd.
+//
+//go:noescape
+func q8Dot4VNNI(nb int, xq *int8, xd *float32, w *byte, ldw int, out *[4]float32)

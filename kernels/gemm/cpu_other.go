@@ -6,6 +6,7 @@ package gemm
 const (
 	hasAVX2   = false
 	hasAVX512 = false
+	hasVNNI   = false
 )
 
 func kernAVX2(kc int, a, b, c *float32, ldc int, accum int)     { panic("gemm: AVX2 on non-amd64") }
@@ -39,3 +40,11 @@ func fmaLoopAVX512(n int) { panic("gemm: AVX512 on non-amd64") }
 
 func packStrip6(kc int, a *float32, lda int, dst *float32)  { panic("gemm: AVX2 on non-amd64") }
 func packStrip16(kc int, b *float32, ldb int, dst *float32) { panic("gemm: AVX2 on non-amd64") }
+
+func q8Dot4AVX2(nb int, xq *int8, xd *float32, w *byte, ldw int, out *[4]float32) {
+	panic("gemm: AVX2 on non-amd64")
+}
+
+func q8Dot4VNNI(nb int, xq *int8, xd *float32, w *byte, ldw int, out *[4]float32) {
+	panic("gemm: AVX512 on non-amd64")
+}

@@ -1,7 +1,9 @@
 // Package gemm holds the single-precision matrix multiply that every matrix
 // product in MiniMind-Go goes through: Gemm.Sgemm, its half-precision-weight
-// decode variant, and Reference, the plain triple loop used as the test
-// oracle.
+// decode variant (SgemmHalfB), its Q8_0-weight variant (SgemmQ8B: int8 dot
+// products for decode, the blocked GEMM on weights dequantized while
+// packing for prefill; see q8.go), and Reference, the plain triple loop
+// used as the test oracle.
 //
 // # Algorithm
 //
@@ -22,7 +24,8 @@
 // # Kinds
 //
 // The micro-kernels exist in pure Go (Generic), AVX2+FMA and AVX-512
-// assembly (amd64 only). New picks one per Gemm value (Auto: the best the CPU
+// assembly (amd64 only); the AVX512 kind's Q8_0 dot kernel also needs
+// AVX-512 VNNI (vpdpbusd) and uses the AVX2 one without it. New picks one per Gemm value (Auto: the best the CPU
 // supports); the CPU feature results are package-level values computed once.
 //
 // # Threads, determinism, panics

@@ -74,6 +74,10 @@ type Gemm struct {
 	job   job       // the call in progress; also the Task given to the pool
 	sk    skinnyJob
 	hj    halfJob
+	q8j   q8Job
+	q8q   q8QuantJob
+	q8x   []int8    // SgemmQ8B's quantized A
+	q8d   []float32 // and its block scales
 }
 
 // New returns a Gemm using kind (Auto = the best the CPU supports:
@@ -114,6 +118,7 @@ func newKind(pool *parallel.Pool, kind Kind) (*Gemm, error) {
 	g.job.g = g
 	g.sk.g = g
 	g.hj.g = g
+	g.q8j.g = g
 	if kind == Generic {
 		return g, nil
 	}
@@ -150,6 +155,33 @@ func (g *Gemm) selfCheck() error {
 			}
 		}
 	}
+	return g.selfCheckQ8()
+}
+
+// selfCheckQ8 compares the kind's Q8_0 dot kernel with its pure-Go twin,
+// which it must match bit for bit, on blocks with quants -128..127.
+func (g *Gemm) selfCheckQ8() error {
+	const nb, ldw = 3, 3*34 + 5
+	xq := make([]int8, nb*32)
+	xd := []float32{0.5, 3, 0.0078125}
+	w := make([]byte, 4*ldw)
+	for i := range xq {
+		xq[i] = int8(i*37%255 - 127)
+	}
+	for i := range w {
+		w[i] = byte(i * 101)
+	}
+	for r := range 4 {
+		for b := range nb {
+			w[r*ldw+b*34], w[r*ldw+b*34+1] = 0x00, byte(0x30+r+b) // f16 scales 0.125 to 0.3
+		}
+	}
+	var got, want [4]float32
+	g.q8Dot4(nb, xq, xd, w, ldw, &got)
+	q8Dot4Go(nb, xq, xd, w, ldw, &want)
+	if got != want {
+		return fmt.Errorf("gemm: %v q8_0 kernel fails its self-check (%v, want %v)", g.kind, got, want)
+	}
 	return nil
 }
 
@@ -178,7 +210,7 @@ func (g *Gemm) Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b [
 		g.skinny(m, n, k, a, lda, b, ldb, c, ldc, accumulate)
 		return
 	}
-	g.blocked(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate)
+	g.blocked(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, nil, 0)
 }
 
 // checkArgs panics unless the dimensions, leading dimensions and slice

@@ -28,6 +28,8 @@ import (
 //   - attention-mask: a left-padded batch, then masked batched decoding;
 //   - half-decode/bf16 and half-decode/f16, when be implements
 //     kernels.HalfMatMuler: kv-cache decoding with 16-bit weights;
+//   - q8-decode, when be implements kernels.Q8MatMuler: kv-cache prefill
+//     and decoding with Q8_0 weights;
 //   - minimind3-dense, minimind3-head_dim24 and minimind3-moe: loss, CE,
 //     aux (and per layer), router choices and probabilities, final
 //     hidden, per-token CE, logits and every gradient, within each
@@ -46,6 +48,9 @@ func Parity(t *testing.T, be kernels.Backend) {
 	t.Run("attention-mask", func(t *testing.T) { attentionMask(t, be) })
 	if _, ok := be.(kernels.HalfMatMuler); ok {
 		t.Run("half-decode", func(t *testing.T) { halfDecode(t, be) })
+	}
+	if _, ok := be.(kernels.Q8MatMuler); ok {
+		t.Run("q8-decode", func(t *testing.T) { q8Decode(t, be) })
 	}
 	for _, tc := range m3Cases {
 		t.Run(tc.dir, func(t *testing.T) { m3TrainStep(t, be, tc) })
