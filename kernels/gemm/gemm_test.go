@@ -168,6 +168,33 @@ func TestSgemm(t *testing.T) {
 	}
 }
 
+// TestSmallBlocks runs every kind with its cache blocking shrunk (kc 40,
+// two panels per row and column item), so that modest shapes cross many
+// k blocks with tails (40 = 5 packing groups of 8; k = 133 ends with 13),
+// many row and column items, whole and partial panels and the 12-row
+// multi-panel packing of Aᵀ, in every transposition.
+func TestSmallBlocks(t *testing.T) {
+	pool := newPool(t, 2)
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, kind := range allKinds {
+		t.Run(kind.String(), func(t *testing.T) {
+			g := gemmFor(t, pool, kind)
+			g.cfg.kc, g.cfg.mc, g.cfg.ncs = 40, 2*g.cfg.mr, 2*g.cfg.nr
+			for _, s := range []struct{ m, n, k int }{{157, 203, 133}, {61, 97, 80}, {25, 130, 41}} {
+				for _, tA := range []bool{false, true} {
+					for _, tB := range []bool{false, true} {
+						p := newProblem(r, tA, tB, s.m, s.n, s.k, r.IntN(3), tA != tB)
+						want := p.want()
+						got := append([]float32(nil), p.c...)
+						p.run(g, got)
+						checkClose(t, p, want, got)
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestDeterministic checks that a kind's result is bitwise the same with 1
 // and 2 workers, on the blocked and the skinny path.
 func TestDeterministic(t *testing.T) {
@@ -178,6 +205,7 @@ func TestDeterministic(t *testing.T) {
 		newProblem(r, true, false, 97, 515, 300, 3, true),
 		newProblem(r, false, false, 16, 4200, 64, 0, false),
 		newProblem(r, false, true, 7, 1031, 517, 1, false),
+		newProblem(r, true, false, 157, 300, 389, 2, true),
 	}
 	for _, kind := range allKinds {
 		t.Run(kind.String(), func(t *testing.T) {
