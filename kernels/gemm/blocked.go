@@ -26,7 +26,7 @@ type job struct {
 	mPanels int // ceil(m/mr): A panels
 	nPanels int // ceil(n/nr): B panels
 	nRows   int // row items: A panels split into nRows near-equal groups
-	nSubs   int // column items per row item: B panels split likewise
+	nSubs   int // column groups per row item (for balance): B panels split likewise
 }
 
 const (
@@ -51,12 +51,12 @@ func (j *job) Run(lo, hi int) {
 
 // blocked runs the packed, cache-blocked algorithm (see the package doc)
 // in two pool calls: the first packs all of op(B), k block by k block, in
-// nr-column panels; the second computes items of (at most mc rows) ×
-// (at most ncs columns) of C, each over all k blocks while its C block
-// stays in L2 ("C-stationary"): per k block the item packs its own rows
-// of op(A) into its worker's buffer, then runs the micro-kernel over B
-// panels × A panels. C is then read and written from memory once per
-// call, not once per k block — the large-k products (dx = dy·W with k =
+// nr-column panels; the second computes items of at most mc rows of C, in
+// sub-blocks of at most ncs columns, each over all k blocks while the C
+// sub-block stays in L2 ("C-stationary"): the item packs its rows of op(A)
+// into its worker's buffer once, then runs the micro-kernel over B panels
+// × A panels. C is then read and written from memory once per call, not
+// once per k block — the large-k products (dx = dy·W with k =
 // 1536 or 6400, dW with k = the token count) used to stream C past L2
 // k/kc times, with a TLB miss per row of every tile. Item boundaries never
 // change the arithmetic, so results do not depend on the number of
@@ -74,7 +74,7 @@ func (g *Gemm) blocked(transA, transB bool, m, n, k int, a []float32, lda int, b
 		g.bpack = make([]float32, need)
 	}
 	workers := g.pool.Workers()
-	g.growWorkspaces(workers, cfg.mc*j.kc)
+	g.growWorkspaces(workers, cfg.mc*k)
 	// Row items of at most mc rows, as many per worker: For-style chunks
 	// of several items, or a count that does not divide by the workers,
 	// would leave one worker a whole item more than another at the end of
@@ -84,11 +84,11 @@ func (g *Gemm) blocked(transA, transB bool, m, n, k int, a []float32, lda int, b
 	if r := j.nRows % workers; r != 0 && j.nRows+workers-r <= j.mPanels {
 		j.nRows += workers - r
 	}
-	// Column items of at most ncs columns (the C block an item keeps in
-	// L2), and enough items for balance (≈4 per worker).
-	j.nSubs = (j.nPanels + cfg.ncs/nr - 1) / (cfg.ncs / nr)
-	if want := 4 * workers; j.nRows*j.nSubs < want {
-		j.nSubs = max(j.nSubs, min(j.nPanels, (want+j.nRows-1)/j.nRows))
+	// Column groups only when there are too few row items for balance
+	// (≈4 per worker): each group packs the item's A panels again.
+	j.nSubs = 1
+	if want := 4 * workers; j.nRows < want {
+		j.nSubs = min(j.nPanels, (want+j.nRows-1)/j.nRows)
 	}
 
 	items := j.kBlocks * j.nPanels
@@ -99,7 +99,8 @@ func (g *Gemm) blocked(transA, transB bool, m, n, k int, a []float32, lda int, b
 	j.a, j.b, j.c = nil, nil, nil // do not pin the caller's slices
 }
 
-// workspace is one worker's packed A block: mc rows × kc of op(A).
+// workspace is one worker's packed A: an item's rows (≤ mc) × all of k of
+// op(A), k block after k block.
 type workspace struct {
 	apack []float32
 	busy  atomic.Bool
@@ -267,50 +268,61 @@ func (g *Gemm) packStrips(dst, src []float32, o, ld, kc, width, r int) {
 	}
 }
 
-// compute runs row item ib × column item js over all k blocks: per
-// block, it packs the item's A panels into ws, then runs the micro-kernel
-// over its B panels (outer: the B micro-panel stays in L1) × A panels.
-func (j *job) compute(ws *workspace, ib, js int) {
+// compute runs row item ib × column group jg: the group's columns in
+// sub-blocks of at most ncs (the C block kept in L2), each over all k
+// blocks. Per k block the micro-kernel runs over the sub-block's B panels
+// (outer: the B micro-panel stays in L1) × the item's A panels. The A
+// panels are packed into ws during the first sub-block, k block by k
+// block (the next block's rows of A prefetched meanwhile), and reused by
+// the others, so each row of op(A) is packed once per item.
+func (j *job) compute(ws *workspace, ib, jg int) {
 	cfg := &j.g.cfg
 	mr, nr := cfg.mr, cfg.nr
 	ip0, ip1 := ib*j.mPanels/j.nRows, (ib+1)*j.mPanels/j.nRows
-	jp0, jp1 := js*j.nPanels/j.nSubs, (js+1)*j.nPanels/j.nSubs
+	gp0, gp1 := jg*j.nPanels/j.nSubs, (jg+1)*j.nPanels/j.nSubs
+	sub := cfg.ncs / nr
 	c := j.c
 	var tile [maxTile]float32
-	for kb := 0; kb < j.kBlocks; kb++ {
-		pc := kb * j.kc
-		kc := min(j.kc, j.k-pc)
-		ap := ws.apack[:(ip1-ip0)*mr*kc]
-		j.packAPanels(ap, ip0, ip1, pc, kc)
-		bp := j.g.bpack[pc*j.nPanels*nr:]
-		accum := 0
-		if j.accumulate || kb > 0 {
-			accum = 1
-		}
-		next := j.nextA(ip0, ip1, kb+1)
-		for jp := jp0; jp < jp1; jp++ {
-			next.step(jp-jp0, jp1-jp0)
-			b := &bp[jp*nr*kc]
-			col := jp * nr
-			cols := min(nr, j.n-col)
-			for ip := ip0; ip < ip1; ip++ {
-				a := &ap[(ip-ip0)*mr*kc]
-				row := ip * mr
-				rows := min(mr, j.m-row)
-				if rows == mr && cols == nr {
-					j.g.kernel(kc, a, b, &c[row*j.ldc+col], j.ldc, accum)
-					continue
-				}
-				j.g.kernel(kc, a, b, &tile[0], nr, 0)
-				for i := 0; i < rows; i++ {
-					dst := c[(row+i)*j.ldc+col : (row+i)*j.ldc+col+cols]
-					src := tile[i*nr : i*nr+cols]
-					if accum != 0 {
-						for jj, v := range src {
-							dst[jj] += v
+	for s0 := gp0; s0 < gp1; s0 += sub {
+		s1 := min(gp1, s0+sub)
+		for kb := 0; kb < j.kBlocks; kb++ {
+			pc := kb * j.kc
+			kc := min(j.kc, j.k-pc)
+			ap := ws.apack[(ip1-ip0)*mr*pc:][:(ip1-ip0)*mr*kc]
+			var next aRegion
+			if s0 == gp0 {
+				j.packAPanels(ap, ip0, ip1, pc, kc)
+				next = j.nextA(ip0, ip1, kb+1)
+			}
+			bp := j.g.bpack[pc*j.nPanels*nr:]
+			accum := 0
+			if j.accumulate || kb > 0 {
+				accum = 1
+			}
+			for jp := s0; jp < s1; jp++ {
+				next.step(jp-s0, s1-s0)
+				b := &bp[jp*nr*kc]
+				col := jp * nr
+				cols := min(nr, j.n-col)
+				for ip := ip0; ip < ip1; ip++ {
+					a := &ap[(ip-ip0)*mr*kc]
+					row := ip * mr
+					rows := min(mr, j.m-row)
+					if rows == mr && cols == nr {
+						j.g.kernel(kc, a, b, &c[row*j.ldc+col], j.ldc, accum)
+						continue
+					}
+					j.g.kernel(kc, a, b, &tile[0], nr, 0)
+					for i := 0; i < rows; i++ {
+						dst := c[(row+i)*j.ldc+col : (row+i)*j.ldc+col+cols]
+						src := tile[i*nr : i*nr+cols]
+						if accum != 0 {
+							for jj, v := range src {
+								dst[jj] += v
+							}
+						} else {
+							copy(dst, src)
 						}
-					} else {
-						copy(dst, src)
 					}
 				}
 			}
