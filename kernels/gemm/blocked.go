@@ -62,6 +62,26 @@ func (j *job) Run(lo, hi int) {
 // change the arithmetic, so results do not depend on the number of
 // workers.
 func (g *Gemm) blocked(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
+	// Packed op(B) is k×n floats: past cfg.packB, k is cut into chunks of
+	// whole k blocks, each a product of its own accumulating into C (the
+	// same blocks in the same order: the same bits). C then streams once
+	// per chunk, and the scratch stays bounded for any batch size.
+	chunk := max(g.cfg.kc, g.cfg.packB/max(n, 1)/g.cfg.kc*g.cfg.kc)
+	for k0 := 0; k0 < k; k0 += chunk {
+		kk := min(chunk, k-k0)
+		ao, bo := k0, k0*ldb // op(A) columns, op(B) rows k0…
+		if transA {
+			ao = k0 * lda
+		}
+		if transB {
+			bo = k0
+		}
+		g.blockedChunk(transA, transB, m, n, kk, a[ao:], lda, b[bo:], ldb, c, ldc, accumulate || k0 > 0)
+	}
+}
+
+// blockedChunk is blocked for one chunk of k (the whole k, usually).
+func (g *Gemm) blockedChunk(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
 	cfg := &g.cfg
 	mr, nr := cfg.mr, cfg.nr
 	j := &g.job

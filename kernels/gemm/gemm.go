@@ -55,6 +55,7 @@ type config struct {
 	kc     int // depth of a packed block: kc×nr B micro-panel lives in L1
 	mc     int // rows per work item: the mc×kc A block lives in L2
 	ncs    int // columns per work item: the mc×ncs C block lives in L2
+	packB  int // most floats of packed op(B) at once (k is chunked past it)
 	vec    int // dot kernel's k granularity (floats per vector)
 }
 

@@ -15,18 +15,21 @@ package gemm
 //     576 KiB, about half of a 1.25–2 MiB L2.
 //   - all of packed op(B), k×n×4 bytes (13 MiB for the LM head), sits in
 //     L3 or memory: each item streams its columns' panels once per k block.
+//     Past packB floats (32 MiB) k is cut into chunks, so that the
+//     scratch stays bounded for any batch size (the dW products have k =
+//     the batch's token count).
 //
 // mc is a multiple of mr; ncs a multiple of nr.
 func configFor(k Kind) config {
 	switch k {
 	case AVX512:
-		return config{mr: 12, nr: 32, kc: 192, mc: 144, ncs: 1024, vec: 16}
+		return config{mr: 12, nr: 32, kc: 192, mc: 144, ncs: 1024, packB: 8 << 20, vec: 16}
 	case AVX2:
-		return config{mr: 6, nr: 16, kc: 256, mc: 144, ncs: 256, vec: 8}
+		return config{mr: 6, nr: 16, kc: 256, mc: 144, ncs: 256, packB: 8 << 20, vec: 8}
 	}
 	// Generic: a 4×4 tile of scalars is what the Go compiler keeps in
 	// registers (16 accumulators + 8 operands ≈ the 16 XMM registers).
-	return config{mr: 4, nr: 4, kc: 256, mc: 64, ncs: 256, vec: 1}
+	return config{mr: 4, nr: 4, kc: 256, mc: 64, ncs: 256, packB: 8 << 20, vec: 1}
 }
 
 // kernel runs g's micro-kernel on one tile: T[i][j] = Σ_{p<kc}
