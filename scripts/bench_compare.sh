@@ -6,11 +6,22 @@
 #
 #   scripts/bench_compare.sh [rounds]       (default 3)
 #
-# Needs Debian's python3-torch (/usr/bin/python3) for the PyTorch side.
+# Needs Debian's python3-torch (/usr/bin/python3) for the PyTorch side, on
+# a fast BLAS: Debian's torch calls whatever libblas.so.3 the alternatives
+# system points at, and with the netlib reference BLAS (no
+# libopenblas0-pthread installed) it is ~20× slower, so the script checks
+# the library torch actually loads and refuses to compare against the
+# reference one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 py=/usr/bin/python3
+if ! blas=$("$py" scripts/bench_torch.py blas); then
+	echo "bench_compare: PyTorch runs on the reference BLAS ($blas);" >&2
+	echo "  install OpenBLAS (apt-get install libopenblas0-pthread) and compare again" >&2
+	exit 1
+fi
+echo "PyTorch BLAS: $blas" >&2
 bin=$(mktemp -d)/minimind
 go build -o "$bin" ./cmd/minimind
 out=$(mktemp)

@@ -11,11 +11,20 @@ machine: timings depend on load.
 
   /usr/bin/python3 scripts/bench_torch.py train [--use_moe] [--batch_size 8] [--max_seq_len 512]
   /usr/bin/python3 scripts/bench_torch.py generate [--batch_size 1] [--prompt_len 128] [--new_tokens 128]
+  /usr/bin/python3 scripts/bench_torch.py blas    (which BLAS library torch runs on; exit 1 if the reference one)
+
+Every JSON line also names the BLAS library ("blas"): Debian's torch is
+built against the generic libblas.so.3, and which library that is is
+chosen at run time (update-alternatives). The netlib reference BLAS is ~20×
+slower than OpenBLAS and makes any comparison meaningless.
 """
 import argparse
+import ctypes
 import json
 import math
+import os
 import statistics
+import sys
 import time
 
 import torch
@@ -170,6 +179,30 @@ class MiniMind(nn.Module):
         return self.lm_head(x), presents
 
 
+def blas_info():
+    """The BLAS library torch's matmuls run on: the library that the
+    dynamic linker resolves sgemm_ to in libtorch_cpu's dependency order
+    (dlsym on its handle, then dladdr), which is what torch calls. Returns
+    {"blas": its path, "reference": True unless it is OpenBLAS, BLIS or
+    MKL}."""
+    path = "not found"
+    try:
+        lib = os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")
+        fn = ctypes.cast(ctypes.CDLL(lib).sgemm_, ctypes.c_void_p)
+
+        class DlInfo(ctypes.Structure):
+            _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
+                        ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
+
+        info = DlInfo()
+        if ctypes.CDLL(None).dladdr(fn, ctypes.byref(info)) and info.dli_fname:
+            path = os.path.realpath(info.dli_fname.decode())
+    except (OSError, AttributeError) as e:
+        path = "not found (%s)" % e
+    fast = any(k in path.lower() for k in ("openblas", "blis", "mkl"))
+    return {"blas": path, "reference": not fast}
+
+
 def train_flops(c, B, T, n_params):
     # Same napkin math as model.TrainFLOPs: 6·N·tokens for the matmuls
     # (embedding lookup excluded, tied head included) + attention scores.
@@ -178,7 +211,7 @@ def train_flops(c, B, T, n_params):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["train", "generate"])
+    ap.add_argument("mode", choices=["train", "generate", "blas"])
     ap.add_argument("--use_moe", action="store_true")
     ap.add_argument("--batch_size", type=int, default=None)
     ap.add_argument("--max_seq_len", type=int, default=512)
@@ -189,6 +222,10 @@ def main():
     ap.add_argument("--peak_gflops", type=float, default=211.2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    blas = blas_info()
+    if a.mode == "blas":
+        print(json.dumps(blas))
+        sys.exit(1 if blas["reference"] else 0)
     torch.manual_seed(0)
     c = Cfg()
     c.use_moe = a.use_moe
@@ -216,7 +253,8 @@ def main():
         print(json.dumps({"tokens_per_s": B * T / step, "step_s": step, "gflops": gflops,
                           "mfu": gflops / a.peak_gflops, "peak_gflops": a.peak_gflops,
                           "batch_size": B, "seq_len": T, "use_moe": c.use_moe,
-                          "backend": "torch %s cpu, %d threads" % (torch.__version__, a.threads)}))
+                          "backend": "torch %s cpu, %d threads" % (torch.__version__, a.threads),
+                          "blas": blas["blas"]}))
         return
     B = a.batch_size or 1
     m.eval()
@@ -238,7 +276,8 @@ def main():
                 dec.append(B * a.new_tokens / (t2 - t1))
     print(json.dumps({"prefill_tokens_per_s": statistics.median(pre), "decode_tokens_per_s": statistics.median(dec),
                       "batch_size": B, "dtype": "f32",
-                      "backend": "torch %s cpu, %d threads" % (torch.__version__, a.threads)}))
+                      "backend": "torch %s cpu, %d threads" % (torch.__version__, a.threads),
+                      "blas": blas["blas"]}))
 
 
 if __name__ == "__main__":

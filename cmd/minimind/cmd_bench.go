@@ -173,8 +173,9 @@ func newThreadReport(p *parallel.Pool) threadReport {
 	return r
 }
 
-// print writes the summary line and the kernels that took ≥ 1% of the time.
-func (r threadReport) print(w io.Writer) {
+// print writes the summary line and the kernels that took ≥ 1% of the
+// time, with their per-step medians (ms, GFLOP/s where counted).
+func (r threadReport) print(w io.Writer, perStep map[string]kernelTime) {
 	if r.total <= 0 {
 		return
 	}
@@ -185,9 +186,79 @@ func (r threadReport) print(w io.Writer) {
 		if share < 0.01 {
 			continue
 		}
-		fmt.Fprintf(w, "  %-18s %5.1f%% of wall time, %6d calls, %5.1f%% parallel efficiency\n",
-			t.Name, 100*share, t.Calls, 100*t.Efficiency(r.workers))
+		rate := ""
+		if k := perStep[t.Name]; k.GFLOPs > 0 {
+			rate = fmt.Sprintf(", %6.1f GFLOP/s", k.GFLOPs)
+		}
+		fmt.Fprintf(w, "  %-24s %5.1f%% of wall time, %8.1f ms/step, %6d calls, %5.1f%% parallel efficiency%s\n",
+			t.Name, 100*share, perStep[t.Name].MS, t.Calls, 100*t.Efficiency(r.workers), rate)
 	}
+}
+
+// kernelTime is one kernel's share of a training step: milliseconds of
+// wall time in its pool calls and, for kernels that count their FLOPs
+// (GEMMs, attention), the rate achieved.
+type kernelTime struct {
+	MS     float64 `json:"ms"`
+	GFLOPs float64 `json:"gflops,omitempty"`
+}
+
+// serialName is the kernels entry for the time outside any pool call
+// (model code between kernels, one thread working).
+const serialName = "(serial)"
+
+// kernelSteps collects per-step kernel times from cumulative pool
+// statistics: add takes a snapshot after each step and keeps the
+// difference from the previous one.
+type kernelSteps struct {
+	prev  map[string]parallel.TaskStats
+	prevS time.Duration
+	steps []map[string]kernelTime
+}
+
+func (k *kernelSteps) add(tasks []parallel.TaskStats, serial time.Duration) {
+	step := map[string]kernelTime{}
+	cur := map[string]parallel.TaskStats{}
+	for _, t := range tasks {
+		cur[t.Name] = t
+		p := k.prev[t.Name]
+		wall, flops := (t.Wall - p.Wall).Seconds(), t.FLOPs-p.FLOPs
+		kt := kernelTime{MS: 1e3 * wall}
+		if flops > 0 && wall > 0 {
+			kt.GFLOPs = flops / wall / 1e9
+		}
+		step[t.Name] = kt
+	}
+	step[serialName] = kernelTime{MS: 1e3 * (serial - k.prevS).Seconds()}
+	k.prev, k.prevS = cur, serial
+	k.steps = append(k.steps, step)
+}
+
+// medians returns each kernel's median ms and GFLOP/s over the steps (a
+// kernel absent from a step counts 0 ms there).
+func (k *kernelSteps) medians() map[string]kernelTime {
+	names := map[string]bool{}
+	for _, s := range k.steps {
+		for n := range s {
+			names[n] = true
+		}
+	}
+	out := map[string]kernelTime{}
+	for n := range names {
+		var ms, gf []float64
+		for _, s := range k.steps {
+			ms = append(ms, s[n].MS)
+			if s[n].GFLOPs > 0 {
+				gf = append(gf, s[n].GFLOPs)
+			}
+		}
+		kt := kernelTime{MS: median(ms)}
+		if len(gf) > 0 {
+			kt.GFLOPs = median(gf)
+		}
+		out[n] = kt
+	}
+	return out
 }
 
 func peakRSS() int64 {
@@ -240,6 +311,7 @@ func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out
 	fmt.Fprintf(out, "bench train: %s, %s params, batch %d × seq %d, %s\n", describeModel(&c), humanCount(len(m.Params.Data)), B, T, be.Name())
 	var times []float64
 	var loss float64
+	var perStep kernelSteps
 	for s := 0; s <= opts.Steps; s++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -259,6 +331,9 @@ func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out
 		}
 		if s > 0 { // step 0 is the warm-up (allocations, page faults)
 			times = append(times, dt)
+			if pool != nil {
+				perStep.add(pool.Stats())
+			}
 			if !opts.JSON && !g.quiet {
 				fmt.Fprintf(out, "  step %d: %.3f s, loss %.4f\n", s, dt, loss)
 			}
@@ -289,14 +364,15 @@ func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out
 	}
 	fmt.Fprintf(out, "memory      activations %s, weights+grads+AdamW %s, process %s\n",
 		humanBytes(m.ActivationBytes()), humanBytes(int64(len(m.Params.Data))*16), humanBytes(peakRSS()))
+	kernelMedians := perStep.medians()
 	if pool != nil {
-		threads.print(out)
+		threads.print(out, kernelMedians)
 	}
 	if opts.JSON {
 		b, err := json.Marshal(map[string]any{
 			"tokens_per_s": tps, "step_s": step, "mfu": mfu, "gflops": gflops, "peak_gflops": peak,
 			"batch_size": B, "seq_len": T, "use_moe": c.UseMoE, "activation_bytes": m.ActivationBytes(), "backend": be.Name(),
-			"busy_fraction": threads.busy, "serial_fraction": threads.serial,
+			"busy_fraction": threads.busy, "serial_fraction": threads.serial, "kernels": kernelMedians,
 		})
 		if err != nil { // a non-finite figure (a step too short to time)
 			return fmt.Errorf("bench train --json: %w", err)

@@ -60,6 +60,24 @@ func TestBenchTrain(t *testing.T) {
 				t.Errorf("moe=%v: JSON %q = %v, want a number", moe, k, m[k])
 			}
 		}
+		// The per-kernel breakdown: the LM head's three products (vocab
+		// 256, hidden 64) and attention count FLOPs; the rest only time.
+		ks, _ := m["kernels"].(map[string]any)
+		named := []string{"gemm.NT ·×256×64", "gemm.NN ·×64×256", "gemm.TN 256×64×·", "attention.fwd", "attention.bwd", "adamw", "(serial)"}
+		if moe {
+			named = append(named, "moe_route.fwd", "moe_route.bwd", "gather", "scatter_add")
+		}
+		for _, name := range named {
+			k, ok := ks[name].(map[string]any)
+			if ms, isNum := k["ms"].(float64); !ok || !isNum || ms < 0 {
+				t.Errorf("moe=%v: kernels[%q] = %v, want {ms: ≥ 0, ...}", moe, name, ks[name])
+				continue
+			}
+			_, hasRate := k["gflops"]
+			if counted := strings.HasPrefix(name, "gemm.") || strings.HasPrefix(name, "attention."); hasRate != counted {
+				t.Errorf("moe=%v: kernels[%q] = %v: gflops present %v, want %v", moe, name, k, hasRate, counted)
+			}
+		}
 		exact := map[string]any{"batch_size": float64(opts.BatchSize), "seq_len": float64(opts.SeqLen), "use_moe": moe,
 			"activation_bytes": float64(want.activations), "backend": want.backend}
 		for k, v := range exact {

@@ -2,6 +2,8 @@ package gemm
 
 import (
 	"encoding/binary"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/minimind-go/minimind/half"
 	"github.com/minimind-go/minimind/quant"
@@ -14,7 +16,7 @@ type job struct {
 	g              *Gemm
 	phase          int
 	transA, transB bool
-	m, k           int
+	m, n, k        int
 	a              []float32
 	lda            int
 	b              []float32
@@ -23,69 +25,93 @@ type job struct {
 	ldbq           int
 	c              []float32
 	ldc            int
+	accumulate     bool
 
-	// The current block: k range [pc, pc+kc), columns [jc, jc+nc).
-	pc, kc, jc, nc int
-	accum          bool // add into C (accumulate, or not the first k block)
-	packA          bool // the pack phase also packs A (first column block)
-	mPanels        int  // ceil(m/mr): A panels
-	nPanels        int  // ceil(nc/nr): B panels in this column block
-	nRows          int  // row items: A panels split into nRows near-equal groups
-	nSubs          int  // column items per row item: B panels split likewise
+	kc      int // block depth (the last block may be shorter)
+	kBlocks int // ceil(k/kc)
+	mPanels int // ceil(m/mr): A panels
+	nPanels int // ceil(n/nr): B panels
+	nRows   int // row items: A panels split into nRows near-equal groups
+	nSubs   int // column groups per row item (for balance): B panels split likewise
 }
 
 const (
-	phasePack    = iota // items: A panels (if packA) then B panels
-	phaseCompute        // items: row blocks × column sub-ranges
+	phasePack    = iota // items: (k block, B panel) pairs
+	phaseCompute        // items: row groups × column groups, all k blocks each
 )
 
 // Run implements parallel.Task.
 func (j *job) Run(lo, hi int) {
 	if j.phase == phasePack {
 		for t := lo; t < hi; t++ {
-			switch {
-			case !j.packA:
-				j.packBPanel(t)
-			case t < j.mPanels:
-				j.packAPanel(t)
-			default:
-				j.packBPanel(t - j.mPanels)
-			}
+			j.packBPanel(t/j.nPanels, t%j.nPanels)
 		}
 		return
 	}
+	ws := j.g.acquire()
 	for t := lo; t < hi; t++ {
-		j.compute(t/j.nSubs, t%j.nSubs)
+		j.compute(ws, t/j.nSubs, t%j.nSubs)
+	}
+	j.g.release(ws)
+}
+
+// blocked runs the packed, cache-blocked algorithm (see the package doc)
+// in two pool calls: the first packs all of op(B), k block by k block, in
+// nr-column panels; the second computes items of at most mc rows of C, in
+// sub-blocks of at most ncs columns, each over all k blocks while the C
+// sub-block stays in L2 ("C-stationary"): the item packs its rows of op(A)
+// into its worker's buffer once, then runs the micro-kernel over B panels
+// × A panels. C is then read and written from memory once per call, not
+// once per k block — the large-k products (dx = dy·W with k =
+// 1536 or 6400, dW with k = the token count) used to stream C past L2
+// k/kc times, with a TLB miss per row of every tile. Item boundaries never
+// change the arithmetic, so results do not depend on the number of
+// workers.
+//
+// With bq non-nil (SgemmQ8B), B is n×k in Q8_0 rows of ldbq bytes (transB,
+// b unused), dequantized into the packed panels: every kc (and so every
+// chunk) is a multiple of Q8_0's 32, so each panel starts on a block.
+func (g *Gemm) blocked(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool, bq []byte, ldbq int) {
+	// Packed op(B) is k×n floats: past cfg.packB, k is cut into chunks of
+	// whole k blocks, each a product of its own accumulating into C (the
+	// same blocks in the same order: the same bits). C then streams once
+	// per chunk, and the scratch stays bounded for any batch size.
+	chunk := max(g.cfg.kc, g.cfg.packB/max(n, 1)/g.cfg.kc*g.cfg.kc)
+	for k0 := 0; k0 < k; k0 += chunk {
+		kk := min(chunk, k-k0)
+		ao, bo := k0, k0*ldb // op(A) columns, op(B) rows k0…
+		if transA {
+			ao = k0 * lda
+		}
+		if transB {
+			bo = k0
+		}
+		var bc []float32
+		var bqc []byte
+		if bq != nil {
+			bqc = bq[k0/quant.Q8Block*quant.Q8BlockBytes:]
+		} else {
+			bc = b[bo:]
+		}
+		g.blockedChunk(transA, transB, m, n, kk, a[ao:], lda, bc, ldb, c, ldc, accumulate || k0 > 0, bqc, ldbq)
 	}
 }
 
-// blocked runs the packed, cache-blocked algorithm (see the package doc).
-//
-// Loop order: k blocks outermost, so op(A) is packed once per k block (for
-// all rows at once: m×kc floats, in L3 for the shapes we train) and each
-// kc×nc block of op(B) exactly once per call. Each block costs two pool
-// calls: one packs (A panels and B panels are independent items), one
-// computes tiles. Item boundaries never change the arithmetic, so results
-// do not depend on the number of workers.
-//
-// With bq non-nil (SgemmQ8B), B is n×k in Q8_0 rows of ldbq bytes (transB,
-// b unused), dequantized into the packed panels: every kc is a multiple of
-// Q8_0's 32, so each panel starts on a block.
-func (g *Gemm) blocked(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool, bq []byte, ldbq int) {
+// blockedChunk is blocked for one chunk of k (the whole k, usually).
+func (g *Gemm) blockedChunk(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool, bq []byte, ldbq int) {
 	cfg := &g.cfg
 	mr, nr := cfg.mr, cfg.nr
 	j := &g.job
-	*j = job{g: g, transA: transA, transB: transB, m: m, k: k, a: a, lda: lda, b: b, ldb: ldb, bq: bq, ldbq: ldbq, c: c, ldc: ldc}
+	*j = job{g: g, transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, bq: bq, ldbq: ldbq, c: c, ldc: ldc, accumulate: accumulate}
+	j.kc = min(cfg.kc, k)
+	j.kBlocks = (k + j.kc - 1) / j.kc
 	j.mPanels = (m + mr - 1) / mr
-	kcMax := min(cfg.kc, k)
-	ncMax := min(cfg.nc, n)
-	if need := j.mPanels * mr * kcMax; len(g.apack) < need {
-		g.apack = make([]float32, need)
-	}
-	if need := (ncMax + nr - 1) / nr * nr * kcMax; len(g.bpack) < need {
+	j.nPanels = (n + nr - 1) / nr
+	if need := j.nPanels * nr * k; len(g.bpack) < need {
 		g.bpack = make([]float32, need)
 	}
 	workers := g.pool.Workers()
+	g.growWorkspaces(workers, cfg.mc*k)
 	// Row items of at most mc rows, as many per worker: For-style chunks
 	// of several items, or a count that does not divide by the workers,
 	// would leave one worker a whole item more than another at the end of
@@ -95,51 +121,100 @@ func (g *Gemm) blocked(transA, transB bool, m, n, k int, a []float32, lda int, b
 	if r := j.nRows % workers; r != 0 && j.nRows+workers-r <= j.mPanels {
 		j.nRows += workers - r
 	}
-	for pc := 0; pc < k; pc += cfg.kc {
-		j.pc, j.kc = pc, min(cfg.kc, k-pc)
-		j.accum = accumulate || pc > 0
-		for jc := 0; jc < n; jc += cfg.nc {
-			j.jc, j.nc = jc, min(cfg.nc, n-jc)
-			j.nPanels = (j.nc + nr - 1) / nr
-			j.packA = jc == 0
-			items := j.nPanels
-			if j.packA {
-				items += j.mPanels
-			}
-			j.phase = phasePack
-			g.pool.ForChunks(items, max(4, items/(16*workers)), j)
+	// Column groups only when there are too few row items for balance
+	// (≈4 per worker): each group packs the item's A panels again.
+	j.nSubs = 1
+	if want := 4 * workers; j.nRows < want {
+		j.nSubs = min(j.nPanels, (want+j.nRows-1)/j.nRows)
+	}
 
-			// Enough items for balance (≈4 per worker) without cutting the
-			// column range so thin that A blocks are re-read needlessly.
-			j.nSubs = 1
-			if want := 4 * workers; j.nRows < want {
-				j.nSubs = min(j.nPanels, (want+j.nRows-1)/j.nRows)
-			}
-			j.phase = phaseCompute
-			g.pool.ForChunks(j.nRows*j.nSubs, 1, j)
+	items := j.kBlocks * j.nPanels
+	j.phase = phasePack
+	g.pool.ForChunks(items, max(4, items/(16*workers)), j)
+	j.phase = phaseCompute
+	g.pool.ForChunks(j.nRows*j.nSubs, 1, j)
+	j.a, j.b, j.bq, j.c = nil, nil, nil, nil // do not pin the caller's slices
+}
+
+// workspace is one worker's packed A: an item's rows (≤ mc) × all of k of
+// op(A), k block after k block.
+type workspace struct {
+	apack []float32
+	busy  atomic.Bool
+	_     [56]byte
+}
+
+// growWorkspaces makes sure there is one workspace of at least n floats
+// per worker.
+func (g *Gemm) growWorkspaces(workers, n int) {
+	for len(g.ws) < workers {
+		g.ws = append(g.ws, &workspace{})
+	}
+	for _, w := range g.ws {
+		if len(w.apack) < n {
+			w.apack = make([]float32, n)
 		}
 	}
-	j.a, j.b, j.bq, j.c = nil, nil, nil, nil // do not pin the caller's slices
+}
+
+// acquire returns a free workspace. At most Workers() Runs are in flight
+// at once and there are that many workspaces, so one is always free;
+// which one does not affect the arithmetic.
+func (g *Gemm) acquire() *workspace {
+	for i := 0; ; i = (i + 1) % len(g.ws) {
+		if w := g.ws[i]; w.busy.CompareAndSwap(false, true) {
+			return w
+		}
+	}
+}
+
+func (g *Gemm) release(w *workspace) { w.busy.Store(false) }
+
+// packAPanels packs the A panels [ip0, ip1) of k range [pc, pc+kc) into
+// dst, panel ip at (ip-ip0)·mr·kc. For op(A) = Aᵀ with 12-row panels the
+// whole panels are packed in one pass down the rows of A
+// (packStrips12N); otherwise panel by panel.
+func (j *job) packAPanels(dst []float32, ip0, ip1, pc, kc int) {
+	mr := j.g.cfg.mr
+	if j.transA && mr == 12 && j.g.kind != Generic {
+		whole := min(ip1, j.m/mr) - ip0 // panels with all 12 rows
+		if whole > 0 {
+			o := pc*j.lda + ip0*mr
+			_ = j.a[o+(kc-1)*j.lda+whole*mr-1] // the last row's strips are in bounds
+			_ = dst[whole*mr*kc-1]
+			packStrips12N(kc, &j.a[o], j.lda, whole, &dst[0], mr*kc)
+			ip0 += whole
+			dst = dst[whole*mr*kc:]
+		}
+	}
+	for ip := ip0; ip < ip1; ip++ {
+		j.packAPanel(dst[(ip-ip0)*mr*kc:], ip, pc, kc)
+	}
 }
 
 // packAPanel packs rows [ip*mr, ip*mr+mr) of op(A), k range [pc, pc+kc),
 // as dst[p*mr+i], zero-filling rows past m.
-func (j *job) packAPanel(ip int) {
+func (j *job) packAPanel(dst []float32, ip, pc, kc int) {
 	mr := j.g.cfg.mr
-	kc := j.kc
-	dst := j.g.apack[ip*mr*kc : (ip+1)*mr*kc]
+	dst = dst[:mr*kc]
 	i0 := ip * mr
 	rows := min(mr, j.m-i0)
 	if j.transA {
 		// A is k×m: row p of A holds op(A)[·][p] contiguously.
-		j.g.packStrips(dst, j.a, j.pc*j.lda+i0, j.lda, kc, rows, mr)
+		j.g.packStrips(dst, j.a, pc*j.lda+i0, j.lda, kc, rows, mr)
+		return
+	}
+	if rows == mr && mr%4 == 0 && j.g.kind != Generic {
+		// A whole AVX-512 panel (12 rows): 4×8 register transposes in
+		// assembly for whole groups of 8 k values, the rest in Go.
+		j.g.packTransposed(dst, j.a, i0*j.lda+pc, j.lda, kc, mr)
 		return
 	}
 	if rows == 6 && mr == 6 {
 		// The AVX2 panel, written sequentially (this loop was ~7% of a
 		// training step as scalar Go): whole groups of 4 k values in
 		// assembly, the rest in Go.
-		base := i0*j.lda + j.pc
+		base := i0*j.lda + pc
 		kv := 0
 		if j.g.kind == AVX2 {
 			if kv = kc &^ 3; kv > 0 {
@@ -151,7 +226,7 @@ func (j *job) packAPanel(ip int) {
 		return
 	}
 	for i := 0; i < rows; i++ {
-		src := j.a[(i0+i)*j.lda+j.pc:]
+		src := j.a[(i0+i)*j.lda+pc:]
 		src = src[:kc]
 		for p, v := range src {
 			dst[p*mr+i] = v
@@ -164,45 +239,33 @@ func (j *job) packAPanel(ip int) {
 	}
 }
 
-// packBPanel packs columns [jc+jp*nr, +nr) of op(B), k range [pc, pc+kc),
-// as dst[p*nr+j], zero-filling columns past the block.
-func (j *job) packBPanel(jp int) {
+// packBPanel packs columns [jp*nr, jp*nr+nr) of op(B), k block kb, as
+// dst[p*nr+j] into the block's part of bpack, zero-filling columns past n.
+// Block kb starts at kb·kc·nPanels·nr (all blocks before it are kc deep).
+func (j *job) packBPanel(kb, jp int) {
 	nr := j.g.cfg.nr
-	kc := j.kc
-	dst := j.g.bpack[jp*nr*kc : (jp+1)*nr*kc]
-	j0 := j.jc + jp*nr
-	cols := min(nr, j.jc+j.nc-j0)
+	pc := kb * j.kc
+	kc := min(j.kc, j.k-pc)
+	o := pc*j.nPanels*nr + jp*nr*kc
+	dst := j.g.bpack[o : o+nr*kc]
+	j0 := jp * nr
+	cols := min(nr, j.n-j0)
 	if j.bq != nil {
-		j.packBPanelQ8(dst, j0, cols)
+		j.packBPanelQ8(dst, j0, cols, pc, kc)
 		return
 	}
 	if !j.transB {
-		j.g.packStrips(dst, j.b, j.pc*j.ldb+j0, j.ldb, kc, cols, nr)
+		j.g.packStrips(dst, j.b, pc*j.ldb+j0, j.ldb, kc, cols, nr)
 		return
 	}
 	// B is n×k: row j of B holds op(B)[·][j] contiguously.
-	if cols == 16 && nr == 16 {
-		// Full AVX2 panel: 16 rows at once, in two halves of 8 so the
-		// row slices stay in registers; dst is written sequentially.
-		for h := 0; h < 16; h += 8 {
-			base := (j0+h)*j.ldb + j.pc
-			r0 := j.b[base : base+kc]
-			r1 := j.b[base+j.ldb : base+j.ldb+kc]
-			r2 := j.b[base+2*j.ldb : base+2*j.ldb+kc]
-			r3 := j.b[base+3*j.ldb : base+3*j.ldb+kc]
-			r4 := j.b[base+4*j.ldb : base+4*j.ldb+kc]
-			r5 := j.b[base+5*j.ldb : base+5*j.ldb+kc]
-			r6 := j.b[base+6*j.ldb : base+6*j.ldb+kc]
-			r7 := j.b[base+7*j.ldb : base+7*j.ldb+kc]
-			for p := range r0 {
-				d := dst[p*16+h : p*16+h+8 : p*16+h+8]
-				d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p], r6[p], r7[p]
-			}
-		}
+	if cols == nr && nr%4 == 0 && j.g.kind != Generic {
+		// A whole panel (16 or 32 rows of B): as the A panels of A.
+		j.g.packTransposed(dst, j.b, j0*j.ldb+pc, j.ldb, kc, nr)
 		return
 	}
 	for jj := 0; jj < cols; jj++ {
-		src := j.b[(j0+jj)*j.ldb+j.pc:]
+		src := j.b[(j0+jj)*j.ldb+pc:]
 		src = src[:kc]
 		for p, v := range src {
 			dst[p*nr+jj] = v
@@ -217,18 +280,25 @@ func (j *job) packBPanel(jp int) {
 
 // packStrips packs a panel whose source rows run along it (op(A) = Aᵀ,
 // op(B) = B): dst[p*r+i] = src[o+p*ld+i] for i < width, zero for
-// width ≤ i < r, p < kc (kc ≥ 1). Full AVX2 panels (6 or 16 wide) are
-// copied in assembly: as Go array copies they were a runtime.memmove call
-// per k step.
+// width ≤ i < r, p < kc (kc ≥ 1). Full panels of the assembly kinds (6, 12,
+// 16 or 32 wide) are copied in assembly: as Go array copies they were a
+// runtime.memmove call per k step.
 func (g *Gemm) packStrips(dst, src []float32, o, ld, kc, width, r int) {
-	if g.kind == AVX2 && width == r {
+	if g.kind != Generic && width == r {
 		_ = src[o+(kc-1)*ld+width-1] // the last row's strip is in bounds
+		_ = dst[kc*r-1]
 		switch r {
 		case 6:
 			packStrip6(kc, &src[o], ld, &dst[0])
 			return
+		case 12:
+			packStrip12(kc, &src[o], ld, &dst[0])
+			return
 		case 16:
 			packStrip16(kc, &src[o], ld, &dst[0])
+			return
+		case 32:
+			packStrip32(kc, &src[o], ld, &dst[0])
 			return
 		}
 	}
@@ -239,41 +309,62 @@ func (g *Gemm) packStrips(dst, src []float32, o, ld, kc, width, r int) {
 	}
 }
 
-// compute runs the micro-kernel over row item ib (at most mc rows) ×
-// column item js of the current block.
-func (j *job) compute(ib, js int) {
+// compute runs row item ib × column group jg: the group's columns in
+// sub-blocks of at most ncs (the C block kept in L2), each over all k
+// blocks. Per k block the micro-kernel runs over the sub-block's B panels
+// (outer: the B micro-panel stays in L1) × the item's A panels. The A
+// panels are packed into ws during the first sub-block, k block by k
+// block (the next block's rows of A prefetched meanwhile), and reused by
+// the others, so each row of op(A) is packed once per item.
+func (j *job) compute(ws *workspace, ib, jg int) {
 	cfg := &j.g.cfg
-	mr, nr, kc := cfg.mr, cfg.nr, j.kc
+	mr, nr := cfg.mr, cfg.nr
 	ip0, ip1 := ib*j.mPanels/j.nRows, (ib+1)*j.mPanels/j.nRows
-	jp0, jp1 := js*j.nPanels/j.nSubs, (js+1)*j.nPanels/j.nSubs
-	accum := 0
-	if j.accum {
-		accum = 1
-	}
-	ap, bp, c := j.g.apack, j.g.bpack, j.c
+	gp0, gp1 := jg*j.nPanels/j.nSubs, (jg+1)*j.nPanels/j.nSubs
+	sub := cfg.ncs / nr
+	c := j.c
 	var tile [maxTile]float32
-	for jp := jp0; jp < jp1; jp++ {
-		b := &bp[jp*nr*kc]
-		col := j.jc + jp*nr
-		cols := min(nr, j.jc+j.nc-col)
-		for ip := ip0; ip < ip1; ip++ {
-			a := &ap[ip*mr*kc]
-			row := ip * mr
-			rows := min(mr, j.m-row)
-			if rows == mr && cols == nr {
-				j.g.kernel(kc, a, b, &c[row*j.ldc+col], j.ldc, accum)
-				continue
+	for s0 := gp0; s0 < gp1; s0 += sub {
+		s1 := min(gp1, s0+sub)
+		for kb := 0; kb < j.kBlocks; kb++ {
+			pc := kb * j.kc
+			kc := min(j.kc, j.k-pc)
+			ap := ws.apack[(ip1-ip0)*mr*pc:][:(ip1-ip0)*mr*kc]
+			var next aRegion
+			if s0 == gp0 {
+				j.packAPanels(ap, ip0, ip1, pc, kc)
+				next = j.nextA(ip0, ip1, kb+1)
 			}
-			j.g.kernel(kc, a, b, &tile[0], nr, 0)
-			for i := 0; i < rows; i++ {
-				dst := c[(row+i)*j.ldc+col : (row+i)*j.ldc+col+cols]
-				src := tile[i*nr : i*nr+cols]
-				if accum != 0 {
-					for jj, v := range src {
-						dst[jj] += v
+			bp := j.g.bpack[pc*j.nPanels*nr:]
+			accum := 0
+			if j.accumulate || kb > 0 {
+				accum = 1
+			}
+			for jp := s0; jp < s1; jp++ {
+				next.step(jp-s0, s1-s0)
+				b := &bp[jp*nr*kc]
+				col := jp * nr
+				cols := min(nr, j.n-col)
+				for ip := ip0; ip < ip1; ip++ {
+					a := &ap[(ip-ip0)*mr*kc]
+					row := ip * mr
+					rows := min(mr, j.m-row)
+					if rows == mr && cols == nr {
+						j.g.kernel(kc, a, b, &c[row*j.ldc+col], j.ldc, accum)
+						continue
 					}
-				} else {
-					copy(dst, src)
+					j.g.kernel(kc, a, b, &tile[0], nr, 0)
+					for i := 0; i < rows; i++ {
+						dst := c[(row+i)*j.ldc+col : (row+i)*j.ldc+col+cols]
+						src := tile[i*nr : i*nr+cols]
+						if accum != 0 {
+							for jj, v := range src {
+								dst[jj] += v
+							}
+						} else {
+							copy(dst, src)
+						}
+					}
 				}
 			}
 		}
@@ -299,12 +390,68 @@ func pack6Go(dst, a []float32, base, lda, kc int) {
 	}
 }
 
+// packTransposed packs a whole panel whose source rows run across it
+// (op(A) = A, op(B) = Bᵀ): dst[p*r+i] = src[o+i*ld+p] for i < r (a
+// multiple of 4), p < kc. Whole groups of 8 k values go through packRowsT
+// (assembly kinds only); the last kc%8 in Go.
+func (g *Gemm) packTransposed(dst, src []float32, o, ld, kc, r int) {
+	kv := kc &^ 7
+	if kv > 0 {
+		_ = src[o+(r-1)*ld+kv-1] // the last row's [0, kv) is in bounds
+		_ = dst[kv*r-1]
+		packRowsT(kv, &src[o], ld, r, &dst[0])
+	}
+	for i := 0; i < r; i++ {
+		row := src[o+i*ld : o+i*ld+kc]
+		for p := kv; p < kc; p++ {
+			dst[p*r+i] = row[p]
+		}
+	}
+}
+
+// aRegion is the part of A an item packs for one k block: rows runs of
+// seg bytes, stride bytes apart, from p (nil: nothing to fetch).
+type aRegion struct {
+	p                 *float32
+	rows, seg, stride int
+}
+
+// nextA returns the region of A that panels [ip0, ip1) pack for k block
+// kb, or an empty one past the last block (or for the generic kind).
+func (j *job) nextA(ip0, ip1, kb int) aRegion {
+	if kb >= j.kBlocks || j.g.kind == Generic {
+		return aRegion{}
+	}
+	mr := j.g.cfg.mr
+	pc := kb * j.kc
+	kc := min(j.kc, j.k-pc)
+	r0, r1 := ip0*mr, min(ip1*mr, j.m)
+	if j.transA { // A is k×m: kc rows, the item's columns
+		return aRegion{&j.a[pc*j.lda+r0], kc, 4 * (r1 - r0), 4 * j.lda}
+	}
+	return aRegion{&j.a[r0*j.lda+pc], r1 - r0, 4 * kc, 4 * j.lda}
+}
+
+// step prefetches share i of n of the region into L2: while one k block
+// computes, the next block's A (which the item packs next, and which
+// comes from memory for large operands) is fetched in the background,
+// spread over the block's B panels.
+func (r aRegion) step(i, n int) {
+	if r.p == nil {
+		return
+	}
+	lo, hi := i*r.rows/n, (i+1)*r.rows/n
+	if hi > lo {
+		prefetchRows((*float32)(unsafe.Add(unsafe.Pointer(r.p), lo*r.stride)), hi-lo, r.seg, r.stride)
+	}
+}
+
 // packBPanelQ8 is packBPanel for Q8_0 rows: B rows [j0, j0+cols), k range
 // [pc, pc+kc) (whole blocks), dequantized (d·q, exactly as
 // quant.DequantizeQ8) into dst[p*nr+jj], zero-filling columns past cols.
-func (j *job) packBPanelQ8(dst []float32, j0, cols int) {
-	nr, kc := j.g.cfg.nr, j.kc
-	b0 := j.pc / quant.Q8Block
+func (j *job) packBPanelQ8(dst []float32, j0, cols, pc, kc int) {
+	nr := j.g.cfg.nr
+	b0 := pc / quant.Q8Block
 	if cols == nr && nr%8 == 0 {
 		// Full panels 8 rows at a time, so that dst is written
 		// sequentially (row by row, each value was a strided store).

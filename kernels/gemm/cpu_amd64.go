@@ -103,3 +103,35 @@ func q8Dot4AVX2(nb int, xq *int8, xd *float32, w *byte, ldw int, out *[4]float32
 //
 //go:noescape
 func q8Dot4VNNI(nb int, xq *int8, xd *float32, w *byte, ldw int, out *[4]float32)
+
+// packStrip12 copies 12 floats from each of kc rows of a (stride lda) to
+// dst[p*12:], kc ≥ 1.
+//
+//go:noescape
+func packStrip12(kc int, a *float32, lda int, dst *float32)
+
+// packStrip32 copies 32 floats from each of kc rows of b (stride ldb) to
+// dst[p*32:], kc ≥ 1.
+//
+//go:noescape
+func packStrip32(kc int, b *float32, ldb int, dst *float32)
+
+// packRowsT sets dst[p*rows+i] = src[i*ld+p] for i < rows (a positive
+// multiple of 4) and p < kc8 (a positive multiple of 8).
+//
+//go:noescape
+func packRowsT(kc8 int, src *float32, ld int, rows int, dst *float32)
+
+// packStrips12N packs panels whole 12-float strips of each of kc rows of a
+// (stride lda) into panels 12-row A panels pstride floats apart:
+// dst[q*pstride+p*12+i] = a[p*lda+q*12+i]; kc, panels ≥ 1.
+//
+//go:noescape
+func packStrips12N(kc int, a *float32, lda int, panels int, dst *float32, pstride int)
+
+// prefetchRows asks for rows runs of seg bytes, stride bytes apart from
+// p, to be brought into L2 (a hint: it never faults, p may point at the
+// last element in bounds of a region that goes on).
+//
+//go:noescape
+func prefetchRows(p *float32, rows int, seg int, stride int)

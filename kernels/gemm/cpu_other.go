@@ -48,3 +48,16 @@ func q8Dot4AVX2(nb int, xq *int8, xd *float32, w *byte, ldw int, out *[4]float32
 func q8Dot4VNNI(nb int, xq *int8, xd *float32, w *byte, ldw int, out *[4]float32) {
 	panic("gemm: AVX512 on non-amd64")
 }
+
+func packStrip12(kc int, a *float32, lda int, dst *float32) { panic("gemm: AVX2 on non-amd64") }
+func packStrip32(kc int, b *float32, ldb int, dst *float32) { panic("gemm: AVX2 on non-amd64") }
+
+func packRowsT(kc8 int, src *float32, ld int, rows int, dst *float32) {
+	panic("gemm: AVX2 on non-amd64")
+}
+
+func packStrips12N(kc int, a *float32, lda int, panels int, dst *float32, pstride int) {
+	panic("gemm: AVX2 on non-amd64")
+}
+
+func prefetchRows(p *float32, rows int, seg int, stride int) {}

@@ -7,14 +7,16 @@
 //
 // # Algorithm
 //
-// Large products use the BLIS/GotoBLAS scheme. The k dimension is cut into
-// blocks of kc; for each block, all of op(A) is packed into mr-row panels
-// (mr×kc, k-major) and op(B) into nr-column panels (kc×nr, k-major, in
-// column blocks of at most nc), zero-padded at the edges so a micro-kernel
-// always computes a full mr×nr tile. The output is then cut into items of
-// mc rows × a range of B panels; inside an item the B micro-panel in use
-// stays in L1 while the mr-row A micro-panels of the item's mc×kc block,
-// which stays in L2, stream past it. Edge tiles are computed into a stack
+// Large products use the BLIS/GotoBLAS packing scheme with a
+// C-stationary loop order. All of op(B) is packed first, k block (kc deep)
+// by k block, into nr-column panels (kc×nr, k-major), zero-padded at the
+// edges. The output is then cut into items of at most mc rows × ncs
+// columns, and each item runs over all k blocks while its C block stays
+// in L2: per block it packs its own rows of op(A) into mr-row panels
+// (mr×kc) in its worker's buffer, prefetching the next block's rows of A,
+// then runs the micro-kernel over B panels (outer: the B micro-panel
+// stays in L1) × A panels (from L2). C thus travels from and to memory
+// once per call, however deep k is. Edge tiles are computed into a stack
 // buffer and only their valid part is written to C.
 //
 // Decode products (m ≤ 8 rows of A against a weight matrix stored [n×k],
@@ -24,8 +26,10 @@
 // # Kinds
 //
 // The micro-kernels exist in pure Go (Generic), AVX2+FMA and AVX-512
-// assembly (amd64 only); the AVX512 kind's Q8_0 dot kernel also needs
-// AVX-512 VNNI (vpdpbusd) and uses the AVX2 one without it. New picks one per Gemm value (Auto: the best the CPU
+// assembly (amd64 only); the assembly kinds also pack panels in assembly
+// (AVX2 instructions), and the AVX512 kind's Q8_0 dot kernel also needs
+// AVX-512 VNNI (vpdpbusd), using the AVX2 one without it. New picks one per
+// Gemm value (Auto: the best the CPU
 // supports); the CPU feature results are package-level values computed once.
 //
 // # Threads, determinism, panics

@@ -54,7 +54,8 @@ type config struct {
 	mr, nr int // micro-tile: rows of A × columns of B held in registers
 	kc     int // depth of a packed block: kc×nr B micro-panel lives in L1
 	mc     int // rows per work item: the mc×kc A block lives in L2
-	nc     int // columns of B packed at once: kc×nc lives in L3
+	ncs    int // columns per work item: the mc×ncs C block lives in L2
+	packB  int // most floats of packed op(B) at once (k is chunked past it)
 	vec    int // dot kernel's k granularity (floats per vector)
 }
 
@@ -69,15 +70,17 @@ type Gemm struct {
 	pool  *parallel.Pool
 	kind  Kind
 	cfg   config
-	apack []float32 // all of op(A) for one k block: ceil(m/mr) panels of mr×kc
-	bpack []float32 // one kc×nc block of op(B): ceil(nc/nr) panels of kc×nr
-	job   job       // the call in progress; also the Task given to the pool
+	bpack []float32    // all of op(B): per k block, ceil(n/nr) panels of kc×nr
+	ws    []*workspace // one packed A block per worker
+	job   job          // the call in progress; also the Task given to the pool
 	sk    skinnyJob
 	hj    halfJob
 	q8j   q8Job
 	q8q   q8QuantJob
 	q8x   []int8    // SgemmQ8B's quantized A
 	q8d   []float32 // and its block scales
+
+	statNames map[statKey]string // StatName's strings, made once per shape
 }
 
 // New returns a Gemm using kind (Auto = the best the CPU supports:

@@ -168,6 +168,35 @@ func TestSgemm(t *testing.T) {
 	}
 }
 
+// TestSmallBlocks runs every kind with its cache blocking shrunk (kc 40,
+// two panels per row item and column sub-block, packed op(B) of at most
+// 10400 floats), so that modest shapes cross many k blocks with tails
+// (40 = 5 packing groups of 8; k = 133 ends with 13), k chunks, many row
+// items, column groups and sub-blocks, whole and partial panels and the
+// 12-row multi-panel packing of Aᵀ, in every transposition.
+func TestSmallBlocks(t *testing.T) {
+	pool := newPool(t, 2)
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, kind := range allKinds {
+		t.Run(kind.String(), func(t *testing.T) {
+			g := gemmFor(t, pool, kind)
+			g.cfg.kc, g.cfg.mc, g.cfg.ncs = 40, 2*g.cfg.mr, 2*g.cfg.nr
+			g.cfg.packB = 10400 // k chunks: 40 for n = 203, 160 for n = 64
+			for _, s := range []struct{ m, n, k int }{{157, 203, 133}, {61, 97, 80}, {25, 130, 41}, {40, 64, 170}} {
+				for _, tA := range []bool{false, true} {
+					for _, tB := range []bool{false, true} {
+						p := newProblem(r, tA, tB, s.m, s.n, s.k, r.IntN(3), tA != tB)
+						want := p.want()
+						got := append([]float32(nil), p.c...)
+						p.run(g, got)
+						checkClose(t, p, want, got)
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestDeterministic checks that a kind's result is bitwise the same with 1
 // and 2 workers, on the blocked and the skinny path.
 func TestDeterministic(t *testing.T) {
@@ -178,6 +207,7 @@ func TestDeterministic(t *testing.T) {
 		newProblem(r, true, false, 97, 515, 300, 3, true),
 		newProblem(r, false, false, 16, 4200, 64, 0, false),
 		newProblem(r, false, true, 7, 1031, 517, 1, false),
+		newProblem(r, true, false, 157, 300, 389, 2, true),
 	}
 	for _, kind := range allKinds {
 		t.Run(kind.String(), func(t *testing.T) {
@@ -264,5 +294,30 @@ func TestNew(t *testing.T) {
 	}
 	if _, err := New(nil, Generic); err == nil {
 		t.Error("New(nil pool) succeeded")
+	}
+}
+
+// TestChunkedBitwise: cutting k into chunks (packB) keeps the k blocks and
+// their order, so the result is bitwise that of the unchunked product.
+func TestChunkedBitwise(t *testing.T) {
+	pool := newPool(t, 2)
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, kind := range allKinds {
+		t.Run(kind.String(), func(t *testing.T) {
+			g1, g2 := gemmFor(t, pool, kind), gemmFor(t, pool, kind)
+			g2.cfg.packB = 2 * g2.cfg.kc * 70 // chunks of 2 k blocks for n = 70
+			for _, tA := range []bool{false, true} {
+				p := newProblem(r, tA, false, 50, 70, 5*g1.cfg.kc+3, 1, true)
+				c1 := append([]float32(nil), p.c...)
+				c2 := append([]float32(nil), p.c...)
+				p.run(g1, c1)
+				p.run(g2, c2)
+				for i := range c1 {
+					if math.Float32bits(c1[i]) != math.Float32bits(c2[i]) {
+						t.Fatalf("%v: C[%d]: whole %v, chunked %v", p, i, c1[i], c2[i])
+					}
+				}
+			}
+		})
 	}
 }

@@ -2,29 +2,34 @@ package gemm
 
 // configFor returns kind's register tile and cache blocking (kind resolved,
 // supported). The cache sizes assumed are those of current x86 server
-// cores: L1d 32–48 KiB, L2 ≥ 512 KiB per core, L3 ≥ 16 MiB shared.
+// cores: L1d 32–48 KiB, L2 ≥ 512 KiB per core (AVX-512 parts: ≥ 1 MiB),
+// L3 ≥ 16 MiB shared.
 //
 //   - kc×nr×4 bytes (the B micro-panel, reused by every A micro-panel of
 //     an item) must stay in L1 next to the streaming A micro-panel: AVX2
 //     256×16×4 = 16 KiB; AVX-512 192×32×4 = 24 KiB.
 //   - mc×kc×4 bytes (the A block of an item, reused by every B micro-panel)
-//     must stay in L2: AVX2 144×256×4 = 144 KiB, AVX-512 144×192×4 =
-//     108 KiB, under half of a 512 KiB L2 so B panels and C lines fit too.
-//   - kc×nc×4 bytes (the packed B block, shared by both cores) plus m×kc×4
-//     bytes (all of packed A) sit in L3: 256×4096×4 = 4 MiB + 4 MiB for
-//     m = 4096.
+//     and mc×ncs×4 bytes (the C block an item updates for every k block)
+//     must stay in L2 together: AVX2 144×256×4 = 144 KiB + 144×256×4 =
+//     144 KiB, about half of a 512 KiB L2; AVX-512 108 KiB + 144×1024×4 =
+//     576 KiB, about half of a 1.25–2 MiB L2.
+//   - all of packed op(B), k×n×4 bytes (13 MiB for the LM head), sits in
+//     L3 or memory: each item streams its columns' panels once per k block.
+//     Past packB floats (32 MiB) k is cut into chunks, so that the
+//     scratch stays bounded for any batch size (the dW products have k =
+//     the batch's token count).
 //
-// mc is a multiple of mr; nc a multiple of nr.
+// mc is a multiple of mr; ncs a multiple of nr.
 func configFor(k Kind) config {
 	switch k {
 	case AVX512:
-		return config{mr: 12, nr: 32, kc: 192, mc: 144, nc: 4096, vec: 16}
+		return config{mr: 12, nr: 32, kc: 192, mc: 144, ncs: 1024, packB: 8 << 20, vec: 16}
 	case AVX2:
-		return config{mr: 6, nr: 16, kc: 256, mc: 144, nc: 4096, vec: 8}
+		return config{mr: 6, nr: 16, kc: 256, mc: 144, ncs: 256, packB: 8 << 20, vec: 8}
 	}
 	// Generic: a 4×4 tile of scalars is what the Go compiler keeps in
 	// registers (16 accumulators + 8 operands ≈ the 16 XMM registers).
-	return config{mr: 4, nr: 4, kc: 256, mc: 64, nc: 4096, vec: 1}
+	return config{mr: 4, nr: 4, kc: 256, mc: 64, ncs: 256, packB: 8 << 20, vec: 1}
 }
 
 // kernel runs g's micro-kernel on one tile: T[i][j] = Σ_{p<kc}

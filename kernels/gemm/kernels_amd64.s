@@ -137,6 +137,25 @@ TEXT ·kernAVX512(SB), NOSPLIT, $0-48
 	SHLQ $2, R8
 	MOVQ accum+40(FP), R9
 
+	// Prefetch the C tile (12 rows × 128 bytes: two lines, three when
+	// unaligned), as the AVX2 kernel does: it is read or written only
+	// after the k loop, and fetched now its lines arrive while the FMAs
+	// run instead of stalling the stores.
+	MOVQ DX, R10
+#define PFROW PREFETCHT0 (R10); PREFETCHT0 64(R10); PREFETCHT0 124(R10); ADDQ R8, R10
+	PFROW
+	PFROW
+	PFROW
+	PFROW
+	PFROW
+	PFROW
+	PFROW
+	PFROW
+	PFROW
+	PFROW
+	PFROW
+	PFROW
+
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -888,4 +907,190 @@ strip16loop:
 	DECQ    CX
 	JNZ     strip16loop
 	VZEROUPPER
+	RET
+
+// func packStrip12(kc int, a *float32, lda int, dst *float32)
+// As packStrip6 with 12 floats per k step (the AVX-512 A panel of Aᵀ).
+TEXT ·packStrip12(SB), NOSPLIT, $0-32
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+
+strip12loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), X1
+	VMOVUPS Y0, (DI)
+	VMOVUPS X1, 32(DI)
+	ADDQ    R8, SI
+	ADDQ    $48, DI
+	DECQ    CX
+	JNZ     strip12loop
+	VZEROUPPER
+	RET
+
+// func packStrip32(kc int, b *float32, ldb int, dst *float32)
+// As packStrip16 with 32 floats per k step (the AVX-512 B panel of B).
+TEXT ·packStrip32(SB), NOSPLIT, $0-32
+	MOVQ kc+0(FP), CX
+	MOVQ b+8(FP), SI
+	MOVQ ldb+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+
+strip32loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    R8, SI
+	ADDQ    $128, DI
+	DECQ    CX
+	JNZ     strip32loop
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// packRowsT packs rows whose k values lie along them (op(A) = A with
+// mr = 12, op(B) = Bᵀ with nr = 16 or 32) into the k-major panel layout:
+// dst[p*rows + i] = src[i*ld + p] for i < rows (a multiple of 4) and
+// p < kc8 (a positive multiple of 8). For each 8 k values, each group of 4
+// rows is one 4×8 transpose in registers (4 loads, 8 shuffles, 8 16-byte
+// stores into the 8·rows floats of dst those k values fill), so dst is
+// written in order and each source row is read 32 bytes at a time.
+//
+// SI = row group base, R10/R12 = its rows 0 and 2 at k, R8 = ld in bytes,
+// DI = dst of this k block, R9 = rows·4 (dst bytes per k), R11 = row
+// groups left, AX = k byte offset, CX = k blocks left, BX = dst of this
+// row group, DX = its store pointer.
+
+// func packRowsT(kc8 int, src *float32, ld int, rows int, dst *float32)
+TEXT ·packRowsT(SB), NOSPLIT, $0-40
+	MOVQ kc8+0(FP), CX
+	SHRQ $3, CX
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8
+	MOVQ rows+24(FP), R9
+	SHLQ $2, R9
+	MOVQ dst+32(FP), DI
+	XORQ AX, AX
+
+rowsTk:
+	MOVQ src+8(FP), SI
+	MOVQ DI, BX
+	MOVQ rows+24(FP), R11
+	SHRQ $2, R11
+
+rowsTg:
+	LEAQ      (SI)(AX*1), R10     // row 0 at k
+	LEAQ      (R10)(R8*2), R12    // row 2 at k
+	VMOVUPS   (R10), Y0           // row 0, k..k+7
+	VMOVUPS   (R10)(R8*1), Y1     // row 1
+	VMOVUPS   (R12), Y2           // row 2
+	VMOVUPS   (R12)(R8*1), Y3     // row 3
+	VUNPCKLPS Y1, Y0, Y4          // r0k0 r1k0 r0k1 r1k1 | k4 k5
+	VUNPCKHPS Y1, Y0, Y5          // r0k2 r1k2 r0k3 r1k3 | k6 k7
+	VUNPCKLPS Y3, Y2, Y6          // r2k0 r3k0 r2k1 r3k1 | k4 k5
+	VUNPCKHPS Y3, Y2, Y7          // r2k2 r3k2 r2k3 r3k3 | k6 k7
+	VSHUFPS   $0x44, Y6, Y4, Y0   // k0 | k4 (rows 0-3)
+	VSHUFPS   $0xEE, Y6, Y4, Y1   // k1 | k5
+	VSHUFPS   $0x44, Y7, Y5, Y2   // k2 | k6
+	VSHUFPS   $0xEE, Y7, Y5, Y3   // k3 | k7
+	MOVQ      BX, DX
+	VMOVUPS   X0, (DX)
+	ADDQ      R9, DX
+	VMOVUPS   X1, (DX)
+	ADDQ      R9, DX
+	VMOVUPS   X2, (DX)
+	ADDQ      R9, DX
+	VMOVUPS   X3, (DX)
+	ADDQ      R9, DX
+	VEXTRACTF128 $1, Y0, (DX)
+	ADDQ      R9, DX
+	VEXTRACTF128 $1, Y1, (DX)
+	ADDQ      R9, DX
+	VEXTRACTF128 $1, Y2, (DX)
+	ADDQ      R9, DX
+	VEXTRACTF128 $1, Y3, (DX)
+	LEAQ      (SI)(R8*4), SI      // next 4 rows
+	ADDQ      $16, BX
+	DECQ      R11
+	JNZ       rowsTg
+
+	ADDQ $32, AX
+	LEAQ (DI)(R9*8), DI           // next 8 k values
+	DECQ CX
+	JNZ  rowsTk
+	VZEROUPPER
+	RET
+
+// func packStrips12N(kc int, a *float32, lda int, panels int, dst *float32, pstride int)
+// The A panels of Aᵀ for a whole row item: for p < kc, q < panels,
+// dst[q*pstride + p*12 + i] = a[p*lda + q*12 + i], i < 12 (pstride in
+// floats). Walking k outermost reads each row of A once, sequentially,
+// across all the item's panels, instead of one 48-byte strip per row per
+// panel (a cache line, and a TLB entry when rows are ≥ 4 KiB apart, each).
+//
+// SI = row p of a, DI = dst at p, R8 = lda bytes, R9 = pstride bytes,
+// R10/R11 = source/destination of panel q, BX = panels left, CX = k left.
+TEXT ·packStrips12N(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+32(FP), DI
+	MOVQ pstride+40(FP), R9
+	SHLQ $2, R9
+
+strips12Nk:
+	MOVQ SI, R10
+	MOVQ DI, R11
+	MOVQ panels+24(FP), BX
+
+strips12Nq:
+	VMOVUPS (R10), Y0
+	VMOVUPS 32(R10), X1
+	VMOVUPS Y0, (R11)
+	VMOVUPS X1, 32(R11)
+	ADDQ    $48, R10
+	ADDQ    R9, R11
+	DECQ    BX
+	JNZ     strips12Nq
+
+	ADDQ R8, SI
+	ADDQ $48, DI
+	DECQ CX
+	JNZ  strips12Nk
+	VZEROUPPER
+	RET
+
+// func prefetchRows(p *float32, rows int, seg int, stride int)
+// PREFETCHT1 (into L2) every 64-byte line of rows runs of seg bytes
+// starting stride bytes apart at p. Prefetches never fault.
+TEXT ·prefetchRows(SB), NOSPLIT, $0-32
+	MOVQ p+0(FP), SI
+	MOVQ rows+8(FP), CX
+	MOVQ seg+16(FP), DX
+	MOVQ stride+24(FP), R8
+	TESTQ CX, CX
+	JLE  pfdone
+
+pfrow:
+	XORQ AX, AX
+
+pfline:
+	PREFETCHT1 (SI)(AX*1)
+	ADDQ $64, AX
+	CMPQ AX, DX
+	JLT  pfline
+	ADDQ R8, SI
+	DECQ CX
+	JNZ  pfrow
+
+pfdone:
 	RET

@@ -37,8 +37,8 @@ func TestPackStripMatchesGo(t *testing.T) {
 		t.Skip("no AVX2")
 	}
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, w := range []int{6, 16} {
-		for _, tc := range []struct{ kc, ld int }{{1, 16}, {3, 17}, {256, 512}, {255, 1536}, {7, 16}} {
+	for _, w := range []int{6, 12, 16, 32} {
+		for _, tc := range []struct{ kc, ld int }{{1, 32}, {3, 33}, {256, 512}, {255, 1536}, {7, 32}} {
 			a := randSlice(r, 2+(tc.kc-1)*tc.ld+w)
 			want := make([]float32, w*tc.kc+8)
 			got := make([]float32, w*tc.kc+8)
@@ -48,14 +48,52 @@ func TestPackStripMatchesGo(t *testing.T) {
 			for p := 0; p < tc.kc; p++ {
 				copy(want[p*w:(p+1)*w], a[2+p*tc.ld:])
 			}
-			if w == 6 {
+			switch w {
+			case 6:
 				packStrip6(tc.kc, &a[2], tc.ld, &got[0])
-			} else {
+			case 12:
+				packStrip12(tc.kc, &a[2], tc.ld, &got[0])
+			case 16:
 				packStrip16(tc.kc, &a[2], tc.ld, &got[0])
+			case 32:
+				packStrip32(tc.kc, &a[2], tc.ld, &got[0])
 			}
 			for i := range want {
 				if got[i] != want[i] {
 					t.Fatalf("w=%d kc=%d ld=%d: dst[%d] = %v, want %v", w, tc.kc, tc.ld, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestPackTransposed: the transposing panel packer (assembly for whole
+// groups of 8 k values, Go for the rest) writes dst[p*r+i] = row i [p] for
+// every panel width the assembly kinds use, depths with and without a
+// tail and several row strides, and nothing past the panel.
+func TestPackTransposed(t *testing.T) {
+	if !Supported(AVX2) {
+		t.Skip("no AVX2")
+	}
+	g := gemmFor(t, newPool(t, 1), AVX2)
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, rows := range []int{4, 12, 16, 32} {
+		for _, tc := range []struct{ kc, ld int }{{1, 1}, {7, 9}, {8, 8}, {13, 20}, {192, 192}, {191, 1536}, {256, 6401}} {
+			src := randSlice(r, 3+(rows-1)*tc.ld+tc.kc+5)
+			want := make([]float32, rows*tc.kc+8)
+			got := make([]float32, rows*tc.kc+8)
+			for i := range got {
+				got[i], want[i] = -1, -1
+			}
+			for i := 0; i < rows; i++ {
+				for p := 0; p < tc.kc; p++ {
+					want[p*rows+i] = src[3+i*tc.ld+p]
+				}
+			}
+			g.packTransposed(got, src, 3, tc.ld, tc.kc, rows)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("rows=%d kc=%d ld=%d: dst[%d] = %v, want %v", rows, tc.kc, tc.ld, i, got[i], want[i])
 				}
 			}
 		}

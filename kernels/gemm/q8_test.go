@@ -355,3 +355,30 @@ func TestSgemmQ8BThreads(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmQ8BChunked: the blocked path's k chunks (packB) start Q8_0 rows
+// at the chunk's first block, so a chunked product is bitwise the whole one.
+func TestSgemmQ8BChunked(t *testing.T) {
+	pool := newPool(t, 2)
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, kind := range allKinds {
+		t.Run(kind.String(), func(t *testing.T) {
+			g1, g2 := gemmFor(t, pool, kind), gemmFor(t, pool, kind)
+			const m, n = 40, 70
+			g2.cfg.packB = 2 * g2.cfg.kc * n // chunks of 2 k blocks
+			k := 5 * g1.cfg.kc
+			ldb := quant.Q8Bytes(k)
+			a := randSlice(r, m*k)
+			b := randQ8(r, n, k, ldb)
+			c1 := randSlice(r, m*n)
+			c2 := append([]float32(nil), c1...)
+			g1.SgemmQ8B(m, n, k, a, k, b, ldb, c1, n, true)
+			g2.SgemmQ8B(m, n, k, a, k, b, ldb, c2, n, true)
+			for i := range c1 {
+				if math.Float32bits(c1[i]) != math.Float32bits(c2[i]) {
+					t.Fatalf("C[%d]: whole %v, chunked %v", i, c1[i], c2[i])
+				}
+			}
+		})
+	}
+}

@@ -35,6 +35,23 @@ type Task interface {
 	Run(lo, hi int)
 }
 
+// Named is an optional Task extension for the statistics (EnableStats):
+// a task that implements it is accounted under StatName() rather than its
+// Go type, so one task type can report several kernels (a GEMM by the
+// shape of its product, attention forward apart from backward). It is
+// called once per pool call, only while stats are on.
+type Named interface {
+	StatName() string
+}
+
+// Counted is an optional Task extension for the statistics: StatFLOPs is
+// the floating-point operations of the current pool call, added to its
+// name's TaskStats.FLOPs. It is called once per call, only while stats
+// are on.
+type Counted interface {
+	StatFLOPs() float64
+}
+
 // spinIters is how many times an idle worker polls for the next task
 // before it parks; yieldEvery polls it calls runtime.Gosched, so a
 // spinning worker never keeps other goroutines off its core.
@@ -62,7 +79,7 @@ type Pool struct {
 	// Optional accounting (EnableStats), written by the caller only; the
 	// workers add their busy time to their own busy slot.
 	statsOn bool
-	stats   map[reflect.Type]*TaskStats
+	stats   map[string]*TaskStats
 	since   time.Time        // EnableStats or ResetStats time
 	busy    []paddedDuration // [n]: 0 is the caller
 }
@@ -75,10 +92,11 @@ type paddedDuration struct {
 
 // TaskStats is what a Pool with stats on measured for one task type.
 type TaskStats struct {
-	Name  string        // the task's Go type, e.g. "gemm.job"
+	Name  string        // Named.StatName, else the task's Go type, e.g. "cpu.ropeTask"
 	Calls int           // For/Split calls
 	Wall  time.Duration // caller's time inside those calls
 	Busy  time.Duration // time all workers spent in Run, summed
+	FLOPs float64       // Counted.StatFLOPs summed over the calls (0: not counted)
 }
 
 // Efficiency is Busy ÷ (workers × Wall): 1 when every worker was busy for
@@ -257,13 +275,21 @@ func (p *Pool) call(n, chunk int, t Task) {
 }
 
 // timedCall is call with accounting: the call's wall time and the busy
-// time every worker added during it go to t's type.
+// time every worker added during it go to t's name (Named) or type.
 func (p *Pool) timedCall(n, chunk int, t Task) {
-	typ := reflect.TypeOf(t)
-	s := p.stats[typ]
+	var name string
+	if nt, ok := t.(Named); ok {
+		name = nt.StatName()
+	} else {
+		name = strings.TrimPrefix(reflect.TypeOf(t).String(), "*")
+	}
+	s := p.stats[name]
 	if s == nil {
-		s = &TaskStats{Name: strings.TrimPrefix(typ.String(), "*")}
-		p.stats[typ] = s
+		s = &TaskStats{Name: name}
+		p.stats[name] = s
+	}
+	if ct, ok := t.(Counted); ok {
+		s.FLOPs += ct.StatFLOPs()
 	}
 	var before time.Duration
 	for i := range p.busy {
@@ -297,14 +323,14 @@ func (p *Pool) EnableStats(on bool) {
 // ResetStats clears the figures and restarts the clock Stats measures
 // the serial time against.
 func (p *Pool) ResetStats() {
-	p.stats = make(map[reflect.Type]*TaskStats)
+	p.stats = make(map[string]*TaskStats)
 	for i := range p.busy {
 		p.busy[i].d = 0
 	}
 	p.since = time.Now()
 }
 
-// Stats returns the figures per task type, largest Wall first, and the
+// Stats returns the figures per task name, largest Wall first, and the
 // time since EnableStats or ResetStats that the caller spent outside any
 // pool call: the serial part of the work between kernels, when the other
 // workers idle.
@@ -314,7 +340,12 @@ func (p *Pool) Stats() (tasks []TaskStats, serial time.Duration) {
 		tasks = append(tasks, *s)
 		total -= s.Wall
 	}
-	sort.Slice(tasks, func(i, j int) bool { return tasks[i].Wall > tasks[j].Wall })
+	sort.Slice(tasks, func(i, j int) bool {
+		if tasks[i].Wall != tasks[j].Wall {
+			return tasks[i].Wall > tasks[j].Wall
+		}
+		return tasks[i].Name < tasks[j].Name
+	})
 	return tasks, max(total, 0)
 }
 

@@ -116,3 +116,46 @@ func TestStats(t *testing.T) {
 		t.Fatalf("EnableStats(true) did not reset: %+v", tasks)
 	}
 }
+
+// namedTask reports itself under a name of its mode and counts 2 FLOPs
+// per item.
+type namedTask struct {
+	mode string
+	n    int
+}
+
+func (s *namedTask) Run(lo, hi int)     {}
+func (s *namedTask) StatName() string   { return "named." + s.mode }
+func (s *namedTask) StatFLOPs() float64 { return 2 * float64(s.n) }
+
+// TestStatsNamed: a Named task is accounted under its StatName, one entry
+// per name, and a Counted one sums its StatFLOPs per call.
+func TestStatsNamed(t *testing.T) {
+	p := New(2)
+	defer p.Close()
+	p.EnableStats(true)
+	for _, c := range []struct {
+		mode string
+		n    int
+	}{{"fwd", 10}, {"bwd", 7}, {"fwd", 5}} {
+		nt := &namedTask{mode: c.mode, n: c.n}
+		p.For(nt.n, 1, nt)
+	}
+	tasks, _ := p.Stats()
+	got := map[string]TaskStats{}
+	for _, s := range tasks {
+		got[s.Name] = s
+	}
+	want := map[string]struct {
+		calls int
+		flops float64
+	}{"named.fwd": {2, 30}, "named.bwd": {1, 14}}
+	if len(got) != len(want) {
+		t.Fatalf("got %d names, want %d: %+v", len(got), len(want), tasks)
+	}
+	for name, w := range want {
+		if s := got[name]; s.Calls != w.calls || s.FLOPs != w.flops {
+			t.Errorf("%s: %d calls, %v FLOPs; want %d, %v", name, s.Calls, s.FLOPs, w.calls, w.flops)
+		}
+	}
+}
