@@ -28,6 +28,7 @@ type BenchScalingOptions struct {
 	Model        ModelFlags
 	Device       DeviceFlags
 	Variants     []string
+	Parts        []string
 	Tokens       int
 	SeqLens      []int
 	Steps        int
@@ -47,10 +48,11 @@ func (o *BenchScalingOptions) AddFlags(f *pflag.FlagSet) {
 	o.Model.AddFlags(f)
 	o.Device.AddFlags(f)
 	f.StringSliceVar(&o.Variants, "variants", []string{"dense", "moe"}, "models to measure: dense, moe (--use_moe's 4 routed experts top-2 + 1 shared), or both")
+	f.StringSliceVar(&o.Parts, "parts", []string{"train", "decode"}, "tables to measure: train, decode, or both")
 	f.IntVar(&o.Tokens, "tokens", 4096, "training tokens per step: each --seq_lens value T trains batch tokens/T")
-	f.IntSliceVar(&o.SeqLens, "seq_lens", []int{256, 512, 1024, 2048}, "training sequence lengths (none: no training table)")
+	f.IntSliceVar(&o.SeqLens, "seq_lens", []int{256, 512, 1024, 2048}, "training sequence lengths")
 	f.IntVar(&o.Steps, "steps", 1, "timed training steps per cell, after one warm-up step; the median counts")
-	f.IntSliceVar(&o.Contexts, "contexts", []int{128, 512, 1024, 2048, 4096}, "decode contexts: tokens already in the KV cache (none: no decode table)")
+	f.IntSliceVar(&o.Contexts, "contexts", []int{128, 512, 1024, 2048, 4096}, "decode contexts: tokens already in the KV cache")
 	f.IntSliceVar(&o.Batches, "batches", []int{1, 8, 32}, "decode batch sizes")
 	f.IntVar(&o.DecodeTokens, "decode_tokens", 16, "timed decode steps per cell (after one warm-up step)")
 	f.StringVar(&o.DType, "dtype", "f32", "decode weight precision: f32, f16 or bf16")
@@ -94,6 +96,7 @@ defaults run in about 10-15 minutes on 2 cores.
 Examples:
   minimind bench scaling
   minimind bench scaling --variants dense --seq_lens 256,512 --contexts 128,1024 --batches 1,8 --python ''
+  minimind bench scaling --parts decode --variants moe --torch_max_kv 0
   minimind bench scaling --steps 3 --decode_tokens 32 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -169,8 +172,21 @@ func runBenchScaling(ctx context.Context, opts BenchScalingOptions, g *globalOpt
 			checks = append(checks, fmt.Errorf("%w: --variants %q: want dense or moe", errUsage, v))
 		}
 	}
+	parts := map[string]bool{}
+	for _, p := range opts.Parts {
+		if p != "train" && p != "decode" {
+			checks = append(checks, fmt.Errorf("%w: --parts %q: want train or decode", errUsage, p))
+		}
+		parts[p] = true
+	}
 	if err := firstError(checks...); err != nil {
 		return err
+	}
+	if !parts["train"] {
+		opts.SeqLens = nil
+	}
+	if !parts["decode"] {
+		opts.Contexts = nil
 	}
 	cfgs := map[string]model.Config{}
 	for _, v := range opts.Variants {

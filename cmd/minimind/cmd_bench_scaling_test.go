@@ -19,7 +19,7 @@ func tinyScaling() BenchScalingOptions {
 		Model: ModelFlags{HiddenSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 4, NumKeyValueHeads: 2,
 			IntermediateSize: 96, VocabSize: 256, MaxPositions: 128},
 		Device:   DeviceFlags{Device: "cpu"},
-		Variants: []string{"dense", "moe"}, Tokens: 64, SeqLens: []int{16, 32, 64}, Steps: 1,
+		Variants: []string{"dense", "moe"}, Parts: []string{"train", "decode"}, Tokens: 64, SeqLens: []int{16, 32, 64}, Steps: 1,
 		Contexts: []int{8, 24}, Batches: []int{1, 3}, DecodeTokens: 2, DType: "f32",
 		TorchScript: "scripts/bench_torch.py", TorchTokens: 1, JSON: true,
 	}
@@ -166,7 +166,7 @@ echo '{"tokens_per_s": 10, "decode_tokens_per_s": 5, "backend": "fake torch", "b
 	}
 	// The tiny architecture is not what bench_torch.py builds: not compared.
 	var out bytes.Buffer
-	opts.SeqLens, opts.Contexts = []int{16, 32}, nil
+	opts.SeqLens, opts.Parts = []int{16, 32}, []string{"train"}
 	if err := runBenchScaling(context.Background(), opts, &globalOptions{threads: 1}, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -190,6 +190,7 @@ func TestBenchScalingBadFlags(t *testing.T) {
 		{"zero seq", func(o *BenchScalingOptions) { o.SeqLens = []int{0} }},
 		{"unknown variant", func(o *BenchScalingOptions) { o.Variants = []string{"sparse"} }},
 		{"no variants", func(o *BenchScalingOptions) { o.Variants = nil }},
+		{"unknown part", func(o *BenchScalingOptions) { o.Parts = []string{"prefill"} }},
 		{"zero steps", func(o *BenchScalingOptions) { o.Steps = 0 }},
 		{"negative batch", func(o *BenchScalingOptions) { o.Batches = []int{-1} }},
 		{"context past the positions", func(o *BenchScalingOptions) { o.SeqLens = nil; o.Contexts = []int{200} }},

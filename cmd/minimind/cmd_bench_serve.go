@@ -41,7 +41,7 @@ type BenchServeOptions struct {
 func (o *BenchServeOptions) AddFlags(f *pflag.FlagSet) {
 	o.Bench.Model.AddFlags(f)
 	o.Bench.Device.AddFlags(f)
-	f.StringVar(&o.Bench.Path, "model", "", "serve this model (HF directory or .pth; its tokenizer as `serve` finds it) instead of random weights")
+	f.StringVar(&o.Bench.Path, "model", "", "serve this model (HF directory or .pth; with the tokenizer saved beside it, as serve finds it) instead of random weights")
 	f.StringVar(&o.Bench.DType, "dtype", "f32", "inference weight precision of the in-process server: f32, f16 or bf16")
 	f.BoolVar(&o.Bench.JSON, "json", false, "print one JSON object as the last line")
 	f.StringVar(&o.URL, "url", "", "drive the OpenAI server at this base URL (http://HOST:PORT) instead of starting one in-process")
