@@ -75,8 +75,12 @@ has the same length), and the report gives per load level:
 
 With continuous batching, aggregate tokens/s grows with N up to --slots,
 where every decode step is full; beyond it requests wait for a slot, so
-TTFT grows and tokens/s stays level. The clients run in this process too,
-on the same cores as the server: compare levels of one run.
+TTFT grows and tokens/s stays level. The in-process server's queue holds
+every client; one at --url with fewer slot and queue places than clients
+answers the rest 429, which count as failed requests (exit 1). The clients
+run in this process too, on the same cores as the server: compare levels
+of one run. "mean batch" is the sequences per decode step, from the
+server's /health counters: load cannot distort it.
 
 Examples:
   minimind bench serve
