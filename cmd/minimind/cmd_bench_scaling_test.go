@@ -45,6 +45,7 @@ func TestBenchScaling(t *testing.T) {
 		t.Fatalf("%d training cells, want %d:\n%s", len(trains), len(opts.Variants)*len(opts.SeqLens), s)
 	}
 	act := map[string]float64{}
+	canReset := releaseMemory() // Linux: VmHWM can be reset, so every cell has a peak
 	for i, x := range trains {
 		r := x.(map[string]any)
 		v, T := opts.Variants[i/len(opts.SeqLens)], opts.SeqLens[i%len(opts.SeqLens)]
@@ -54,9 +55,9 @@ func TestBenchScaling(t *testing.T) {
 		if tps, ok := r["tokens_per_s"].(float64); !ok || tps <= 0 {
 			t.Errorf("cell %d: tokens_per_s %v", i, r["tokens_per_s"])
 		}
-		if _, err := os.Stat("/proc/self/clear_refs"); err == nil {
+		if canReset {
 			if rss, _ := r["peak_rss_bytes"].(float64); rss <= 0 {
-				t.Errorf("cell %d: peak_rss_bytes %v on Linux", i, r["peak_rss_bytes"])
+				t.Errorf("cell %d: peak_rss_bytes %v where the high-water mark can be reset", i, r["peak_rss_bytes"])
 			}
 		}
 		a := r["activation_bytes"].(float64)
