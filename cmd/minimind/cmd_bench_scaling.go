@@ -91,7 +91,8 @@ same cells, each right after ours so load hits both alike; where its
 BLAS is the reference one (20× slower than OpenBLAS: install
 libopenblas0-pthread) it is refused rather than compared. Its peak memory
 is the Python process's. A cell takes a few seconds to a minute: the
-defaults run in about 10-15 minutes on 2 cores.
+defaults should take 10-15 minutes on a quiet 2-core machine (an estimate
+from the cells' costs; under heavy load several times longer).
 
 Examples:
   minimind bench scaling
