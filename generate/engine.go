@@ -86,6 +86,13 @@ type EngineOptions struct {
 type Stats struct {
 	Slots, Active, Queued int
 	Generated             int64 // tokens sampled since the engine started
+	// DecodeSteps counts the batched decoding forward passes, DecodeRows
+	// the sequences they advanced and BatchRows the rows they computed
+	// (rows [0, highest busy slot], free and prefilling ones included), all
+	// since the engine started: DecodeRows ÷ DecodeSteps is the mean batch
+	// continuous batching achieved, and BatchRows − DecodeRows the rows
+	// computed for nothing.
+	DecodeSteps, DecodeRows, BatchRows int64
 }
 
 // Engine decodes up to Slots sequences at once with one model: each step
@@ -111,6 +118,8 @@ type Engine struct {
 	closed    atomic.Bool
 	active    atomic.Int32
 	generated atomic.Int64
+	// Decode step counters (Stats).
+	decodeSteps, decodeRows, batchRows atomic.Int64
 }
 
 // seq is one sequence in a slot.
@@ -194,7 +203,8 @@ func (e *Engine) Tokenizer() *tokenizer.Tokenizer { return e.tok }
 
 // Stats returns the current load; safe from any goroutine.
 func (e *Engine) Stats() Stats {
-	return Stats{Slots: e.opts.Slots, Active: int(e.active.Load()), Queued: len(e.queue), Generated: e.generated.Load()}
+	return Stats{Slots: e.opts.Slots, Active: int(e.active.Load()), Queued: len(e.queue), Generated: e.generated.Load(),
+		DecodeSteps: e.decodeSteps.Load(), DecodeRows: e.decodeRows.Load(), BatchRows: e.batchRows.Load()}
 }
 
 // Done is closed when Run has returned.
@@ -411,7 +421,7 @@ func (e *Engine) safeStep() (err error) {
 // prompt tokens of the sequences still waiting, oldest first.
 func (e *Engine) step() error {
 	V := e.m.Config.VocabSize
-	hi, decoding := 0, false
+	hi, decoding := 0, 0
 	for b, s := range e.slots {
 		if s == nil {
 			continue
@@ -421,9 +431,14 @@ func (e *Engine) step() error {
 			continue
 		}
 		hi = b + 1
-		decoding = decoding || s.decoding
+		if s.decoding {
+			decoding++
+		}
 	}
-	if decoding {
+	if decoding > 0 {
+		e.decodeSteps.Add(1)
+		e.decodeRows.Add(int64(decoding))
+		e.batchRows.Add(int64(hi))
 		// Rows in [0, hi) that are free or still prefilling get a dummy
 		// token; their length is restored afterwards, so what it wrote past
 		// their end is overwritten later.

@@ -348,3 +348,24 @@ func waitIdle(tb testing.TB, e *generate.Engine) {
 	}
 	tb.Fatalf("engine still has %d active sequences", e.Stats().Active)
 }
+
+// TestEngineDecodeStats: the decode counters count batched steps, the
+// sequences they advanced and the rows they computed. Three sequences are
+// prefilled in the first step (each samples its first token there); A's
+// two more tokens and B's and C's five take five decode steps over rows
+// [0,3), slot 0 idle once A has ended.
+func TestEngineDecodeStats(t *testing.T) {
+	e := generatetest.Engine(t, 1, generate.EngineOptions{Slots: 4, Window: 64})
+	tok := e.Tokenizer()
+	req := func(n int) generate.Request {
+		return generate.Request{Prompt: tok.Encode("hello"), Options: generate.Options{MaxNewTokens: n, IgnoreEOS: true}}
+	}
+	if _, err := e.Generate(context.Background(), []generate.Request{req(3), req(6), req(6)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	st := e.Stats()
+	got := [4]int64{st.Generated, st.DecodeSteps, st.DecodeRows, st.BatchRows}
+	if want := [4]int64{15, 5, 12, 15}; got != want {
+		t.Errorf("generated, decode steps, decode rows, batch rows = %v, want %v", got, want)
+	}
+}

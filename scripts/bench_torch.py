@@ -10,19 +10,22 @@ two can be compared line by line. Run both back to back on the same
 machine: timings depend on load.
 
   /usr/bin/python3 scripts/bench_torch.py train [--use_moe] [--batch_size 8] [--max_seq_len 512]
-  /usr/bin/python3 scripts/bench_torch.py generate [--batch_size 1] [--prompt_len 128] [--new_tokens 128]
+  /usr/bin/python3 scripts/bench_torch.py generate [--batch_size 1] [--prompt_len 128] [--new_tokens 128] [--fill_kv]
   /usr/bin/python3 scripts/bench_torch.py blas    (which BLAS library torch runs on; exit 1 if the reference one)
 
-Every JSON line also names the BLAS library ("blas"): Debian's torch is
-built against the generic libblas.so.3, and which library that is is
-chosen at run time (update-alternatives). The netlib reference BLAS is ~20×
-slower than OpenBLAS and makes any comparison meaningless.
+Every JSON line also names the BLAS library ("blas": its path, or
+"reference" for the netlib reference BLAS) and the peak resident memory
+("peak_rss_bytes"). Debian's torch is built against the generic
+libblas.so.3, and which library that is is chosen at run time
+(update-alternatives). The reference BLAS is ~20× slower than OpenBLAS
+(install libopenblas0-pthread) and makes any comparison meaningless.
 """
 import argparse
 import ctypes
 import json
 import math
 import os
+import resource
 import statistics
 import sys
 import time
@@ -42,6 +45,7 @@ class Cfg:
     theta = 1e6
     eps = 1e-5
     max_pos = 32768
+    rope_len = 4096  # positions the RoPE tables cover
     use_moe = False
     experts = 4
     top_k = 2
@@ -161,7 +165,7 @@ class MiniMind(nn.Module):
         self.norm = RMSNorm(c.hidden, c.eps)
         self.lm_head = nn.Linear(c.hidden, c.vocab, bias=False)
         self.lm_head.weight = self.embed_tokens.weight  # tied
-        cos, sin = rope_tables(c.hidden // c.heads, 4096, c.theta)
+        cos, sin = rope_tables(c.hidden // c.heads, c.rope_len, c.theta)
         self.register_buffer("cos", cos, persistent=False)
         self.register_buffer("sin", sin, persistent=False)
 
@@ -209,6 +213,12 @@ def train_flops(c, B, T, n_params):
     return 6.0 * n_params * B * T + 12.0 * c.layers * c.hidden * T * B * T / 2
 
 
+def process_facts():
+    info = blas_info()
+    return {"blas": "reference" if info["reference"] else info["blas"],
+            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["train", "generate", "blas"])
@@ -217,6 +227,8 @@ def main():
     ap.add_argument("--max_seq_len", type=int, default=512)
     ap.add_argument("--prompt_len", type=int, default=128)
     ap.add_argument("--new_tokens", type=int, default=128)
+    ap.add_argument("--fill_kv", action="store_true",
+                    help="generate: start decoding after a KV cache of --prompt_len random positions instead of prefilling a prompt (decode speed at long context without the prefill's time and memory); prefill is then not timed")
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--peak_gflops", type=float, default=211.2)
@@ -229,6 +241,7 @@ def main():
     torch.manual_seed(0)
     c = Cfg()
     c.use_moe = a.use_moe
+    c.rope_len = max(c.rope_len, a.max_seq_len, a.prompt_len + a.new_tokens)
     m = MiniMind(c)
     n_params = sum(p.numel() for p in m.parameters())
     if a.mode == "train":
@@ -253,8 +266,7 @@ def main():
         print(json.dumps({"tokens_per_s": B * T / step, "step_s": step, "gflops": gflops,
                           "mfu": gflops / a.peak_gflops, "peak_gflops": a.peak_gflops,
                           "batch_size": B, "seq_len": T, "use_moe": c.use_moe,
-                          "backend": "torch %s cpu, %d threads" % (torch.__version__, a.threads),
-                          "blas": blas["blas"]}))
+                          "backend": "torch %s cpu, %d threads" % (torch.__version__, a.threads), **process_facts()}))
         return
     B = a.batch_size or 1
     m.eval()
@@ -262,9 +274,14 @@ def main():
     with torch.no_grad():
         prompt = torch.randint(0, c.vocab, (B, a.prompt_len))
         tok = torch.randint(0, c.vocab, (B, 1))
+        hs = c.hidden // c.heads
         for s in range(a.steps + 1):
             t0 = time.perf_counter()
-            _, past = m(prompt, keep=1)
+            if a.fill_kv:
+                past = [(torch.randn(B, a.prompt_len, c.kv_heads, hs), torch.randn(B, a.prompt_len, c.kv_heads, hs))
+                        for _ in range(c.layers)]
+            else:
+                _, past = m(prompt, keep=1)
             t1 = time.perf_counter()
             pos = a.prompt_len
             for _ in range(a.new_tokens):
@@ -274,10 +291,9 @@ def main():
             if s > 0:
                 pre.append(B * a.prompt_len / (t1 - t0))
                 dec.append(B * a.new_tokens / (t2 - t1))
-    print(json.dumps({"prefill_tokens_per_s": statistics.median(pre), "decode_tokens_per_s": statistics.median(dec),
-                      "batch_size": B, "dtype": "f32",
-                      "backend": "torch %s cpu, %d threads" % (torch.__version__, a.threads),
-                      "blas": blas["blas"]}))
+    print(json.dumps({"prefill_tokens_per_s": None if a.fill_kv else statistics.median(pre), "decode_tokens_per_s": statistics.median(dec),
+                      "batch_size": B, "prompt_len": a.prompt_len, "dtype": "f32",
+                      "backend": "torch %s cpu, %d threads" % (torch.__version__, a.threads), **process_facts()}))
 
 
 if __name__ == "__main__":

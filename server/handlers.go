@@ -230,7 +230,8 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 	default:
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": status, "model": s.opts.ModelName,
-		"slots": st.Slots, "active": st.Active, "queued": st.Queued, "generated_tokens": st.Generated})
+		"slots": st.Slots, "active": st.Active, "queued": st.Queued, "generated_tokens": st.Generated,
+		"decode_steps": st.DecodeSteps, "decode_rows": st.DecodeRows, "batch_rows": st.BatchRows})
 }
 
 func (s *Server) handleUnknown(w http.ResponseWriter, r *http.Request) {

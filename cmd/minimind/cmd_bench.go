@@ -95,7 +95,7 @@ Examples:
 	gen.Flags().StringVar(&ge.DType, "dtype", "f32", "inference weight precision: f32, f16 or bf16 (16-bit weights are used for decode steps), or q8_0 (8-bit weights for prefill and decode)")
 	gen.Flags().IntVar(&ge.PromptLen, "prompt_len", 128, "prompt tokens per sequence")
 	gen.Flags().IntVar(&ge.NewTokens, "new_tokens", 128, "decoded tokens per sequence")
-	cmd.AddCommand(train, gen)
+	cmd.AddCommand(train, gen, newBenchServeCommand(g), newBenchScalingCommand(g))
 	return cmd
 }
 
