@@ -43,25 +43,32 @@ func BenchmarkTrainStep(b *testing.B) {
 }
 
 // BenchmarkDecodeStep: one batch-1 token through the default dense model
-// with a KV cache holding 128 positions.
+// with a KV cache holding 128 to 511 positions, per inference dtype.
 func BenchmarkDecodeStep(b *testing.B) {
-	c := model.DefaultConfig()
-	be := cpu.New(cpu.Options{})
-	defer be.Close()
-	m := modeltest.Model(b, c, 1, be)
-	kv, _ := m.NewKVCache(1, 512)
-	prompt := make([]int32, 128)
-	if _, err := m.Forward(kv, prompt, len(prompt), nil, 1); err != nil {
-		b.Fatal(err)
+	for _, dt := range []string{"f32", "bf16", "f16"} {
+		b.Run(dt, func(b *testing.B) {
+			c := model.DefaultConfig()
+			be := cpu.New(cpu.Options{})
+			defer be.Close()
+			m := modeltest.Model(b, c, 1, be)
+			if err := m.SetInferenceDType(dt); err != nil {
+				b.Fatal(err)
+			}
+			kv, _ := m.NewKVCache(1, 512)
+			prompt := make([]int32, 128)
+			if _, err := m.Forward(kv, prompt, len(prompt), nil, 1); err != nil {
+				b.Fatal(err)
+			}
+			tok := []int32{5}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if kv.Len() >= 511 {
+					kv.Lens[0] = 128
+				}
+				_, _ = m.Forward(kv, tok, 1, nil, 1)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+		})
 	}
-	tok := []int32{5}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		if kv.Len() >= 511 {
-			kv.Lens[0] = 128
-		}
-		_, _ = m.Forward(kv, tok, 1, nil, 1)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
 }
