@@ -43,13 +43,13 @@ func BenchmarkTrainStep(b *testing.B) {
 }
 
 // BenchmarkDecodeStep: one batch-1 token through the default dense model
-// with a KV cache holding 128 positions.
+// with a KV cache holding 128 to 511 positions, per inference dtype.
 func BenchmarkDecodeStep(b *testing.B) {
 	c := model.DefaultConfig()
 	be := cpu.New(cpu.Options{})
 	defer be.Close()
 	m := modeltest.Model(b, c, 1, be)
-	for _, dtype := range []string{"f32", "bf16", "q8_0"} {
+	for _, dtype := range []string{"f32", "bf16", "f16", "q8_0"} {
 		b.Run(dtype, func(b *testing.B) {
 			if err := m.SetInferenceDType(dtype); err != nil {
 				b.Fatal(err)

@@ -77,7 +77,7 @@ func TestSgemmHalfB(t *testing.T) {
 			g := gemmFor(t, pool, kind)
 			for _, m := range []int{1, 3, 4, 7, 8, 11} {
 				for _, n := range []int{1, 5, 8, 33} {
-					for _, k := range []int{1, 7, 17, 520, 1100} {
+					for _, k := range []int{1, 7, 17, 48, 520, 560, 1100} {
 						for _, bf16 := range []bool{false, true} {
 							acc := r.IntN(2) == 0
 							p := newProblem(r, false, true, m, n, k, r.IntN(3), acc)

@@ -607,6 +607,20 @@ cvtbf16loop:
 	VXORPS Y2, Y2, Y2; \
 	VXORPS Y3, Y3, Y3
 
+// HPREFETCH prefetches the next group of 4 weight rows (R12, set to the
+// row after the group's last) as one block, at 4× the pace B advances
+// (BX*4), so that it has arrived when the next call starts on it: the
+// rows are short (k·2 bytes), too short for the hardware prefetcher to
+// lock on before each row ends, and without this the kernel stalls on
+// every row's start (bf16 decode from L3 ~30% slower). When ldb > k, or
+// past the matrix's end, the prefetches are merely useless: they never
+// fault.
+#define HPREFETCH \
+	PREFETCHT0 (R12)(BX*4); \
+	PREFETCHT0 64(R12)(BX*4); \
+	PREFETCHT0 128(R12)(BX*4); \
+	PREFETCHT0 192(R12)(BX*4)
+
 #define BF16W(addr, y) VPMOVZXWD addr, y; VPSLLD $16, y, y
 #define F16W(addr, y) VCVTPH2PS addr, y
 
@@ -632,6 +646,7 @@ TEXT ·dot4BF16AVX2(SB), NOSPLIT, $0-40
 	MOVQ ldb+24(FP), R8
 	MOVQ out+32(FP), DX
 	HDOT4ZERO
+	LEAQ   (R11)(R8*1), R12
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
@@ -640,6 +655,7 @@ TEXT ·dot4BF16AVX2(SB), NOSPLIT, $0-40
 	JLT    bftail
 
 bfloop32:
+	HPREFETCH
 	HSTEP(BF16W, 0, 0, Y0, Y1, Y2, Y3)
 	HSTEP(BF16W, 32, 16, Y4, Y5, Y6, Y7)
 	HSTEP(BF16W, 64, 32, Y0, Y1, Y2, Y3)
@@ -683,6 +699,7 @@ TEXT ·dot4F16AVX2(SB), NOSPLIT, $0-40
 	MOVQ ldb+24(FP), R8
 	MOVQ out+32(FP), DX
 	HDOT4ZERO
+	LEAQ   (R11)(R8*1), R12
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
@@ -691,6 +708,7 @@ TEXT ·dot4F16AVX2(SB), NOSPLIT, $0-40
 	JLT    f16tail
 
 f16loop32:
+	HPREFETCH
 	HSTEP(F16W, 0, 0, Y0, Y1, Y2, Y3)
 	HSTEP(F16W, 32, 16, Y4, Y5, Y6, Y7)
 	HSTEP(F16W, 64, 32, Y0, Y1, Y2, Y3)

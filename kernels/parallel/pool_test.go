@@ -48,6 +48,31 @@ func TestForRunsEachItemOnce(t *testing.T) {
 	}
 }
 
+// TestLateWorkers: calls end without waiting for workers that have not
+// joined them, so a worker often wakes (from parking, or descheduled)
+// after the call it was woken for has ended, while the next one, with
+// another task and other sizes, runs. It must then take chunks of the
+// current call only: every item of every call runs exactly once, on its
+// own task.
+func TestLateWorkers(t *testing.T) {
+	for _, workers := range []int{2, 4} {
+		p := New(workers)
+		a := &countTask{hits: make([]atomic.Int32, 500)}
+		b := &countTask{hits: make([]atomic.Int32, 500)}
+		for call := 0; call < 400; call++ {
+			if call%40 == 39 {
+				time.Sleep(5 * time.Millisecond) // let the workers park
+			}
+			na, nb := 2+call*13%499, 2+call*29%499
+			p.ForChunks(na, 1+call%3, a)
+			p.ForChunks(nb, 1+call%4, b)
+			checkOnce(t, a, na)
+			checkOnce(t, b, nb)
+		}
+		p.Close()
+	}
+}
+
 // TestForNoAlloc: a parallel call allocates nothing.
 func TestForNoAlloc(t *testing.T) {
 	p := New(2)
@@ -157,5 +182,22 @@ func TestStatsNamed(t *testing.T) {
 		if s := got[name]; s.Calls != w.calls || s.FLOPs != w.flops {
 			t.Errorf("%s: %d calls, %v FLOPs; want %d, %v", name, s.Calls, s.FLOPs, w.calls, w.flops)
 		}
+	}
+}
+
+// nopTask touches nothing: BenchmarkCall measures the pool's own cost.
+type nopTask struct{}
+
+func (nopTask) Run(lo, hi int) {}
+
+// BenchmarkCall: one parallel call of a decode-sized kernel's shape (8
+// chunks) with no work in it, i.e. the synchronisation a decode step pays
+// per kernel (about 65 calls per token for the default model).
+func BenchmarkCall(b *testing.B) {
+	p := New(0)
+	defer p.Close()
+	var t nopTask
+	for b.Loop() {
+		p.For(8, 1, t)
 	}
 }
