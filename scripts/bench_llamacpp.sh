@@ -15,9 +15,18 @@
 # F16, ours q8_0 vs its Q8_0. A dtype that our build refuses, or a GGUF it
 # cannot write, shows as n/a.
 #
-# llama.cpp runs through node-llama-cpp 3.21.1's prebuilt CPU library
-# (scripts/llamacpp_bench.mjs), installed once with
+# llama.cpp is node-llama-cpp 3.21.1's prebuilt CPU library (llama.cpp
+# release v0.4.0 as node-llama-cpp names it), installed once with
 #   NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --omit=optional --prefix gguf/e2e
+# Two harnesses drive it:
+#   ENGINE=c     (default when gcc and git are present) scripts/llamacpp_bench.c,
+#                compiled here against that libllama with the headers of
+#                the llama.cpp source bundle node-llama-cpp ships; it calls
+#                llama_decode directly, as llama-bench's pp/tg tests do, so
+#                it measures llama.cpp itself.
+#   ENGINE=node  scripts/llamacpp_bench.mjs through node-llama-cpp's JS API
+#                (sequence.evaluate): adds node-llama-cpp's per-token JS and
+#                sampler cost to decode, i.e. what a node-llama-cpp user sees.
 #
 # Environment (all optional):
 #   THREADS=2        kernel threads for both engines
@@ -27,6 +36,7 @@
 #                    run reports their median, the table the median of runs
 #   MODEL=PATH       weights to use instead of a random default-size model
 #   NLC_DIR=gguf/e2e the folder whose node_modules holds node-llama-cpp
+#   ENGINE=c|node    the llama.cpp harness (see above)
 #   CONVERT_BIN=...  a minimind binary used only for `convert --to gguf`
 #   GGUF_DIR=DIR     use DIR/model-{f32,f16,q8_0}.gguf instead of exporting
 #                    (they must hold the same weights as MODEL)
@@ -38,6 +48,15 @@ plen=${PROMPT_LEN:-512}
 ntok=${NEW_TOKENS:-128}
 steps=${STEPS:-3}
 nlc=${NLC_DIR:-gguf/e2e}
+engine=${ENGINE:-}
+if [[ -z $engine ]]; then
+	engine=node
+	command -v gcc >/dev/null && command -v git >/dev/null && engine=c
+fi
+if [[ $engine != c && $engine != node ]]; then
+	echo "bench_llamacpp: ENGINE must be c or node, not $engine" >&2
+	exit 2
+fi
 
 if ! command -v node >/dev/null; then
 	echo "bench_llamacpp: node is not installed (apt-get install nodejs)" >&2
@@ -60,6 +79,24 @@ if [[ ! -d $nlc/node_modules/node-llama-cpp ]]; then
 	echo "bench_llamacpp: no node-llama-cpp under $nlc/node_modules; llama.cpp columns are n/a." >&2
 	echo "  install: NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --omit=optional --prefix gguf/e2e" >&2
 	llama_ok=0
+fi
+
+# ENGINE=c: build the C harness against node-llama-cpp's libllama, with the
+# headers of the exact llama.cpp source it was built from (the git bundle).
+# The .so files carry versioned SONAMEs (libllama.v0.4.0.so), hence -l:.
+if [[ $engine == c && $llama_ok == 1 ]]; then
+	libdir=$(cd "$nlc" && pwd)/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
+	bundle=$nlc/node_modules/node-llama-cpp/llama/gitRelease.bundle
+	if [[ ! -f $libdir/libllama.v0.4.0.so || ! -f $bundle ]]; then
+		echo "bench_llamacpp: ENGINE=c needs $libdir/libllama.v0.4.0.so and $bundle; llama.cpp columns are n/a." >&2
+		llama_ok=0
+	elif ! git clone -q "$bundle" "$work/llama.cpp" 2>"$work/err" ||
+		! gcc -O2 -std=c11 -Wall -I"$work/llama.cpp/include" -I"$work/llama.cpp/ggml/include" \
+			scripts/llamacpp_bench.c -o "$work/llamacpp_bench" -L"$libdir" -Wl,-rpath,"$libdir" \
+			-l:libllama.v0.4.0.so -l:libggml.v0.4.0.so -lggml-base 2>>"$work/err"; then
+		echo "bench_llamacpp: cannot build scripts/llamacpp_bench.c: $(tail -n 1 "$work/err"); llama.cpp columns are n/a." >&2
+		llama_ok=0
+	fi
 fi
 
 # One GGUF per llama.cpp precision (missing file: that column is n/a).
@@ -88,9 +125,20 @@ ours() { # precision
 }
 theirs() { # precision
 	local j
+	local cmd
+	if [[ $engine == c ]]; then
+		cmd=("$work/llamacpp_bench" --libdir "${libdir:-}")
+	else
+		cmd=(node scripts/llamacpp_bench.mjs --nlc "$nlc")
+	fi
 	if [[ $llama_ok == 1 && -n ${gguf[$1]:-} ]] &&
-		j=$(node scripts/llamacpp_bench.mjs --nlc "$nlc" --model "${gguf[$1]}" --threads "$threads" \
+		j=$("${cmd[@]}" --model "${gguf[$1]}" --threads "$threads" \
 			--prompt_len "$plen" --new_tokens "$ntok" --steps "$steps" 2>"$work/err" | tail -n 1) && [[ $j == \{* ]]; then
+		# ggml names the CPU variant it loaded (libggml-cpu-*.so); say it once.
+		if [[ $engine == c && -z ${variant_said:-} ]] && grep -q 'loaded CPU backend' "$work/err"; then
+			echo "bench_llamacpp: $(grep -m1 'loaded CPU backend' "$work/err")" >&2
+			variant_said=1
+		fi
 		printf 'llama\t%s\t%s\n' "$1" "$j" >>"$out"
 	else
 		[[ $llama_ok == 1 && -n ${gguf[$1]:-} ]] && echo "bench_llamacpp: llama.cpp $1: $(tail -n 1 "$work/err")" >&2
@@ -109,9 +157,9 @@ for ((r = 1; r <= rounds; r++)); do
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-node - "$out" "$threads" "$plen" "$ntok" "$rounds" <<'JS'
+node - "$out" "$threads" "$plen" "$ntok" "$rounds" "$engine" <<'JS'
 const fs = require("node:fs");
-const [file, threads, plen, ntok, rounds] = process.argv.slice(2);
+const [file, threads, plen, ntok, rounds, engine] = process.argv.slice(2);
 const runs = {};
 for (const line of fs.readFileSync(file, "utf8").split("\n").filter(Boolean)) {
 	const [side, prec, json] = line.split("\t");
@@ -130,7 +178,10 @@ const median = (xs) => {
 const get = (side, prec, key) => median(runs[`${side}/${prec}`]?.[key]);
 const num = (v) => (v == null ? "n/a" : v.toFixed(1));
 const ratio = (a, b) => (a == null || b == null ? "n/a" : (a / b).toFixed(2) + "×");
-console.log(`batch-1 tokens/s, ${threads} threads, prompt ${plen}, ${ntok} decoded tokens; medians of ${rounds} interleaved rounds`);
+const how = engine === "c"
+	? "llama.cpp timed by scripts/llamacpp_bench.c (llama_decode directly, as llama-bench)"
+	: "llama.cpp timed through node-llama-cpp's JS API (scripts/llamacpp_bench.mjs; includes its per-token JS/sampler cost)";
+console.log(`batch-1 tokens/s, ${threads} threads, prompt ${plen}, ${ntok} decoded tokens; medians of ${rounds} interleaved rounds; ${how}`);
 console.log("| ours (llama.cpp) | decode ours | decode llama.cpp | ratio | prefill ours | prefill llama.cpp | ratio |");
 console.log("|---|---:|---:|---:|---:|---:|---:|");
 for (const [o, t] of [["f32", "f32"], ["f16", "f16"], ["bf16", "f16"], ["q8_0", "q8_0"]]) {
