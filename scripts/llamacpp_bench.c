@@ -20,8 +20,8 @@
 // the same LCG as llamacpp_bench.mjs. As in llama-bench, the context gets a
 // CPU threadpool of --threads threads (ggml_threadpool_new with its default
 // polling), so no threads are created per decode call; flash attention is
-// --flash_attn, by default auto (the library's and llama-bench's default;
-// node-llama-cpp's createContext turns it off unless asked).
+// --flash_attn, by default auto (the library's, llama-bench's and
+// node-llama-cpp 3.21.1's default, so both harnesses run the same graph).
 //
 // The last line printed is one JSON object (same fields as the .mjs).
 // DIR is where the libggml-cpu-*.so variants live; ggml loads the best one
