@@ -297,6 +297,9 @@ func runConvert(_ context.Context, opts ConvertOptions, _ *globalOptions, out io
 		}
 		fmt.Fprintf(out, "merged %s into %d linears\n", opts.MergeLoRA, len(l.Modules()))
 	}
+	if err := makeParent(opts.Out); err != nil {
+		return err
+	}
 	switch opts.To {
 	case "":
 		err = saveModel(opts.Out, p, dt)
@@ -309,6 +312,15 @@ func runConvert(_ context.Context, opts ConvertOptions, _ *globalOptions, out io
 		return err
 	}
 	fmt.Fprintf(out, "wrote %s (%s parameters, %s)\n", opts.Out, humanCount(len(p.Data)), dt)
+	return nil
+}
+
+// makeParent creates the folder an output file goes into, as the
+// trainers do for --out_dir, so `--out new/dir/model.gguf` just works.
+func makeParent(out string) error {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return fmt.Errorf("--out %s: %w", out, err)
+	}
 	return nil
 }
 

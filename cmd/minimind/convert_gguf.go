@@ -39,6 +39,9 @@ func runConvertGGUF(opts ConvertOptions, out io.Writer) error {
 	if _, err := gguf.Arch(&p.Config); err != nil {
 		return fmt.Errorf("%w: --model %s: %v", errUsage, opts.In, err)
 	}
+	if err := makeParent(opts.Out); err != nil {
+		return err
+	}
 	name := strings.TrimSuffix(filepath.Base(opts.Out), filepath.Ext(opts.Out))
 	if err := gguf.Export(opts.Out, p, tok, gguf.ExportOptions{Type: typ, Name: name}); err != nil {
 		return err

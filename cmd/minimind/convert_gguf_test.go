@@ -24,10 +24,7 @@ func TestConvertGGUF(t *testing.T) {
 	if out, err := runRoot(t, append([]string{"init", "--out", src}, arch...)...); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	q8 := filepath.Join(dir, "ollama", "m2-q8.gguf")
-	if err := os.MkdirAll(filepath.Dir(q8), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	q8 := filepath.Join(dir, "ollama", "m2-q8.gguf") // convert makes the folder
 	out, err := runRoot(t, "export", "--model", src, "--to", "ollama", "--out", q8, "--dtype", "q8_0")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
