@@ -3,9 +3,11 @@ package model
 // TrainFLOPs estimates the floating-point operations of one training step
 // (forward + backward) on B sequences of T tokens: 6 per weight per token
 // for the matrix products (MoE: the router and the experts actually used),
-// plus causal attention, whose QKᵀ and PV products cost 2·T·C per token
-// forward on average over a causal row (half of 4·T·C) and twice that
-// backward.
+// plus attention's QKᵀ and PV products counted as PaLM and nanoGPT's MFU
+// do: the full T×T products, 4·T·C per token per layer forward and twice
+// that backward (12·L·T·C per token in all). The causal kernels compute
+// about half of that, so MFU compares with those papers' figures rather
+// than counting only the work done.
 func TrainFLOPs(c *Config, B, T int) float64 {
 	return 3 * ForwardFLOPs(c, B, T)
 }
