@@ -219,7 +219,7 @@ func TestDDPRankDeath(t *testing.T) {
 	cmd := exec.Command(mpi, append([]string{"--oversubscribe", "--allow-run-as-root", "-np", "2", bin, "pretrain", "--ddp", "--data_path", data,
 		"--batch_size", "2", "--save_interval", "2", "--out_dir", filepath.Join(dir, "run")}, tinyArgs...)...)
 	cmd.Env = append(os.Environ(), "OMPI_MCA_btl_vader_single_copy_mechanism=none")
-	var buf strings.Builder
+	var buf lockedBuffer // exec copies the output in its own goroutine while this one reads it
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
