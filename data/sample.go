@@ -127,3 +127,31 @@ func resize[T any](s []T, n int) []T {
 	}
 	return s[:n]
 }
+
+// CountTargets looks at up to n examples spread evenly over ds and says
+// how many of them have at least one target position (a nonzero loss mask;
+// for DPO, on the chosen side). An SFT file whose conversations have no
+// assistant turn, or whose replies all start past max_seq_len, trains at
+// loss 0 without a word; callers check this before a run.
+func CountTargets(ds Dataset, n int) (withTargets, checked int, err error) {
+	total := ds.Len()
+	if total == 0 || n <= 0 {
+		return 0, 0, nil
+	}
+	n = min(n, total)
+	var s Sample
+	for k := range n {
+		i := k * total / n
+		if err := ds.Sample(i, &s); err != nil {
+			return withTargets, checked, fmt.Errorf("data: example %d: %w", i, err)
+		}
+		checked++
+		for _, m := range s.LossMask {
+			if m != 0 {
+				withTargets++
+				break
+			}
+		}
+	}
+	return withTargets, checked, nil
+}

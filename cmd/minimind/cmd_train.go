@@ -269,6 +269,43 @@ Examples:
 
 // openDataset opens prepared files directly and tokenizes JSONL on the fly.
 func openDataset(ctx context.Context, paths []string, kind data.Kind, tok *tokenizer.Tokenizer, maxSeqLen int, seed uint64, skip bool, errOut io.Writer) (data.Dataset, error) {
+	ds, err := openDatasetFiles(ctx, paths, kind, tok, maxSeqLen, seed, skip, errOut)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case data.KindPretrain, data.KindSFT, data.KindDPO: // RLAIF prompts have no targets
+		if err := checkTargets(ds, paths, errOut); err != nil {
+			return nil, err
+		}
+	}
+	return ds, nil
+}
+
+// targetProbe is how many examples checkTargets looks at.
+const targetProbe = 64
+
+// checkTargets refuses data in which the examples looked at have no target
+// token at all (SFT conversations without an assistant reply inside
+// max_seq_len, say): training would run at loss 0 and change nothing. Some
+// examples without targets only get a note.
+func checkTargets(ds data.Dataset, paths []string, errOut io.Writer) error {
+	with, checked, err := data.CountTargets(ds, targetProbe)
+	if err != nil {
+		return err
+	}
+	switch {
+	case checked > 0 && with == 0:
+		return fmt.Errorf("%w: --data_path %s: none of the %d examples checked has a target token (for %v data: an assistant reply that starts within --max_seq_len %d); training would run at loss 0. Check the file's format and --max_seq_len",
+			errUsage, strings.Join(paths, ","), checked, ds.Kind(), ds.MaxSeqLen())
+	case with < checked:
+		fmt.Fprintf(errOut, "note: %d of %d examples checked have no target token within --max_seq_len %d; they add nothing to the loss\n", checked-with, checked, ds.MaxSeqLen())
+	}
+	return nil
+}
+
+// openDatasetFiles opens a prepared .bin file or JSONL files.
+func openDatasetFiles(ctx context.Context, paths []string, kind data.Kind, tok *tokenizer.Tokenizer, maxSeqLen int, seed uint64, skip bool, errOut io.Writer) (data.Dataset, error) {
 	if len(paths) == 1 && !isJSONL(paths[0]) {
 		d, err := data.OpenPrepared(paths[0])
 		if err != nil {

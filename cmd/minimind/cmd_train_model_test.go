@@ -34,7 +34,9 @@ func TestTrainNamesFromInit(t *testing.T) {
 	pre := filepath.Join(dir, "pre.jsonl")
 	writeTexts(t, pre, 4)
 	run1 := filepath.Join(dir, "run1")
-	if out, err := pretrain(t, pre, run1); err != nil {
+	// 64 positions: the SFT reply below must start within --max_seq_len
+	// (data with no target token is refused).
+	if out, err := pretrain(t, pre, run1, "--max_position_embeddings", "64"); err != nil {
 		t.Fatalf("pretrain: %v\n%s", err, out)
 	}
 	sft := filepath.Join(dir, "sft.jsonl")
@@ -44,7 +46,7 @@ func TestTrainNamesFromInit(t *testing.T) {
 	init := filepath.Join(run1, "pretrain_32.pth")
 	run2 := filepath.Join(dir, "run2")
 	common := []string{"--mode", "sft", "--sft_data_path", sft, "--init", init, "--out_dir", run2,
-		"--num_attention_heads", "4", "--max_seq_len", "12", "--epochs", "1", "--save_dtype", "f32"}
+		"--num_attention_heads", "4", "--max_seq_len", "48", "--epochs", "1", "--save_dtype", "f32"}
 	if out, err := trainCmd(t, common...); err != nil {
 		t.Fatalf("sft: %v\n%s", err, out)
 	}

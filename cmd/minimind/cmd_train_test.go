@@ -145,3 +145,33 @@ func TestETAClock(t *testing.T) {
 		t.Errorf("last step: %q", got)
 	}
 }
+
+// TestSFTWithoutTargets: SFT data whose conversations have no assistant
+// reply is refused before training (it used to train at loss 0); some
+// such examples among good ones only get a note.
+func TestSFTWithoutTargets(t *testing.T) {
+	dir := t.TempDir()
+	none := filepath.Join(dir, "none.jsonl")
+	mixed := filepath.Join(dir, "mixed.jsonl")
+	user := `{"conversations":[{"role":"user","content":"hello there"}]}` + "\n"
+	both := `{"conversations":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}` + "\n"
+	if err := os.WriteFile(none, []byte(user+user), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mixed, []byte(both+user), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--hidden_size", "32", "--num_hidden_layers", "1", "--num_attention_heads", "4", "--num_key_value_heads", "2",
+		"--intermediate_size", "64", "--max_seq_len", "64", "--batch_size", "2", "--epochs", "1", "--save_dtype", "f32"}
+	out, err := runRoot(t, append([]string{"sft", "--data_path", none, "--out_dir", filepath.Join(dir, "a")}, args...)...)
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "none of the 2 examples checked has a target token") {
+		t.Fatalf("no assistant replies: err %v, want a usage error saying so\n%s", err, out)
+	}
+	out, err = runRoot(t, append([]string{"sft", "--data_path", mixed, "--out_dir", filepath.Join(dir, "b")}, args...)...)
+	if err != nil {
+		t.Fatalf("mixed data: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "1 of 2 examples checked have no target token") {
+		t.Errorf("mixed data: no note about the example without targets:\n%s", out)
+	}
+}
