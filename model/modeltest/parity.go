@@ -318,44 +318,54 @@ func halfDecode(t *testing.T, be kernels.Backend) {
 			if got := m.InferenceDType(); got != tc.dtype {
 				t.Fatalf("InferenceDType() = %q, want %q", got, tc.dtype)
 			}
-			var in kvInputs
-			readJSON(t, filepath.Join(dir, "inputs.json"), &in)
-			var exp kvExpected
-			readJSON(t, filepath.Join(dir, "expected.json"), &exp)
-			want := ReadTensors(t, filepath.Join(dir, "expected.safetensors"))
-			V := m.Config.VocabSize
-			stepWant := Floats(t, want, "step_logits")
-
-			kv, err := m.NewKVCache(1, 16)
-			if err != nil {
-				t.Fatal(err)
-			}
-			prompt := in.PromptIDs[0]
-			last, err := m.Forward(kv, prompt, len(prompt), nil, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []int32
-			var maxd float64
-			for i := 0; i < in.MaxNewTokens; i++ {
-				maxd = max(maxd, kerneltest.AllClose(t, "step_logits", last, stepWant[i*V:(i+1)*V], tc.atol, tc.rtol))
-				tok := int32(argmax(last))
-				got = append(got, tok)
-				if i == in.MaxNewTokens-1 {
-					break
-				}
-				if last, err = m.Forward(kv, []int32{tok}, 1, nil, 1); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for i := range exp.GeneratedIDs {
-				if got[i] != exp.GeneratedIDs[i] {
-					t.Fatalf("%s greedy tokens %v, want %v", tc.dtype, got, exp.GeneratedIDs)
-				}
-			}
-			t.Logf("%s decode: max |logit diff| %.3g vs float32 over %d steps", tc.dtype, maxd, in.MaxNewTokens)
+			maxd, steps := greedyFixtureDecode(t, m, dir, tc.dtype, tc.atol, tc.rtol)
+			t.Logf("%s decode: max |logit diff| %.3g vs float32 over %d steps", tc.dtype, maxd, steps)
 		})
 	}
+}
+
+// greedyFixtureDecode decodes the kv-cache fixture in dir greedily with m:
+// every step's logits must be within atol/rtol of the float32 (PyTorch)
+// step_logits and the greedy tokens must be the fixture's. It returns the
+// largest logit difference seen and the number of steps; name labels the
+// failure.
+func greedyFixtureDecode(t *testing.T, m *model.Model, dir, name string, atol, rtol float64) (maxd float64, steps int) {
+	t.Helper()
+	var in kvInputs
+	readJSON(t, filepath.Join(dir, "inputs.json"), &in)
+	var exp kvExpected
+	readJSON(t, filepath.Join(dir, "expected.json"), &exp)
+	want := ReadTensors(t, filepath.Join(dir, "expected.safetensors"))
+	V := m.Config.VocabSize
+	stepWant := Floats(t, want, "step_logits")
+
+	kv, err := m.NewKVCache(1, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := in.PromptIDs[0]
+	last, err := m.Forward(kv, prompt, len(prompt), nil, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int32
+	for i := 0; i < in.MaxNewTokens; i++ {
+		maxd = max(maxd, kerneltest.AllClose(t, "step_logits", last, stepWant[i*V:(i+1)*V], atol, rtol))
+		tok := int32(argmax(last))
+		got = append(got, tok)
+		if i == in.MaxNewTokens-1 {
+			break
+		}
+		if last, err = m.Forward(kv, []int32{tok}, 1, nil, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range exp.GeneratedIDs {
+		if got[i] != exp.GeneratedIDs[i] {
+			t.Fatalf("%s greedy tokens %v, want %v", name, got, exp.GeneratedIDs)
+		}
+	}
+	return maxd, in.MaxNewTokens
 }
 
 // loadModel loads the HF directory dir onto be, with the config at
