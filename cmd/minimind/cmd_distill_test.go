@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,12 +38,7 @@ func runDistillCmd(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	g := &globalOptions{threads: 1, quiet: true}
 	cmd := newDistillCommand(g)
-	var stdout, stderr bytes.Buffer
-	cmd.SetOut(&stdout)
-	cmd.SetErr(&stderr)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return stdout.String() + stderr.String(), err
+	return runCommand(t, cmd, args...)
 }
 
 // TestDistillCommand: `minimind distill` starts the student from

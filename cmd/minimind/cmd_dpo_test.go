@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -45,12 +44,7 @@ func runDPO(t *testing.T, viaTrain bool, args ...string) (string, error) {
 		cmd = newTrainCommand(g)
 		args = append([]string{"--mode", "dpo"}, args...)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.SetOut(&stdout)
-	cmd.SetErr(&stderr)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return stdout.String() + stderr.String(), err
+	return runCommand(t, cmd, args...)
 }
 
 // TestDPOCommand: `minimind dpo` and `train --mode dpo` start from

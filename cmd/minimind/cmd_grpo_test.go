@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -20,12 +19,7 @@ func runGRPOCmd(t *testing.T, viaTrain bool, args ...string) (string, error) {
 		cmd = newTrainCommand(g)
 		args = append([]string{"--mode", "grpo"}, args...)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.SetOut(&stdout)
-	cmd.SetErr(&stderr)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return stdout.String() + stderr.String(), err
+	return runCommand(t, cmd, args...)
 }
 
 // TestGRPOCommand: `minimind grpo` and `train --mode grpo` sample with the

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -16,12 +14,7 @@ import (
 func runPPOCmd(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	cmd := newPPOCommand(&globalOptions{threads: 1, quiet: true})
-	var stdout, stderr bytes.Buffer
-	cmd.SetOut(&stdout)
-	cmd.SetErr(&stderr)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return stdout.String() + stderr.String(), err
+	return runCommand(t, cmd, args...)
 }
 
 // TestPPOCommand: `minimind ppo` starts from --out_dir's full_sft

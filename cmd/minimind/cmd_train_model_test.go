@@ -17,12 +17,7 @@ func trainCmd(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	g := &globalOptions{threads: 1, quiet: true}
 	cmd := newTrainCommand(g)
-	var stdout, stderr bytes.Buffer
-	cmd.SetOut(&stdout)
-	cmd.SetErr(&stderr)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return stdout.String() + stderr.String(), err
+	return runCommand(t, cmd, args...)
 }
 
 // TestTrainNamesFromInit: `train --mode sft --init run1/pretrain_32.pth`

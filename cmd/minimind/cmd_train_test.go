@@ -40,16 +40,10 @@ func writeTexts(t *testing.T, path string, n int) {
 func pretrain(t *testing.T, data, out string, args ...string) (string, error) {
 	t.Helper()
 	g := &globalOptions{threads: 1, quiet: true}
-	cmd := newPretrainCommand(g)
-	var stdout, stderr bytes.Buffer
-	cmd.SetOut(&stdout)
-	cmd.SetErr(&stderr)
-	cmd.SetArgs(append([]string{"--data_path", data, "--out_dir", out,
+	return runCommand(t, newPretrainCommand(g), append([]string{"--data_path", data, "--out_dir", out,
 		"--hidden_size", "32", "--num_hidden_layers", "1", "--num_attention_heads", "4", "--num_key_value_heads", "2",
 		"--intermediate_size", "64", "--max_position_embeddings", "16", "--max_seq_len", "12",
-		"--batch_size", "2", "--epochs", "1", "--save_dtype", "f32"}, args...))
-	err := cmd.ExecuteContext(context.Background())
-	return stdout.String() + stderr.String(), err
+		"--batch_size", "2", "--epochs", "1", "--save_dtype", "f32"}, args...)...)
 }
 
 // TestTrainFlagErrors: a --max_seq_len past the model's positions and a
