@@ -447,13 +447,9 @@ func (f *File) ReadFloat32(t *TensorInfo) ([]float32, error) {
 			out[i] = math.Float32frombits(le.Uint32(raw[4*i:]))
 		}
 	case F16:
-		for i := range out {
-			out[i] = half.F16ToFloat32(le.Uint16(raw[2*i:]))
-		}
+		half.DecodeF16(out, raw)
 	case BF16:
-		for i := range out {
-			out[i] = half.BF16ToFloat32(le.Uint16(raw[2*i:]))
-		}
+		half.DecodeBF16(out, raw)
 	case Q8_0:
 		if err := quant.DequantizeQ8(out, raw); err != nil {
 			return nil, fmt.Errorf("%s: tensor %q: %w", f.Name, t.Name, err)

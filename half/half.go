@@ -91,3 +91,20 @@ func Float32ToBF16(f float32) uint16 {
 func BF16ToFloat32(h uint16) float32 {
 	return math.Float32frombits(uint32(h) << 16)
 }
+
+// DecodeF16 widens len(dst) little-endian binary16 values stored in src
+// (2 bytes each), as file formats hold them.
+func DecodeF16(dst []float32, src []byte) {
+	src = src[:2*len(dst)] // one bounds check; panics on a short src like an index would
+	for i := range dst {
+		dst[i] = F16ToFloat32(uint16(src[2*i]) | uint16(src[2*i+1])<<8)
+	}
+}
+
+// DecodeBF16 widens len(dst) little-endian bfloat16 values stored in src.
+func DecodeBF16(dst []float32, src []byte) {
+	src = src[:2*len(dst)] // one bounds check; panics on a short src like an index would
+	for i := range dst {
+		dst[i] = BF16ToFloat32(uint16(src[2*i]) | uint16(src[2*i+1])<<8)
+	}
+}

@@ -208,3 +208,24 @@ func TestBF16(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeLE: the slice decoders read little-endian pairs and agree with
+// the per-value conversions.
+func TestDecodeLE(t *testing.T) {
+	src := []byte{0x00, 0x3c, 0x00, 0xc0, 0x80, 0x3f, 0x01, 0x00} // f16: 1, -2, 1.875, 2^-24
+	want16 := []float32{1, -2, F16ToFloat32(0x3f80), F16ToFloat32(0x0001)}
+	got := make([]float32, 4)
+	DecodeF16(got, src)
+	for i := range got {
+		if got[i] != want16[i] {
+			t.Errorf("DecodeF16[%d] = %v, want %v", i, got[i], want16[i])
+		}
+	}
+	wantB := []float32{BF16ToFloat32(0x3c00), BF16ToFloat32(0xc000), 1, BF16ToFloat32(0x0001)}
+	DecodeBF16(got, src)
+	for i := range got {
+		if got[i] != wantB[i] {
+			t.Errorf("DecodeBF16[%d] = %v, want %v", i, got[i], wantB[i])
+		}
+	}
+}

@@ -405,13 +405,9 @@ func (t *Tensor) Float32s() ([]float32, error) {
 			out[i] = math.Float32frombits(le.Uint32(d[4*i:]))
 		}
 	case F16:
-		for i := range out {
-			out[i] = half.F16ToFloat32(le.Uint16(d[2*i:]))
-		}
+		half.DecodeF16(out, d)
 	case BF16:
-		for i := range out {
-			out[i] = half.BF16ToFloat32(le.Uint16(d[2*i:]))
-		}
+		half.DecodeBF16(out, d)
 	case F64:
 		for i := range out {
 			out[i] = float32(math.Float64frombits(le.Uint64(d[8*i:])))
