@@ -171,18 +171,24 @@ func (g *Gemm) acquire() *workspace {
 func (g *Gemm) release(w *workspace) { w.busy.Store(false) }
 
 // packAPanels packs the A panels [ip0, ip1) of k range [pc, pc+kc) into
-// dst, panel ip at (ip-ip0)·mr·kc. For op(A) = Aᵀ with 12-row panels the
-// whole panels are packed in one pass down the rows of A
-// (packStrips12N); otherwise panel by panel.
+// dst, panel ip at (ip-ip0)·mr·kc. For op(A) = Aᵀ the whole panels are
+// packed in one pass down the rows of A (packStrips12N, packStrips6N):
+// packed panel by panel, every row of A (4 KiB or more apart in the dW
+// products) cost a TLB miss per panel. Otherwise, and for a last partial
+// panel, panel by panel.
 func (j *job) packAPanels(dst []float32, ip0, ip1, pc, kc int) {
 	mr := j.g.cfg.mr
-	if j.transA && mr == 12 && j.g.kind != Generic {
-		whole := min(ip1, j.m/mr) - ip0 // panels with all 12 rows
+	if j.transA && (mr == 12 || mr == 6) && j.g.kind != Generic {
+		whole := min(ip1, j.m/mr) - ip0 // panels with all mr rows
 		if whole > 0 {
 			o := pc*j.lda + ip0*mr
 			_ = j.a[o+(kc-1)*j.lda+whole*mr-1] // the last row's strips are in bounds
 			_ = dst[whole*mr*kc-1]
-			packStrips12N(kc, &j.a[o], j.lda, whole, &dst[0], mr*kc)
+			if mr == 12 {
+				packStrips12N(kc, &j.a[o], j.lda, whole, &dst[0], mr*kc)
+			} else {
+				packStrips6N(kc, &j.a[o], j.lda, whole, &dst[0], mr*kc)
+			}
 			ip0 += whole
 			dst = dst[whole*mr*kc:]
 		}
@@ -345,7 +351,9 @@ func (j *job) compute(ws *workspace, ib, jg int) {
 				b := &bp[jp*nr*kc]
 				col := jp * nr
 				cols := min(nr, j.n-col)
+				nextB := j.nextBPanel(s0, s1, jp, kb)
 				for ip := ip0; ip < ip1; ip++ {
+					nextB.step(ip-ip0, ip1-ip0)
 					a := &ap[(ip-ip0)*mr*kc]
 					row := ip * mr
 					rows := min(mr, j.m-row)
@@ -406,6 +414,52 @@ func (g *Gemm) packTransposed(dst, src []float32, o, ld, kc, r int) {
 		for p := kv; p < kc; p++ {
 			dst[p*r+i] = row[p]
 		}
+	}
+}
+
+// bPanel is the packed B micro-panel the micro-kernel reads after the
+// current one: bytes bytes from p (nil: none, or the generic kind).
+type bPanel struct {
+	p     *float32
+	bytes int
+}
+
+// nextBPanel returns the B micro-panel that follows panel jp of k block
+// kb in compute's order for the sub-block of panels [s0, s1): the next
+// panel of the sub-block, or its first panel in the next k block.
+func (j *job) nextBPanel(s0, s1, jp, kb int) bPanel {
+	if j.g.kind == Generic {
+		return bPanel{}
+	}
+	nr := j.g.cfg.nr
+	pc := kb * j.kc
+	kc := min(j.kc, j.k-pc)
+	if jp+1 < s1 {
+		return bPanel{&j.g.bpack[pc*j.nPanels*nr+(jp+1)*nr*kc], nr * kc * 4}
+	}
+	if kb+1 >= j.kBlocks {
+		return bPanel{}
+	}
+	pc += kc
+	kc = min(j.kc, j.k-pc)
+	return bPanel{&j.g.bpack[pc*j.nPanels*nr+s0*nr*kc], nr * kc * 4}
+}
+
+// step prefetches share i of n of the panel into L1. Packed B is too big
+// for L2 in most products, and a panel's first use read it from L3 at the
+// hardware prefetcher's pace, which restarts at every 4 KiB page: fetched
+// ahead, a share per micro-kernel call of the current panel, the
+// AVX-512 kernel ran 10-12% faster on streamed panels.
+func (b bPanel) step(i, n int) {
+	if b.p == nil {
+		return
+	}
+	lo, hi := i*b.bytes/n&^63, (i+1)*b.bytes/n&^63
+	if i == n-1 {
+		hi = b.bytes
+	}
+	if hi > lo {
+		prefetchL1((*float32)(unsafe.Add(unsafe.Pointer(b.p), lo)), hi-lo)
 	}
 }
 

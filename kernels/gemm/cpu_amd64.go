@@ -129,6 +129,18 @@ func packRowsT(kc8 int, src *float32, ld int, rows int, dst *float32)
 //go:noescape
 func packStrips12N(kc int, a *float32, lda int, panels int, dst *float32, pstride int)
 
+// packStrips6N is packStrips12N for 6-row panels (the AVX2 kind):
+// dst[q*pstride+p*6+i] = a[p*lda+q*6+i]; kc, panels ≥ 1.
+//
+//go:noescape
+func packStrips6N(kc int, a *float32, lda int, panels int, dst *float32, pstride int)
+
+// prefetchL1 asks for the n bytes at p (n ≥ 1) to be brought into L1
+// (a hint, as prefetchRows).
+//
+//go:noescape
+func prefetchL1(p *float32, n int)
+
 // prefetchRows asks for rows runs of seg bytes, stride bytes apart from
 // p, to be brought into L2 (a hint: it never faults, p may point at the
 // last element in bounds of a region that goes on).

@@ -60,4 +60,10 @@ func packStrips12N(kc int, a *float32, lda int, panels int, dst *float32, pstrid
 	panic("gemm: AVX2 on non-amd64")
 }
 
+func packStrips6N(kc int, a *float32, lda int, panels int, dst *float32, pstride int) {
+	panic("gemm: AVX2 on non-amd64")
+}
+
+func prefetchL1(p *float32, n int) {}
+
 func prefetchRows(p *float32, rows int, seg int, stride int) {}

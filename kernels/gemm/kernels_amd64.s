@@ -1087,6 +1087,53 @@ strips12Nq:
 	VZEROUPPER
 	RET
 
+// func packStrips6N(kc int, a *float32, lda int, panels int, dst *float32, pstride int)
+// packStrips12N for the AVX2 kind's 6-row A panels: dst[q*pstride + p*6 +
+// i] = a[p*lda + q*6 + i], i < 6. Registers as in packStrips12N.
+TEXT ·packStrips6N(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+32(FP), DI
+	MOVQ pstride+40(FP), R9
+	SHLQ $2, R9
+
+strips6Nk:
+	MOVQ SI, R10
+	MOVQ DI, R11
+	MOVQ panels+24(FP), BX
+
+strips6Nq:
+	VMOVUPS (R10), X0
+	VMOVQ   16(R10), X1
+	VMOVUPS X0, (R11)
+	VMOVQ   X1, 16(R11)
+	ADDQ    $24, R10
+	ADDQ    R9, R11
+	DECQ    BX
+	JNZ     strips6Nq
+
+	ADDQ R8, SI
+	ADDQ $24, DI
+	DECQ CX
+	JNZ  strips6Nk
+	RET
+
+// func prefetchL1(p *float32, n int)
+// PREFETCHT0 (into L1) every 64-byte line of the n bytes at p (n ≥ 1).
+TEXT ·prefetchL1(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	XORQ AX, AX
+
+pfl1:
+	PREFETCHT0 (SI)(AX*1)
+	ADDQ $64, AX
+	CMPQ AX, CX
+	JLT  pfl1
+	RET
+
 // func prefetchRows(p *float32, rows int, seg int, stride int)
 // PREFETCHT1 (into L2) every 64-byte line of rows runs of seg bytes
 // starting stride bytes apart at p. Prefetches never fault.

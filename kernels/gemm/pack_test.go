@@ -99,3 +99,39 @@ func TestPackTransposed(t *testing.T) {
 		}
 	}
 }
+
+// TestPackStripsN: the whole-item packers of Aᵀ panels (12 and 6 rows)
+// write dst[q*pstride+p*w+i] = a[p*lda+q*w+i] for every panel and depth,
+// and nothing between or past the panels.
+func TestPackStripsN(t *testing.T) {
+	if !Supported(AVX2) {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, w := range []int{6, 12} {
+		for _, tc := range []struct{ kc, panels, lda int }{{1, 1, 12}, {3, 2, 25}, {256, 24, 1536}, {191, 5, 4096}} {
+			pstride := w*tc.kc + 3 // a gap after each panel must stay untouched
+			a := randSlice(r, 2+(tc.kc-1)*tc.lda+tc.panels*w)
+			want := make([]float32, tc.panels*pstride+8)
+			got := make([]float32, len(want))
+			for i := range got {
+				got[i], want[i] = -1, -1
+			}
+			for q := 0; q < tc.panels; q++ {
+				for p := 0; p < tc.kc; p++ {
+					copy(want[q*pstride+p*w:][:w], a[2+p*tc.lda+q*w:])
+				}
+			}
+			if w == 12 {
+				packStrips12N(tc.kc, &a[2], tc.lda, tc.panels, &got[0], pstride)
+			} else {
+				packStrips6N(tc.kc, &a[2], tc.lda, tc.panels, &got[0], pstride)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("w=%d kc=%d panels=%d lda=%d: dst[%d] = %v, want %v", w, tc.kc, tc.panels, tc.lda, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
