@@ -20,7 +20,10 @@
 // Serving: Listen binds first and explains a port in use, so a training
 // command fails before it starts rather than after; it is loopback unless
 // told otherwise and returns a note for any other address. Serve runs until
-// its context ends. Start does all three in one call for a training
+// its context ends and answers only requests whose Host header is
+// localhost, a loopback address or the host it was bound to (any IP or the
+// machine's name for 0.0.0.0); others get 421, so a web page cannot read
+// the run through DNS rebinding. Start does all three in one call for a training
 // command's --dashboard flag. Nothing here prints: notes and URLs are
 // returned for the caller to show.
 package dashboard

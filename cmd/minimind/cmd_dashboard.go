@@ -23,7 +23,7 @@ type DashboardOptions struct {
 // AddFlags registers dashboard's flags.
 func (o *DashboardOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.OutDirs, "out_dir", nil, "a run's output directory (its metrics.jsonl, samples.jsonl); repeat to overlay runs")
-	f.StringVar(&o.Addr, "addr", dashboard.DefaultAddr, "HOST:PORT to serve the page on (0.0.0.0:PORT exposes it to the network)")
+	f.StringVar(&o.Addr, "addr", dashboard.DefaultAddr, "HOST:PORT to serve the page on (0.0.0.0:PORT exposes it to the network); requests must name HOST, localhost or a loopback IP")
 }
 
 func newDashboardCommand(_ *globalOptions) *cobra.Command {
@@ -42,7 +42,12 @@ a run that is still training as well as one that has finished. Several
 A last line still being written, or a garbage line, is skipped (the page
 says so) rather than failing the whole file; a resumed run that rewrites
 metrics.jsonl is read again from the top. The page is embedded: no CDN, it
-works offline. It listens on loopback unless --addr says otherwise.
+works offline. It listens on loopback unless --addr says otherwise, and
+answers only requests whose Host is localhost, a loopback IP or the HOST
+of --addr (with 0.0.0.0: any IP, or this machine's name); others get 421,
+so that a web site cannot read the run by pointing its own name at
+127.0.0.1 (DNS rebinding). To open it under another name, give that name
+in --addr.
 
 Examples:
   minimind dashboard --out_dir ./out
