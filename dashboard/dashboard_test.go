@@ -108,13 +108,13 @@ func wantStage(steps ...train.Step) stageJSON {
 	for _, s := range steps {
 		j.Step = append(j.Step, s.Step)
 		j.Epoch = append(j.Epoch, s.Epoch)
-		j.Loss = append(j.Loss, s.Loss)
-		j.CE = append(j.CE, s.CE)
-		j.Aux = append(j.Aux, s.Aux)
-		j.LR = append(j.LR, s.LR)
-		j.GradNorm = append(j.GradNorm, s.GradNorm)
-		j.TokensPerS = append(j.TokensPerS, s.TokensPerS)
-		j.ElapsedS = append(j.ElapsedS, s.ElapsedS)
+		j.Loss = append(j.Loss, num(s.Loss))
+		j.CE = append(j.CE, num(s.CE))
+		j.Aux = append(j.Aux, num(s.Aux))
+		j.LR = append(j.LR, num(s.LR))
+		j.GradNorm = append(j.GradNorm, num(s.GradNorm))
+		j.TokensPerS = append(j.TokensPerS, num(s.TokensPerS))
+		j.ElapsedS = append(j.ElapsedS, num(s.ElapsedS))
 	}
 	return j
 }
@@ -271,7 +271,7 @@ func TestThinning(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &stageSteps{name: "pretrain"}
 			for i := 1; i <= tc.n; i++ {
-				st.steps = append(st.steps, step("pretrain", i))
+				st.add(step("pretrain", i), lineValues{})
 			}
 			j := thin(st, tc.max)
 			if len(j.Step) != tc.want || j.Step[0] != 1 || j.Step[len(j.Step)-1] != tc.n || j.Count != tc.n || len(j.Loss) != len(j.Step) {

@@ -3,7 +3,11 @@
 // latest generated samples, read from each run's out_dir while it trains or
 // after it finished. Several runs are overlaid, each labelled by its
 // directory name; a pretrain and an SFT stage sharing one metrics.jsonl get
-// separate curves.
+// separate curves. Every other numeric key of the metrics lines gets a
+// chart of its own once it appears: DPO's rewards and eval_loss, GRPO's
+// reward, kl, clipped and completion_len, PPO's reward, kl_ref, clipfrac,
+// value_loss and so on. A value a line lacks, or one that is not finite,
+// is a gap (null in the JSON), never a 0.
 //
 // Data: MetricsFile (metrics.jsonl, one train.Step per line, written by
 // train.Recorder) and SamplesFile (samples.jsonl, one Sample per line,

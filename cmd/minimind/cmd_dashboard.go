@@ -34,7 +34,9 @@ func newDashboardCommand(_ *globalOptions) *cobra.Command {
 		Long: `Serve a page that plots a run's loss (raw, and smoothed like TensorBoard
 with a slider), learning rate, gradient norm and tokens/s, per stage (a
 pretrain and an sft run sharing an out_dir get separate curves), with the
-latest samples the run generated. The page reads metrics.jsonl and
+latest samples the run generated. Other metrics a run writes get charts
+of their own as they appear: DPO's rewards and eval loss, GRPO's and
+PPO's reward, KL, clip fraction, completion length and so on. The page reads metrics.jsonl and
 samples.jsonl from each --out_dir and updates every second, so it follows
 a run that is still training as well as one that has finished. Several
 --out_dir overlay their runs, each labelled by its directory name.
