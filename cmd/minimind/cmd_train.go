@@ -161,6 +161,10 @@ with exactly the losses an uninterrupted run would have had. --resume with a
 different --epochs, --batch_size, --accumulation_steps, --max_seq_len,
 --learning_rate, --warmup_iters or --grad_clip is refused (it would change
 the learning-rate schedule mid-run) unless --allow_changed_schedule.
+dpo and distill refuse --resume with another --dpo_loss or --beta, other
+reference weights, another --teacher (its weights are compared), --alpha
+or --temperature (exit status 2): the saved moments belong to the saved
+objective.
 
 A NaN or infinite loss or gradient norm stops the run (status 3) without
 applying that step or saving: the files keep the last save point.
@@ -573,7 +577,8 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 		}
 	}
 	res, err := train.Run(ctx, rc)
-	if errors.Is(err, train.ErrMaxSeqLen) || errors.Is(err, train.ErrChangedSchedule) || errors.Is(err, train.ErrArchitecture) || errors.Is(err, train.ErrMemory) {
+	if errors.Is(err, train.ErrMaxSeqLen) || errors.Is(err, train.ErrChangedSchedule) || errors.Is(err, train.ErrChangedSetup) ||
+		errors.Is(err, train.ErrArchitecture) || errors.Is(err, train.ErrMemory) {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if err != nil {
