@@ -50,30 +50,9 @@ func TestBrowserPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(newHandler(t, Options{}, dir))
-	defer ts.Close()
+	t.Cleanup(ts.Close) // after the browser's cleanups: it stops polling first
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute) // a hang guard: chromium starts slowly on a busy host
-	defer cancelT()
-
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 1000), chromedp.Navigate(ts.URL+"/")); err != nil {
-		t.Fatalf("load the page: %v", err)
-	}
+	ctx := openPage(t, bin, ts.URL+"/")
 	waitJS(t, ctx, `!!window.plotted.loss && Object.keys(window.plotted.loss).length === 2`)
 	checkLast(t, ctx, map[string]train.Step{"pretrain": step("pretrain", 40), "sft": step("sft", 12)})
 
@@ -113,6 +92,34 @@ func TestBrowserPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s (%d bytes)", shot, len(png))
+}
+
+// openPage loads url in a headless Chromium that lives as long as the test.
+func openPage(t *testing.T, bin, url string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute) // a hang guard: chromium starts slowly on a busy host
+	t.Cleanup(cancelT)
+
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 1000), chromedp.Navigate(url)); err != nil {
+		t.Fatalf("load the page: %v", err)
+	}
+	return ctx
 }
 
 // checkLast compares each chart's last plotted point per stage with the
@@ -156,4 +163,65 @@ func waitJS(tb testing.TB, ctx context.Context, cond string) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// TestBrowserRL loads the page over a GRPO and a PPO run's metrics: their
+// reward, KL and clip-fraction charts appear, each ending at the last
+// line's value, and the runs table leaves GRPO's missing tokens/s blank
+// rather than showing 0.
+func TestBrowserRL(t *testing.T) {
+	bin := chromium()
+	if bin == "" {
+		t.Skip("chromium not found: `apt-get install -y chromium` (CI does) to run the browser test")
+	}
+	grpo, ppo := t.TempDir(), t.TempDir()
+	var text string
+	for i := 1; i <= 3; i++ {
+		text += jsonLine(t, grpoStep(i))
+	}
+	appendFile(t, filepath.Join(grpo, MetricsFile), text)
+	text = ""
+	for i := 1; i <= 4; i++ {
+		text += jsonLine(t, ppoStep(i))
+	}
+	appendFile(t, filepath.Join(ppo, MetricsFile), text)
+	ts := httptest.NewServer(newHandler(t, Options{}, grpo, ppo))
+	t.Cleanup(ts.Close)
+
+	ctx := openPage(t, bin, ts.URL+"/")
+	g, p := filepath.Base(grpo)+" · grpo", filepath.Base(ppo)+" · ppo"
+	waitJS(t, ctx, `!!window.plotted["extra-reward"] && Object.keys(window.plotted["extra-reward"]).length === 2`)
+	plotted := do(t, ctx, chromedp.Evaluate[map[string]map[string][2]float64](`window.plotted`))
+	for _, c := range []struct {
+		chart, series string
+		want          [2]float64
+	}{
+		{"extra-reward", g, [2]float64{3, grpoStep(3).Reward}},
+		{"extra-reward", p, [2]float64{4, ppoStep(4).Reward}},
+		{"extra-kl", g, [2]float64{3, grpoStep(3).KL}},
+		{"extra-kl_ref", p, [2]float64{4, ppoStep(4).KLRef}},
+		{"extra-clipped", g, [2]float64{3, grpoStep(3).Clipped}},
+		{"extra-clipfrac", p, [2]float64{4, ppoStep(4).ClipFrac}},
+		{"loss", g, [2]float64{3, grpoStep(3).Loss}},
+	} {
+		if got, ok := plotted[c.chart][c.series]; !ok || got != c.want {
+			t.Errorf("chart %s, %s: last point %v (present %v), want %v", c.chart, c.series, got, ok, c.want)
+		}
+	}
+	titles := do(t, ctx, chromedp.Evaluate[string](`document.getElementById("charts").textContent`))
+	for _, want := range []string{"Reward (mean over the step's rollouts)", "KL to the reference", "Clipped fraction (clipfrac)"} {
+		if !strings.Contains(titles, want) {
+			t.Errorf("chart titles %q lack %q", titles, want)
+		}
+	}
+	row := do(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelector("#runs tbody tr").cells].map((c) => c.textContent)`))
+	if len(row) < 8 || row[1] != "grpo" || row[4] != "0.47" || row[7] != "" {
+		t.Errorf("grpo's row %q: want loss 0.47 and an empty tokens/s", row)
+	}
+	png := do(t, ctx, chromedp.FullScreenshot(100))
+	shot := filepath.Join(t.ArtifactDir(), "dashboard-rl.png")
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", shot, len(png))
 }

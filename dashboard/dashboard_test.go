@@ -108,13 +108,13 @@ func wantStage(steps ...train.Step) stageJSON {
 	for _, s := range steps {
 		j.Step = append(j.Step, s.Step)
 		j.Epoch = append(j.Epoch, s.Epoch)
-		j.Loss = append(j.Loss, s.Loss)
-		j.CE = append(j.CE, s.CE)
-		j.Aux = append(j.Aux, s.Aux)
-		j.LR = append(j.LR, s.LR)
-		j.GradNorm = append(j.GradNorm, s.GradNorm)
-		j.TokensPerS = append(j.TokensPerS, s.TokensPerS)
-		j.ElapsedS = append(j.ElapsedS, s.ElapsedS)
+		j.Loss = append(j.Loss, num(s.Loss))
+		j.CE = append(j.CE, num(s.CE))
+		j.Aux = append(j.Aux, num(s.Aux))
+		j.LR = append(j.LR, num(s.LR))
+		j.GradNorm = append(j.GradNorm, num(s.GradNorm))
+		j.TokensPerS = append(j.TokensPerS, num(s.TokensPerS))
+		j.ElapsedS = append(j.ElapsedS, num(s.ElapsedS))
 	}
 	return j
 }
@@ -271,7 +271,7 @@ func TestThinning(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &stageSteps{name: "pretrain"}
 			for i := 1; i <= tc.n; i++ {
-				st.steps = append(st.steps, step("pretrain", i))
+				st.add(step("pretrain", i), lineValues{})
 			}
 			j := thin(st, tc.max)
 			if len(j.Step) != tc.want || j.Step[0] != 1 || j.Step[len(j.Step)-1] != tc.n || j.Count != tc.n || len(j.Loss) != len(j.Step) {
@@ -425,4 +425,72 @@ func TestStart(t *testing.T) {
 		c.Close()
 		t.Errorf("%s still answers after Stop", addr)
 	}
+}
+
+// TestServeHostCheck: the page answers requests naming the address it
+// listens on, localhost or a loopback IP, and refuses others with 421, so
+// a page whose name is pointed at 127.0.0.1 (DNS rebinding) reads nothing;
+// a name given to Listen is accepted too.
+func TestServeHostCheck(t *testing.T) {
+	dir := t.TempDir()
+	appendFile(t, filepath.Join(dir, MetricsFile), stepLine(t, step("pretrain", 7)))
+	s, err := New([]string{dir}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listened, _, err := Listen("127.0.0.1:0", "--addr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := mustListen(t)
+	named := &boundListener{Listener: mustListen(t), host: "mybox.lan"}
+	for _, l := range []struct {
+		name  string
+		ln    net.Listener
+		hosts map[string]int // Host -> status
+	}{
+		{"Listen", listened, map[string]int{"127.0.0.1": 200, "localhost": 200, "[::1]": 200, "evil.example": http.StatusMisdirectedRequest}},
+		{"plain listener", plain, map[string]int{"127.0.0.1": 200, "evil.example": http.StatusMisdirectedRequest}},
+		{"name given to Listen", named, map[string]int{"MyBox.lan": 200, "evil.example": http.StatusMisdirectedRequest}},
+	} {
+		t.Run(l.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			addr := l.ln.Addr().String()
+			go func() { done <- Serve(ctx, l.ln, s.Handler()) }()
+			defer func() {
+				cancel()
+				<-done
+			}()
+			_, port, _ := net.SplitHostPort(addr)
+			for host, want := range l.hosts {
+				req, err := http.NewRequest("GET", "http://"+addr+"/api/runs", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Host = net.JoinHostPort(strings.Trim(host, "[]"), port)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != want {
+					t.Errorf("Host %s: %d %s, want %d", req.Host, res.StatusCode, b, want)
+				}
+				if want != 200 && (strings.Contains(string(b), `"runs"`) || !strings.Contains(string(b), "DNS rebinding")) {
+					t.Errorf("Host %s: refusal body %q", req.Host, b)
+				}
+			}
+		})
+	}
+}
+
+func mustListen(tb testing.TB) net.Listener {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ln
 }

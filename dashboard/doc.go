@@ -3,7 +3,11 @@
 // latest generated samples, read from each run's out_dir while it trains or
 // after it finished. Several runs are overlaid, each labelled by its
 // directory name; a pretrain and an SFT stage sharing one metrics.jsonl get
-// separate curves.
+// separate curves. Every other numeric key of the metrics lines gets a
+// chart of its own once it appears: DPO's rewards and eval_loss, GRPO's
+// reward, kl, clipped and completion_len, PPO's reward, kl_ref, clipfrac,
+// value_loss and so on. A value a line lacks, or one that is not finite,
+// is a gap (null in the JSON), never a 0.
 //
 // Data: MetricsFile (metrics.jsonl, one train.Step per line, written by
 // train.Recorder) and SamplesFile (samples.jsonl, one Sample per line,
@@ -20,7 +24,10 @@
 // Serving: Listen binds first and explains a port in use, so a training
 // command fails before it starts rather than after; it is loopback unless
 // told otherwise and returns a note for any other address. Serve runs until
-// its context ends. Start does all three in one call for a training
+// its context ends and answers only requests whose Host header is
+// localhost, a loopback address or the host it was bound to (any IP or the
+// machine's name for 0.0.0.0); others get 421, so a web page cannot read
+// the run through DNS rebinding. Start does all three in one call for a training
 // command's --dashboard flag. Nothing here prints: notes and URLs are
 // returned for the caller to show.
 package dashboard

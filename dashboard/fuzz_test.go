@@ -45,6 +45,7 @@ func FuzzMetricsFile(f *testing.F) {
 	f.Add([]byte(`{"stage":"pretrain","step":1,"loss":3}`+"\n"+`{"stage":"sft","step":1,"loss":2}`+"\n"), uint(20))
 	f.Add([]byte(`{"step":1,"loss":3}`+"\ngarbage\n"+`{"step":2,"loss":2.5}`+"\n"+`{"step":3,`), uint(45))
 	f.Add([]byte("\n\r\n{\"step\":1}"), uint(3))
+	f.Add([]byte(`{"stage":"grpo","step":1,"loss":0.5,"reward":"NaN","kl":0.01,"x":null,"s":"str","ok":true}`+"\n"+`{"stage":"grpo","step":2,"reward":1e308,"kl":"-Inf"}`+"\n"), uint(60))
 	f.Fuzz(func(t *testing.T, data []byte, cut uint) {
 		cut %= uint(len(data) + 1)
 		first := data[:cut]

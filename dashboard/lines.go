@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,4 +91,89 @@ func stageName(s string) string {
 		return "train"
 	}
 	return s
+}
+
+// The values of a metrics line drawn in the fixed charts, as bits of
+// lineValues.missing: a line without one (a GRPO step has no ce or
+// tokens_per_s) leaves a gap there instead of a false 0.
+const (
+	missLoss uint8 = 1 << iota
+	missCE
+	missAux
+	missLR
+	missGradNorm
+	missTokensPerS
+	missElapsedS
+)
+
+// lineValues is what a metrics line holds beyond its train.Step: which of
+// the fixed values it lacks, and its other numeric keys (DPO's rewards,
+// eval_loss, GRPO's reward and kl, PPO's clipfrac, ...), each drawn as a
+// series of its own.
+type lineValues struct {
+	missing uint8
+	extra   map[string]float64
+}
+
+// parseValues reads lineValues from a line ParseStep accepted. A key is an
+// extra series when its value is a number, or "NaN", "+Inf" or "-Inf" as
+// train.Step writes non-finite values; strings and booleans are not.
+func parseValues(line []byte) lineValues {
+	var keys map[string]json.RawMessage
+	if err := decodeObject(line, &keys); err != nil {
+		return lineValues{}
+	}
+	v := lineValues{missing: missLoss | missCE | missAux | missLR | missGradNorm | missTokensPerS | missElapsedS}
+	for k, raw := range keys {
+		switch k {
+		case "stage", "step", "total", "epoch", "nonfinite", "stopped":
+		case "loss":
+			v.missing &^= missLoss
+		case "ce":
+			v.missing &^= missCE
+		case "aux":
+			v.missing &^= missAux
+		case "lr":
+			v.missing &^= missLR
+		case "grad_norm":
+			v.missing &^= missGradNorm
+		case "tokens_per_s":
+			v.missing &^= missTokensPerS
+		case "elapsed_s":
+			v.missing &^= missElapsedS
+		default:
+			if f, ok := parseNumber(raw); ok {
+				if v.extra == nil {
+					v.extra = map[string]float64{}
+				}
+				v.extra[k] = f
+			}
+		}
+	}
+	return v
+}
+
+// parseNumber reads a JSON number or one of train.Step's non-finite
+// strings.
+func parseNumber(raw json.RawMessage) (float64, bool) {
+	if len(raw) == 0 || raw[0] == 'n' { // null would decode as 0
+		return 0, false
+	}
+	var f float64
+	if err := json.Unmarshal(raw, &f); err == nil {
+		return f, true
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return 0, false
+	}
+	switch s {
+	case "NaN":
+		return math.NaN(), true
+	case "+Inf", "Inf", "Infinity":
+		return math.Inf(1), true
+	case "-Inf", "-Infinity":
+		return math.Inf(-1), true
+	}
+	return 0, false
 }

@@ -1,7 +1,9 @@
 package dashboard
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
 	"path/filepath"
 	"sync"
 
@@ -28,8 +30,34 @@ type run struct {
 }
 
 type stageSteps struct {
-	name  string
-	steps []train.Step
+	name    string
+	steps   []train.Step
+	missing []uint8 // per step: the lineValues.missing bits
+	extra   map[string]*extraSeries
+}
+
+// extraSeries is one extra key's values, at the steps whose line has it.
+type extraSeries struct {
+	step  []int
+	value []float64
+}
+
+// add appends one metrics line's step and values.
+func (st *stageSteps) add(s train.Step, v lineValues) {
+	st.steps = append(st.steps, s)
+	st.missing = append(st.missing, v.missing)
+	for k, f := range v.extra {
+		if st.extra == nil {
+			st.extra = map[string]*extraSeries{}
+		}
+		e := st.extra[k]
+		if e == nil {
+			e = &extraSeries{}
+			st.extra[k] = e
+		}
+		e.step = append(e.step, s.Step)
+		e.value = append(e.value, f)
+	}
 }
 
 func newRun(name, dir string, keep int) *run {
@@ -74,7 +102,7 @@ func (r *run) refresh() {
 			r.byStage[name] = st
 			r.stages = append(r.stages, st)
 		}
-		st.steps = append(st.steps, s)
+		st.add(s, parseValues(line))
 	}
 	lines, _, reset, err = r.samples.poll(acceptSample)
 	if reset {
@@ -108,20 +136,59 @@ type runJSON struct {
 }
 
 // stageJSON is one stage's curves, column by column, thinned to at most
-// maxPoints points (the last step always among them).
+// maxPoints points (the last step always among them). A value the line
+// lacked, or one that is not finite, is null: a gap in the curve.
 type stageJSON struct {
-	Stage      string     `json:"stage"`
-	Count      int        `json:"count"` // steps read, before thinning
-	Last       train.Step `json:"last"`
-	Step       []int      `json:"step"`
-	Epoch      []int      `json:"epoch"`
-	Loss       []float64  `json:"loss"`
-	CE         []float64  `json:"ce"`
-	Aux        []float64  `json:"aux"`
-	LR         []float64  `json:"lr"`
-	GradNorm   []float64  `json:"grad_norm"`
-	TokensPerS []float64  `json:"tokens_per_s"`
-	ElapsedS   []float64  `json:"elapsed_s"`
+	Stage       string     `json:"stage"`
+	Count       int        `json:"count"` // steps read, before thinning
+	Last        train.Step `json:"last"`
+	LastMissing []string   `json:"last_missing,omitempty"` // keys of Last its line did not have
+	Step        []int      `json:"step"`
+	Epoch       []int      `json:"epoch"`
+	Loss        []num      `json:"loss"`
+	CE          []num      `json:"ce"`
+	Aux         []num      `json:"aux"`
+	LR          []num      `json:"lr"`
+	GradNorm    []num      `json:"grad_norm"`
+	TokensPerS  []num      `json:"tokens_per_s"`
+	ElapsedS    []num      `json:"elapsed_s"`
+	// Extra holds the lines' other numeric keys by name (DPO's
+	// reward_margin, eval_loss, GRPO's reward and kl, PPO's clipfrac ...),
+	// each at the steps that have it, thinned alike; absent when none.
+	Extra map[string]extraJSON `json:"extra,omitempty"`
+}
+
+// extraJSON is one extra series.
+type extraJSON struct {
+	Step  []int `json:"step"`
+	Value []num `json:"value"`
+}
+
+// num is a value on a curve: NaN and infinities travel as null, which
+// JSON can carry (encoding/json refuses them) and the page skips.
+type num float64
+
+func (n num) MarshalJSON() ([]byte, error) {
+	if f := float64(n); !math.IsNaN(f) && !math.IsInf(f, 0) {
+		return json.Marshal(f)
+	}
+	return []byte("null"), nil
+}
+
+func (n *num) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*n = num(math.NaN())
+		return nil
+	}
+	return json.Unmarshal(b, (*float64)(n))
+}
+
+// col is a fixed chart's value: NaN where the line lacked it.
+func col(v float64, missing, bit uint8) num {
+	if missing&bit != 0 {
+		return num(math.NaN())
+	}
+	return num(v)
 }
 
 // snapshot returns the run as the page sees it, and a version that changes
@@ -143,7 +210,7 @@ func (r *run) snapshot(maxPoints int) (runJSON, string) {
 
 // thin keeps every k-th step so that at most maxPoints remain, plus the
 // last one: the page's curves stay cheap on long runs and always end where
-// the run is.
+// the run is. Extra series are thinned the same way over their own points.
 func thin(st *stageSteps, maxPoints int) stageJSON {
 	n := len(st.steps)
 	j := stageJSON{Stage: st.name, Count: n}
@@ -151,24 +218,50 @@ func thin(st *stageSteps, maxPoints int) stageJSON {
 		return j
 	}
 	j.Last = st.steps[n-1]
+	for _, m := range []struct {
+		bit uint8
+		key string
+	}{{missLoss, "loss"}, {missCE, "ce"}, {missAux, "aux"}, {missLR, "lr"}, {missGradNorm, "grad_norm"}, {missTokensPerS, "tokens_per_s"}, {missElapsedS, "elapsed_s"}} {
+		if st.missing[n-1]&m.bit != 0 {
+			j.LastMissing = append(j.LastMissing, m.key)
+		}
+	}
+	for _, i := range thinned(n, maxPoints) {
+		s, m := st.steps[i], st.missing[i]
+		j.Step = append(j.Step, s.Step)
+		j.Epoch = append(j.Epoch, s.Epoch)
+		j.Loss = append(j.Loss, col(s.Loss, m, missLoss))
+		j.CE = append(j.CE, col(s.CE, m, missCE))
+		j.Aux = append(j.Aux, col(s.Aux, m, missAux))
+		j.LR = append(j.LR, col(s.LR, m, missLR))
+		j.GradNorm = append(j.GradNorm, col(s.GradNorm, m, missGradNorm))
+		j.TokensPerS = append(j.TokensPerS, col(s.TokensPerS, m, missTokensPerS))
+		j.ElapsedS = append(j.ElapsedS, col(s.ElapsedS, m, missElapsedS))
+	}
+	for k, e := range st.extra {
+		if j.Extra == nil {
+			j.Extra = map[string]extraJSON{}
+		}
+		var x extraJSON
+		for _, i := range thinned(len(e.step), maxPoints) {
+			x.Step = append(x.Step, e.step[i])
+			x.Value = append(x.Value, num(e.value[i]))
+		}
+		j.Extra[k] = x
+	}
+	return j
+}
+
+// thinned returns the indices of n points to draw: every k-th, so that at
+// most maxPoints remain, and the last.
+func thinned(n, maxPoints int) []int {
 	stride := 1
 	if maxPoints = max(maxPoints, 2); n > maxPoints {
 		stride = (n - 1 + maxPoints - 2) / (maxPoints - 1) // ⌈(n-1)/(maxPoints-1)⌉ leaves room for the last point
 	}
-	add := func(s train.Step) {
-		j.Step = append(j.Step, s.Step)
-		j.Epoch = append(j.Epoch, s.Epoch)
-		j.Loss = append(j.Loss, s.Loss)
-		j.CE = append(j.CE, s.CE)
-		j.Aux = append(j.Aux, s.Aux)
-		j.LR = append(j.LR, s.LR)
-		j.GradNorm = append(j.GradNorm, s.GradNorm)
-		j.TokensPerS = append(j.TokensPerS, s.TokensPerS)
-		j.ElapsedS = append(j.ElapsedS, s.ElapsedS)
-	}
+	var idx []int
 	for i := 0; i < n-1; i += stride {
-		add(st.steps[i])
+		idx = append(idx, i)
 	}
-	add(st.steps[n-1])
-	return j
+	return append(idx, n-1)
 }

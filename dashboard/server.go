@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/minimind-go/minimind/internal/hostcheck"
 )
 
 //go:embed web
@@ -150,11 +152,20 @@ type addrError struct {
 func (e *addrError) Error() string   { return e.msg }
 func (e *addrError) Unwrap() []error { return []error{ErrAddrInUse, e.err} }
 
+// boundListener remembers the host Listen was given, so that Serve accepts
+// requests naming it (a name the listener's own address does not show).
+type boundListener struct {
+	net.Listener
+	host string
+}
+
 // Listen binds addr (HOST:PORT; a bare port means 127.0.0.1:PORT) before
 // anything slow starts, so a taken port fails at once. flag names the
 // option that chose addr, for the error's hint ("--dashboard"). note is
 // non-empty when addr is not a loopback address: the page then shows the
 // run to anyone who can reach the machine, and the caller should say so.
+// Serve on the returned listener answers only requests whose Host is
+// HOST, localhost or a loopback address (see Serve).
 func Listen(addr, flag string) (ln net.Listener, note string, err error) {
 	if _, err := strconv.Atoi(addr); err == nil {
 		addr = "127.0.0.1:" + addr
@@ -163,7 +174,7 @@ func Listen(addr, flag string) (ln net.Listener, note string, err error) {
 	if p, perr := strconv.Atoi(port); err != nil || perr != nil || p < 0 || p > 65535 {
 		return nil, "", fmt.Errorf("%w %q (want HOST:PORT, e.g. %s)", ErrBadAddr, addr, DefaultAddr)
 	}
-	ln, err = net.Listen("tcp", addr)
+	tl, err := net.Listen("tcp", addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return nil, "", &addrError{fmt.Sprintf("dashboard: %s is in use (pick another with %s HOST:PORT)", addr, flag), err}
 	}
@@ -173,7 +184,7 @@ func Listen(addr, flag string) (ln net.Listener, note string, err error) {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		note = fmt.Sprintf("dashboard: %s is not a loopback address: anyone who can reach this machine can read the run's metrics and samples", addr)
 	}
-	return ln, note, nil
+	return &boundListener{Listener: tl, host: host}, note, nil
 }
 
 // URL is the page's address on ln, for printing: a wildcard host becomes
@@ -190,8 +201,21 @@ func URL(ln net.Listener) string {
 }
 
 // Serve answers h on ln until ctx ends, then shuts down (open requests get
-// a few seconds) and returns nil.
+// a few seconds) and returns nil. Requests whose Host header names neither
+// localhost, a loopback address, nor the host ln was bound to (the HOST
+// given to Listen; ln's address for a listener from elsewhere) get 421:
+// otherwise a web page whose name its owner points at 127.0.0.1 (DNS
+// rebinding) could read the run. A wildcard address (0.0.0.0) also
+// accepts any IP address and the machine's name; internal/hostcheck has
+// the rule.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	policy := hostcheck.FromAddr(ln.Addr())
+	if b, ok := ln.(*boundListener); ok {
+		policy = hostcheck.New(b.host)
+	}
+	h = policy.Handler(h, func(w http.ResponseWriter, _ *http.Request, err error) {
+		http.Error(w, "dashboard: "+err.Error(), http.StatusMisdirectedRequest)
+	})
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -18,6 +18,8 @@
 //   - Dataset is what the Loader reads: JSONLDataset tokenizes raw JSONL on
 //     the fly, PreparedDataset reads a file written by Prepare. Both give
 //     identical samples for the same options.
+//   - Open is how training commands read their data: one prepared file
+//     (checked against the run's kind and vocabulary) or JSONL files.
 //   - Loader cuts a Dataset into Batches (row-major [B*T] slices ready for
 //     the model), with a per-epoch seeded shuffle, a saveable position
 //     (LoaderState) and sharding by rank and world size.

@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -89,4 +91,64 @@ func TestRequestLog(t *testing.T) {
 			t.Errorf("log line %d: %s\nwant it to match %s", i, lines[i], w)
 		}
 	}
+}
+
+// TestHostCheck: Serve answers requests naming localhost, a loopback IP or
+// Options.BindHost, and refuses others with 421 misdirected_request, so a
+// page whose name is pointed at 127.0.0.1 (DNS rebinding) cannot use the
+// API; the refusals are in the request log.
+func TestHostCheck(t *testing.T) {
+	var logBuf bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logBuf, mu: &mu}, nil))
+	for _, c := range []struct {
+		name  string
+		opts  server.Options
+		hosts map[string]int // Host -> status
+	}{
+		{"loopback", server.Options{RequestLog: log}, map[string]int{"127.0.0.1": 200, "localhost": 200, "[::1]": 200, "evil.example": 421}},
+		{"bound to a name", server.Options{BindHost: "mybox.lan"}, map[string]int{"mybox.lan": 200, "localhost": 200, "evil.example": 421}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			addr := serve(t, generate.EngineOptions{Slots: 1, Window: 64}, c.opts)
+			_, port, _ := net.SplitHostPort(addr)
+			for host, want := range c.hosts {
+				for _, path := range []string{"/health", "/v1/models", "/"} {
+					req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+					req.Host = net.JoinHostPort(strings.Trim(host, "[]"), port)
+					res, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					b, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					if res.StatusCode != want {
+						t.Errorf("GET %s Host %s: %d %s, want %d", path, req.Host, res.StatusCode, b, want)
+					}
+					if want == 421 {
+						if e := decode(t, b).Error; e == nil || e.Code == nil || *e.Code != "misdirected_request" || !strings.Contains(e.Message, "DNS rebinding") {
+							t.Errorf("GET %s Host %s: body %s", path, req.Host, b)
+						}
+					}
+				}
+			}
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logBuf.String(), "status=421") {
+		t.Errorf("request log has no refused request:\n%s", logBuf.String())
+	}
+}
+
+// lockedWriter serializes writes from the server's handlers.
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -46,6 +46,12 @@
 // a 500 for the requests involved, never a crash. openai.go keeps the wire
 // types and their pure converters apart from the handlers.
 //
+// Host check: Serve answers only requests whose Host header is localhost,
+// a loopback address or the host it is bound to (any IP or the machine's
+// name for 0.0.0.0), and others 421 misdirected_request, so that a web
+// page cannot reach the API by pointing its own name at 127.0.0.1 (DNS
+// rebinding). Handler alone does not check.
+//
 // Shutdown: Serve stops accepting connections when its context ends, lets
 // in-flight requests finish for a grace period, then cancels what is left.
 package server

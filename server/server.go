@@ -21,6 +21,7 @@ import (
 
 	"github.com/minimind-go/minimind/chat"
 	"github.com/minimind-go/minimind/generate"
+	"github.com/minimind-go/minimind/internal/hostcheck"
 	"github.com/minimind-go/minimind/tokenizer"
 )
 
@@ -60,6 +61,11 @@ type Options struct {
 	// RequestLog, when set, gets a line per request: method, path, status,
 	// prompt and completion tokens, milliseconds.
 	RequestLog *slog.Logger
+	// BindHost is the host Serve's listener was bound to as the user gave
+	// it (serve's --host): a name there is accepted in requests' Host
+	// headers, which the listener's address (an IP) does not show. Empty:
+	// the listener's address.
+	BindHost string
 	// Submit, when set, stands in for the engine's Submit: tests use it to
 	// script replies a random model never writes (tool calls, thinking).
 	// Leave it nil to serve the model.
@@ -125,8 +131,14 @@ func New(eng *generate.Engine, opts Options) (*Server, error) {
 
 // Handler returns the routes. API routes answer every error, 404 and 405
 // included, with OpenAI's JSON error body; the page's routes are plain
-// files.
+// files. Serve adds the Host check to it.
 func (s *Server) Handler() http.Handler {
+	return s.handler(nil)
+}
+
+// handler is Handler with, when hosts is not nil, requests whose Host
+// header fails it answered 421 (after the request log, which records them).
+func (s *Server) handler(hosts *hostcheck.Policy) http.Handler {
 	web, err := fs.Sub(webFiles, "web")
 	if err != nil {
 		panic(err) // the embedded tree always has web/
@@ -147,14 +159,30 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /{$}", files)
 	mux.Handle("GET /app.js", files)
 	mux.Handle("GET /style.css", files)
-	return s.logRequests(s.cors(s.recoverer(mux)))
+	var h http.Handler = s.cors(s.recoverer(mux))
+	if hosts != nil {
+		h = hosts.Handler(h, func(w http.ResponseWriter, _ *http.Request, err error) {
+			writeError(w, withCode(&apiError{Status: http.StatusMisdirectedRequest, Type: "invalid_request_error",
+				Message: "server: " + err.Error()}, "misdirected_request"))
+		})
+	}
+	return s.logRequests(h)
 }
 
 // Serve runs eng's loop and an HTTP server for s on ln until ctx ends. Then
 // it shuts down gracefully: no new connections, in-flight requests finish
 // for up to grace, and what is left is cancelled. A clean shutdown
-// returns nil.
+// returns nil. Requests whose Host header names neither localhost, a
+// loopback address, nor the host the server is bound to
+// (Options.BindHost, or ln's address) get 421: otherwise a web page whose
+// name its owner points at 127.0.0.1 (DNS rebinding) could use the API. A
+// wildcard address (0.0.0.0) also accepts any IP address and the
+// machine's name; internal/hostcheck has the rule.
 func Serve(ctx context.Context, ln net.Listener, s *Server, grace time.Duration) error {
+	hosts := hostcheck.FromAddr(ln.Addr())
+	if s.opts.BindHost != "" {
+		hosts = hostcheck.New(s.opts.BindHost)
+	}
 	engCtx, stopEngine := context.WithCancel(context.Background())
 	defer func() {
 		stopEngine()
@@ -164,7 +192,7 @@ func Serve(ctx context.Context, ln net.Listener, s *Server, grace time.Duration)
 	// WriteTimeout covers what no handler extends (pages, errors, /health);
 	// the generation handlers move the deadline themselves (see relay).
 	srv := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           s.handler(&hosts),
 		ReadHeaderTimeout: min(10*time.Second, s.opts.ReadTimeout),
 		ReadTimeout:       s.opts.ReadTimeout,
 		WriteTimeout:      s.opts.WriteTimeout,

@@ -56,6 +56,9 @@ type LoRAConfig struct {
 	Resume  bool // continue from {Name}_{hidden}_resume.safetensors when it exists
 	// MemAvailable as Config's (nil: /proc/meminfo).
 	MemAvailable func() (int64, bool)
+	// BasePath is where Base came from, named in a resume error when the
+	// resumed run's base has other weights (the weights are compared).
+	BasePath string
 
 	OnLog   func(msg string)
 	OnStart func(LoRAStart)
@@ -186,6 +189,12 @@ func RunLoRA(ctx context.Context, cfg LoRAConfig) (res *LoRAResult, err error) {
 			spec = resume.LoRA
 		}
 	}
+	setup := &Setup{Base: new(weightsID(cfg.BasePath, cfg.Base.Data))}
+	if resume != nil {
+		if err := checkSetup(paths.Resume, resume.Setup, setup); err != nil {
+			return nil, err
+		}
+	}
 	m := model.New(cfg.Base, cfg.Backend)
 	l, err := m.AttachLoRA(spec)
 	if err != nil {
@@ -267,6 +276,7 @@ func RunLoRA(ctx context.Context, cfg LoRAConfig) (res *LoRAResult, err error) {
 		if err := checkpoint.SaveLoRA(paths.Weights, l, "F16"); err != nil {
 			return err
 		}
+		st.Setup = setup
 		if err := saveLoRAResume(paths.Resume, &loraResume{ResumeState: *st, LoRA: spec}); err != nil {
 			return err
 		}

@@ -24,6 +24,9 @@ type ResumeState struct {
 	WorldSize int              `json:"world_size"`                  // ranks that trained it
 	Options   Options          `json:"options"`                     // the run's; Run compares them with the resumed run's
 	Skipped   int              `json:"skipped_nonfinite,omitempty"` // steps of Step skipped for a non-finite loss (not in AdamStep)
+	// Setup is the stage's objective beyond Options (DPO's loss and
+	// reference, the teacher, LoRA's base); nil in older files.
+	Setup *Setup `json:"setup,omitempty"`
 	// Params, M and V have the layout of Config's parameter slab.
 	Params, M, V []float32 `json:"-"`
 }

@@ -326,11 +326,13 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if world > 1 {
 		tr.Comm = cfg.Comm
 	}
+	var setup *Setup // the objective beyond Options, kept in the resume state
 	if cfg.Stage == StageDPO {
 		d, ref, err := cfg.dpoStep(tr.Model)
 		if err != nil {
 			return nil, err
 		}
+		setup = &Setup{DPO: &DPOSetup{Loss: d.Opts.Loss, Beta: d.Opts.Beta, Reference: weightsID(ref, d.Ref.Params.Data)}}
 		tr.Micro = d.Step
 		logf("dpo: %s loss, beta %g, reference model %s", d.Opts.Loss, d.Opts.Beta, ref)
 	}
@@ -339,10 +341,14 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		if err != nil {
 			return nil, err
 		}
+		setup = &Setup{Distill: &DistillSetup{Teacher: weightsID(cfg.Distill.Teacher, d.Teacher.Params.Data), Alpha: d.Loss.Alpha, Temperature: d.Loss.Temperature}}
 		tr.Micro = d.Micro(tr.Model)
 		logf("distill: alpha %g, temperature %g, teacher %s", d.Loss.Alpha, d.Loss.Temperature, cfg.Distill.Teacher)
 	}
 	if resume != nil {
+		if err := checkSetup(paths.Resume, resume.Setup, setup); err != nil {
+			return nil, err
+		}
 		if err := tr.Restore(resume, 0); err != nil {
 			return nil, err
 		}
@@ -442,6 +448,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		if err := checkpoint.SavePth(paths.Weights, params, dtype); err != nil {
 			return err
 		}
+		st.Setup = setup
 		if err := SaveResume(paths.Resume, st); err != nil {
 			return err
 		}

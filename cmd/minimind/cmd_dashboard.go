@@ -23,7 +23,7 @@ type DashboardOptions struct {
 // AddFlags registers dashboard's flags.
 func (o *DashboardOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.OutDirs, "out_dir", nil, "a run's output directory (its metrics.jsonl, samples.jsonl); repeat to overlay runs")
-	f.StringVar(&o.Addr, "addr", dashboard.DefaultAddr, "HOST:PORT to serve the page on (0.0.0.0:PORT exposes it to the network)")
+	f.StringVar(&o.Addr, "addr", dashboard.DefaultAddr, "HOST:PORT to serve the page on (0.0.0.0:PORT exposes it to the network); requests must name HOST, localhost or a loopback IP")
 }
 
 func newDashboardCommand(_ *globalOptions) *cobra.Command {
@@ -34,7 +34,9 @@ func newDashboardCommand(_ *globalOptions) *cobra.Command {
 		Long: `Serve a page that plots a run's loss (raw, and smoothed like TensorBoard
 with a slider), learning rate, gradient norm and tokens/s, per stage (a
 pretrain and an sft run sharing an out_dir get separate curves), with the
-latest samples the run generated. The page reads metrics.jsonl and
+latest samples the run generated. Other metrics a run writes get charts
+of their own as they appear: DPO's rewards and eval loss, GRPO's and
+PPO's reward, KL, clip fraction, completion length and so on. The page reads metrics.jsonl and
 samples.jsonl from each --out_dir and updates every second, so it follows
 a run that is still training as well as one that has finished. Several
 --out_dir overlay their runs, each labelled by its directory name.
@@ -42,7 +44,12 @@ a run that is still training as well as one that has finished. Several
 A last line still being written, or a garbage line, is skipped (the page
 says so) rather than failing the whole file; a resumed run that rewrites
 metrics.jsonl is read again from the top. The page is embedded: no CDN, it
-works offline. It listens on loopback unless --addr says otherwise.
+works offline. It listens on loopback unless --addr says otherwise, and
+answers only requests whose Host is localhost, a loopback IP or the HOST
+of --addr (with 0.0.0.0: any IP, or this machine's name); others get 421,
+so that a web site cannot read the run by pointing its own name at
+127.0.0.1 (DNS rebinding). To open it under another name, give that name
+in --addr.
 
 Examples:
   minimind dashboard --out_dir ./out

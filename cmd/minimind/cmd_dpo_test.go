@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,5 +110,30 @@ func TestDPOCommand(t *testing.T) {
 	out, err = runDPO(t, false, "--data_path", bad, "--out_dir", dir, "--max_seq_len", "40", "--batch_size", "1", "--shuffle=false")
 	if err == nil || !strings.Contains(err.Error(), "bad.jsonl line 3") || !strings.Contains(err.Error(), "rejected conversation has no assistant reply") {
 		t.Errorf("a side without a reply: %v\n%s", err, out)
+	}
+}
+
+// TestDPOResumeOtherBeta: --resume with another --beta than the saved run
+// is a usage error (exit status 2) naming the change, not a silent switch
+// of objective.
+func TestDPOResumeOtherBeta(t *testing.T) {
+	dir := t.TempDir()
+	pre := filepath.Join(dir, "pre.jsonl")
+	writeTexts(t, pre, 4)
+	if out, err := pretrain(t, pre, dir, "--max_position_embeddings", "48"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if err := os.Rename(filepath.Join(dir, "pretrain_32.pth"), filepath.Join(dir, "full_sft_32.pth")); err != nil {
+		t.Fatal(err)
+	}
+	pairs := filepath.Join(dir, "dpo.jsonl")
+	writePairs(t, pairs, 4)
+	args := []string{"--data_path", pairs, "--out_dir", dir, "--max_seq_len", "40", "--save_dtype", "f32"}
+	if out, err := runDPO(t, false, args...); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	out, err := runDPO(t, false, append(args, "--resume", "--beta", "0.3")...)
+	if !errors.Is(err, train.ErrChangedSetup) || !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--beta 0.15 → 0.3") {
+		t.Fatalf("resume with --beta 0.3: %v, want a usage error naming the change\n%s", err, out)
 	}
 }

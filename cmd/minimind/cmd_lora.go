@@ -195,7 +195,7 @@ func runLoRA(ctx context.Context, opts LoRAOptions, g *globalOptions, out, errOu
 	defer closeBackend()
 	var last train.Step
 	cfg := train.LoRAConfig{
-		Name: opts.Name, Base: base, Spec: spec, Options: o, Data: ds, Backend: be, Comm: comm, Workers: workerCount(g.threads),
+		Name: opts.Name, Base: base, BasePath: basePath, Spec: spec, Options: o, Data: ds, Backend: be, Comm: comm, Workers: workerCount(g.threads),
 		Eval: evalSet, OutDir: opts.OutDir, Resume: opts.Resume,
 		OnLog: func(msg string) { fmt.Fprintln(errOut, msg) },
 		OnStart: func(s train.LoRAStart) {

@@ -39,7 +39,7 @@ type ServeOptions struct {
 // AddFlags registers serve's flags.
 func (o *ServeOptions) AddFlags(f *pflag.FlagSet) {
 	o.Inference.AddFlags(f)
-	f.StringVar(&o.Host, "host", "127.0.0.1", "address to listen on (0.0.0.0 exposes the server to the network)")
+	f.StringVar(&o.Host, "host", "127.0.0.1", "address to listen on (0.0.0.0 exposes the server to the network); requests must name it, localhost or a loopback IP")
 	f.IntVar(&o.Port, "port", 8998, "port to listen on (MiniMind's serve_openai_api.py uses 8998)")
 	f.StringVar(&o.APIKey, "api_key", "", "require Authorization: Bearer KEY on /v1/ requests")
 	f.IntVar(&o.Slots, "slots", 8, "requests decoded together (continuous batching)")
@@ -79,7 +79,11 @@ by its byte length alone is refused before it is tokenized. Clients that
 stall longer than --read_timeout, or stop reading for --write_timeout, are
 disconnected; at most --max_connections are open at once. No CORS headers
 are sent unless --cors_origin names the one web origin allowed, so other
-web sites' pages cannot call the API.
+web sites' pages cannot call the API. Requests whose Host is not
+localhost, a loopback IP or --host (with 0.0.0.0: any IP, or this
+machine's name) get 421, so that a web site cannot reach the server by
+pointing its own name at 127.0.0.1 (DNS rebinding); to use another name,
+give it as --host.
 
 Chat requests may offer tools (OpenAI's "tools", "tool_choice"): the
 model's <tool_call>{json}</tool_call> blocks come back as "tool_calls"
@@ -137,7 +141,7 @@ func runServe(ctx context.Context, opts ServeOptions, g *globalOptions, out io.W
 		MaxBodyBytes: opts.MaxBodyBytes, ReadTimeout: opts.ReadTimeout, WriteTimeout: opts.WriteTimeout,
 		IdleTimeout: opts.IdleTimeout, MaxConnections: opts.MaxConnections,
 		Log: slog.New(slog.NewTextHandler(out, nil)), CORSOrigin: opts.CORSOrigin,
-		RequestLog: requestLog(opts.LogRequests)})
+		RequestLog: requestLog(opts.LogRequests), BindHost: opts.Host})
 	if err != nil {
 		return err
 	}

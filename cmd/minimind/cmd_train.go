@@ -161,6 +161,10 @@ with exactly the losses an uninterrupted run would have had. --resume with a
 different --epochs, --batch_size, --accumulation_steps, --max_seq_len,
 --learning_rate, --warmup_iters or --grad_clip is refused (it would change
 the learning-rate schedule mid-run) unless --allow_changed_schedule.
+dpo and distill refuse --resume with another --dpo_loss or --beta, other
+reference weights, another --teacher (its weights are compared), --alpha
+or --temperature (exit status 2): the saved moments belong to the saved
+objective.
 
 A NaN or infinite loss or gradient norm stops the run (status 3) without
 applying that step or saving: the files keep the last save point.
@@ -267,11 +271,19 @@ Examples:
 	return cmd
 }
 
-// openDataset opens prepared files directly and tokenizes JSONL on the fly.
+// openDataset opens --data_path with data.Open (a prepared file as is,
+// JSONL tokenized on the fly), prints its notes and the malformed lines
+// skipped, and refuses data without targets.
 func openDataset(ctx context.Context, paths []string, kind data.Kind, tok *tokenizer.Tokenizer, maxSeqLen int, seed uint64, skip bool, errOut io.Writer) (data.Dataset, error) {
-	ds, err := openDatasetFiles(ctx, paths, kind, tok, maxSeqLen, seed, skip, errOut)
+	ds, err := data.Open(ctx, paths, kind, tok, maxSeqLen, seed, data.OpenOptions{
+		Read: data.ReadOptions{SkipBadLines: skip},
+		Note: func(msg string) { fmt.Fprintln(errOut, "note: "+msg) },
+	})
 	if err != nil {
 		return nil, err
+	}
+	if j, ok := ds.(*data.JSONLDataset); ok && j.Skipped() > 0 {
+		fmt.Fprintf(errOut, "skipped %d malformed lines (--skip_bad_lines)\n", j.Skipped())
 	}
 	switch kind {
 	case data.KindPretrain, data.KindSFT, data.KindDPO: // RLAIF prompts have no targets
@@ -302,46 +314,6 @@ func checkTargets(ds data.Dataset, paths []string, errOut io.Writer) error {
 		fmt.Fprintf(errOut, "note: %d of %d examples checked have no target token within --max_seq_len %d; they add nothing to the loss\n", checked-with, checked, ds.MaxSeqLen())
 	}
 	return nil
-}
-
-// openDatasetFiles opens a prepared .bin file or JSONL files.
-func openDatasetFiles(ctx context.Context, paths []string, kind data.Kind, tok *tokenizer.Tokenizer, maxSeqLen int, seed uint64, skip bool, errOut io.Writer) (data.Dataset, error) {
-	if len(paths) == 1 && !isJSONL(paths[0]) {
-		d, err := data.OpenPrepared(paths[0])
-		if err != nil {
-			return nil, err
-		}
-		h := d.Header()
-		if h.Kind != kind {
-			return nil, fmt.Errorf("%s holds %v data, this command needs %v", paths[0], h.Kind, kind)
-		}
-		if h.VocabSize != tok.VocabSize() {
-			return nil, fmt.Errorf("%s was prepared with a %d-token vocabulary; the tokenizer has %d", paths[0], h.VocabSize, tok.VocabSize())
-		}
-		if h.MaxSeqLen != maxSeqLen {
-			fmt.Fprintf(errOut, "note: %s was prepared with max_seq_len %d; using it\n", paths[0], h.MaxSeqLen)
-		}
-		return d, nil
-	}
-	opts := data.DefaultEncodeOptions(maxSeqLen)
-	opts.Seed = seed
-	enc, err := data.NewEncoder(tok, opts)
-	if err != nil {
-		return nil, err
-	}
-	ds, err := data.LoadJSONL(ctx, paths, kind, enc, data.ReadOptions{SkipBadLines: skip})
-	if err != nil {
-		return nil, err
-	}
-	if n := ds.Skipped(); n > 0 {
-		fmt.Fprintf(errOut, "skipped %d malformed lines (--skip_bad_lines)\n", n)
-	}
-	return ds, nil
-}
-
-func isJSONL(p string) bool {
-	p = strings.ToLower(p)
-	return strings.HasSuffix(p, ".jsonl") || strings.HasSuffix(p, ".jsonl.gz") || strings.HasSuffix(p, ".json")
 }
 
 func runTrain(ctx context.Context, opts TrainOptions, g *globalOptions, out, errOut io.Writer) error {
@@ -605,7 +577,8 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 		}
 	}
 	res, err := train.Run(ctx, rc)
-	if errors.Is(err, train.ErrMaxSeqLen) || errors.Is(err, train.ErrChangedSchedule) || errors.Is(err, train.ErrArchitecture) || errors.Is(err, train.ErrMemory) {
+	if errors.Is(err, train.ErrMaxSeqLen) || errors.Is(err, train.ErrChangedSchedule) || errors.Is(err, train.ErrChangedSetup) ||
+		errors.Is(err, train.ErrArchitecture) || errors.Is(err, train.ErrMemory) {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if err != nil {

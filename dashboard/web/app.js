@@ -8,6 +8,34 @@ const CHARTS = [
   { id: "grad_norm", title: "Gradient norm (before clipping)", key: "grad_norm" },
   { id: "tokens_per_s", title: "Tokens/s", key: "tokens_per_s" },
 ];
+// Titles of the extra series a stage's lines may carry (any other numeric
+// key gets a chart titled by its name), in the order their charts appear.
+const EXTRA_TITLES = {
+  eval_loss: "Eval loss (held-out)",
+  reward: "Reward (mean over the step's rollouts)",
+  reward_std: "Reward standard deviation",
+  kl: "KL to the reference",
+  kl_ref: "KL to the reference",
+  approx_kl: "Approximate KL to the rollout policy",
+  ratio: "Policy ratio",
+  clipped: "Clipped fraction",
+  clipfrac: "Clipped fraction",
+  policy_loss: "Policy loss",
+  value_loss: "Value loss (critic)",
+  completion_len: "Completion length (tokens)",
+  avg_resp_len: "Response length (tokens)",
+  rollout_tokens_per_s: "Rollout tokens/s",
+  rollout_share: "Share of the step spent on rollouts",
+  update_share: "Share of the step spent on the update",
+  rollout_s: "Rollout seconds",
+  update_s: "Update seconds",
+  critic_lr: "Critic learning rate",
+  reward_acc: "DPO reward accuracy",
+  reward_margin: "DPO reward margin",
+  reward_chosen: "DPO reward, chosen",
+  reward_rejected: "DPO reward, rejected",
+};
+const SMOOTHED = new Set(["loss", "reward", "kl", "kl_ref", "policy_loss", "value_loss", "reward_margin"]);
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"];
 const colors = new Map(); // series label → colour, stable across polls
 let data = { runs: [] };
@@ -39,15 +67,20 @@ function smooth(ys, w) {
   return out;
 }
 
-// series lists every run × stage as {label, color, xs, ys}.
-function series(key) {
+// series lists every run × stage as {label, color, xs, ys}; an extra key
+// reads the stage's own steps for it. null values (absent, not finite) are
+// gaps.
+function series(key, extra) {
   const many = data.runs.length > 1;
   const out = [];
   for (const run of data.runs) {
     for (const st of run.stages) {
       const label = many ? run.name + " · " + st.stage : st.stage;
       if (!colors.has(label)) colors.set(label, PALETTE[colors.size % PALETTE.length]);
-      out.push({ label, color: colors.get(label), xs: st.step || [], ys: st[key] || [] });
+      const e = extra ? (st.extra || {})[key] : null;
+      const xs = extra ? (e ? e.step : []) : st.step || [];
+      const ys = extra ? (e ? e.value : []) : st[key] || [];
+      out.push({ label, color: colors.get(label), xs, ys });
     }
   }
   return out;
@@ -64,6 +97,8 @@ function niceTicks(lo, hi, n) {
 }
 
 function fmt(v) {
+  if (typeof v !== "number") return v == null ? "–" : String(v);
+  if (!Number.isFinite(v)) return String(v);
   if (v === 0) return "0";
   const a = Math.abs(v);
   if (a >= 1e5 || a < 1e-3) return v.toExponential(2);
@@ -87,7 +122,7 @@ function draw(chart) {
   ctx.clearRect(0, 0, w, h);
   ctx.font = "11px system-ui, sans-serif";
 
-  const all = series(chart.key);
+  const all = series(chart.key, chart.extra);
   const w8 = Number($("smoothing").value);
   for (const s of all) s.smooth = chart.smooth && w8 > 0 ? smooth(s.ys, w8) : null;
   let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity, points = 0;
@@ -189,25 +224,42 @@ function readout(chart) {
 }
 
 function buildCharts() {
-  const host = $("charts");
-  for (const chart of CHARTS) {
-    const box = el("div", "chart");
-    box.appendChild(el("h3", "", chart.title));
-    chart.canvas = el("canvas");
-    chart.canvas.id = "chart-" + chart.id;
-    chart.readout = el("div", "readout");
-    box.append(chart.canvas, chart.readout);
-    host.appendChild(box);
-    chart.canvas.addEventListener("mousemove", (ev) => {
-      if (!chart.scale) return;
-      const r = chart.canvas.getBoundingClientRect();
-      const { x0, x1 } = chart.scale;
-      const f = (ev.clientX - r.left - PAD.left) / (r.width - PAD.left - PAD.right);
-      chart.hoverX = Math.round(x0 + Math.min(1, Math.max(0, f)) * (x1 - x0));
-      draw(chart); readout(chart);
-    });
-    chart.canvas.addEventListener("mouseleave", () => { chart.hoverX = null; draw(chart); readout(chart); });
+  for (const chart of CHARTS) addChart(chart);
+}
+
+// addExtraCharts adds a chart for each extra key that appeared since the
+// last poll, known keys in EXTRA_TITLES' order, then the others by name.
+function addExtraCharts() {
+  const have = new Set(CHARTS.filter((c) => c.extra).map((c) => c.key));
+  const keys = new Set();
+  for (const run of data.runs) for (const st of run.stages) for (const k of Object.keys(st.extra || {})) if (!have.has(k)) keys.add(k);
+  const order = Object.keys(EXTRA_TITLES);
+  const rank = (k) => (order.includes(k) ? order.indexOf(k) : order.length);
+  for (const k of [...keys].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))) {
+    const chart = { id: "extra-" + k, title: EXTRA_TITLES[k] ? EXTRA_TITLES[k] + " (" + k + ")" : k, key: k, extra: true, smooth: SMOOTHED.has(k) };
+    CHARTS.push(chart);
+    addChart(chart);
   }
+}
+
+function addChart(chart) {
+  const host = $("charts");
+  const box = el("div", "chart");
+  box.appendChild(el("h3", "", chart.title));
+  chart.canvas = el("canvas");
+  chart.canvas.id = "chart-" + chart.id;
+  chart.readout = el("div", "readout");
+  box.append(chart.canvas, chart.readout);
+  host.appendChild(box);
+  chart.canvas.addEventListener("mousemove", (ev) => {
+    if (!chart.scale) return;
+    const r = chart.canvas.getBoundingClientRect();
+    const { x0, x1 } = chart.scale;
+    const f = (ev.clientX - r.left - PAD.left) / (r.width - PAD.left - PAD.right);
+    chart.hoverX = Math.round(x0 + Math.min(1, Math.max(0, f)) * (x1 - x0));
+    draw(chart); readout(chart);
+  });
+  chart.canvas.addEventListener("mouseleave", () => { chart.hoverX = null; draw(chart); readout(chart); });
 }
 
 function clock(s) {
@@ -239,8 +291,10 @@ function renderTables() {
     for (const st of stages) {
       const tr = el("tr");
       const l = st && st.last;
+      const missing = new Set((st && st.last_missing) || []);
+      const v = (k, f) => (missing.has(k) ? "" : f(l[k]));
       const cells = l
-        ? [run.name, st.stage, l.step + (l.total ? " / " + l.total : ""), l.epoch, fmt(l.loss), fmt(l.lr), fmt(l.grad_norm), fmt(l.tokens_per_s), clock(l.elapsed_s)]
+        ? [run.name, st.stage, l.step + (l.total ? " / " + l.total : ""), l.epoch, v("loss", fmt), v("lr", fmt), v("grad_norm", fmt), v("tokens_per_s", fmt), v("elapsed_s", clock)]
         : [run.name, "", "", "", "", "", "", "", ""];
       for (const c of cells) tr.appendChild(el("td", "", String(c)));
       tr.appendChild(el("td", "note", notes.join("; ")));
@@ -264,6 +318,7 @@ function renderTables() {
 }
 
 function render() {
+  addExtraCharts();
   for (const chart of CHARTS) { draw(chart); readout(chart); }
   renderTables();
   document.body.dataset.version = version;
@@ -296,7 +351,7 @@ async function poll() {
 buildCharts();
 $("smoothing").addEventListener("input", () => {
   $("smoothing-value").textContent = Number($("smoothing").value).toFixed(2);
-  draw(CHARTS[0]); readout(CHARTS[0]);
+  for (const chart of CHARTS) if (chart.smooth) { draw(chart); readout(chart); }
 });
 window.addEventListener("resize", () => { for (const chart of CHARTS) draw(chart); });
 poll();

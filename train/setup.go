@@ -1,0 +1,118 @@
+package train
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"path/filepath"
+	"strings"
+)
+
+// Setup is what shapes a stage's objective beyond Options: DPO's loss, β
+// and reference model, distillation's teacher and loss, LoRA's frozen base
+// model. A resume state stores it, and a resumed run must have the same
+// (ErrChangedSetup otherwise): continuing under another loss or against
+// other frozen weights would quietly optimise a different objective from
+// the saved moments. Older resume states hold none and are not checked.
+type Setup struct {
+	DPO     *DPOSetup     `json:"dpo,omitempty"`
+	Distill *DistillSetup `json:"distill,omitempty"`
+	Base    *WeightsID    `json:"lora_base,omitempty"` // LoRA's frozen base (--init)
+}
+
+// DPOSetup is StageDPO's part of Setup: the resolved loss variant and β,
+// and the reference model.
+type DPOSetup struct {
+	Loss      string    `json:"loss"`
+	Beta      float64   `json:"beta"`
+	Reference WeightsID `json:"reference"`
+}
+
+// DistillSetup is StageDistill's part of Setup.
+type DistillSetup struct {
+	Teacher     WeightsID `json:"teacher"`
+	Alpha       float64   `json:"alpha"`
+	Temperature float64   `json:"temperature"`
+}
+
+// WeightsID names frozen weights a run depends on: the file they came
+// from (for messages) and a checksum of the values, which is what is
+// compared, so that a moved file is the same weights and a file
+// overwritten in place (SFT rerun into the same out_dir) is not.
+type WeightsID struct {
+	Path string `json:"path,omitempty"`
+	Sum  string `json:"sum"` // "crc32c:%08x" of the fp32 values, little-endian
+}
+
+// weightsID checksums data (CRC-32C over the little-endian fp32 bytes: a
+// few hundred MB/s at worst, once per run start).
+func weightsID(path string, data []float32) WeightsID {
+	tab := crc32.MakeTable(crc32.Castagnoli)
+	var crc uint32
+	buf := make([]byte, 0, 4<<14)
+	for i := 0; i < len(data); i += 1 << 14 {
+		buf = buf[:0]
+		for _, v := range data[i:min(i+1<<14, len(data))] {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		}
+		crc = crc32.Update(crc, tab, buf)
+	}
+	return WeightsID{Path: path, Sum: fmt.Sprintf("crc32c:%08x", crc)}
+}
+
+// setupChanges lists what now changes of saved, as "--flag saved → now"
+// or a sentence about frozen weights; nothing when saved is nil (an older
+// resume state) or a part is missing on either side.
+func setupChanges(saved, now *Setup) []string {
+	if saved == nil || now == nil {
+		return nil
+	}
+	var out []string
+	add := func(flag string, a, b any) { out = append(out, fmt.Sprintf("--%s %v → %v", flag, a, b)) }
+	weights := func(what string, a, b WeightsID) {
+		if a.Sum != b.Sum {
+			out = append(out, fmt.Sprintf("%s has other weights (%s → %s)", what, describe(a), describe(b)))
+		}
+	}
+	if a, b := saved.DPO, now.DPO; a != nil && b != nil {
+		if a.Loss != b.Loss {
+			add("dpo_loss", a.Loss, b.Loss)
+		}
+		if a.Beta != b.Beta {
+			add("beta", a.Beta, b.Beta)
+		}
+		weights("the reference model", a.Reference, b.Reference)
+	}
+	if a, b := saved.Distill, now.Distill; a != nil && b != nil {
+		weights("the teacher (--teacher)", a.Teacher, b.Teacher)
+		if a.Alpha != b.Alpha {
+			add("alpha", a.Alpha, b.Alpha)
+		}
+		if a.Temperature != b.Temperature {
+			add("temperature", a.Temperature, b.Temperature)
+		}
+	}
+	if a, b := saved.Base, now.Base; a != nil && b != nil {
+		weights("the base model (--init)", *a, *b)
+	}
+	return out
+}
+
+// describe names weights for a message: the file's base name and sum.
+func describe(w WeightsID) string {
+	if w.Path == "" {
+		return w.Sum
+	}
+	return filepath.Base(w.Path) + " " + w.Sum
+}
+
+// checkSetup fails with ErrChangedSetup when a resumed run's setup differs
+// from the saved one.
+func checkSetup(resumePath string, saved, now *Setup) error {
+	if ch := setupChanges(saved, now); len(ch) > 0 {
+		return fmt.Errorf("train: resume from %s: %s (saved → now): %w; rerun with the saved values and weights, or without --resume to start afresh",
+			resumePath, strings.Join(ch, ", "), ErrChangedSetup)
+	}
+	return nil
+}

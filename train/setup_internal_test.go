@@ -1,0 +1,50 @@
+package train
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestSetupChanges: each difference is listed once, in flag terms; an
+// older resume state (no setup) and identical setups list none; weights
+// are told apart by their values, not their paths.
+func TestSetupChanges(t *testing.T) {
+	t.Parallel()
+	w := weightsID("/a/ref.pth", []float32{1, 2, 3})
+	moved := weightsID("/b/ref.pth", []float32{1, 2, 3})
+	other := weightsID("/a/ref.pth", []float32{1, 2, 3.0000002})
+	if w.Sum != moved.Sum || w.Sum == other.Sum || w.Sum != weightsID("", []float32{1, 2, 3}).Sum {
+		t.Fatalf("sums %s %s %s: want equal for equal values, different otherwise", w.Sum, moved.Sum, other.Sum)
+	}
+	big := make([]float32, 3<<14+5) // spans several chunks
+	big[len(big)-1] = 1
+	if weightsID("", big).Sum == weightsID("", make([]float32, len(big))).Sum {
+		t.Error("a change in the last chunk does not change the sum")
+	}
+	dpo := func(loss string, beta float64, ref WeightsID) *Setup {
+		return &Setup{DPO: &DPOSetup{Loss: loss, Beta: beta, Reference: ref}}
+	}
+	dist := func(teacher WeightsID, alpha, temp float64) *Setup {
+		return &Setup{Distill: &DistillSetup{Teacher: teacher, Alpha: alpha, Temperature: temp}}
+	}
+	for _, tc := range []struct {
+		name       string
+		saved, now *Setup
+		want       []string
+	}{
+		{"older file", nil, dpo(DPOSum, 0.15, w), nil},
+		{"same", dpo(DPOSum, 0.15, w), dpo(DPOSum, 0.15, moved), nil},
+		{"dpo loss and beta", dpo(DPOSum, 0.15, w), dpo(DPOMean, 0.1, w), []string{"--dpo_loss sum → mean", "--beta 0.15 → 0.1"}},
+		{"reference", dpo(DPOSum, 0.15, w), dpo(DPOSum, 0.15, other),
+			[]string{"the reference model has other weights (ref.pth " + w.Sum + " → ref.pth " + other.Sum + ")"}},
+		{"distill", dist(w, 0.5, 1.5), dist(other, 0, 2), []string{"the teacher (--teacher) has other weights (ref.pth " + w.Sum + " → ref.pth " + other.Sum + ")",
+			"--alpha 0.5 → 0", "--temperature 1.5 → 2"}},
+		{"lora base without paths", &Setup{Base: &WeightsID{Sum: "crc32c:1"}}, &Setup{Base: &WeightsID{Sum: "crc32c:2"}},
+			[]string{"the base model (--init) has other weights (crc32c:1 → crc32c:2)"}},
+		{"other stage's part", dpo(DPOSum, 0.15, w), dist(w, 0.5, 1.5), nil},
+	} {
+		if got := setupChanges(tc.saved, tc.now); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
