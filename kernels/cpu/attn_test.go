@@ -290,3 +290,40 @@ func TestAttnExpAccuracy(t *testing.T) {
 	}
 	t.Logf("max error %.2f ulp over %d points", worst, len(xs))
 }
+
+// BenchmarkAttentionTrain times attention forward and backward at the
+// training shape (B 8, T 512, 8 heads, 2 KV heads, head size 64, causal)
+// on each assembly path, in GFLOP/s as the step breakdown counts them
+// (attTask.StatFLOPs). Threads follow -cpu.
+func BenchmarkAttentionTrain(b *testing.B) {
+	B, T, NH, NKV, HS := 8, 512, 8, 2, 64
+	r := rand.New(rand.NewPCG(9, 10))
+	q := randVec(r, B*T*NH*HS, -1, 1)
+	k, v := randVec(r, B*T*NKV*HS, -1, 1), randVec(r, B*T*NKV*HS, -1, 1)
+	do := randVec(r, len(q), -1, 1)
+	out, lse := make([]float32, len(q)), make([]float32, B*NH*T)
+	dq, dk, dv := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v))
+	pairs := float64(B) * float64(T*(T+1)/2) * float64(NH*HS)
+	for _, kind := range []gemm.Kind{gemm.AVX2, gemm.AVX512} {
+		if !gemm.Supported(kind) {
+			continue
+		}
+		be := New(Options{GEMM: kind})
+		be.AttentionForward(out, lse, q, k, v, nil, nil, B, T, T, NH, NKV, HS)
+		b.Run(kind.String()+"/fwd", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				be.AttentionForward(out, lse, q, k, v, nil, nil, B, T, T, NH, NKV, HS)
+			}
+			b.ReportMetric(4*pairs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		b.Run(kind.String()+"/bwd", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				be.AttentionBackward(dq, dk, dv, do, out, lse, q, k, v, nil, B, T, NH, NKV, HS)
+			}
+			b.ReportMetric(10*pairs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		be.Close()
+	}
+}
