@@ -2,6 +2,8 @@ package cpu
 
 import (
 	"math"
+
+	"github.com/minimind-go/minimind/kernels/gemm"
 )
 
 // Attention is computed flash-style, in tiles of (key block) × (query
@@ -58,6 +60,16 @@ const (
 	attDots = 8  // blocks of at most this many query rows use dots3x4
 )
 
+// attISA names a path of the block kernels. The AVX-512 one follows the
+// GEMM kind (Options.GEMM), so tests can force each path.
+type attISA int
+
+const (
+	attGo     attISA = iota // pure Go
+	attAVX2                 // attn_amd64.s
+	attAVX512               // attn_avx512_amd64.s where written, else attn_amd64.s
+)
+
 // attWS is one worker's scratch.
 type attWS struct {
 	qs, os, dos []float32 // [attRows, HS] gathered Q·scale, O or dQ accumulator, dO
@@ -92,7 +104,8 @@ func (w *attWS) ensure(HS int) {
 // attTask runs causal GQA attention; see the comment above.
 type attTask struct {
 	back                                      bool
-	asm                                       bool
+	asm                                       bool   // the AVX2 helpers of simd_amd64.s (vscale, vadd, dots3x4)
+	isa                                       attISA // the block kernels' path
 	out, lse, q, k, v, mask, dq, dk, dv, dOut []float32
 	past                                      []int32
 	B, T, S, NH, NKV, HS                      int
@@ -115,10 +128,42 @@ func (t *attTask) Run(lo, hi int) {
 	for it := lo; it < hi; it++ {
 		if t.back {
 			t.backward(w, it)
-		} else {
-			t.forward(w, it)
+			continue
 		}
+		if it+1 < hi {
+			// The next item's Q and output rows are cold (each is read
+			// or written once per call); ask for them now, so they are
+			// in L2 when this item's products are done.
+			b, kh, k := t.fwdItem(it + 1)
+			t.prefetch(t.q, b, kh, k)
+			t.prefetch(t.out, b, kh, k)
+		}
+		t.forward(w, it)
 	}
+}
+
+// fwdItem returns the batch row, KV head and query block of forward item
+// it.
+func (t *attTask) fwdItem(it int) (b, kh int, k attBlock) {
+	tb := it % t.nTB
+	if tb%2 == 0 {
+		tb /= 2
+	} else {
+		tb = t.nTB - 1 - tb/2
+	}
+	kh = (it / t.nTB) % t.NKV
+	b = it / (t.nTB * t.NKV)
+	return b, kh, t.block(tb * t.tPer)
+}
+
+// prefetch hints the rows of block k of batch row b, KV head kh in x
+// (layout [B,T,NH,HS]) into L2, on the assembly paths.
+func (t *attTask) prefetch(x []float32, b, kh int, k attBlock) {
+	if !t.asm {
+		return
+	}
+	_ = x[((b*t.T+k.t1-1)*t.NH+kh*t.G+t.G)*t.HS-1]
+	attPrefetch(&x[((b*t.T+k.t0)*t.NH+kh*t.G)*t.HS], k.t1-k.t0, 4*t.G*t.HS, 4*t.NH*t.HS)
 }
 
 // attBlock is one query block of an item: positions [t0, t1), m = (t1 −
@@ -212,7 +257,7 @@ func (t *attTask) product(w *attWS, rows, n, kd int, a []float32, ars, acs int, 
 	if t.asm && n >= 16 {
 		r6 -= rows % 6
 	}
-	attPanel(t.asm, r6, n, kd, a, ars, acs, b, ldb, c, ldc, sc, mode)
+	attPanel(t.isa, r6, n, kd, a, ars, acs, b, ldb, c, ldc, sc, mode)
 	if r6 == rows {
 		return
 	}
@@ -231,7 +276,7 @@ func (t *attTask) product(w *attWS, rows, n, kd int, a []float32, ars, acs int, 
 		}
 		copy(ec[i*n:(i+1)*n], ci[i*ldc:i*ldc+n])
 	}
-	attPanel(true, 6, n, kd, ea, kd, 1, b, ldb, ec, n, es[:], mode)
+	attPanel(t.isa, 6, n, kd, ea, kd, 1, b, ldb, ec, n, es[:], mode)
 	for i := 0; i < nr; i++ {
 		copy(ci[i*ldc:i*ldc+n], ec[i*n:(i+1)*n])
 	}
@@ -256,15 +301,7 @@ func (t *attTask) addMask(s []float32, b, j0, nb int, k attBlock) {
 
 func (t *attTask) forward(w *attWS, it int) {
 	HS, G, NH := t.HS, t.G, t.NH
-	tb := it % t.nTB
-	if tb%2 == 0 {
-		tb /= 2
-	} else {
-		tb = t.nTB - 1 - tb/2
-	}
-	kh := (it / t.nTB) % t.NKV
-	b := it / (t.nTB * t.NKV)
-	k := t.block(tb * t.tPer)
+	b, kh, k := t.fwdItem(it)
 	var qt []float32
 	if k.outer {
 		qt = w.qt
@@ -284,7 +321,7 @@ func (t *attTask) forward(w *attWS, it int) {
 		nb := min(attKeys, nk-j0)
 		t.scores(w, w.s, t.k[base+j0*kvw:], kvw, nb, w.qs, w.qt, k)
 		t.addMask(w.s, b, j0, nb, k)
-		attSoftmax(t.asm, nb, k.w, w.s, attRows, w.lim, float32(j0), mx, l, alpha)
+		attSoftmax(t.isa, nb, k.w, w.s, attRows, w.lim, float32(j0), mx, l, alpha)
 		// O = alpha·O + P·V; the first block sets O. Rows from m on are
 		// padding: their P, alpha and O are 0.
 		mode := attScale
@@ -309,6 +346,13 @@ func (t *attTask) backward(w *attWS, it int) {
 	base := b*T*kvw + kh*HS
 	for tb := 0; tb < t.nTB; tb++ {
 		k := t.block(tb * t.tPer)
+		if tb+1 < t.nTB {
+			// The next block's rows are cold: see Run.
+			kn := t.block((tb + 1) * t.tPer)
+			for _, x := range [][]float32{t.q, t.dOut, t.out, t.dq} {
+				t.prefetch(x, b, kh, kn)
+			}
+		}
 		// The row layouts feed dK, dV (and the dots tiles), the
 		// transposed ones the outer-product score tiles.
 		var qt, dt []float32
@@ -335,7 +379,7 @@ func (t *attTask) backward(w *attWS, it int) {
 			t.scores(w, w.s, keys, kvw, nb, w.qs, w.qt, k)
 			t.scores(w, w.dp, vals, kvw, nb, w.dos, w.dot, k)
 			t.addMask(w.s, b, j0, nb, k)
-			attSoftmaxBack(t.asm, nb, k.w, w.s, w.dp, attRows, w.lim, float32(j0), lse, D)
+			attSoftmaxBack(t.isa, nb, k.w, w.s, w.dp, attRows, w.lim, float32(j0), lse, D)
 			// dV += Pᵀ·dO and dK += dSᵀ·(scale·Q): the rows are keys, as
 			// Pᵀ and dSᵀ are stored; dQ += dS·K reads dSᵀ through strides.
 			dvb, dkb := t.dv[base+j0*kvw:], t.dk[base+j0*kvw:]
@@ -363,13 +407,13 @@ func (t *attTask) backward(w *attWS, it int) {
 //
 // and mx[r] = m'. A row that has seen no key yet (m' = −Inf) gets
 // alpha = 0 and p = 0 (expf of NaN is 0), so padding rows stay 0.
-func attSoftmax(asm bool, nb, w int, s []float32, lds int, lim []float32, j0 float32, mx, l, alpha []float32) {
+func attSoftmax(isa attISA, nb, w int, s []float32, lds int, lim []float32, j0 float32, mx, l, alpha []float32) {
 	if nb <= 0 || w <= 0 {
 		return
 	}
 	_ = s[(nb-1)*lds+w-1]
 	lim, mx, l, alpha = lim[:w], mx[:w], l[:w], alpha[:w]
-	if asm && w%8 == 0 {
+	if isa >= attAVX2 && w%8 == 0 {
 		all := 1 // no key is masked: the assembly's first pass need not mask
 		for _, v := range lim {
 			if j0+float32(nb-1) > v {
@@ -405,14 +449,14 @@ func attSoftmax(asm bool, nb, w int, s []float32, lds int, lim []float32, j0 flo
 // dPᵀ (same layout, stride lds): with the mask of attSoftmax,
 //
 //	p = exp(s[j][r] − lse[r]),  s[j][r] = p,  dp[j][r] = p·(dp[j][r] − d[r]).
-func attSoftmaxBack(asm bool, nb, w int, s, dp []float32, lds int, lim []float32, j0 float32, lse, d []float32) {
+func attSoftmaxBack(isa attISA, nb, w int, s, dp []float32, lds int, lim []float32, j0 float32, lse, d []float32) {
 	if nb <= 0 || w <= 0 {
 		return
 	}
 	_ = s[(nb-1)*lds+w-1]
 	_ = dp[(nb-1)*lds+w-1]
 	lim, lse, d = lim[:w], lse[:w], d[:w]
-	if asm && w%8 == 0 {
+	if isa >= attAVX2 && w%8 == 0 {
 		attSoftmaxBackAVX2(nb, w, &s[0], &dp[0], lds, &lim[0], j0, &lse[0], &d[0])
 		return
 	}
@@ -441,7 +485,7 @@ const (
 // b[p*ldb+j]: A read through two strides (a matrix or its transpose), B
 // row-major. The whole 6-row panels' whole 16-column tiles run the
 // assembly, in one call.
-func attPanel(asm bool, rows, n, kd int, a []float32, ars, acs int, b []float32, ldb int, c []float32, ldc int, sc []float32, mode int) {
+func attPanel(isa attISA, rows, n, kd int, a []float32, ars, acs int, b []float32, ldb int, c []float32, ldc int, sc []float32, mode int) {
 	if rows <= 0 || n <= 0 {
 		return
 	}
@@ -456,9 +500,11 @@ func attPanel(asm bool, rows, n, kd int, a []float32, ars, acs int, b []float32,
 		scp = &sc[0]
 	}
 	r6, n16 := 0, 0
-	if asm && kd > 0 {
+	if isa >= attAVX2 && kd > 0 {
 		r6, n16 = rows-rows%6, n&^15
-		if r6 > 0 && n16 > 0 {
+		if r6 > 0 && n16 > 0 && isa == attAVX512 {
+			attPanelAVX512(kd, &a[0], ars, acs, &b[0], ldb, &c[0], ldc, r6, n16, scp, mode)
+		} else if r6 > 0 && n16 > 0 {
 			attPanelAVX2(kd, &a[0], ars, acs, &b[0], ldb, &c[0], ldc, r6, n16, scp, mode)
 		} else {
 			r6 = 0
@@ -524,7 +570,14 @@ func (b *Backend) attSetup(back bool, B, T, NH, NKV, HS int) *attTask {
 	if back {
 		n = B * NKV
 	}
-	*t = attTask{back: back, asm: b.asm, B: B, T: T, NH: NH, NKV: NKV, HS: HS, G: G, tPer: tPer, nTB: nTB,
+	isa := attGo
+	switch {
+	case b.gemm.Kind() == gemm.AVX512:
+		isa = attAVX512
+	case b.asm:
+		isa = attAVX2
+	}
+	*t = attTask{back: back, asm: b.asm, isa: isa, B: B, T: T, NH: NH, NKV: NKV, HS: HS, G: G, tPer: tPer, nTB: nTB,
 		scale: float32(1 / math.Sqrt(float64(HS))), ws: t.ws, shares: b.shares, n: n}
 	return t
 }

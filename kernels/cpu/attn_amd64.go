@@ -29,3 +29,16 @@ func attPanelAVX2(kd int, a *float32, ars, acs int, b *float32, ldb int, c *floa
 //
 //go:noescape
 func attTransposeAVX2(rows, cols int, src *float32, lds int, dst *float32, ldd int)
+
+// attPanelAVX512 is attPanelAVX2 on AVX-512F (attn_avx512_amd64.s), same
+// preconditions.
+//
+//go:noescape
+func attPanelAVX512(kd int, a *float32, ars, acs int, b *float32, ldb int, c *float32, ldc int, rows, n int, sc *float32, mode int)
+
+// attPrefetch hints rows runs of bytes bytes, ld bytes apart from p, into
+// L2 (attn_amd64.s). It reads nothing: p may be any address the caller
+// could read.
+//
+//go:noescape
+func attPrefetch(p *float32, rows, bytes, ld int)

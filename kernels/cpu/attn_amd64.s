@@ -539,3 +539,32 @@ trblock:
 	JNZ  trrows
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// attPrefetch (SSE's PREFETCHT1, on every amd64): asks for rows runs of
+// bytes bytes (> 0), ld bytes apart from p, to be brought into L2, one
+// PREFETCHT1 per 64 bytes.
+//
+// func attPrefetch(p *float32, rows, bytes, ld int)
+TEXT ·attPrefetch(SB), NOSPLIT, $0-32
+	MOVQ p+0(FP), SI
+	MOVQ rows+8(FP), CX
+	MOVQ ld+24(FP), R8
+	TESTQ CX, CX
+	JZ   pfdone
+
+pfrow:
+	MOVQ bytes+16(FP), DX
+	MOVQ SI, DI
+
+pfline:
+	PREFETCHT1 (DI)
+	ADDQ       $64, DI
+	SUBQ       $64, DX
+	JGT        pfline
+	ADDQ       R8, SI
+	DECQ       CX
+	JNZ        pfrow
+
+pfdone:
+	RET

@@ -37,11 +37,31 @@ func attLims(w, m, g, pos0 int) []float32 {
 	return lim
 }
 
-// TestAttnAsmVsGo compares attention's block kernels (attn_amd64.s) with
-// their pure-Go twins on awkward shapes: partial key blocks, padding rows,
-// blocks that the causal mask cuts, hides, or leaves alone.
+// attAsmPaths returns the assembly paths of the block kernels this CPU
+// runs, each with its name.
+func attAsmPaths() map[string]attISA {
+	m := map[string]attISA{}
+	if gemm.Supported(gemm.AVX2) {
+		m["avx2"] = attAVX2
+	}
+	if gemm.Supported(gemm.AVX512) {
+		m["avx512"] = attAVX512
+	}
+	return m
+}
+
+// TestAttnAsmVsGo compares attention's block kernels (attn_amd64.s,
+// attn_avx512_amd64.s) with their pure-Go twins on awkward shapes: partial
+// key blocks, padding rows, blocks that the causal mask cuts, hides, or
+// leaves alone.
 func TestAttnAsmVsGo(t *testing.T) {
 	needAVX2(t)
+	for name, isa := range attAsmPaths() {
+		t.Run(name, func(t *testing.T) { testAttnAsmVsGo(t, isa) })
+	}
+}
+
+func testAttnAsmVsGo(t *testing.T, isa attISA) {
 	r := rand.New(rand.NewPCG(7, 8))
 	const lds = 56
 	ninf := float32(math.Inf(-1))
@@ -73,9 +93,9 @@ func TestAttnAsmVsGo(t *testing.T) {
 						}
 					}
 					var s, mx, l, al [2][]float32
-					for k, asm := range []bool{true, false} {
+					for k, path := range []attISA{isa, attGo} {
 						s[k], mx[k], l[k], al[k] = slices.Clone(s0), slices.Clone(mx0), slices.Clone(l0), make([]float32, w)
-						attSoftmax(asm, nb, w, s[k], lds, lim, lc.j0, mx[k], l[k], al[k])
+						attSoftmax(path, nb, w, s[k], lds, lim, lc.j0, mx[k], l[k], al[k])
 					}
 					for j := range nb {
 						for c := range w {
@@ -103,9 +123,9 @@ func TestAttnAsmVsGo(t *testing.T) {
 					lse, d := randVec(r, w, 2, 6), randVec(r, w, -1, 1)
 					dp0 := randVec(r, nb*lds, -2, 2)
 					var bs, bd [2][]float32
-					for k, asm := range []bool{true, false} {
+					for k, path := range []attISA{isa, attGo} {
 						bs[k], bd[k] = slices.Clone(s0), slices.Clone(dp0)
-						attSoftmaxBack(asm, nb, w, bs[k], bd[k], lds, lim, lc.j0, lse, d)
+						attSoftmaxBack(path, nb, w, bs[k], bd[k], lds, lim, lc.j0, lse, d)
 					}
 					for i := range s0 {
 						if !closeTo(bs[0][i], bs[1][i], 1e-6) || !closeTo(bd[0][i], bd[1][i], 1e-6) {
@@ -119,7 +139,7 @@ func TestAttnAsmVsGo(t *testing.T) {
 
 	t.Run("panel", func(t *testing.T) {
 		for _, rows := range []int{1, 5, 6, 12, 17} {
-			for _, n := range []int{1, 15, 16, 40, 64} {
+			for _, n := range []int{1, 15, 16, 40, 48, 64, 80, 112, 136} {
 				for _, kd := range []int{0, 1, 7, 48} {
 					for _, trans := range []bool{false, true} {
 						ars, acs := kd+3, 1
@@ -132,9 +152,9 @@ func TestAttnAsmVsGo(t *testing.T) {
 						sc := randVec(r, rows, 0, 2)
 						for mode := attSet; mode <= attScale; mode++ {
 							var c [2][]float32
-							for k, asm := range []bool{true, false} {
+							for k, path := range []attISA{isa, attGo} {
 								c[k] = slices.Clone(c0)
-								attPanel(asm, rows, n, kd, a, ars, acs, b, n+5, c[k], n+7, sc, mode)
+								attPanel(path, rows, n, kd, a, ars, acs, b, n+5, c[k], n+7, sc, mode)
 							}
 							for i := range c0 {
 								if !closeTo(c[0][i], c[1][i], 1e-5) {
@@ -159,7 +179,7 @@ func TestAttnAsmVsGo(t *testing.T) {
 			src := randVec(r, rows*(cols+3), -1, 1)
 			d0 := randVec(r, cols*(rows+5), -1, 1)
 			var d [2][]float32
-			for k, asm := range []bool{true, false} {
+			for k, asm := range []bool{isa >= attAVX2, false} {
 				d[k] = slices.Clone(d0)
 				attTranspose(asm, rows, cols, src, cols+3, d[k], rows+5)
 			}
@@ -186,7 +206,7 @@ func TestAttnAsmVsGo(t *testing.T) {
 // on each path.
 func TestAttentionThreadsBitwise(t *testing.T) {
 	type shape struct{ B, T, S, P, NH, NKV, HS int }
-	for _, kind := range []gemm.Kind{gemm.Generic, gemm.AVX2} {
+	for _, kind := range []gemm.Kind{gemm.Generic, gemm.AVX2, gemm.AVX512} {
 		if !gemm.Supported(kind) {
 			continue
 		}
@@ -271,7 +291,7 @@ func TestAttnExpAccuracy(t *testing.T) {
 	nb := len(xs) / w
 	lim := attLims(w, w, 1, nb+w) // all visible
 	s, dp := slices.Clone(xs), make([]float32, len(xs))
-	attSoftmaxBack(true, nb, w, s, dp, w, lim, 0, make([]float32, w), make([]float32, w))
+	attSoftmaxBack(attAVX2, nb, w, s, dp, w, lim, 0, make([]float32, w), make([]float32, w))
 	worst := 0.0
 	for i, x := range xs {
 		if x < expLo {
@@ -325,5 +345,26 @@ func BenchmarkAttentionTrain(b *testing.B) {
 			b.ReportMetric(10*pairs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 		be.Close()
+	}
+}
+
+// BenchmarkAttnPanel times attPanel on the training shape's two product
+// shapes (scores: 48 keys × 48 query rows × head size 64; P·V: 48 rows ×
+// 64 × 48 keys, A read transposed), C in L1, per assembly path.
+func BenchmarkAttnPanel(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	a, bm, c := randVec(r, 64*64, -1, 1), randVec(r, 64*64, -1, 1), randVec(r, 64*64, -1, 1)
+	for name, isa := range attAsmPaths() {
+		for _, s := range []struct {
+			name              string
+			rows, n, kd, ars, acs int
+		}{{"scores", 48, 48, 64, 64, 1}, {"pv", 48, 64, 48, 1, 48}} {
+			b.Run(name+"/"+s.name, func(b *testing.B) {
+				for b.Loop() {
+					attPanel(isa, s.rows, s.n, s.kd, a, s.ars, s.acs, bm, 64, c, 64, nil, attAdd)
+				}
+				b.ReportMetric(2*float64(s.rows*s.n*s.kd)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
 }
