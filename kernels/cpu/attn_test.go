@@ -356,7 +356,7 @@ func BenchmarkAttnPanel(b *testing.B) {
 	a, bm, c := randVec(r, 64*64, -1, 1), randVec(r, 64*64, -1, 1), randVec(r, 64*64, -1, 1)
 	for name, isa := range attAsmPaths() {
 		for _, s := range []struct {
-			name              string
+			name                  string
 			rows, n, kd, ars, acs int
 		}{{"scores", 48, 48, 64, 64, 1}, {"pv", 48, 64, 48, 1, 48}} {
 			b.Run(name+"/"+s.name, func(b *testing.B) {
