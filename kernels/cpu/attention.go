@@ -421,6 +421,10 @@ func attSoftmax(isa attISA, nb, w int, s []float32, lds int, lim []float32, j0 f
 				break
 			}
 		}
+		if isa == attAVX512 && w%16 == 0 {
+			attSoftmaxAVX512(nb, w, &s[0], lds, &lim[0], j0, &mx[0], &l[0], &alpha[0], all)
+			return
+		}
 		attSoftmaxAVX2(nb, w, &s[0], lds, &lim[0], j0, &mx[0], &l[0], &alpha[0], all)
 		return
 	}
@@ -457,6 +461,10 @@ func attSoftmaxBack(isa attISA, nb, w int, s, dp []float32, lds int, lim []float
 	_ = dp[(nb-1)*lds+w-1]
 	lim, lse, d = lim[:w], lse[:w], d[:w]
 	if isa >= attAVX2 && w%8 == 0 {
+		if isa == attAVX512 && w%16 == 0 {
+			attSoftmaxBackAVX512(nb, w, &s[0], &dp[0], lds, &lim[0], j0, &lse[0], &d[0])
+			return
+		}
 		attSoftmaxBackAVX2(nb, w, &s[0], &dp[0], lds, &lim[0], j0, &lse[0], &d[0])
 		return
 	}

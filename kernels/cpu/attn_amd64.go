@@ -42,3 +42,15 @@ func attPanelAVX512(kd int, a *float32, ars, acs int, b *float32, ldb int, c *fl
 //
 //go:noescape
 func attPrefetch(p *float32, rows, bytes, ld int)
+
+// attSoftmaxAVX512 is attSoftmaxAVX2 for w a positive multiple of 16
+// (attn_avx512_amd64.s).
+//
+//go:noescape
+func attSoftmaxAVX512(nb, w int, s *float32, lds int, lim *float32, j0 float32, mx, l, alpha *float32, all int)
+
+// attSoftmaxBackAVX512 is attSoftmaxBackAVX2 for w a positive multiple of
+// 16.
+//
+//go:noescape
+func attSoftmaxBackAVX512(nb, w int, s, dp *float32, lds int, lim *float32, j0 float32, lse, d *float32)

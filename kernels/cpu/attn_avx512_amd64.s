@@ -305,3 +305,259 @@ pnpanelend:
 	JNZ  pnpanel
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// The softmax steps, attSoftmaxAVX2 and attSoftmaxBackAVX2 on strips of
+// 16 query rows, with the same exp arithmetic (AEXP2 in attn_amd64.s):
+// the constants live in Z16–Z29, and the final "zero below the normal
+// range" is a zero-masked multiply instead of an AND. The causal mask
+// is a merge-masked move of −Inf (K3, K4).
+
+// The constants of attn_amd64.s's AEXP2 (file-local there), one float
+// each, broadcast once per call.
+#define CONST(name, v) DATA name<>+0(SB)/4, v; GLOBL name<>(SB), RODATA|NOPTR, $4
+
+CONST(zlog2e, $0x3fb8aa3b)
+CONST(zc1, $0x3f318000)
+CONST(zc2, $0xb95e8083)
+CONST(zp0, $0x39506967)
+CONST(zp1, $0x3ab743ce)
+CONST(zp2, $0x3c088908)
+CONST(zp3, $0x3d2aa9c1)
+CONST(zp4, $0x3e2aaaaa)
+CONST(zp5, $0x3f000000)
+CONST(zhi, $0x42b00000)
+CONST(zlo, $0xc2aeac4f)
+CONST(zone, $0x3f800000)
+CONST(zninf, $0xff800000)
+CONST(zmagic, $0x4b400000)
+CONST(z127s, $0x3f800000)
+
+#define BCAST(sym, reg) VBROADCASTSS sym<>(SB), reg
+#define EXPCONSTS \
+	BCAST(zlog2e, Z16); BCAST(zc1, Z17); BCAST(zc2, Z18); BCAST(zp0, Z19); \
+	BCAST(zp1, Z20); BCAST(zp2, Z21); BCAST(zp3, Z22); BCAST(zp4, Z23); \
+	BCAST(zp5, Z24); BCAST(zone, Z25); BCAST(zlo, Z26); BCAST(zmagic, Z27); \
+	BCAST(zninf, Z28); BCAST(z127s, Z29); BCAST(zhi, Z30)
+
+// ZEXP2(x, t, p, q, k, y, t2, p2, q2, k2): x = exp(x), y = exp(y).
+#define ZEXP2(x, t, p, q, k, y, t2, p2, q2, k2) \
+	VCMPPS       $0x1d, Z26, x, k; \
+	VCMPPS       $0x1d, Z26, y, k2; \
+	VMOVAPS      Z27, t; \
+	VMOVAPS      Z27, t2; \
+	VFMADD231PS  Z16, x, t; \
+	VFMADD231PS  Z16, y, t2; \
+	VSUBPS       Z27, t, p; \
+	VSUBPS       Z27, t2, p2; \
+	VFNMADD231PS Z17, p, x; \
+	VFNMADD231PS Z17, p2, y; \
+	VFNMADD231PS Z18, p, x; \
+	VFNMADD231PS Z18, p2, y; \
+	VMULPS       x, x, p; \
+	VMULPS       y, y, p2; \
+	VMOVAPS      Z19, q; \
+	VMOVAPS      Z19, q2; \
+	VFMADD213PS  Z20, x, q; \
+	VFMADD213PS  Z20, y, q2; \
+	VFMADD213PS  Z21, x, q; \
+	VFMADD213PS  Z21, y, q2; \
+	VFMADD213PS  Z22, x, q; \
+	VFMADD213PS  Z22, y, q2; \
+	VFMADD213PS  Z23, x, q; \
+	VFMADD213PS  Z23, y, q2; \
+	VFMADD213PS  Z24, x, q; \
+	VFMADD213PS  Z24, y, q2; \
+	VFMADD213PS  x, p, q; \
+	VFMADD213PS  y, p2, q2; \
+	VADDPS       Z25, q, q; \
+	VADDPS       Z25, q2, q2; \
+	VPSLLD       $23, t, t; \
+	VPSLLD       $23, t2, t2; \
+	VPADDD       Z29, t, t; \
+	VPADDD       Z29, t2, t2; \
+	VMULPS.Z     t, q, k, x; \
+	VMULPS.Z     t2, q2, k2, y
+
+#define ZEXPA ZEXP2(Z0, Z1, Z2, Z3, K1, Z7, Z8, Z9, Z10, K2)
+
+// attSoftmaxAVX512: attSoftmaxAVX2 for w a positive multiple of 16; the
+// strip's limits in Z5, the key index in Z14, the running max in Z15, the
+// sum in Z12.
+//
+// func attSoftmaxAVX512(nb, w int, s *float32, lds int, lim *float32, j0 float32, mx, l, alpha *float32, all int)
+TEXT ·attSoftmaxAVX512(SB), NOSPLIT, $0-80
+	MOVQ nb+0(FP), BX
+	MOVQ w+8(FP), CX
+	MOVQ s+16(FP), SI
+	MOVQ lds+24(FP), R8
+	SHLQ $2, R8
+	MOVQ lim+32(FP), R9
+	MOVQ mx+48(FP), R10
+	MOVQ l+56(FP), R11
+	MOVQ alpha+64(FP), R12
+	EXPCONSTS
+
+zsstrip:
+	VMOVUPS      (R9), Z5
+	VBROADCASTSS j0+40(FP), Z14
+	VMOVUPS      (R10), Z15
+	MOVQ         SI, DI
+	MOVQ         BX, DX
+	CMPQ         all+72(FP), $0
+	JEQ          zsmax
+
+zsmaxall:
+	VMAXPS (DI), Z15, Z15
+	ADDQ   R8, DI
+	DECQ   DX
+	JNZ    zsmaxall
+	JMP    zsalpha
+
+zsmax:
+	VMOVUPS (DI), Z0
+	VCMPPS  $0x1e, Z5, Z14, K3       // j0+j > lim
+	VMOVAPS Z28, K3, Z0
+	VMOVUPS Z0, (DI)
+	VMAXPS  Z0, Z15, Z15
+	VADDPS  Z25, Z14, Z14
+	ADDQ    R8, DI
+	DECQ    DX
+	JNZ     zsmax
+
+zsalpha:
+	VMOVUPS (R10), Z0
+	VMOVUPS Z15, (R10)
+	VSUBPS  Z15, Z0, Z0
+	VPXORD  Z7, Z7, Z7
+	ZEXPA
+	VMOVUPS Z0, (R12)
+	VPXORD  Z12, Z12, Z12
+	MOVQ    SI, DI
+	MOVQ    BX, DX
+	TESTQ   $1, DX
+	JZ      zspairs
+
+	VMOVUPS (DI), Z0
+	VSUBPS  Z15, Z0, Z0
+	VPXORD  Z7, Z7, Z7
+	ZEXPA
+	VADDPS  Z0, Z12, Z12
+	VMOVUPS Z0, (DI)
+	ADDQ    R8, DI
+	DECQ    DX
+	JZ      zssum
+
+zspairs:
+	VMOVUPS (DI), Z0
+	VMOVUPS (DI)(R8*1), Z7
+	VSUBPS  Z15, Z0, Z0
+	VSUBPS  Z15, Z7, Z7
+	ZEXPA
+	VADDPS  Z0, Z12, Z12
+	VADDPS  Z7, Z12, Z12
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z7, (DI)(R8*1)
+	LEAQ    (DI)(R8*2), DI
+	SUBQ    $2, DX
+	JNZ     zspairs
+
+zssum:
+	VMOVUPS (R12), Z0
+	VMULPS  (R11), Z0, Z0
+	VADDPS  Z12, Z0, Z0
+	VMOVUPS Z0, (R11)
+
+	ADDQ $64, SI
+	ADDQ $64, R9
+	ADDQ $64, R10
+	ADDQ $64, R11
+	ADDQ $64, R12
+	SUBQ $16, CX
+	JNZ  zsstrip
+	VZEROUPPER
+	RET
+
+// attSoftmaxBackAVX512: attSoftmaxBackAVX2 for w a positive multiple of
+// 16; the strip's lim, lse and D in Z5, Z6, Z13, the key index in Z15;
+// R13 = dp − s.
+//
+// func attSoftmaxBackAVX512(nb, w int, s, dp *float32, lds int, lim *float32, j0 float32, lse, d *float32)
+TEXT ·attSoftmaxBackAVX512(SB), NOSPLIT, $0-72
+	MOVQ nb+0(FP), BX
+	MOVQ w+8(FP), CX
+	MOVQ s+16(FP), SI
+	MOVQ dp+24(FP), R13
+	SUBQ SI, R13
+	MOVQ lds+32(FP), R8
+	SHLQ $2, R8
+	MOVQ lim+40(FP), R9
+	MOVQ lse+56(FP), R10
+	MOVQ d+64(FP), R11
+	EXPCONSTS
+
+zbstrip:
+	VBROADCASTSS j0+48(FP), Z15
+	VMOVUPS      (R9), Z5
+	VMOVUPS      (R10), Z6
+	VMOVUPS      (R11), Z13
+	MOVQ         SI, DI
+	MOVQ         BX, DX
+
+zbpair:
+	CMPQ DX, $1
+	JEQ  zblast
+
+	VMOVUPS  (DI), Z0
+	VMOVUPS  (DI)(R8*1), Z7
+	VCMPPS   $0x1e, Z5, Z15, K3      // j0+j > lim
+	VADDPS   Z25, Z15, Z8
+	VCMPPS   $0x1e, Z5, Z8, K4
+	VMOVAPS  Z28, K3, Z0
+	VMOVAPS  Z28, K4, Z7
+	VSUBPS   Z6, Z0, Z0
+	VSUBPS   Z6, Z7, Z7
+	VMINPS   Z30, Z0, Z0
+	VMINPS   Z30, Z7, Z7
+	ZEXPA
+	VMOVUPS  Z0, (DI)
+	VMOVUPS  Z7, (DI)(R8*1)
+	LEAQ     (DI)(R13*1), AX
+	VMOVUPS  (AX), Z1
+	VMOVUPS  (AX)(R8*1), Z8
+	VSUBPS   Z13, Z1, Z1
+	VSUBPS   Z13, Z8, Z8
+	VMULPS   Z1, Z0, Z1
+	VMULPS   Z8, Z7, Z8
+	VMOVUPS  Z1, (AX)
+	VMOVUPS  Z8, (AX)(R8*1)
+	VADDPS   Z25, Z15, Z15
+	VADDPS   Z25, Z15, Z15
+	LEAQ     (DI)(R8*2), DI
+	SUBQ     $2, DX
+	JNZ      zbpair
+	JMP      zbnext
+
+zblast:
+	VMOVUPS (DI), Z0
+	VCMPPS  $0x1e, Z5, Z15, K3
+	VMOVAPS Z28, K3, Z0
+	VSUBPS  Z6, Z0, Z0
+	VMINPS  Z30, Z0, Z0
+	VPXORD  Z7, Z7, Z7
+	ZEXPA
+	VMOVUPS Z0, (DI)
+	VMOVUPS (DI)(R13*1), Z1
+	VSUBPS  Z13, Z1, Z1
+	VMULPS  Z1, Z0, Z1
+	VMOVUPS Z1, (DI)(R13*1)
+
+zbnext:
+	ADDQ $64, SI
+	ADDQ $64, R9
+	ADDQ $64, R10
+	ADDQ $64, R11
+	SUBQ $16, CX
+	JNZ  zbstrip
+	VZEROUPPER
+	RET

@@ -24,3 +24,11 @@ func attPanelAVX512(kd int, a *float32, ars, acs int, b *float32, ldb int, c *fl
 
 // attPrefetch is a no-op without the amd64 prefetch instruction.
 func attPrefetch(p *float32, rows, bytes, ld int) {}
+
+func attSoftmaxAVX512(nb, w int, s *float32, lds int, lim *float32, j0 float32, mx, l, alpha *float32, all int) {
+	panic("cpu: AVX-512 on non-amd64")
+}
+
+func attSoftmaxBackAVX512(nb, w int, s, dp *float32, lds int, lim *float32, j0 float32, lse, d *float32) {
+	panic("cpu: AVX-512 on non-amd64")
+}

@@ -276,22 +276,28 @@ func BenchmarkAttentionDecode(b *testing.B) {
 }
 
 // TestAttnExpAccuracy: the exp inside the softmax kernels (AEXP2 in
-// attn_amd64.s) is within 1 ulp of math.Exp over the normal range and 0
+// attn_amd64.s, ZEXP2 in attn_avx512_amd64.s) is within 1 ulp of math.Exp over the normal range and 0
 // below it, like expf; it is read through attSoftmaxBack with lse = 0 and
 // D = 0, so that p = exp(s).
 func TestAttnExpAccuracy(t *testing.T) {
 	needAVX2(t)
+	for name, isa := range attAsmPaths() {
+		t.Run(name, func(t *testing.T) { testAttnExpAccuracy(t, isa) })
+	}
+}
+
+func testAttnExpAccuracy(t *testing.T, isa attISA) {
 	var xs []float32
 	for x := float32(expLo); x <= 88; x += 0.00731 {
 		xs = append(xs, x)
 	}
 	xs = append(xs, 0, -0, 1e-8, -1e-8, expLo, 88, -88, -100, -1e9, float32(math.Inf(-1)))
-	xs = append(xs, make([]float32, 8-len(xs)%8)...) // whole strips
-	w := 8
+	xs = append(xs, make([]float32, 16-len(xs)%16)...) // whole strips
+	w := 16
 	nb := len(xs) / w
 	lim := attLims(w, w, 1, nb+w) // all visible
 	s, dp := slices.Clone(xs), make([]float32, len(xs))
-	attSoftmaxBack(attAVX2, nb, w, s, dp, w, lim, 0, make([]float32, w), make([]float32, w))
+	attSoftmaxBack(isa, nb, w, s, dp, w, lim, 0, make([]float32, w), make([]float32, w))
 	worst := 0.0
 	for i, x := range xs {
 		if x < expLo {
