@@ -81,6 +81,7 @@ type attWS struct {
 	edgeA       []float32 // [6, max(HS, attKeys, attRows)] an edge panel's A rows
 	edgeC       []float32 // [6, max(HS, attRows)] its C rows
 	edgeS       [6]float32
+	pf          attPF // rows to prefetch for the next block
 }
 
 func (w *attWS) ensure(HS int) {
@@ -130,13 +131,13 @@ func (t *attTask) Run(lo, hi int) {
 			t.backward(w, it)
 			continue
 		}
+		w.pf = attPF{}
 		if it+1 < hi {
 			// The next item's Q and output rows are cold (each is read
-			// or written once per call); ask for them now, so they are
-			// in L2 when this item's products are done.
+			// or written once per call): forward asks for them while
+			// it computes, so they are in L2 when the next item starts.
 			b, kh, k := t.fwdItem(it + 1)
-			t.prefetch(t.q, b, kh, k)
-			t.prefetch(t.out, b, kh, k)
+			w.pf = attPF{xs: [4][]float32{t.q, t.out}, b: b, kh: kh, k: k}
 		}
 		t.forward(w, it)
 	}
@@ -156,14 +157,35 @@ func (t *attTask) fwdItem(it int) (b, kh int, k attBlock) {
 	return b, kh, t.block(tb * t.tPer)
 }
 
-// prefetch hints the rows of block k of batch row b, KV head kh in x
-// (layout [B,T,NH,HS]) into L2, on the assembly paths.
-func (t *attTask) prefetch(x []float32, b, kh int, k attBlock) {
-	if !t.asm {
+// attPF names the rows to prefetch while a worker computes: those of
+// block k of batch row b, KV head kh in each non-nil x (layout
+// [B,T,NH,HS]).
+type attPF struct {
+	xs    [4][]float32
+	b, kh int
+	k     attBlock
+}
+
+// prefetch hints part i of n of w.pf's rows into L2, on the assembly
+// paths: called once per key block, it spreads the requests over the
+// block's products, rather than stalling on a burst of misses.
+func (t *attTask) prefetch(w *attWS, i, n int) {
+	f := &w.pf
+	if !t.asm || f.xs[0] == nil {
 		return
 	}
-	_ = x[((b*t.T+k.t1-1)*t.NH+kh*t.G+t.G)*t.HS-1]
-	attPrefetch(&x[((b*t.T+k.t0)*t.NH+kh*t.G)*t.HS], k.t1-k.t0, 4*t.G*t.HS, 4*t.NH*t.HS)
+	P := f.k.t1 - f.k.t0
+	p0, p1 := f.k.t0+P*i/n, f.k.t0+P*(i+1)/n
+	if p0 == p1 {
+		return
+	}
+	for _, x := range f.xs {
+		if x == nil {
+			continue
+		}
+		_ = x[((f.b*t.T+p1-1)*t.NH+f.kh*t.G+t.G)*t.HS-1]
+		attPrefetch(&x[((f.b*t.T+p0)*t.NH+f.kh*t.G)*t.HS], p1-p0, 4*t.G*t.HS, 4*t.NH*t.HS)
+	}
 }
 
 // attBlock is one query block of an item: positions [t0, t1), m = (t1 −
@@ -317,8 +339,10 @@ func (t *attTask) forward(w *attWS, it int) {
 	kvw := t.NKV * HS
 	base := b*t.S*kvw + kh*HS
 	nk := P + k.t1
+	nkb := (nk + attKeys - 1) / attKeys
 	for j0 := 0; j0 < nk; j0 += attKeys {
 		nb := min(attKeys, nk-j0)
+		t.prefetch(w, j0/attKeys, nkb)
 		t.scores(w, w.s, t.k[base+j0*kvw:], kvw, nb, w.qs, w.qt, k)
 		t.addMask(w.s, b, j0, nb, k)
 		attSoftmax(t.isa, nb, k.w, w.s, attRows, w.lim, float32(j0), mx, l, alpha)
@@ -346,12 +370,10 @@ func (t *attTask) backward(w *attWS, it int) {
 	base := b*T*kvw + kh*HS
 	for tb := 0; tb < t.nTB; tb++ {
 		k := t.block(tb * t.tPer)
+		w.pf = attPF{}
 		if tb+1 < t.nTB {
 			// The next block's rows are cold: see Run.
-			kn := t.block((tb + 1) * t.tPer)
-			for _, x := range [][]float32{t.q, t.dOut, t.out, t.dq} {
-				t.prefetch(x, b, kh, kn)
-			}
+			w.pf = attPF{xs: [4][]float32{t.q, t.dOut, t.out, t.dq}, b: b, kh: kh, k: t.block((tb + 1) * t.tPer)}
 		}
 		// The row layouts feed dK, dV (and the dots tiles), the
 		// transposed ones the outer-product score tiles.
@@ -373,8 +395,10 @@ func (t *attTask) backward(w *attWS, it int) {
 				D[r] = dot(w.dos[r*HS:(r+1)*HS], t.out[((b*T+tt)*NH+h)*HS:][:HS])
 			}
 		}
+		nkb := (k.t1 + attKeys - 1) / attKeys
 		for j0 := 0; j0 < k.t1; j0 += attKeys {
 			nb := min(attKeys, k.t1-j0)
+			t.prefetch(w, j0/attKeys, nkb)
 			keys, vals := t.k[base+j0*kvw:], t.v[base+j0*kvw:]
 			t.scores(w, w.s, keys, kvw, nb, w.qs, w.qt, k)
 			t.scores(w, w.dp, vals, kvw, nb, w.dos, w.dot, k)
