@@ -51,13 +51,24 @@ import (
 // Work items: forward, (b, kv head, query block), the blocks of a head
 // ordered first, last, second, second to last, … so that each share of a
 // contiguous split gets about as much causal work as the others;
-// backward, (b, kv head), so each dK/dV row has one writer. An item's
+// backward, (b, kv head), so each dK/dV row has one writer, or when there
+// are fewer than attBackItems of those, (b, kv head, part of the query
+// blocks), each part accumulating dK/dV in its own rows, which a second
+// pass sums in part order. An item's
 // arithmetic does not depend on which worker runs it, so results are the
 // same bits for every thread count (TestAttentionThreadsBitwise).
 const (
 	attRows = 48 // query rows per block: a multiple of 48 (6-row and 16-row tiles, 8-row strips)
 	attKeys = 48 // keys per block: a multiple of 6 (attPanel tiles) and 3 (dots tiles)
 	attDots = 8  // blocks of at most this many query rows use dots3x4
+
+	// attBackItems is the fewest work items backward aims for: with fewer
+	// (b, kv head) pairs, each is split into parts of its query blocks
+	// (the parts' dK, dV summed in a second pass), so that up to this many
+	// threads have work. It depends on the shape only, never on the
+	// thread count, so the sums' order, and the bits, do not either.
+	attBackItems = 16
+	attReduce    = 64 // key rows per item of that second pass
 )
 
 // attISA names a path of the block kernels. The AVX-512 one follows the
@@ -114,6 +125,9 @@ type attTask struct {
 	scale                                     float32
 	ws                                        []attWS // one per share
 	shares, n                                 int
+	parts                                     int       // backward: parts per (b, kv head), see attBackParts
+	dkp, dvp                                  []float32 // [parts−1, B, NKV, T, HS] the parts' dK, dV but the last's
+	reducing                                  bool      // backward's second pass (reduce)
 }
 
 func (t *attTask) pastOf(b int) int {
@@ -124,6 +138,12 @@ func (t *attTask) pastOf(b int) int {
 }
 
 func (t *attTask) Run(lo, hi int) {
+	if t.reducing {
+		for it := lo; it < hi; it++ {
+			t.reduce(it)
+		}
+		return
+	}
 	w := &t.ws[shareOf(lo, t.n, t.shares)]
 	w.ensure(t.HS)
 	for it := lo; it < hi; it++ {
@@ -363,15 +383,53 @@ func (t *attTask) forward(w *attWS, it int) {
 	}
 }
 
+// partBlocks returns the query blocks [lo, hi) of backward part p: the
+// causal work of block tb grows with tb, so the bounds are nTB·√(p/P),
+// giving each part about the same number of (query, key) pairs.
+func (t *attTask) partBlocks(p int) (lo, hi int) {
+	at := func(p int) int { return int(math.Round(float64(t.nTB) * math.Sqrt(float64(p)/float64(t.parts)))) }
+	return at(p), at(p + 1)
+}
+
+// partKeys returns how many key rows backward part p writes: those up to
+// its last query block's end.
+func (t *attTask) partKeys(p int) int {
+	lo, hi := t.partBlocks(p)
+	if lo == hi {
+		return 0
+	}
+	return min(t.T, hi*t.tPer)
+}
+
 func (t *attTask) backward(w *attWS, it int) {
 	HS, G, NH, T := t.HS, t.G, t.NH, t.T
-	kh, b := it%t.NKV, it/t.NKV
+	part := it % t.parts
+	kh, b := (it/t.parts)%t.NKV, it/t.parts/t.NKV
 	kvw := t.NKV * HS
 	base := b*T*kvw + kh*HS
-	for tb := 0; tb < t.nTB; tb++ {
+	// dK, dV accumulate into the caller's rows (one part, or the last),
+	// or into part-private rows [T, HS] that reduce adds afterwards.
+	dk, dv, dbase, ldd := t.dk, t.dv, base, kvw
+	private := part < t.parts-1
+	if private {
+		dk, dv, ldd = t.dkp, t.dvp, HS
+		dbase = ((part*t.B+b)*t.NKV + kh) * T * HS
+	}
+	tbLo, tbHi := t.partBlocks(part)
+	for tb := tbLo; tb < tbHi; tb++ {
 		k := t.block(tb * t.tPer)
+		if private {
+			// The key rows this block is the first to reach start at 0,
+			// cleared now, while they are about to be used.
+			j := 0
+			if tb > tbLo {
+				j = k.t0
+			}
+			clear(dk[dbase+j*HS : dbase+k.t1*HS])
+			clear(dv[dbase+j*HS : dbase+k.t1*HS])
+		}
 		w.pf = attPF{}
-		if tb+1 < t.nTB {
+		if tb+1 < tbHi {
 			// The next block's rows are cold: see Run.
 			w.pf = attPF{xs: [4][]float32{t.q, t.dOut, t.out, t.dq}, b: b, kh: kh, k: t.block((tb + 1) * t.tPer)}
 		}
@@ -406,9 +464,9 @@ func (t *attTask) backward(w *attWS, it int) {
 			attSoftmaxBack(t.isa, nb, k.w, w.s, w.dp, attRows, w.lim, float32(j0), lse, D)
 			// dV += Pᵀ·dO and dK += dSᵀ·(scale·Q): the rows are keys, as
 			// Pᵀ and dSᵀ are stored; dQ += dS·K reads dSᵀ through strides.
-			dvb, dkb := t.dv[base+j0*kvw:], t.dk[base+j0*kvw:]
-			t.product(w, nb, HS, k.m, w.s, attRows, 1, w.dos, HS, dvb, kvw, nil, attAdd)
-			t.product(w, nb, HS, k.m, w.dp, attRows, 1, w.qs, HS, dkb, kvw, nil, attAdd)
+			dvb, dkb := dv[dbase+j0*ldd:], dk[dbase+j0*ldd:]
+			t.product(w, nb, HS, k.m, w.s, attRows, 1, w.dos, HS, dvb, ldd, nil, attAdd)
+			t.product(w, nb, HS, k.m, w.dp, attRows, 1, w.qs, HS, dkb, ldd, nil, attAdd)
 			t.product(w, k.mr, HS, nb, w.dp, 1, attRows, keys, kvw, dQ, HS, nil, attAdd)
 		}
 		for r := 0; r < k.m; r++ {
@@ -417,6 +475,26 @@ func (t *attTask) backward(w *attWS, it int) {
 			vscale(t.asm, src, t.scale)
 			dst := t.dq[((b*T+tt)*NH+h)*HS:][:HS]
 			vadd(t.asm, dst, dst, src)
+		}
+	}
+}
+
+// reduce is the second pass of a backward in parts: item it, (b, kv
+// head, chunk of attReduce key rows), adds the parts' dK and dV rows into
+// the caller's (which hold the last part's already), in part order, so
+// the sums do not depend on who ran which part.
+func (t *attTask) reduce(it int) {
+	HS, T := t.HS, t.T
+	nc := (T + attReduce - 1) / attReduce
+	c, kh, b := it%nc, (it/nc)%t.NKV, it/nc/t.NKV
+	kvw := t.NKV * HS
+	for p := range t.parts - 1 {
+		j1 := min((c+1)*attReduce, t.partKeys(p))
+		pbase := ((p*t.B+b)*t.NKV + kh) * T * HS
+		for j := c * attReduce; j < j1; j++ {
+			o := (b*T+j)*kvw + kh*HS
+			vadd(t.asm, t.dk[o:o+HS], t.dk[o:o+HS], t.dkp[pbase+j*HS:][:HS])
+			vadd(t.asm, t.dv[o:o+HS], t.dv[o:o+HS], t.dvp[pbase+j*HS:][:HS])
 		}
 	}
 }
@@ -598,9 +676,10 @@ func (b *Backend) attSetup(back bool, B, T, NH, NKV, HS int) *attTask {
 	G := NH / NKV
 	tPer := max(1, attRows/G)
 	nTB := (T + tPer - 1) / tPer
-	n := B * NKV * nTB
+	n, parts := B*NKV*nTB, 1
 	if back {
-		n = B * NKV
+		parts = min(nTB, (attBackItems+B*NKV-1)/(B*NKV))
+		n = B * NKV * parts
 	}
 	isa := attGo
 	switch {
@@ -610,7 +689,12 @@ func (b *Backend) attSetup(back bool, B, T, NH, NKV, HS int) *attTask {
 		isa = attAVX2
 	}
 	*t = attTask{back: back, asm: b.asm, isa: isa, B: B, T: T, NH: NH, NKV: NKV, HS: HS, G: G, tPer: tPer, nTB: nTB,
-		scale: float32(1 / math.Sqrt(float64(HS))), ws: t.ws, shares: b.shares, n: n}
+		scale: float32(1 / math.Sqrt(float64(HS))), ws: t.ws, shares: b.shares, n: n,
+		parts: parts, dkp: t.dkp, dvp: t.dvp}
+	if parts > 1 {
+		t.dkp = grow(t.dkp, (parts-1)*B*NKV*T*HS)
+		t.dvp = grow(t.dvp, (parts-1)*B*NKV*T*HS)
+	}
 	return t
 }
 
@@ -638,5 +722,9 @@ func (b *Backend) AttentionBackward(dq, dk, dv, dOut, out, lse, q, k, v, mask []
 	t := b.attSetup(true, B, T, NH, NKV, HS)
 	t.dq, t.dk, t.dv, t.dOut, t.out, t.lse, t.q, t.k, t.v, t.mask, t.S = dq, dk, dv, dOut, out, lse, q, k, v, mask, T
 	b.pool.Split(t.n, t)
+	if t.parts > 1 {
+		t.reducing, t.n = true, B*NKV*((T+attReduce-1)/attReduce)
+		b.pool.Split(t.n, t)
+	}
 	t.dq, t.dk, t.dv, t.dOut, t.out, t.lse, t.q, t.k, t.v, t.mask = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/minimind-go/minimind/kernels/gemm"
+	"github.com/minimind-go/minimind/kernels/kerneltest"
+	"github.com/minimind-go/minimind/kernels/ref"
 )
 
 // closeTo reports whether got is within tol·(1 + |want|) of want (both
@@ -210,7 +212,7 @@ func TestAttentionThreadsBitwise(t *testing.T) {
 		if !gemm.Supported(kind) {
 			continue
 		}
-		for _, s := range []shape{{2, 101, 101, 0, 8, 2, 64}, {1, 200, 200, 0, 4, 4, 32}, {2, 9, 40, 31, 8, 2, 64}} {
+		for _, s := range []shape{{2, 101, 101, 0, 8, 2, 64}, {1, 200, 200, 0, 4, 4, 32}, {2, 9, 40, 31, 8, 2, 64}, {8, 61, 61, 0, 8, 2, 32}, {4, 300, 300, 0, 4, 2, 16}} {
 			r := rand.New(rand.NewPCG(uint64(s.T), 1))
 			q := randVec(r, s.B*s.T*s.NH*s.HS, -1, 1)
 			k, v := randVec(r, s.B*s.S*s.NKV*s.HS, -1, 1), randVec(r, s.B*s.S*s.NKV*s.HS, -1, 1)
@@ -372,5 +374,60 @@ func BenchmarkAttnPanel(b *testing.B) {
 				b.ReportMetric(2*float64(s.rows*s.n*s.kd)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
+	}
+}
+
+// TestAttentionVsRef checks each path against kernels/ref at lengths of
+// several query and key blocks: odd T and T not a multiple of a block,
+// GQA ratios 1 and 4, with and without a padding mask, and batch sizes
+// on both sides of attBackItems (backward whole per (b, kv head), and in
+// parts).
+func TestAttentionVsRef(t *testing.T) {
+	type shape struct{ B, T, NH, NKV, HS int }
+	shapes := []shape{
+		{8, 131, 8, 2, 64}, // 16 (b, kv head) pairs: one part each
+		{1, 131, 8, 2, 64}, // 8 parts
+		{2, 77, 4, 4, 32},  // GQA ratio 1, 2 parts
+		{3, 100, 8, 8, 64}, // GQA ratio 1, one part
+		{2, 49, 8, 2, 16},  // 5 query blocks in 4 parts
+	}
+	rf := ref.New()
+	for _, kind := range []gemm.Kind{gemm.Generic, gemm.AVX2, gemm.AVX512} {
+		if !gemm.Supported(kind) {
+			continue
+		}
+		be := New(Options{GEMM: kind, Threads: 2})
+		for _, s := range shapes {
+			for _, masked := range []bool{false, true} {
+				name := fmt.Sprintf("%v/%+v/mask=%v", kind, s, masked)
+				r := rand.New(rand.NewPCG(uint64(s.T), uint64(s.B)))
+				q := randVec(r, s.B*s.T*s.NH*s.HS, -1, 1)
+				k, v := randVec(r, s.B*s.T*s.NKV*s.HS, -1, 1), randVec(r, s.B*s.T*s.NKV*s.HS, -1, 1)
+				var mask []float32
+				if masked {
+					mask = make([]float32, s.B*s.T)
+					for i := range mask {
+						if r.IntN(4) > 0 {
+							mask[i] = 1
+						}
+					}
+				}
+				o1, o2 := make([]float32, len(q)), make([]float32, len(q))
+				l1, l2 := make([]float32, s.B*s.NH*s.T), make([]float32, s.B*s.NH*s.T)
+				rf.AttentionForward(o1, l1, q, k, v, mask, nil, s.B, s.T, s.T, s.NH, s.NKV, s.HS)
+				be.AttentionForward(o2, l2, q, k, v, mask, nil, s.B, s.T, s.T, s.NH, s.NKV, s.HS)
+				kerneltest.AllClose(t, name+"/out", o2, o1, 1e-5, 1e-4)
+				kerneltest.AllClose(t, name+"/lse", l2, l1, 1e-5, 1e-4)
+				do := randVec(r, len(q), -1, 1)
+				dq0, dk0, dv0 := randVec(r, len(q), -1, 1), randVec(r, len(k), -1, 1), randVec(r, len(v), -1, 1)
+				dq1, dk1, dv1 := slices.Clone(dq0), slices.Clone(dk0), slices.Clone(dv0)
+				rf.AttentionBackward(dq1, dk1, dv1, do, o1, l1, q, k, v, mask, s.B, s.T, s.NH, s.NKV, s.HS)
+				be.AttentionBackward(dq0, dk0, dv0, do, o1, l1, q, k, v, mask, s.B, s.T, s.NH, s.NKV, s.HS)
+				kerneltest.AllClose(t, name+"/dq", dq0, dq1, 1e-4, 1e-4)
+				kerneltest.AllClose(t, name+"/dk", dk0, dk1, 1e-4, 1e-4)
+				kerneltest.AllClose(t, name+"/dv", dv0, dv1, 1e-4, 1e-4)
+			}
+		}
+		be.Close()
 	}
 }
