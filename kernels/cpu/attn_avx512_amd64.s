@@ -13,7 +13,8 @@
 // Z24–Z27, A's broadcasts in Z28–Z31 (two rows at a time). A last tile
 // narrower than 64 columns (n mod 64 = 16, 32, 48: the score products'
 // 48 query rows) runs its own loop on 1–3 vectors per row, so no FMA is
-// spent on padding. Register and frame use as in attPanelAVX2.
+// spent on padding. Register and frame use as in attPanelAVX2; unlike it,
+// C is not prefetched (measured no faster: C is mostly scratch in L1).
 
 #define BC01 VBROADCASTSS (SI), Z28; VBROADCASTSS (SI)(R8*1), Z29
 #define BC23 VBROADCASTSS (SI)(R8*2), Z30; VBROADCASTSS (R9), Z31
@@ -62,9 +63,6 @@
 #define SCL2(off, a0, a1) VBROADCASTSS off(R13), Z24; VFMADD231PS (DX), Z24, a0; VFMADD231PS 64(DX), Z24, a1; SET2(a0, a1)
 #define SCL1(off, a0) VBROADCASTSS off(R13), Z24; VFMADD231PS (DX), Z24, a0; SET1(a0)
 
-// One C row's tile lines, prefetched before the k loop (R13 walks the rows).
-#define PFC PREFETCHT0 (R13); PREFETCHT0 64(R13); PREFETCHT0 128(R13); PREFETCHT0 192(R13); ADDQ R12, R13
-
 // func attPanelAVX512(kd int, a *float32, ars, acs int, b *float32, ldb int, c *float32, ldc int, rows, n int, sc *float32, mode int)
 TEXT ·attPanelAVX512(SB), NOSPLIT, $32-96
 	MOVQ ars+16(FP), R8
@@ -111,13 +109,6 @@ pntile:
 	MOVQ pc-16(SP), DX
 	ADDQ BX, DX
 	MOVQ kd+0(FP), CX
-	MOVQ DX, R13
-	PFC
-	PFC
-	PFC
-	PFC
-	PFC
-	PFC
 	CMPQ AX, $64
 	JGE  pnw4
 	CMPQ AX, $32
