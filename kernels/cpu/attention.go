@@ -19,9 +19,9 @@ import (
 // outer-product product whose A is the key rows as they lie in memory and
 // whose B is Qsᵀ, the query rows gathered once per block, pre-scaled and
 // transposed (attTranspose): no key block is ever transposed. Every
-// softmax step runs down the key axis with 8 query rows per vector
-// (attSoftmax, attSoftmaxBack, AVX2 kernels with their own exp), so the
-// per-row max, sum, lse and D stay in registers. Causal and padding
+// softmax step runs down the key axis with 8 (AVX2) or 16 (AVX-512) query
+// rows per vector (attSoftmax, attSoftmaxBack, assembly with its own
+// exp), so the per-row max, sum, lse and D stay in registers. Causal and padding
 // positions are masked in the same vectors: row r sees key j iff
 // j ≤ lim[r] (its position; −1 for the padding rows up to whole tiles);
 // a block that every row sees wholly skips the masking. Blocks of at most
@@ -30,9 +30,14 @@ import (
 // mostly padding.
 //
 // Every product (Sᵀ, dPᵀ, P·V, dV, dK, dQ) is one attPanel call: the
-// 6×16-tile FMA kernel of the GEMM, looping over all 6-row panels and
-// 16-column tiles in assembly, A read through two strides (so Pᵀ and dSᵀ
+// 6×16-tile FMA kernel of the GEMM (AVX2; 6×64 tiles on AVX-512, the last
+// tile of a row 16, 32 or 48 wide), looping over all 6-row panels and
+// column tiles in assembly, A read through two strides (so Pᵀ and dSᵀ
 // serve as P and dS in place) and B row-major.
+//
+// The rows of Q, dO, O and dQ are each touched by one block per call, so
+// they come from memory: the next block's rows are prefetched (into L2)
+// a part per key block while the current block computes.
 //
 // Forward (online softmax): for each key block, Sᵀ = K·Qsᵀ, the running
 // row maximum m and sum l are updated, and O = alpha·O + P·V with
@@ -53,10 +58,10 @@ import (
 // contiguous split gets about as much causal work as the others;
 // backward, (b, kv head), so each dK/dV row has one writer, or when there
 // are fewer than attBackItems of those, (b, kv head, part of the query
-// blocks), each part accumulating dK/dV in its own rows, which a second
-// pass sums in part order. An item's
-// arithmetic does not depend on which worker runs it, so results are the
-// same bits for every thread count (TestAttentionThreadsBitwise).
+// blocks), each part but the last accumulating dK/dV in its own rows,
+// which a second pass adds in part order. An item's arithmetic does not
+// depend on which worker runs it, so results are the same bits for every
+// thread count (TestAttentionThreadsBitwise).
 const (
 	attRows = 48 // query rows per block: a multiple of 48 (6-row and 16-row tiles, 8-row strips)
 	attKeys = 48 // keys per block: a multiple of 6 (attPanel tiles) and 3 (dots tiles)
