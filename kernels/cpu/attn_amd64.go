@@ -4,8 +4,8 @@ package cpu
 
 // Attention's block kernels: attn_amd64.s, AVX2+FMA like simd_amd64.s and
 // called only under the same condition, and attn_avx512_amd64.s, AVX-512F,
-// called only when the GEMM kind is AVX512 (attISA). The Go wrappers and pure-Go twins
-// are in attention.go; they check lengths, not these.
+// called only when the GEMM kind is AVX512 (attISA). The Go wrappers and
+// pure-Go twins are in attention.go; they check lengths, not these.
 
 // attSoftmaxAVX2 is attSoftmax for w a positive multiple of 8 and nb > 0;
 // all != 0 says that no key is masked (j0+nb−1 ≤ lim[r] for every r).
