@@ -450,13 +450,16 @@ func (t *attTask) backward(w *attWS, it int) {
 		dQ := w.os[:k.mr*HS]
 		clear(dQ)
 		lse, D := w.l[:k.w], w.dd[:k.w]
-		for r := range lse {
-			lse[r], D[r] = 0, 0
-			if r < k.m {
-				tt, h := k.t0+r/G, kh*G+r%G
-				lse[r] = t.lse[(b*NH+h)*T+tt]
-				D[r] = dot(w.dos[r*HS:(r+1)*HS], t.out[((b*T+tt)*NH+h)*HS:][:HS])
+		clear(lse[k.m:])
+		clear(D[k.m:])
+		for tt := k.t0; tt < k.t1; tt++ {
+			r := (tt - k.t0) * G
+			for g := range G {
+				lse[r+g] = t.lse[(b*NH+kh*G+g)*T+tt]
 			}
+			// D = rowsum(dO ⊙ O) for the position's G rows, adjacent in
+			// both.
+			attRowDots(t.asm, G, HS, w.dos[r*HS:], HS, t.out[((b*T+tt)*NH+kh*G)*HS:], HS, D[r:r+G])
 		}
 		nkb := (k.t1 + attKeys - 1) / attKeys
 		for j0 := 0; j0 < k.t1; j0 += attKeys {
@@ -652,6 +655,23 @@ func attPanel(isa attISA, rows, n, kd int, a []float32, ars, acs int, b []float3
 				}
 			}
 		}
+	}
+}
+
+// attRowDots sets out[i] = Σ_{p<hs} a[i*lda+p]·b[i*ldb+p] for i < rows.
+func attRowDots(asm bool, rows, hs int, a []float32, lda int, b []float32, ldb int, out []float32) {
+	if rows <= 0 || hs <= 0 {
+		return
+	}
+	_ = a[(rows-1)*lda+hs-1]
+	_ = b[(rows-1)*ldb+hs-1]
+	out = out[:rows]
+	if asm && hs%8 == 0 {
+		attRowDotsAVX2(rows, hs, &a[0], lda, &b[0], ldb, &out[0])
+		return
+	}
+	for i := range out {
+		out[i] = dot(a[i*lda:i*lda+hs], b[i*ldb:i*ldb+hs])
 	}
 }
 

@@ -55,3 +55,9 @@ func attSoftmaxAVX512(nb, w int, s *float32, lds int, lim *float32, j0 float32, 
 //
 //go:noescape
 func attSoftmaxBackAVX512(nb, w int, s, dp *float32, lds int, lim *float32, j0 float32, lse, d *float32)
+
+// attRowDotsAVX2 is attRowDots for rows > 0 and hs a positive multiple
+// of 8.
+//
+//go:noescape
+func attRowDotsAVX2(rows, hs int, a *float32, lda int, b *float32, ldb int, out *float32)

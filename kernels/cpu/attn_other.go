@@ -32,3 +32,7 @@ func attSoftmaxAVX512(nb, w int, s *float32, lds int, lim *float32, j0 float32, 
 func attSoftmaxBackAVX512(nb, w int, s, dp *float32, lds int, lim *float32, j0 float32, lse, d *float32) {
 	panic("cpu: AVX-512 on non-amd64")
 }
+
+func attRowDotsAVX2(rows, hs int, a *float32, lda int, b *float32, ldb int, out *float32) {
+	panic("cpu: AVX2 on non-amd64")
+}

@@ -175,6 +175,31 @@ func testAttnAsmVsGo(t *testing.T, isa attISA) {
 		}
 	})
 
+	t.Run("rowdots", func(t *testing.T) {
+		for _, rows := range []int{1, 3, 4, 8} {
+			for _, hs := range []int{8, 16, 24, 64, 72} {
+				a, b := randVec(r, rows*(hs+5), -1, 1), randVec(r, rows*(hs+3), -1, 1)
+				var out [2][]float32
+				for k, asm := range []bool{isa >= attAVX2, false} {
+					out[k] = make([]float32, rows+1)
+					attRowDots(asm, rows, hs, a, hs+5, b, hs+3, out[k])
+				}
+				for i := range rows {
+					var want float64
+					for p := range hs {
+						want += float64(a[i*(hs+5)+p]) * float64(b[i*(hs+3)+p])
+					}
+					if !closeTo(out[0][i], float32(want), 1e-5) || !closeTo(out[1][i], float32(want), 1e-5) {
+						t.Fatalf("rows=%d hs=%d [%d]: asm %g, go %g, want %g", rows, hs, i, out[0][i], out[1][i], want)
+					}
+				}
+				if out[0][rows] != 0 {
+					t.Fatalf("rows=%d hs=%d: out past rows written", rows, hs)
+				}
+			}
+		}
+	})
+
 	t.Run("transpose", func(t *testing.T) {
 		for _, sz := range [][2]int{{8, 8}, {16, 64}, {48, 64}, {8, 40}, {3, 5}, {12, 64}, {48, 6}} {
 			rows, cols := sz[0], sz[1]
