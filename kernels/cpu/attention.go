@@ -2,6 +2,8 @@ package cpu
 
 import (
 	"math"
+
+	"github.com/minimind-go/minimind/kernels/gemm"
 )
 
 // Attention is computed flash-style, in tiles of (key block) × (query
@@ -17,9 +19,9 @@ import (
 // outer-product product whose A is the key rows as they lie in memory and
 // whose B is Qsᵀ, the query rows gathered once per block, pre-scaled and
 // transposed (attTranspose): no key block is ever transposed. Every
-// softmax step runs down the key axis with 8 query rows per vector
-// (attSoftmax, attSoftmaxBack, AVX2 kernels with their own exp), so the
-// per-row max, sum, lse and D stay in registers. Causal and padding
+// softmax step runs down the key axis with 8 (AVX2) or 16 (AVX-512) query
+// rows per vector (attSoftmax, attSoftmaxBack, assembly with its own
+// exp), so the per-row max, sum, lse and D stay in registers. Causal and padding
 // positions are masked in the same vectors: row r sees key j iff
 // j ≤ lim[r] (its position; −1 for the padding rows up to whole tiles);
 // a block that every row sees wholly skips the masking. Blocks of at most
@@ -28,9 +30,14 @@ import (
 // mostly padding.
 //
 // Every product (Sᵀ, dPᵀ, P·V, dV, dK, dQ) is one attPanel call: the
-// 6×16-tile FMA kernel of the GEMM, looping over all 6-row panels and
-// 16-column tiles in assembly, A read through two strides (so Pᵀ and dSᵀ
+// 6×16-tile FMA kernel of the GEMM (AVX2; 6×64 tiles on AVX-512, the last
+// tile of a row 16, 32 or 48 wide), looping over all 6-row panels and
+// column tiles in assembly, A read through two strides (so Pᵀ and dSᵀ
 // serve as P and dS in place) and B row-major.
+//
+// The rows of Q, dO, O and dQ are each touched by one block per call, so
+// they come from memory: the next block's rows are prefetched (into L2)
+// a part per key block while the current block computes.
 //
 // Forward (online softmax): for each key block, Sᵀ = K·Qsᵀ, the running
 // row maximum m and sum l are updated, and O = alpha·O + P·V with
@@ -49,13 +56,34 @@ import (
 // Work items: forward, (b, kv head, query block), the blocks of a head
 // ordered first, last, second, second to last, … so that each share of a
 // contiguous split gets about as much causal work as the others;
-// backward, (b, kv head), so each dK/dV row has one writer. An item's
-// arithmetic does not depend on which worker runs it, so results are the
-// same bits for every thread count (TestAttentionThreadsBitwise).
+// backward, (b, kv head), so each dK/dV row has one writer, or when there
+// are fewer than attBackItems of those, (b, kv head, part of the query
+// blocks), each part but the last accumulating dK/dV in its own rows,
+// which a second pass adds in part order. An item's arithmetic does not
+// depend on which worker runs it, so results are the same bits for every
+// thread count (TestAttentionThreadsBitwise).
 const (
 	attRows = 48 // query rows per block: a multiple of 48 (6-row and 16-row tiles, 8-row strips)
 	attKeys = 48 // keys per block: a multiple of 6 (attPanel tiles) and 3 (dots tiles)
 	attDots = 8  // blocks of at most this many query rows use dots3x4
+
+	// attBackItems is the fewest work items backward aims for: with fewer
+	// (b, kv head) pairs, each is split into parts of its query blocks
+	// (the parts' dK, dV summed in a second pass), so that up to this many
+	// threads have work. It depends on the shape only, never on the
+	// thread count, so the sums' order, and the bits, do not either.
+	attBackItems = 16
+	attReduce    = 64 // key rows per item of that second pass
+)
+
+// attISA names a path of the block kernels. The AVX-512 one follows the
+// GEMM kind (Options.GEMM), so tests can force each path.
+type attISA int
+
+const (
+	attGo     attISA = iota // pure Go
+	attAVX2                 // attn_amd64.s
+	attAVX512               // attn_avx512_amd64.s where written, else attn_amd64.s
 )
 
 // attWS is one worker's scratch.
@@ -69,6 +97,7 @@ type attWS struct {
 	edgeA       []float32 // [6, max(HS, attKeys, attRows)] an edge panel's A rows
 	edgeC       []float32 // [6, max(HS, attRows)] its C rows
 	edgeS       [6]float32
+	pf          attPF // rows to prefetch for the next block
 }
 
 func (w *attWS) ensure(HS int) {
@@ -92,7 +121,8 @@ func (w *attWS) ensure(HS int) {
 // attTask runs causal GQA attention; see the comment above.
 type attTask struct {
 	back                                      bool
-	asm                                       bool
+	asm                                       bool   // the AVX2 helpers of simd_amd64.s (vscale, vadd, dots3x4)
+	isa                                       attISA // the block kernels' path
 	out, lse, q, k, v, mask, dq, dk, dv, dOut []float32
 	past                                      []int32
 	B, T, S, NH, NKV, HS                      int
@@ -100,6 +130,9 @@ type attTask struct {
 	scale                                     float32
 	ws                                        []attWS // one per share
 	shares, n                                 int
+	parts                                     int       // backward: parts per (b, kv head), see attBackParts
+	dkp, dvp                                  []float32 // [parts−1, B, NKV, T, HS] the parts' dK, dV but the last's
+	reducing                                  bool      // backward's second pass (reduce)
 }
 
 func (t *attTask) pastOf(b int) int {
@@ -110,14 +143,73 @@ func (t *attTask) pastOf(b int) int {
 }
 
 func (t *attTask) Run(lo, hi int) {
+	if t.reducing {
+		for it := lo; it < hi; it++ {
+			t.reduce(it)
+		}
+		return
+	}
 	w := &t.ws[shareOf(lo, t.n, t.shares)]
 	w.ensure(t.HS)
 	for it := lo; it < hi; it++ {
 		if t.back {
 			t.backward(w, it)
-		} else {
-			t.forward(w, it)
+			continue
 		}
+		w.pf = attPF{}
+		if it+1 < hi {
+			// The next item's Q and output rows are cold (each is read
+			// or written once per call): forward asks for them while
+			// it computes, so they are in L2 when the next item starts.
+			b, kh, k := t.fwdItem(it + 1)
+			w.pf = attPF{xs: [4][]float32{t.q, t.out}, b: b, kh: kh, k: k}
+		}
+		t.forward(w, it)
+	}
+}
+
+// fwdItem returns the batch row, KV head and query block of forward item
+// it.
+func (t *attTask) fwdItem(it int) (b, kh int, k attBlock) {
+	tb := it % t.nTB
+	if tb%2 == 0 {
+		tb /= 2
+	} else {
+		tb = t.nTB - 1 - tb/2
+	}
+	kh = (it / t.nTB) % t.NKV
+	b = it / (t.nTB * t.NKV)
+	return b, kh, t.block(tb * t.tPer)
+}
+
+// attPF names the rows to prefetch while a worker computes: those of
+// block k of batch row b, KV head kh in each non-nil x (layout
+// [B,T,NH,HS]).
+type attPF struct {
+	xs    [4][]float32
+	b, kh int
+	k     attBlock
+}
+
+// prefetch hints part i of n of w.pf's rows into L2, on the assembly
+// paths: called once per key block, it spreads the requests over the
+// block's products, rather than stalling on a burst of misses.
+func (t *attTask) prefetch(w *attWS, i, n int) {
+	f := &w.pf
+	if !t.asm || f.xs[0] == nil {
+		return
+	}
+	P := f.k.t1 - f.k.t0
+	p0, p1 := f.k.t0+P*i/n, f.k.t0+P*(i+1)/n
+	if p0 == p1 {
+		return
+	}
+	for _, x := range f.xs {
+		if x == nil {
+			continue
+		}
+		_ = x[((f.b*t.T+p1-1)*t.NH+f.kh*t.G+t.G)*t.HS-1]
+		attPrefetch(&x[((f.b*t.T+p0)*t.NH+f.kh*t.G)*t.HS], p1-p0, 4*t.G*t.HS, 4*t.NH*t.HS)
 	}
 }
 
@@ -212,7 +304,7 @@ func (t *attTask) product(w *attWS, rows, n, kd int, a []float32, ars, acs int, 
 	if t.asm && n >= 16 {
 		r6 -= rows % 6
 	}
-	attPanel(t.asm, r6, n, kd, a, ars, acs, b, ldb, c, ldc, sc, mode)
+	attPanel(t.isa, r6, n, kd, a, ars, acs, b, ldb, c, ldc, sc, mode)
 	if r6 == rows {
 		return
 	}
@@ -231,7 +323,7 @@ func (t *attTask) product(w *attWS, rows, n, kd int, a []float32, ars, acs int, 
 		}
 		copy(ec[i*n:(i+1)*n], ci[i*ldc:i*ldc+n])
 	}
-	attPanel(true, 6, n, kd, ea, kd, 1, b, ldb, ec, n, es[:], mode)
+	attPanel(t.isa, 6, n, kd, ea, kd, 1, b, ldb, ec, n, es[:], mode)
 	for i := 0; i < nr; i++ {
 		copy(ci[i*ldc:i*ldc+n], ec[i*n:(i+1)*n])
 	}
@@ -256,15 +348,7 @@ func (t *attTask) addMask(s []float32, b, j0, nb int, k attBlock) {
 
 func (t *attTask) forward(w *attWS, it int) {
 	HS, G, NH := t.HS, t.G, t.NH
-	tb := it % t.nTB
-	if tb%2 == 0 {
-		tb /= 2
-	} else {
-		tb = t.nTB - 1 - tb/2
-	}
-	kh := (it / t.nTB) % t.NKV
-	b := it / (t.nTB * t.NKV)
-	k := t.block(tb * t.tPer)
+	b, kh, k := t.fwdItem(it)
 	var qt []float32
 	if k.outer {
 		qt = w.qt
@@ -280,11 +364,13 @@ func (t *attTask) forward(w *attWS, it int) {
 	kvw := t.NKV * HS
 	base := b*t.S*kvw + kh*HS
 	nk := P + k.t1
+	nkb := (nk + attKeys - 1) / attKeys
 	for j0 := 0; j0 < nk; j0 += attKeys {
 		nb := min(attKeys, nk-j0)
+		t.prefetch(w, j0/attKeys, nkb)
 		t.scores(w, w.s, t.k[base+j0*kvw:], kvw, nb, w.qs, w.qt, k)
 		t.addMask(w.s, b, j0, nb, k)
-		attSoftmax(t.asm, nb, k.w, w.s, attRows, w.lim, float32(j0), mx, l, alpha)
+		attSoftmax(t.isa, nb, k.w, w.s, attRows, w.lim, float32(j0), mx, l, alpha)
 		// O = alpha·O + P·V; the first block sets O. Rows from m on are
 		// padding: their P, alpha and O are 0.
 		mode := attScale
@@ -302,13 +388,56 @@ func (t *attTask) forward(w *attWS, it int) {
 	}
 }
 
+// partBlocks returns the query blocks [lo, hi) of backward part p: the
+// causal work of block tb grows with tb, so the bounds are nTB·√(p/P),
+// giving each part about the same number of (query, key) pairs.
+func (t *attTask) partBlocks(p int) (lo, hi int) {
+	at := func(p int) int { return int(math.Round(float64(t.nTB) * math.Sqrt(float64(p)/float64(t.parts)))) }
+	return at(p), at(p + 1)
+}
+
+// partKeys returns how many key rows backward part p writes: those up to
+// its last query block's end.
+func (t *attTask) partKeys(p int) int {
+	lo, hi := t.partBlocks(p)
+	if lo == hi {
+		return 0
+	}
+	return min(t.T, hi*t.tPer)
+}
+
 func (t *attTask) backward(w *attWS, it int) {
 	HS, G, NH, T := t.HS, t.G, t.NH, t.T
-	kh, b := it%t.NKV, it/t.NKV
+	part := it % t.parts
+	kh, b := (it/t.parts)%t.NKV, it/t.parts/t.NKV
 	kvw := t.NKV * HS
 	base := b*T*kvw + kh*HS
-	for tb := 0; tb < t.nTB; tb++ {
+	// dK, dV accumulate into the caller's rows (one part, or the last),
+	// or into part-private rows [T, HS] that reduce adds afterwards.
+	dk, dv, dbase, ldd := t.dk, t.dv, base, kvw
+	private := part < t.parts-1
+	if private {
+		dk, dv, ldd = t.dkp, t.dvp, HS
+		dbase = ((part*t.B+b)*t.NKV + kh) * T * HS
+	}
+	tbLo, tbHi := t.partBlocks(part)
+	for tb := tbLo; tb < tbHi; tb++ {
 		k := t.block(tb * t.tPer)
+		if private {
+			// The key rows this block is the first to reach start at 0,
+			// cleared now, while they are about to be used.
+			j := 0
+			if tb > tbLo {
+				j = k.t0
+			}
+			clear(dk[dbase+j*HS : dbase+k.t1*HS])
+			clear(dv[dbase+j*HS : dbase+k.t1*HS])
+		}
+		w.pf = attPF{}
+		if tb+1 < tbHi {
+			// The next block's rows are cold: see Run.
+			w.pf = attPF{xs: [4][]float32{t.q, t.dOut, t.out, t.dq}, b: b, kh: kh, k: t.block((tb + 1) * t.tPer)}
+		}
 		// The row layouts feed dK, dV (and the dots tiles), the
 		// transposed ones the outer-product score tiles.
 		var qt, dt []float32
@@ -321,26 +450,31 @@ func (t *attTask) backward(w *attWS, it int) {
 		dQ := w.os[:k.mr*HS]
 		clear(dQ)
 		lse, D := w.l[:k.w], w.dd[:k.w]
-		for r := range lse {
-			lse[r], D[r] = 0, 0
-			if r < k.m {
-				tt, h := k.t0+r/G, kh*G+r%G
-				lse[r] = t.lse[(b*NH+h)*T+tt]
-				D[r] = dot(w.dos[r*HS:(r+1)*HS], t.out[((b*T+tt)*NH+h)*HS:][:HS])
+		clear(lse[k.m:])
+		clear(D[k.m:])
+		for tt := k.t0; tt < k.t1; tt++ {
+			r := (tt - k.t0) * G
+			for g := range G {
+				lse[r+g] = t.lse[(b*NH+kh*G+g)*T+tt]
 			}
+			// D = rowsum(dO ⊙ O) for the position's G rows, adjacent in
+			// both.
+			attRowDots(t.asm, G, HS, w.dos[r*HS:], HS, t.out[((b*T+tt)*NH+kh*G)*HS:], HS, D[r:r+G])
 		}
+		nkb := (k.t1 + attKeys - 1) / attKeys
 		for j0 := 0; j0 < k.t1; j0 += attKeys {
 			nb := min(attKeys, k.t1-j0)
+			t.prefetch(w, j0/attKeys, nkb)
 			keys, vals := t.k[base+j0*kvw:], t.v[base+j0*kvw:]
 			t.scores(w, w.s, keys, kvw, nb, w.qs, w.qt, k)
 			t.scores(w, w.dp, vals, kvw, nb, w.dos, w.dot, k)
 			t.addMask(w.s, b, j0, nb, k)
-			attSoftmaxBack(t.asm, nb, k.w, w.s, w.dp, attRows, w.lim, float32(j0), lse, D)
+			attSoftmaxBack(t.isa, nb, k.w, w.s, w.dp, attRows, w.lim, float32(j0), lse, D)
 			// dV += Pᵀ·dO and dK += dSᵀ·(scale·Q): the rows are keys, as
 			// Pᵀ and dSᵀ are stored; dQ += dS·K reads dSᵀ through strides.
-			dvb, dkb := t.dv[base+j0*kvw:], t.dk[base+j0*kvw:]
-			t.product(w, nb, HS, k.m, w.s, attRows, 1, w.dos, HS, dvb, kvw, nil, attAdd)
-			t.product(w, nb, HS, k.m, w.dp, attRows, 1, w.qs, HS, dkb, kvw, nil, attAdd)
+			dvb, dkb := dv[dbase+j0*ldd:], dk[dbase+j0*ldd:]
+			t.product(w, nb, HS, k.m, w.s, attRows, 1, w.dos, HS, dvb, ldd, nil, attAdd)
+			t.product(w, nb, HS, k.m, w.dp, attRows, 1, w.qs, HS, dkb, ldd, nil, attAdd)
 			t.product(w, k.mr, HS, nb, w.dp, 1, attRows, keys, kvw, dQ, HS, nil, attAdd)
 		}
 		for r := 0; r < k.m; r++ {
@@ -349,6 +483,26 @@ func (t *attTask) backward(w *attWS, it int) {
 			vscale(t.asm, src, t.scale)
 			dst := t.dq[((b*T+tt)*NH+h)*HS:][:HS]
 			vadd(t.asm, dst, dst, src)
+		}
+	}
+}
+
+// reduce is the second pass of a backward in parts: item it, (b, kv
+// head, chunk of attReduce key rows), adds the parts' dK and dV rows into
+// the caller's (which hold the last part's already), in part order, so
+// the sums do not depend on who ran which part.
+func (t *attTask) reduce(it int) {
+	HS, T := t.HS, t.T
+	nc := (T + attReduce - 1) / attReduce
+	c, kh, b := it%nc, (it/nc)%t.NKV, it/nc/t.NKV
+	kvw := t.NKV * HS
+	for p := range t.parts - 1 {
+		j1 := min((c+1)*attReduce, t.partKeys(p))
+		pbase := ((p*t.B+b)*t.NKV + kh) * T * HS
+		for j := c * attReduce; j < j1; j++ {
+			o := (b*T+j)*kvw + kh*HS
+			vadd(t.asm, t.dk[o:o+HS], t.dk[o:o+HS], t.dkp[pbase+j*HS:][:HS])
+			vadd(t.asm, t.dv[o:o+HS], t.dv[o:o+HS], t.dvp[pbase+j*HS:][:HS])
 		}
 	}
 }
@@ -363,19 +517,23 @@ func (t *attTask) backward(w *attWS, it int) {
 //
 // and mx[r] = m'. A row that has seen no key yet (m' = −Inf) gets
 // alpha = 0 and p = 0 (expf of NaN is 0), so padding rows stay 0.
-func attSoftmax(asm bool, nb, w int, s []float32, lds int, lim []float32, j0 float32, mx, l, alpha []float32) {
+func attSoftmax(isa attISA, nb, w int, s []float32, lds int, lim []float32, j0 float32, mx, l, alpha []float32) {
 	if nb <= 0 || w <= 0 {
 		return
 	}
 	_ = s[(nb-1)*lds+w-1]
 	lim, mx, l, alpha = lim[:w], mx[:w], l[:w], alpha[:w]
-	if asm && w%8 == 0 {
+	if isa >= attAVX2 && w%8 == 0 {
 		all := 1 // no key is masked: the assembly's first pass need not mask
 		for _, v := range lim {
 			if j0+float32(nb-1) > v {
 				all = 0
 				break
 			}
+		}
+		if isa == attAVX512 && w%16 == 0 {
+			attSoftmaxAVX512(nb, w, &s[0], lds, &lim[0], j0, &mx[0], &l[0], &alpha[0], all)
+			return
 		}
 		attSoftmaxAVX2(nb, w, &s[0], lds, &lim[0], j0, &mx[0], &l[0], &alpha[0], all)
 		return
@@ -405,14 +563,18 @@ func attSoftmax(asm bool, nb, w int, s []float32, lds int, lim []float32, j0 flo
 // dPᵀ (same layout, stride lds): with the mask of attSoftmax,
 //
 //	p = exp(s[j][r] − lse[r]),  s[j][r] = p,  dp[j][r] = p·(dp[j][r] − d[r]).
-func attSoftmaxBack(asm bool, nb, w int, s, dp []float32, lds int, lim []float32, j0 float32, lse, d []float32) {
+func attSoftmaxBack(isa attISA, nb, w int, s, dp []float32, lds int, lim []float32, j0 float32, lse, d []float32) {
 	if nb <= 0 || w <= 0 {
 		return
 	}
 	_ = s[(nb-1)*lds+w-1]
 	_ = dp[(nb-1)*lds+w-1]
 	lim, lse, d = lim[:w], lse[:w], d[:w]
-	if asm && w%8 == 0 {
+	if isa >= attAVX2 && w%8 == 0 {
+		if isa == attAVX512 && w%16 == 0 {
+			attSoftmaxBackAVX512(nb, w, &s[0], &dp[0], lds, &lim[0], j0, &lse[0], &d[0])
+			return
+		}
 		attSoftmaxBackAVX2(nb, w, &s[0], &dp[0], lds, &lim[0], j0, &lse[0], &d[0])
 		return
 	}
@@ -441,7 +603,7 @@ const (
 // b[p*ldb+j]: A read through two strides (a matrix or its transpose), B
 // row-major. The whole 6-row panels' whole 16-column tiles run the
 // assembly, in one call.
-func attPanel(asm bool, rows, n, kd int, a []float32, ars, acs int, b []float32, ldb int, c []float32, ldc int, sc []float32, mode int) {
+func attPanel(isa attISA, rows, n, kd int, a []float32, ars, acs int, b []float32, ldb int, c []float32, ldc int, sc []float32, mode int) {
 	if rows <= 0 || n <= 0 {
 		return
 	}
@@ -456,9 +618,11 @@ func attPanel(asm bool, rows, n, kd int, a []float32, ars, acs int, b []float32,
 		scp = &sc[0]
 	}
 	r6, n16 := 0, 0
-	if asm && kd > 0 {
+	if isa >= attAVX2 && kd > 0 {
 		r6, n16 = rows-rows%6, n&^15
-		if r6 > 0 && n16 > 0 {
+		if r6 > 0 && n16 > 0 && isa == attAVX512 {
+			attPanelAVX512(kd, &a[0], ars, acs, &b[0], ldb, &c[0], ldc, r6, n16, scp, mode)
+		} else if r6 > 0 && n16 > 0 {
 			attPanelAVX2(kd, &a[0], ars, acs, &b[0], ldb, &c[0], ldc, r6, n16, scp, mode)
 		} else {
 			r6 = 0
@@ -494,6 +658,23 @@ func attPanel(asm bool, rows, n, kd int, a []float32, ars, acs int, b []float32,
 	}
 }
 
+// attRowDots sets out[i] = Σ_{p<hs} a[i*lda+p]·b[i*ldb+p] for i < rows.
+func attRowDots(asm bool, rows, hs int, a []float32, lda int, b []float32, ldb int, out []float32) {
+	if rows <= 0 || hs <= 0 {
+		return
+	}
+	_ = a[(rows-1)*lda+hs-1]
+	_ = b[(rows-1)*ldb+hs-1]
+	out = out[:rows]
+	if asm && hs%8 == 0 {
+		attRowDotsAVX2(rows, hs, &a[0], lda, &b[0], ldb, &out[0])
+		return
+	}
+	for i := range out {
+		out[i] = dot(a[i*lda:i*lda+hs], b[i*ldb:i*ldb+hs])
+	}
+}
+
 // attTranspose sets dst[c*ldd + r] = src[r*lds + c] for r < rows, c < cols.
 func attTranspose(asm bool, rows, cols int, src []float32, lds int, dst []float32, ldd int) {
 	if rows <= 0 || cols <= 0 {
@@ -520,12 +701,25 @@ func (b *Backend) attSetup(back bool, B, T, NH, NKV, HS int) *attTask {
 	G := NH / NKV
 	tPer := max(1, attRows/G)
 	nTB := (T + tPer - 1) / tPer
-	n := B * NKV * nTB
+	n, parts := B*NKV*nTB, 1
 	if back {
-		n = B * NKV
+		parts = min(nTB, (attBackItems+B*NKV-1)/(B*NKV))
+		n = B * NKV * parts
 	}
-	*t = attTask{back: back, asm: b.asm, B: B, T: T, NH: NH, NKV: NKV, HS: HS, G: G, tPer: tPer, nTB: nTB,
-		scale: float32(1 / math.Sqrt(float64(HS))), ws: t.ws, shares: b.shares, n: n}
+	isa := attGo
+	switch {
+	case b.gemm.Kind() == gemm.AVX512:
+		isa = attAVX512
+	case b.asm:
+		isa = attAVX2
+	}
+	*t = attTask{back: back, asm: b.asm, isa: isa, B: B, T: T, NH: NH, NKV: NKV, HS: HS, G: G, tPer: tPer, nTB: nTB,
+		scale: float32(1 / math.Sqrt(float64(HS))), ws: t.ws, shares: b.shares, n: n,
+		parts: parts, dkp: t.dkp, dvp: t.dvp}
+	if parts > 1 {
+		t.dkp = grow(t.dkp, (parts-1)*B*NKV*T*HS)
+		t.dvp = grow(t.dvp, (parts-1)*B*NKV*T*HS)
+	}
 	return t
 }
 
@@ -553,5 +747,9 @@ func (b *Backend) AttentionBackward(dq, dk, dv, dOut, out, lse, q, k, v, mask []
 	t := b.attSetup(true, B, T, NH, NKV, HS)
 	t.dq, t.dk, t.dv, t.dOut, t.out, t.lse, t.q, t.k, t.v, t.mask, t.S = dq, dk, dv, dOut, out, lse, q, k, v, mask, T
 	b.pool.Split(t.n, t)
+	if t.parts > 1 {
+		t.reducing, t.n = true, B*NKV*((T+attReduce-1)/attReduce)
+		b.pool.Split(t.n, t)
+	}
 	t.dq, t.dk, t.dv, t.dOut, t.out, t.lse, t.q, t.k, t.v, t.mask = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
 }

@@ -539,3 +539,86 @@ trblock:
 	JNZ  trrows
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// attPrefetch (SSE's PREFETCHT1, on every amd64): asks for rows runs of
+// bytes bytes (> 0), ld bytes apart from p, to be brought into L2, one
+// PREFETCHT1 per 64 bytes.
+//
+// func attPrefetch(p *float32, rows, bytes, ld int)
+TEXT ·attPrefetch(SB), NOSPLIT, $0-32
+	MOVQ p+0(FP), SI
+	MOVQ rows+8(FP), CX
+	MOVQ ld+24(FP), R8
+	TESTQ CX, CX
+	JZ   pfdone
+
+pfrow:
+	MOVQ bytes+16(FP), DX
+	MOVQ SI, DI
+
+pfline:
+	PREFETCHT1 (DI)
+	ADDQ       $64, DI
+	SUBQ       $64, DX
+	JGT        pfline
+	ADDQ       R8, SI
+	DECQ       CX
+	JNZ        pfrow
+
+pfdone:
+	RET
+
+// ---------------------------------------------------------------------------
+// attRowDotsAVX2: out[i] = Σ_{p<hs} a[i*lda+p]·b[i*ldb+p] for i < rows,
+// hs a positive multiple of 8: two accumulators (16 floats a step, then
+// an odd 8), summed and reduced across lanes at the end of each row.
+//
+// func attRowDotsAVX2(rows, hs int, a *float32, lda int, b *float32, ldb int, out *float32)
+TEXT ·attRowDotsAVX2(SB), NOSPLIT, $0-56
+	MOVQ rows+0(FP), CX
+	MOVQ a+16(FP), SI
+	MOVQ lda+24(FP), R8
+	SHLQ $2, R8
+	MOVQ b+32(FP), DI
+	MOVQ ldb+40(FP), R9
+	SHLQ $2, R9
+	MOVQ out+48(FP), R10
+
+rdrow:
+	MOVQ   hs+8(FP), DX
+	XORQ   AX, AX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+rd16:
+	CMPQ        DX, $16
+	JLT         rd8
+	VMOVUPS     (SI)(AX*1), Y2
+	VMOVUPS     32(SI)(AX*1), Y3
+	VFMADD231PS (DI)(AX*1), Y2, Y0
+	VFMADD231PS 32(DI)(AX*1), Y3, Y1
+	ADDQ        $64, AX
+	SUBQ        $16, DX
+	JMP         rd16
+
+rd8:
+	TESTQ       DX, DX
+	JZ          rdsum
+	VMOVUPS     (SI)(AX*1), Y2
+	VFMADD231PS (DI)(AX*1), Y2, Y0
+
+rdsum:
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (R10)
+	ADDQ         R8, SI
+	ADDQ         R9, DI
+	ADDQ         $4, R10
+	DECQ         CX
+	JNZ          rdrow
+	VZEROUPPER
+	RET

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/minimind-go/minimind/kernels/gemm"
+	"github.com/minimind-go/minimind/kernels/kerneltest"
+	"github.com/minimind-go/minimind/kernels/ref"
 )
 
 // closeTo reports whether got is within tol·(1 + |want|) of want (both
@@ -37,11 +39,31 @@ func attLims(w, m, g, pos0 int) []float32 {
 	return lim
 }
 
-// TestAttnAsmVsGo compares attention's block kernels (attn_amd64.s) with
-// their pure-Go twins on awkward shapes: partial key blocks, padding rows,
-// blocks that the causal mask cuts, hides, or leaves alone.
+// attAsmPaths returns the assembly paths of the block kernels this CPU
+// runs, each with its name.
+func attAsmPaths() map[string]attISA {
+	m := map[string]attISA{}
+	if gemm.Supported(gemm.AVX2) {
+		m["avx2"] = attAVX2
+	}
+	if gemm.Supported(gemm.AVX512) {
+		m["avx512"] = attAVX512
+	}
+	return m
+}
+
+// TestAttnAsmVsGo compares attention's block kernels (attn_amd64.s,
+// attn_avx512_amd64.s) with their pure-Go twins on awkward shapes: partial
+// key blocks, padding rows, blocks that the causal mask cuts, hides, or
+// leaves alone.
 func TestAttnAsmVsGo(t *testing.T) {
 	needAVX2(t)
+	for name, isa := range attAsmPaths() {
+		t.Run(name, func(t *testing.T) { testAttnAsmVsGo(t, isa) })
+	}
+}
+
+func testAttnAsmVsGo(t *testing.T, isa attISA) {
 	r := rand.New(rand.NewPCG(7, 8))
 	const lds = 56
 	ninf := float32(math.Inf(-1))
@@ -73,9 +95,9 @@ func TestAttnAsmVsGo(t *testing.T) {
 						}
 					}
 					var s, mx, l, al [2][]float32
-					for k, asm := range []bool{true, false} {
+					for k, path := range []attISA{isa, attGo} {
 						s[k], mx[k], l[k], al[k] = slices.Clone(s0), slices.Clone(mx0), slices.Clone(l0), make([]float32, w)
-						attSoftmax(asm, nb, w, s[k], lds, lim, lc.j0, mx[k], l[k], al[k])
+						attSoftmax(path, nb, w, s[k], lds, lim, lc.j0, mx[k], l[k], al[k])
 					}
 					for j := range nb {
 						for c := range w {
@@ -103,9 +125,9 @@ func TestAttnAsmVsGo(t *testing.T) {
 					lse, d := randVec(r, w, 2, 6), randVec(r, w, -1, 1)
 					dp0 := randVec(r, nb*lds, -2, 2)
 					var bs, bd [2][]float32
-					for k, asm := range []bool{true, false} {
+					for k, path := range []attISA{isa, attGo} {
 						bs[k], bd[k] = slices.Clone(s0), slices.Clone(dp0)
-						attSoftmaxBack(asm, nb, w, bs[k], bd[k], lds, lim, lc.j0, lse, d)
+						attSoftmaxBack(path, nb, w, bs[k], bd[k], lds, lim, lc.j0, lse, d)
 					}
 					for i := range s0 {
 						if !closeTo(bs[0][i], bs[1][i], 1e-6) || !closeTo(bd[0][i], bd[1][i], 1e-6) {
@@ -119,7 +141,7 @@ func TestAttnAsmVsGo(t *testing.T) {
 
 	t.Run("panel", func(t *testing.T) {
 		for _, rows := range []int{1, 5, 6, 12, 17} {
-			for _, n := range []int{1, 15, 16, 40, 64} {
+			for _, n := range []int{1, 15, 16, 40, 48, 64, 80, 112, 136} {
 				for _, kd := range []int{0, 1, 7, 48} {
 					for _, trans := range []bool{false, true} {
 						ars, acs := kd+3, 1
@@ -132,9 +154,9 @@ func TestAttnAsmVsGo(t *testing.T) {
 						sc := randVec(r, rows, 0, 2)
 						for mode := attSet; mode <= attScale; mode++ {
 							var c [2][]float32
-							for k, asm := range []bool{true, false} {
+							for k, path := range []attISA{isa, attGo} {
 								c[k] = slices.Clone(c0)
-								attPanel(asm, rows, n, kd, a, ars, acs, b, n+5, c[k], n+7, sc, mode)
+								attPanel(path, rows, n, kd, a, ars, acs, b, n+5, c[k], n+7, sc, mode)
 							}
 							for i := range c0 {
 								if !closeTo(c[0][i], c[1][i], 1e-5) {
@@ -153,13 +175,38 @@ func TestAttnAsmVsGo(t *testing.T) {
 		}
 	})
 
+	t.Run("rowdots", func(t *testing.T) {
+		for _, rows := range []int{1, 3, 4, 8} {
+			for _, hs := range []int{8, 16, 24, 64, 72} {
+				a, b := randVec(r, rows*(hs+5), -1, 1), randVec(r, rows*(hs+3), -1, 1)
+				var out [2][]float32
+				for k, asm := range []bool{isa >= attAVX2, false} {
+					out[k] = make([]float32, rows+1)
+					attRowDots(asm, rows, hs, a, hs+5, b, hs+3, out[k])
+				}
+				for i := range rows {
+					var want float64
+					for p := range hs {
+						want += float64(a[i*(hs+5)+p]) * float64(b[i*(hs+3)+p])
+					}
+					if !closeTo(out[0][i], float32(want), 1e-5) || !closeTo(out[1][i], float32(want), 1e-5) {
+						t.Fatalf("rows=%d hs=%d [%d]: asm %g, go %g, want %g", rows, hs, i, out[0][i], out[1][i], want)
+					}
+				}
+				if out[0][rows] != 0 {
+					t.Fatalf("rows=%d hs=%d: out past rows written", rows, hs)
+				}
+			}
+		}
+	})
+
 	t.Run("transpose", func(t *testing.T) {
 		for _, sz := range [][2]int{{8, 8}, {16, 64}, {48, 64}, {8, 40}, {3, 5}, {12, 64}, {48, 6}} {
 			rows, cols := sz[0], sz[1]
 			src := randVec(r, rows*(cols+3), -1, 1)
 			d0 := randVec(r, cols*(rows+5), -1, 1)
 			var d [2][]float32
-			for k, asm := range []bool{true, false} {
+			for k, asm := range []bool{isa >= attAVX2, false} {
 				d[k] = slices.Clone(d0)
 				attTranspose(asm, rows, cols, src, cols+3, d[k], rows+5)
 			}
@@ -186,11 +233,11 @@ func TestAttnAsmVsGo(t *testing.T) {
 // on each path.
 func TestAttentionThreadsBitwise(t *testing.T) {
 	type shape struct{ B, T, S, P, NH, NKV, HS int }
-	for _, kind := range []gemm.Kind{gemm.Generic, gemm.AVX2} {
+	for _, kind := range []gemm.Kind{gemm.Generic, gemm.AVX2, gemm.AVX512} {
 		if !gemm.Supported(kind) {
 			continue
 		}
-		for _, s := range []shape{{2, 101, 101, 0, 8, 2, 64}, {1, 200, 200, 0, 4, 4, 32}, {2, 9, 40, 31, 8, 2, 64}} {
+		for _, s := range []shape{{2, 101, 101, 0, 8, 2, 64}, {1, 200, 200, 0, 4, 4, 32}, {2, 9, 40, 31, 8, 2, 64}, {8, 61, 61, 0, 8, 2, 32}, {4, 300, 300, 0, 4, 2, 16}} {
 			r := rand.New(rand.NewPCG(uint64(s.T), 1))
 			q := randVec(r, s.B*s.T*s.NH*s.HS, -1, 1)
 			k, v := randVec(r, s.B*s.S*s.NKV*s.HS, -1, 1), randVec(r, s.B*s.S*s.NKV*s.HS, -1, 1)
@@ -256,22 +303,28 @@ func BenchmarkAttentionDecode(b *testing.B) {
 }
 
 // TestAttnExpAccuracy: the exp inside the softmax kernels (AEXP2 in
-// attn_amd64.s) is within 1 ulp of math.Exp over the normal range and 0
+// attn_amd64.s, ZEXP2 in attn_avx512_amd64.s) is within 1 ulp of math.Exp over the normal range and 0
 // below it, like expf; it is read through attSoftmaxBack with lse = 0 and
 // D = 0, so that p = exp(s).
 func TestAttnExpAccuracy(t *testing.T) {
 	needAVX2(t)
+	for name, isa := range attAsmPaths() {
+		t.Run(name, func(t *testing.T) { testAttnExpAccuracy(t, isa) })
+	}
+}
+
+func testAttnExpAccuracy(t *testing.T, isa attISA) {
 	var xs []float32
 	for x := float32(expLo); x <= 88; x += 0.00731 {
 		xs = append(xs, x)
 	}
 	xs = append(xs, 0, -0, 1e-8, -1e-8, expLo, 88, -88, -100, -1e9, float32(math.Inf(-1)))
-	xs = append(xs, make([]float32, 8-len(xs)%8)...) // whole strips
-	w := 8
+	xs = append(xs, make([]float32, 16-len(xs)%16)...) // whole strips
+	w := 16
 	nb := len(xs) / w
 	lim := attLims(w, w, 1, nb+w) // all visible
 	s, dp := slices.Clone(xs), make([]float32, len(xs))
-	attSoftmaxBack(true, nb, w, s, dp, w, lim, 0, make([]float32, w), make([]float32, w))
+	attSoftmaxBack(isa, nb, w, s, dp, w, lim, 0, make([]float32, w), make([]float32, w))
 	worst := 0.0
 	for i, x := range xs {
 		if x < expLo {
@@ -289,4 +342,117 @@ func TestAttnExpAccuracy(t *testing.T) {
 		}
 	}
 	t.Logf("max error %.2f ulp over %d points", worst, len(xs))
+}
+
+// BenchmarkAttentionTrain times attention forward and backward at the
+// training shape (B 8, T 512, 8 heads, 2 KV heads, head size 64, causal)
+// on each assembly path, in GFLOP/s as the step breakdown counts them
+// (attTask.StatFLOPs). Threads follow -cpu.
+func BenchmarkAttentionTrain(b *testing.B) {
+	B, T, NH, NKV, HS := 8, 512, 8, 2, 64
+	r := rand.New(rand.NewPCG(9, 10))
+	q := randVec(r, B*T*NH*HS, -1, 1)
+	k, v := randVec(r, B*T*NKV*HS, -1, 1), randVec(r, B*T*NKV*HS, -1, 1)
+	do := randVec(r, len(q), -1, 1)
+	out, lse := make([]float32, len(q)), make([]float32, B*NH*T)
+	dq, dk, dv := make([]float32, len(q)), make([]float32, len(k)), make([]float32, len(v))
+	pairs := float64(B) * float64(T*(T+1)/2) * float64(NH*HS)
+	for _, kind := range []gemm.Kind{gemm.AVX2, gemm.AVX512} {
+		if !gemm.Supported(kind) {
+			continue
+		}
+		be := New(Options{GEMM: kind})
+		be.AttentionForward(out, lse, q, k, v, nil, nil, B, T, T, NH, NKV, HS)
+		b.Run(kind.String()+"/fwd", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				be.AttentionForward(out, lse, q, k, v, nil, nil, B, T, T, NH, NKV, HS)
+			}
+			b.ReportMetric(4*pairs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		b.Run(kind.String()+"/bwd", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				be.AttentionBackward(dq, dk, dv, do, out, lse, q, k, v, nil, B, T, NH, NKV, HS)
+			}
+			b.ReportMetric(10*pairs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		be.Close()
+	}
+}
+
+// BenchmarkAttnPanel times attPanel on the training shape's two product
+// shapes (scores: 48 keys × 48 query rows × head size 64; P·V: 48 rows ×
+// 64 × 48 keys, A read transposed), C in L1, per assembly path.
+func BenchmarkAttnPanel(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	a, bm, c := randVec(r, 64*64, -1, 1), randVec(r, 64*64, -1, 1), randVec(r, 64*64, -1, 1)
+	for name, isa := range attAsmPaths() {
+		for _, s := range []struct {
+			name                  string
+			rows, n, kd, ars, acs int
+		}{{"scores", 48, 48, 64, 64, 1}, {"pv", 48, 64, 48, 1, 48}} {
+			b.Run(name+"/"+s.name, func(b *testing.B) {
+				for b.Loop() {
+					attPanel(isa, s.rows, s.n, s.kd, a, s.ars, s.acs, bm, 64, c, 64, nil, attAdd)
+				}
+				b.ReportMetric(2*float64(s.rows*s.n*s.kd)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+// TestAttentionVsRef checks each path against kernels/ref at lengths of
+// several query and key blocks: odd T and T not a multiple of a block,
+// GQA ratios 1 and 4, with and without a padding mask, and batch sizes
+// on both sides of attBackItems (backward whole per (b, kv head), and in
+// parts).
+func TestAttentionVsRef(t *testing.T) {
+	type shape struct{ B, T, NH, NKV, HS int }
+	shapes := []shape{
+		{8, 131, 8, 2, 64}, // 16 (b, kv head) pairs: one part each
+		{1, 131, 8, 2, 64}, // 8 parts
+		{2, 77, 4, 4, 32},  // GQA ratio 1, 2 parts
+		{3, 100, 8, 8, 64}, // GQA ratio 1, one part
+		{2, 49, 8, 2, 16},  // 5 query blocks in 4 parts
+	}
+	rf := ref.New()
+	for _, kind := range []gemm.Kind{gemm.Generic, gemm.AVX2, gemm.AVX512} {
+		if !gemm.Supported(kind) {
+			continue
+		}
+		be := New(Options{GEMM: kind, Threads: 2})
+		for _, s := range shapes {
+			for _, masked := range []bool{false, true} {
+				name := fmt.Sprintf("%v/%+v/mask=%v", kind, s, masked)
+				r := rand.New(rand.NewPCG(uint64(s.T), uint64(s.B)))
+				q := randVec(r, s.B*s.T*s.NH*s.HS, -1, 1)
+				k, v := randVec(r, s.B*s.T*s.NKV*s.HS, -1, 1), randVec(r, s.B*s.T*s.NKV*s.HS, -1, 1)
+				var mask []float32
+				if masked {
+					mask = make([]float32, s.B*s.T)
+					for i := range mask {
+						if r.IntN(4) > 0 {
+							mask[i] = 1
+						}
+					}
+				}
+				o1, o2 := make([]float32, len(q)), make([]float32, len(q))
+				l1, l2 := make([]float32, s.B*s.NH*s.T), make([]float32, s.B*s.NH*s.T)
+				rf.AttentionForward(o1, l1, q, k, v, mask, nil, s.B, s.T, s.T, s.NH, s.NKV, s.HS)
+				be.AttentionForward(o2, l2, q, k, v, mask, nil, s.B, s.T, s.T, s.NH, s.NKV, s.HS)
+				kerneltest.AllClose(t, name+"/out", o2, o1, 1e-5, 1e-4)
+				kerneltest.AllClose(t, name+"/lse", l2, l1, 1e-5, 1e-4)
+				do := randVec(r, len(q), -1, 1)
+				dq0, dk0, dv0 := randVec(r, len(q), -1, 1), randVec(r, len(k), -1, 1), randVec(r, len(v), -1, 1)
+				dq1, dk1, dv1 := slices.Clone(dq0), slices.Clone(dk0), slices.Clone(dv0)
+				rf.AttentionBackward(dq1, dk1, dv1, do, o1, l1, q, k, v, mask, s.B, s.T, s.NH, s.NKV, s.HS)
+				be.AttentionBackward(dq0, dk0, dv0, do, o1, l1, q, k, v, mask, s.B, s.T, s.NH, s.NKV, s.HS)
+				kerneltest.AllClose(t, name+"/dq", dq0, dq1, 1e-4, 1e-4)
+				kerneltest.AllClose(t, name+"/dk", dk0, dk1, 1e-4, 1e-4)
+				kerneltest.AllClose(t, name+"/dv", dv0, dv1, 1e-4, 1e-4)
+			}
+		}
+		be.Close()
+	}
 }
