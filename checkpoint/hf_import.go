@@ -450,18 +450,24 @@ func openIndex(open func(string) (tensorSource, error)) func(string) (tensorSour
 			},
 			data: func(name string) ([]float32, error) { return shards[idx.WeightMap[name]].data(name) },
 		}
+		// Shards of one index share a format, so into is all or none.
+		direct := true
 		for _, file := range files {
 			s, err := open(filepath.Join(dir, file))
 			if err != nil {
 				return tensorSource{}, fmt.Errorf("%s: shard %s: %w", path, file, err)
 			}
 			shards[file] = s
+			direct = direct && s.into != nil
 			for _, n := range s.names {
 				if idx.WeightMap[n] != file {
 					return tensorSource{}, fmt.Errorf("%s: shard %s holds tensor %s, which weight_map does not give it", path, file, quoteName(n))
 				}
 			}
 			merged.names = append(merged.names, s.names...)
+		}
+		if direct {
+			merged.into = func(name string, dst []float32) error { return shards[idx.WeightMap[name]].into(name, dst) }
 		}
 		for name, file := range idx.WeightMap {
 			if _, ok := shards[file].shape(name); !ok {
