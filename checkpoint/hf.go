@@ -72,6 +72,10 @@ func safetensorsSource(f *safetensors.File) tensorSource {
 			t, _ := f.Get(name)
 			return t.Float32s()
 		},
+		into: func(name string, dst []float32) error {
+			t, _ := f.Get(name)
+			return t.DecodeFloat32(dst)
+		},
 	}
 	for _, t := range f.Tensors {
 		src.names = append(src.names, t.Name)
@@ -84,6 +88,10 @@ type tensorSource struct {
 	names []string                             // every tensor, in file order
 	shape func(name string) ([]int, bool)      // false: no such tensor
 	data  func(name string) ([]float32, error) // called for present names only
+	// into, when set, decodes a present tensor straight into dst (exactly
+	// its size), sparing data's copy: loading then holds the file and the
+	// parameters, not a third copy in transit.
+	into func(name string, dst []float32) error
 }
 
 // fill copies every parameter of p from src, after checkFits.
@@ -180,6 +188,13 @@ func copyParams(p *model.Params, src tensorSource) error {
 		if _, ok := src.shape(name); !ok && name == model.EmbedName && p.Config.Tied() {
 			name = model.LMHeadName
 		}
+		dst := p.View(p.Data, s.Name)
+		if src.into != nil {
+			if err := src.into(name, dst); err != nil {
+				return err
+			}
+			continue
+		}
 		x, err := src.data(name)
 		if err != nil {
 			return err
@@ -187,7 +202,7 @@ func copyParams(p *model.Params, src tensorSource) error {
 		if len(x) != s.Size() {
 			return fmt.Errorf("tensor %q: %d values, its shape needs %d: %w", name, len(x), s.Size(), ErrShape)
 		}
-		copy(p.View(p.Data, s.Name), x)
+		copy(dst, x)
 	}
 	return nil
 }

@@ -306,6 +306,62 @@ func openWeights(dir string) (tensorSource, error) {
 	return tensorSource{}, fmt.Errorf("%s: no weights: none of %s, %s, %s or %s", dir, SafetensorsFile, SafetensorsIndexFile, PytorchBinFile, PytorchBinIndexFile)
 }
 
+// loadWeightFile reads one weight file of an HF directory (.safetensors or
+// a torch .bin) with the config.json beside it; a shard that the
+// directory's index names brings in the whole index.
+func loadWeightFile(path string) (*model.Params, error) {
+	dir := filepath.Dir(path)
+	cfg, err := ReadHFConfig(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return nil, err
+	}
+	open, index := openBin, PytorchBinIndexFile
+	if strings.EqualFold(filepath.Ext(path), ".safetensors") {
+		open, index = openSafetensors, SafetensorsIndexFile
+	}
+	sharded, err := inIndex(filepath.Join(dir, index), filepath.Base(path))
+	if err != nil {
+		return nil, err
+	}
+	if sharded {
+		open = openIndex(open)
+		path = filepath.Join(dir, index)
+	}
+	src, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := build(cfg, dropBuffers(src))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// inIndex reports whether the sharded checkpoint index at path (absent:
+// false) names file as one of its shards.
+func inIndex(path, file string) (bool, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var idx struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, f := range idx.WeightMap {
+		if f == file {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 func openSafetensors(path string) (tensorSource, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
@@ -394,18 +450,24 @@ func openIndex(open func(string) (tensorSource, error)) func(string) (tensorSour
 			},
 			data: func(name string) ([]float32, error) { return shards[idx.WeightMap[name]].data(name) },
 		}
+		// Shards of one index share a format, so into is all or none.
+		direct := true
 		for _, file := range files {
 			s, err := open(filepath.Join(dir, file))
 			if err != nil {
 				return tensorSource{}, fmt.Errorf("%s: shard %s: %w", path, file, err)
 			}
 			shards[file] = s
+			direct = direct && s.into != nil
 			for _, n := range s.names {
 				if idx.WeightMap[n] != file {
 					return tensorSource{}, fmt.Errorf("%s: shard %s holds tensor %s, which weight_map does not give it", path, file, quoteName(n))
 				}
 			}
 			merged.names = append(merged.names, s.names...)
+		}
+		if direct {
+			merged.into = func(name string, dst []float32) error { return shards[idx.WeightMap[name]].into(name, dst) }
 		}
 		for name, file := range idx.WeightMap {
 			if _, ok := shards[file].shape(name); !ok {

@@ -3,9 +3,12 @@ package checkpoint_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -413,4 +416,117 @@ func FuzzShardIndex(f *testing.F) {
 			t.Fatal("loaded other weights")
 		}
 	})
+}
+
+// TestLoadWeightFileInHFDir: a weight file named directly (a path to
+// DIR/pytorch_model.bin, DIR/model.safetensors or a shard) loads with
+// the config.json beside it, so the fields shapes cannot tell (rope_theta,
+// rms_norm_eps, top-k, heads) are the config's, not base's guesses; a .pth
+// beside a config.json and a .bin without one still read as state dicts.
+func TestLoadWeightFileInHFDir(t *testing.T) {
+	c := modeltest.TinyConfig(true)
+	c.RopeTheta, c.RMSNormEps, c.NumExpertsPerTok, c.NumAttentionHeads, c.NumKeyValueHeads = 5e4, 1e-3, 1, 2, 1
+	p := modeltest.Params(t, c, 8)
+	base := model.DefaultConfig() // 8 heads: wrong for these weights
+	base.NumAttentionHeads = 4
+	hfDir := func(t *testing.T, weights string) string {
+		t.Helper()
+		dir := t.TempDir()
+		if err := checkpoint.SaveHF(dir, p, safetensors.F32); err != nil {
+			t.Fatal(err)
+		}
+		if weights != checkpoint.SafetensorsFile {
+			if err := os.Remove(filepath.Join(dir, checkpoint.SafetensorsFile)); err != nil {
+				t.Fatal(err)
+			}
+			if err := checkpoint.SavePth(filepath.Join(dir, weights), p, "F32"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	same := func(t *testing.T, q *model.Params) {
+		t.Helper()
+		if diff := configDiff(q.Config, p.Config); diff != "" {
+			t.Errorf("config (-want +got):\n%s", diff)
+		}
+		if !slices.Equal(q.Data, p.Data) {
+			t.Error("weights differ")
+		}
+	}
+	for _, name := range []string{checkpoint.PytorchBinFile, checkpoint.SafetensorsFile, "consolidated.bin"} {
+		t.Run(name, func(t *testing.T) {
+			dir := hfDir(t, name)
+			q, err := checkpoint.Load(filepath.Join(dir, name), base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			same(t, q)
+		})
+	}
+	t.Run("the named file, not the directory's first", func(t *testing.T) {
+		dir := hfDir(t, checkpoint.PytorchBinFile)
+		// A model.safetensors of other weights beside it is not read.
+		other := modeltest.Params(t, c, 9)
+		var ts []safetensors.Tensor
+		for _, s := range other.Specs {
+			ts = append(ts, safetensors.FromFloat32(s.Name, s.Shape, other.View(other.Data, s.Name), safetensors.F32))
+		}
+		writeST(t, filepath.Join(dir, checkpoint.SafetensorsFile), ts)
+		q, err := checkpoint.Load(filepath.Join(dir, checkpoint.PytorchBinFile), base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(t, q)
+	})
+	t.Run("safetensors shard", func(t *testing.T) {
+		dir, _ := shardedDir(t, p)
+		q, err := checkpoint.Load(filepath.Join(dir, "model-00002-of-00002.safetensors"), base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(t, q)
+	})
+	t.Run("pth beside config.json", func(t *testing.T) {
+		dir := hfDir(t, "pretrain_32.pth")
+		q, err := checkpoint.Load(filepath.Join(dir, "pretrain_32.pth"), base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Config.RopeTheta != base.RopeTheta || q.Config.NumAttentionHeads != base.NumAttentionHeads {
+			t.Errorf("rope_theta %g, heads %d: want base's %g, %d (shapes and base, not config.json)",
+				q.Config.RopeTheta, q.Config.NumAttentionHeads, base.RopeTheta, base.NumAttentionHeads)
+		}
+	})
+	t.Run("bin without config.json", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), checkpoint.PytorchBinFile)
+		if err := checkpoint.SavePth(path, p, "F32"); err != nil {
+			t.Fatal(err)
+		}
+		b := base
+		b.NumAttentionHeads = c.NumAttentionHeads
+		q, err := checkpoint.Load(path, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Config.RopeTheta != b.RopeTheta || !slices.Equal(q.Data, p.Data) {
+			t.Errorf("rope_theta %g (want base's %g) or weights differ", q.Config.RopeTheta, b.RopeTheta)
+		}
+	})
+}
+
+// configDiff lists the config.json fields in which got differs from want.
+func configDiff(got, want model.Config) string {
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	var gm, wm map[string]any
+	_ = json.Unmarshal(g, &gm)
+	_ = json.Unmarshal(w, &wm)
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(wm)) {
+		if gv, v := gm[k], wm[k]; !reflect.DeepEqual(gv, v) {
+			fmt.Fprintf(&b, "%s: -%v +%v\n", k, v, gv)
+		}
+	}
+	return b.String()
 }

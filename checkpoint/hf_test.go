@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -147,4 +149,31 @@ func TestLoadErrors(t *testing.T) {
 			t.Errorf("err = %v, want one naming hidden_size", err)
 		}
 	})
+}
+
+// TestLoadHFDecodesInPlace: loading an F32 checkpoint allocates the file
+// and the parameters, not a third copy of the weights in transit (each
+// tensor decoded into a buffer of its own, then copied).
+func TestLoadHFDecodesInPlace(t *testing.T) {
+	c := modeltest.TinyConfig(false)
+	c.HiddenSize, c.IntermediateSize, c.NumHiddenLayers, c.VocabSize = 128, 384, 4, 1024
+	p := modeltest.Params(t, c, 3)
+	dir := t.TempDir()
+	if err := checkpoint.SaveHF(dir, p, safetensors.F32); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	q, err := checkpoint.LoadHF(dir)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights := uint64(4 * len(p.Data))
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > weights*5/2 {
+		t.Errorf("LoadHF allocated %d bytes for %d bytes of weights (want the file and the parameters, about 2×)", alloc, weights)
+	}
+	if !slices.Equal(q.Data, p.Data) {
+		t.Error("weights differ")
+	}
 }

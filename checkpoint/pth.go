@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,6 +23,17 @@ import (
 // state dict (sizes from the tensors; heads, rope_theta and the other
 // fields that shapes cannot tell come from base, e.g. the user's flags),
 // or a GGUF file (llama / qwen3 / qwen3moe, config from its metadata).
+//
+// A .bin or .safetensors file with a config.json beside it (an HF
+// directory's pytorch_model.bin, model.safetensors or one of its shards)
+// loads as its directory does: the config, rope_theta, rms_norm_eps and
+// MoE settings included, comes from that config.json, not from the shapes
+// and base. The weights are those of the file named (DIR/pytorch_model.bin
+// loads the .bin even when DIR also holds model.safetensors), or, for a
+// shard named by the directory's index, the whole sharded checkpoint. A
+// .bin without a config.json is read as a .pth; a .pth or .pt always is,
+// config.json or not, as the trainers' output directories may hold a
+// config.json of another model.
 func Load(path string, base model.Config) (*model.Params, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -30,15 +42,24 @@ func Load(path string, base model.Config) (*model.Params, error) {
 	if st.IsDir() {
 		return LoadHF(path)
 	}
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".pth", ".pt", ".bin":
+	ext := strings.ToLower(filepath.Ext(path))
+	switch ext {
+	case ".bin", ".safetensors":
+		cfgPath := filepath.Join(filepath.Dir(path), ConfigFile)
+		_, err := os.Stat(cfgPath)
+		switch {
+		case err == nil || ext == ".safetensors": // a .safetensors has no shapes-only reading
+			return loadWeightFile(path)
+		case !errors.Is(err, os.ErrNotExist):
+			return nil, err
+		}
 		return LoadPth(path, base)
-	case ".safetensors":
-		return LoadHF(filepath.Dir(path))
+	case ".pth", ".pt":
+		return LoadPth(path, base)
 	case ".gguf":
 		return gguf.Load(path)
 	}
-	return nil, fmt.Errorf("%s: not a model directory, .pth, .safetensors or .gguf file", path)
+	return nil, fmt.Errorf("%s: not a model directory, .pth, .bin, .safetensors or .gguf file", path)
 }
 
 // stripPrefix removes wrappers' key prefixes: DDP's "module." and

@@ -120,11 +120,7 @@ func Export(path string, p *model.Params, tok *tokenizer.Tokenizer, opts ExportO
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	kv = append(kv, tkv...)
-	tensors, err := exportTensors(p, arch, opts.Type)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return Write(path, kv, tensors)
+	return Write(path, kv, exportTensors(p, arch, opts.Type))
 }
 
 // modelKV is the general and architecture metadata of a model.
@@ -194,137 +190,134 @@ func f32(k string, v float64) KV { return KV{Key: k, Type: TypeFloat32, Value: f
 func boolKV(k string, v bool) KV { return KV{Key: k, Type: TypeBool, Value: v} }
 
 // exportTensors lists the tensors in llama.cpp's names, in MiniMind's
-// layer order.
-func exportTensors(p *model.Params, arch string, typ TensorType) ([]Tensor, error) {
+// layer order. Their Fill encodes each from p's views when Write streams
+// the file, so no tensor is encoded (or permuted, or stacked) before its
+// turn.
+func exportTensors(p *model.Params, arch string, typ TensorType) []Tensor {
 	c := &p.Config
 	var out []Tensor
-	add := func(name string, data []float32, shape []int, t TensorType) error {
-		x, err := encodeTensor(name, data, shape, t)
-		if err != nil {
-			return err
-		}
-		out = append(out, x)
-		return nil
+	// add declares a tensor of PyTorch shape whose values are the
+	// concatenation of what rows emits: whole rows, or runs of them.
+	add := func(name string, shape []int, t TensorType, rows func(emit func([]float32) error) error) {
+		out = append(out, lazyTensor(name, shape, t, rows))
 	}
 	view := func(name string) ([]float32, []int) {
 		s, _ := p.Spec(name)
 		return p.View(p.Data, name), s.Shape
 	}
-	matrix := func(gname, hname string) error {
+	whole := func(d []float32) func(func([]float32) error) error {
+		return func(emit func([]float32) error) error { return emit(d) }
+	}
+	matrix := func(gname, hname string) {
 		d, s := view(hname)
-		return add(gname, d, s, typ)
+		add(gname, s, typ, whole(d))
 	}
-	norm := func(gname, hname string) error {
+	norm := func(gname, hname string) {
 		d, s := view(hname)
-		return add(gname, d, s, F32)
+		add(gname, s, F32, whole(d))
 	}
-	if err := matrix("token_embd.weight", model.EmbedName); err != nil {
-		return nil, err
-	}
+	matrix("token_embd.weight", model.EmbedName)
 	hs := c.HeadSize()
 	for l := range c.NumHiddenLayers {
 		hp := fmt.Sprintf("model.layers.%d.", l)
 		gp := fmt.Sprintf("blk.%d.", l)
-		if err := norm(gp+"attn_norm.weight", hp+"input_layernorm.weight"); err != nil {
-			return nil, err
-		}
+		norm(gp+"attn_norm.weight", hp+"input_layernorm.weight")
 		for _, qk := range []struct {
 			g, h  string
 			heads int
 		}{{"attn_q", "q_proj", c.NumAttentionHeads}, {"attn_k", "k_proj", c.NumKeyValueHeads}} {
 			d, s := view(hp + "self_attn." + qk.h + ".weight")
+			rows := whole(d)
 			if !c.IsMiniMind3() { // llama, deepseek, ernie4_5-moe: interleaved RoPE
-				d = permuteRoPE(d, qk.heads, hs, c.HiddenSize, false)
+				rows = permutedRows(d, qk.heads, hs, c.HiddenSize)
 			}
-			if err := add(gp+qk.g+".weight", d, s, typ); err != nil {
-				return nil, err
-			}
+			add(gp+qk.g+".weight", s, typ, rows)
 		}
-		if err := matrix(gp+"attn_v.weight", hp+"self_attn.v_proj.weight"); err != nil {
-			return nil, err
-		}
-		if err := matrix(gp+"attn_output.weight", hp+"self_attn.o_proj.weight"); err != nil {
-			return nil, err
-		}
+		matrix(gp+"attn_v.weight", hp+"self_attn.v_proj.weight")
+		matrix(gp+"attn_output.weight", hp+"self_attn.o_proj.weight")
 		if c.IsMiniMind3() {
-			if err := norm(gp+"attn_q_norm.weight", hp+"self_attn.q_norm.weight"); err != nil {
-				return nil, err
-			}
-			if err := norm(gp+"attn_k_norm.weight", hp+"self_attn.k_norm.weight"); err != nil {
-				return nil, err
-			}
+			norm(gp+"attn_q_norm.weight", hp+"self_attn.q_norm.weight")
+			norm(gp+"attn_k_norm.weight", hp+"self_attn.k_norm.weight")
 		}
-		if err := norm(gp+"ffn_norm.weight", hp+"post_attention_layernorm.weight"); err != nil {
-			return nil, err
-		}
+		norm(gp+"ffn_norm.weight", hp+"post_attention_layernorm.weight")
 		if !c.UseMoE {
 			for _, f := range []string{"gate", "up", "down"} {
-				if err := matrix(gp+"ffn_"+f+".weight", hp+"mlp."+f+"_proj.weight"); err != nil {
-					return nil, err
-				}
+				matrix(gp+"ffn_"+f+".weight", hp+"mlp."+f+"_proj.weight")
 			}
 			continue
 		}
 		// The router stays F32, as llama.cpp's converter and quantizer keep
 		// it: its rounding would move routing decisions.
-		if err := norm(gp+"ffn_gate_inp.weight", hp+"mlp.gate.weight"); err != nil {
-			return nil, err
-		}
+		norm(gp+"ffn_gate_inp.weight", hp+"mlp.gate.weight")
 		E := c.Experts()
 		for _, f := range []string{"gate", "up", "down"} {
-			// Stack the experts' [out, in] matrices into [E, out, in].
-			var stacked []float32
+			// The experts' [out, in] matrices stacked into [E, out, in]:
+			// one after the other.
+			experts := make([][]float32, E)
 			var shape []int
 			for e := range E {
 				d, s := view(fmt.Sprintf("%smlp.experts.%d.%s_proj.weight", hp, e, f))
-				stacked = append(stacked, d...)
-				shape = append([]int{E}, s...)
+				experts[e], shape = d, append([]int{E}, s...)
 			}
-			if err := add(gp+"ffn_"+f+"_exps.weight", stacked, shape, typ); err != nil {
-				return nil, err
-			}
+			add(gp+"ffn_"+f+"_exps.weight", shape, typ, func(emit func([]float32) error) error {
+				for _, d := range experts {
+					if err := emit(d); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
 		}
 		if S := c.SharedExperts(); S > 0 {
 			F, C := c.IntermediateSize, c.HiddenSize
 			for _, f := range []string{"gate", "up", "down"} {
-				// gate/up [F, C] each: rows concatenated to [S·F, C]; down
-				// [C, F] each: columns concatenated to [C, S·F].
-				wide := make([]float32, S*F*C)
+				shared := make([][]float32, S)
 				for s := range S {
-					d, _ := view(fmt.Sprintf("%smlp.shared_experts.%d.%s_proj.weight", hp, s, f))
-					if f != "down" {
-						copy(wide[s*F*C:], d)
-						continue
-					}
-					for r := range C {
-						copy(wide[r*S*F+s*F:r*S*F+(s+1)*F], d[r*F:(r+1)*F])
-					}
+					shared[s], _ = view(fmt.Sprintf("%smlp.shared_experts.%d.%s_proj.weight", hp, s, f))
 				}
-				shape := []int{S * F, C}
+				// gate/up [F, C] each: rows concatenated to [S·F, C].
+				shape, rows := []int{S * F, C}, func(emit func([]float32) error) error {
+					for _, d := range shared {
+						if err := emit(d); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
 				if f == "down" {
-					shape = []int{C, S * F}
+					// down [C, F] each: columns concatenated to [C, S·F],
+					// one wide row at a time (a Q8_0 block may straddle
+					// two experts' columns).
+					shape, rows = []int{C, S * F}, func(emit func([]float32) error) error {
+						row := make([]float32, S*F)
+						for r := range C {
+							for s, d := range shared {
+								copy(row[s*F:(s+1)*F], d[r*F:(r+1)*F])
+							}
+							if err := emit(row); err != nil {
+								return err
+							}
+						}
+						return nil
+					}
 				}
-				if err := add(gp+"ffn_"+f+"_shexp.weight", wide, shape, typ); err != nil {
-					return nil, err
-				}
+				add(gp+"ffn_"+f+"_shexp.weight", shape, typ, rows)
 			}
 		}
 	}
-	if err := norm("output_norm.weight", "model.norm.weight"); err != nil {
-		return nil, err
-	}
+	norm("output_norm.weight", "model.norm.weight")
 	// Tied or not, output.weight is written: some llama.cpp builds (and
 	// Ollama's older engine) require it for llama.
-	if err := matrix("output.weight", model.LMHeadName); err != nil {
-		return nil, err
-	}
-	return out, nil
+	matrix("output.weight", model.LMHeadName)
+	return out
 }
 
-// encodeTensor encodes data of PyTorch shape as t, falling back from Q8_0
-// to F16 when rows are not a multiple of 32 long (as llama.cpp's
-// converter does).
-func encodeTensor(name string, data []float32, shape []int, t TensorType) (Tensor, error) {
+// lazyTensor is a Tensor of PyTorch shape whose Fill encodes what rows
+// emits as t, falling back from Q8_0 to F16 when rows are not a multiple
+// of 32 long (as llama.cpp's converter does). rows emits whole rows (or
+// runs of them), so each piece is whole Q8_0 blocks and encoding the
+// pieces one by one equals encoding their concatenation.
+func lazyTensor(name string, shape []int, t TensorType, rows func(emit func([]float32) error) error) Tensor {
 	dims := make([]uint64, len(shape))
 	for i, d := range shape {
 		dims[len(shape)-1-i] = uint64(d)
@@ -332,11 +325,49 @@ func encodeTensor(name string, data []float32, shape []int, t TensorType) (Tenso
 	if t == Q8_0 && dims[0]%32 != 0 {
 		t = F16
 	}
-	b, err := Encode(t, data)
-	if err != nil {
-		return Tensor{}, fmt.Errorf("tensor %q: %w", name, err)
+	fill := func(dst []byte) error {
+		err := rows(func(x []float32) error {
+			n, err := encodedBytes(t, len(x))
+			if err != nil {
+				return err
+			}
+			if dims[0] > 0 && uint64(len(x))%dims[0] != 0 {
+				return fmt.Errorf("encode: a piece of %d values is not whole rows of %d", len(x), dims[0])
+			}
+			if n > len(dst) {
+				return fmt.Errorf("encode: %d values do not fit the tensor's %d bytes left", len(x), len(dst))
+			}
+			if err := encodeInto(dst[:n], t, x); err != nil {
+				return err
+			}
+			dst = dst[n:]
+			return nil
+		})
+		if err == nil && len(dst) != 0 {
+			err = fmt.Errorf("encode: %d bytes of the tensor left unwritten", len(dst))
+		}
+		return err
 	}
-	return Tensor{Name: name, Dims: dims, Type: t, Data: b}, nil
+	return Tensor{Name: name, Dims: dims, Type: t, Fill: fill}
+}
+
+// permutedRows emits the rows of a q or k projection ([heads·hs, in]) in
+// llama.cpp's interleaved-RoPE order (permuteRoPE's, without its copy).
+func permutedRows(w []float32, heads, hs, in int) func(emit func([]float32) error) error {
+	return func(emit func([]float32) error) error {
+		half := hs / 2
+		for h := range heads {
+			for j := range half {
+				for s := range 2 { // interleaved row h·hs+2j+s is rotate-half row h·hs+s·half+j
+					r := h*hs + s*half + j
+					if err := emit(w[r*in : (r+1)*in]); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}
 }
 
 // permuteRoPE reorders the rows of a q or k projection ([heads·hs, in])

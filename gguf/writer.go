@@ -12,19 +12,29 @@ import (
 	"github.com/minimind-go/minimind/quant"
 )
 
-// Tensor is a tensor to write: Dims in ggml order (fastest first) and its
-// encoded data (Encode makes it from float32).
+// Tensor is a tensor to write: Dims in ggml order (fastest first), its type
+// and its encoded data, given either as Data (Encode makes it from float32)
+// or, when Fill is set, produced by Fill while Write streams the file.
 type Tensor struct {
 	Name string
 	Dims []uint64
 	Type TensorType
 	Data []byte
+	// Fill, when set (and Data nil), encodes the tensor into dst, which is
+	// exactly its size (TensorInfo.Bytes) and holds garbage on entry. Write
+	// calls it once, in file order, just before writing the tensor, with
+	// one buffer that the tensors share: a file is then written holding one
+	// tensor's encoding at a time, not the whole model's.
+	Fill func(dst []byte) error
 }
 
 // Write writes a GGUF v3 file atomically (a temporary file renamed over
 // path): the metadata in the order given, then the tensor infos and data
 // in the order given, each tensor's data aligned to general.alignment
-// (DefaultAlignment when kv has none).
+// (DefaultAlignment when kv has none). Every size is known from the
+// tensors' dims and types, so the header (offsets included) is written
+// first and the data streamed after it, tensor by tensor; an error from a
+// Fill leaves no file behind.
 func Write(path string, kv []KV, tensors []Tensor) error {
 	align := uint64(DefaultAlignment)
 	seen := map[string]bool{}
@@ -45,15 +55,30 @@ func Write(path string, kv []KV, tensors []Tensor) error {
 		}
 	}
 	names := map[string]bool{}
+	maxFill := uint64(0) // the largest tensor made by Fill: the buffer's size
 	for _, t := range tensors {
 		if names[t.Name] {
 			return fmt.Errorf("%s: tensor %q given twice", path, t.Name)
 		}
 		names[t.Name] = true
 		info := TensorInfo{Name: t.Name, Dims: t.Dims, Type: t.Type}
-		if _, ok := typeInfos[t.Type]; !ok || len(t.Dims) == 0 || len(t.Dims) > maxDims || uint64(len(t.Data)) != info.Bytes() {
-			return fmt.Errorf("%s: tensor %q: %s dims %v need %d bytes, have %d", path, t.Name, t.Type, t.Dims, info.Bytes(), len(t.Data))
+		ti, ok := typeInfos[t.Type]
+		if !ok || len(t.Dims) == 0 || len(t.Dims) > maxDims {
+			return fmt.Errorf("%s: tensor %q: %s dims %v: not a tensor GGUF can hold", path, t.Name, t.Type, t.Dims)
 		}
+		if t.Fill == nil {
+			if uint64(len(t.Data)) != info.Bytes() {
+				return fmt.Errorf("%s: tensor %q: %s dims %v need %d bytes, have %d", path, t.Name, t.Type, t.Dims, info.Bytes(), len(t.Data))
+			}
+			continue
+		}
+		if t.Data != nil {
+			return fmt.Errorf("%s: tensor %q: both Data and Fill given", path, t.Name)
+		}
+		if t.Dims[0]%uint64(ti.block) != 0 {
+			return fmt.Errorf("%s: tensor %q: %s rows of %d values are not whole blocks of %d", path, t.Name, t.Type, t.Dims[0], ti.block)
+		}
+		maxFill = max(maxFill, info.Bytes())
 	}
 	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<20)
@@ -77,16 +102,26 @@ func Write(path string, kv []KV, tensors []Tensor) error {
 			}
 			e.u32(uint32(t.Type))
 			e.u64(off)
-			off = alignUp(off+uint64(len(t.Data)), align)
+			info := TensorInfo{Dims: t.Dims, Type: t.Type}
+			off = alignUp(off+info.Bytes(), align)
 		}
 		pad := func() { e.bytes(make([]byte, alignUp(cw.n, align)-cw.n)) }
 		pad()
+		buf := make([]byte, maxFill)
 		for _, t := range tensors {
-			e.bytes(t.Data)
+			data := t.Data
+			if t.Fill != nil {
+				info := TensorInfo{Dims: t.Dims, Type: t.Type}
+				data = buf[:info.Bytes()]
+				if err := t.Fill(data); err != nil {
+					return fmt.Errorf("tensor %q: %w", t.Name, err)
+				}
+			}
+			e.bytes(data)
 			pad()
-		}
-		if e.err != nil {
-			return e.err
+			if e.err != nil {
+				return e.err
+			}
 		}
 		return bw.Flush()
 	})
@@ -256,32 +291,55 @@ func checkValue(t ValueType, v any) error {
 // Encode converts float32 values (ggml order) to typ's encoding: F32, F16,
 // BF16 or Q8_0 (len a multiple of 32).
 func Encode(typ TensorType, src []float32) ([]byte, error) {
+	n, err := encodedBytes(typ, len(src))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, n)
+	if err := encodeInto(out, typ, src); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// encodedBytes is the size of n values in typ's encoding (F32, F16, BF16
+// or Q8_0).
+func encodedBytes(typ TensorType, n int) (int, error) {
+	switch typ {
+	case F32:
+		return 4 * n, nil
+	case F16, BF16:
+		return 2 * n, nil
+	case Q8_0:
+		return quant.Q8Bytes(n), nil
+	}
+	return 0, fmt.Errorf("encode: %w: %s", ErrUnsupportedType, typ)
+}
+
+// encodeInto is Encode into dst, which must be encodedBytes(typ, len(src))
+// long.
+func encodeInto(dst []byte, typ TensorType, src []float32) error {
+	if n, err := encodedBytes(typ, len(src)); err != nil {
+		return err
+	} else if n != len(dst) {
+		return fmt.Errorf("encode: %d %s values need %d bytes, the destination holds %d", len(src), typ, n, len(dst))
+	}
 	le := binary.LittleEndian
 	switch typ {
 	case F32:
-		out := make([]byte, 4*len(src))
 		for i, v := range src {
-			le.PutUint32(out[4*i:], math.Float32bits(v))
+			le.PutUint32(dst[4*i:], math.Float32bits(v))
 		}
-		return out, nil
 	case F16:
-		out := make([]byte, 2*len(src))
 		for i, v := range src {
-			le.PutUint16(out[2*i:], half.Float32ToF16(v))
+			le.PutUint16(dst[2*i:], half.Float32ToF16(v))
 		}
-		return out, nil
 	case BF16:
-		out := make([]byte, 2*len(src))
 		for i, v := range src {
-			le.PutUint16(out[2*i:], half.Float32ToBF16(v))
+			le.PutUint16(dst[2*i:], half.Float32ToBF16(v))
 		}
-		return out, nil
 	case Q8_0:
-		out := make([]byte, quant.Q8Bytes(len(src)))
-		if err := quant.QuantizeQ8(out, src); err != nil {
-			return nil, err
-		}
-		return out, nil
+		return quant.QuantizeQ8(dst, src)
 	}
-	return nil, fmt.Errorf("encode: %w: %s", ErrUnsupportedType, typ)
+	return nil
 }

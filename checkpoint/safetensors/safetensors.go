@@ -387,16 +387,44 @@ func (t *Tensor) checkData() (int, error) {
 // Float32s decodes a floating-point tensor (F32, F16, BF16 or F64) to
 // float32. F64 values are rounded to nearest even.
 func (t *Tensor) Float32s() ([]float32, error) {
-	switch t.DType {
-	case F32, F16, BF16, F64:
-	default:
-		return nil, fmt.Errorf("safetensors: tensor %q: dtype %s is not a float type", t.Name, t.DType)
-	}
-	n, err := t.checkData()
+	n, err := t.checkFloat()
 	if err != nil {
 		return nil, err
 	}
 	out := make([]float32, n)
+	t.decodeFloat32(out)
+	return out, nil
+}
+
+// DecodeFloat32 is Float32s into dst, which must hold exactly Numel()
+// values: a loader copying a checkpoint into its own parameters then
+// needs no buffer per tensor.
+func (t *Tensor) DecodeFloat32(dst []float32) error {
+	n, err := t.checkFloat()
+	if err != nil {
+		return err
+	}
+	if len(dst) != n {
+		return fmt.Errorf("safetensors: tensor %s: %d values, the destination holds %d", quoteName(t.Name), n, len(dst))
+	}
+	t.decodeFloat32(dst)
+	return nil
+}
+
+// checkFloat checks that t is a floating-point tensor whose data fits its
+// shape, and returns its element count.
+func (t *Tensor) checkFloat() (int, error) {
+	switch t.DType {
+	case F32, F16, BF16, F64:
+	default:
+		return 0, fmt.Errorf("safetensors: tensor %q: dtype %s is not a float type", t.Name, t.DType)
+	}
+	return t.checkData()
+}
+
+// decodeFloat32 decodes t's data into out (checkFloat passed, len(out) is
+// its element count).
+func (t *Tensor) decodeFloat32(out []float32) {
 	d := t.Data
 	le := binary.LittleEndian
 	switch t.DType {
@@ -413,7 +441,6 @@ func (t *Tensor) Float32s() ([]float32, error) {
 			out[i] = float32(math.Float64frombits(le.Uint64(d[8*i:])))
 		}
 	}
-	return out, nil
 }
 
 // Int64s decodes an integer tensor (I64, I32, I16, I8, U8 or BOOL) to int64.

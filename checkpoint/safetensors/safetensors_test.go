@@ -389,3 +389,40 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeFloat32 decodes each float dtype into a caller's buffer with
+// Float32s' values, and refuses a buffer of the wrong size or an integer
+// tensor.
+func TestDecodeFloat32(t *testing.T) {
+	x := []float32{0, 1, -2.5, 3.14159, 1e-3, -65504}
+	f64 := make([]byte, 8*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint64(f64[8*i:], math.Float64bits(float64(v)))
+	}
+	tensors := []Tensor{
+		FromFloat32("f32", []int{2, 3}, x, F32),
+		FromFloat32("f16", []int{2, 3}, x, F16),
+		FromFloat32("bf16", []int{2, 3}, x, BF16),
+		{Name: "f64", DType: F64, Shape: []int{6}, Data: f64},
+	}
+	for _, tt := range tensors {
+		want, err := tt.Float32s()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, len(x))
+		if err := tt.DecodeFloat32(got); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: DecodeFloat32 %v, Float32s %v", tt.Name, got, want)
+		}
+		if err := tt.DecodeFloat32(make([]float32, 5)); err == nil || !strings.Contains(err.Error(), "destination holds 5") {
+			t.Errorf("%s: short destination: %v", tt.Name, err)
+		}
+	}
+	i32 := Tensor{Name: "ids", DType: I32, Shape: []int{1}, Data: make([]byte, 4)}
+	if err := i32.DecodeFloat32(make([]float32, 1)); err == nil || !strings.Contains(err.Error(), "not a float type") {
+		t.Errorf("I32 tensor: %v", err)
+	}
+}

@@ -70,30 +70,64 @@ func runConvertGGUF(opts ConvertOptions, out io.Writer) error {
 // renders by default), the end-of-turn stop tokens and upstream's eval
 // sampling (eval_llm.py: temperature 0.85, top_p 0.85 for MiniMind2 and
 // 0.95 for minimind-3, top_k 50).
+//
+// When the chat template renders tools (it has <tool_call>: MiniMind's
+// 2510 template and minimind-3's), so does the TEMPLATE, in Ollama's
+// conventions and as chat.Render lays them out: .Tools in the system turn's
+// "# Tools" block, an assistant's .ToolCalls as <tool_call> blocks, and
+// consecutive "tool" messages as <tool_response> blocks of one user turn.
+// Ollama then offers the model tools and parses its <tool_call> output.
+// The JSON inside differs from chat.Render's (Ollama re-encodes what it
+// parsed; see toolsSystem).
 func modelfile(ggufName string, c *model.Config, chatTemplate string) string {
-	system := ""
+	noSystem := ""
 	if strings.Contains(chatTemplate, "You are a helpful assistant") {
-		system = "{{ else }}<|im_start|>system\nYou are a helpful assistant<|im_end|>\n"
+		noSystem = "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n"
 	}
 	think, topP := "", "0.85"
 	if c.IsMiniMind3() {
 		think, topP = "<think>\n\n</think>\n\n", "0.95"
 	}
+	tools := strings.Contains(chatTemplate, "<tool_call>")
 	var b strings.Builder
 	fmt.Fprintf(&b, "FROM ./%s\n\n", ggufName)
-	b.WriteString(`TEMPLATE """{{- if .System }}<|im_start|>system
-{{ .System }}<|im_end|>
-` + system + `{{ end }}
+	b.WriteString(`TEMPLATE """`)
+	if tools {
+		b.WriteString(`{{- if .Tools }}` + toolsSystem + `{{ else if .System }}`)
+	} else {
+		b.WriteString(`{{- if .System }}`)
+	}
+	b.WriteString("<|im_start|>system\n{{ .System }}<|im_end|>\n")
+	if noSystem != "" {
+		b.WriteString("{{ else }}" + noSystem)
+	}
+	b.WriteString("{{ end }}")
+	if tools {
+		b.WriteString("\n{{- $prev := \"\" }}") // the role before, for grouping tool results
+	}
+	b.WriteString(`
 {{- range $i, $_ := .Messages }}
 {{- $last := eq (len (slice $.Messages $i)) 1 }}
 {{- if eq .Role "user" }}<|im_start|>user
 {{ .Content }}<|im_end|>
 {{ else if eq .Role "assistant" }}<|im_start|>assistant
-` + think + `{{ .Content }}{{ if not $last }}<|im_end|>
-{{ end }}
+` + think + `{{ .Content }}`)
+	if tools {
+		b.WriteString(toolCalls)
+	}
+	b.WriteString(`{{ if not $last }}<|im_end|>
+{{ end }}`)
+	if tools {
+		b.WriteString(toolResponses)
+	}
+	b.WriteString(`
 {{- end }}
 {{- if and (ne .Role "assistant") $last }}<|im_start|>assistant
-` + think + `{{ end }}
+` + think + `{{ end }}`)
+	if tools {
+		b.WriteString("\n{{- $prev = .Role }}")
+	}
+	b.WriteString(`
 {{- end }}"""
 
 `)
@@ -101,3 +135,54 @@ func modelfile(ggufName string, c *model.Config, chatTemplate string) string {
 	fmt.Fprintf(&b, "PARAMETER temperature 0.85\nPARAMETER top_p %s\nPARAMETER top_k 50\nPARAMETER repeat_penalty 1\nPARAMETER num_ctx 8192\n", topP)
 	return b.String()
 }
+
+// The tool parts of the Modelfile TEMPLATE, MiniMind's chat template
+// (tokenizer.MiniMindChatTemplate, minimind-3's) in Ollama's Go-template
+// data: .Tools ([]api.Tool), .Messages with .ToolCalls (.Function.Name,
+// .Function.Arguments) and role "tool". Everything but the JSON renders as
+// chat.Render does. The JSON cannot: Ollama has parsed the request's tools
+// and arguments into its own types and prints them with encoding/json
+// ({{ .Function }} and {{ .Function.Arguments }} call their String
+// methods): compact, fields in Ollama's struct order, object keys sorted,
+// non-ASCII as is; chat.Render prints the tool objects with Python's
+// json.dumps (", " and ": " separators, the request's key order, non-ASCII
+// escaped) and string arguments (OpenAI's wire form) as given. Older
+// Ollama versions also merge consecutive tool messages into one (their
+// contents joined by a blank line), which then renders as one
+// <tool_response>.
+const (
+	toolsSystem = `<|im_start|>system
+{{ if .System }}{{ .System }}
+
+{{ end }}# Tools
+
+You may call one or more functions to assist with the user query.
+
+You are provided with function signatures within <tools></tools> XML tags:
+<tools>
+{{- range .Tools }}
+{"type": "function", "function": {{ .Function }}}
+{{- end }}
+</tools>
+
+For each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:
+<tool_call>
+{"name": <function-name>, "arguments": <args-json-object>}
+</tool_call><|im_end|>
+`
+	// A newline before every call but a first one after empty content.
+	toolCalls = `{{ $content := .Content }}
+{{- range $j, $call := .ToolCalls }}{{ if or $j $content }}
+{{ end }}<tool_call>
+{"name": "{{ $call.Function.Name }}", "arguments": {{ $call.Function.Arguments }}}
+</tool_call>
+{{- end }}`
+	// Consecutive tool results share one user turn.
+	toolResponses = `
+{{- else if eq .Role "tool" }}{{ if ne $prev "tool" }}<|im_start|>user{{ end }}
+<tool_response>
+{{ .Content }}
+</tool_response>
+{{- if or $last (ne (index (slice $.Messages $i) 1).Role "tool") }}<|im_end|>
+{{ end }}`
+)

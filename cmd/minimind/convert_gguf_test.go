@@ -89,9 +89,16 @@ func TestConvertGGUF(t *testing.T) {
 }
 
 // TestModelfileTemplate renders the Modelfile's TEMPLATE with Go's
-// text/template (the engine Ollama uses) on Ollama's data — .System and the
-// non-system .Messages — and compares it with the tokenizer's own chat
-// template, for MiniMind2's and (fixture present) minimind-3's.
+// text/template (the engine Ollama uses) on Ollama's data — .System (every
+// system message), .Messages (consecutive same-role messages merged, tool
+// results kept apart, as Ollama's collate does) and .Tools, with types
+// shaped like Ollama's api ones (String methods on pointer receivers) — and
+// compares it with the tokenizer's own chat template, byte for byte, for
+// MiniMind2's and (fixture present) minimind-3's, with and without tools.
+// The JSON of tools and arguments is the one construct that cannot match
+// (see toolsSystem in convert_gguf.go): the stand-ins print what
+// chat.Render prints for them, Python-style tool JSON and the argument
+// strings as given, so that the test covers everything around them.
 func TestModelfileTemplate(t *testing.T) {
 	def, err := tokenizer.Default()
 	if err != nil {
@@ -111,11 +118,42 @@ func TestModelfileTemplate(t *testing.T) {
 			cfg model.Config
 		}{tok3, model.DefaultConfig3()}
 	}
-	convs := [][]chat.Message{
-		{{Role: "user", Content: "你好"}},
-		{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "hi"}},
-		{{Role: "user", Content: "a"}, {Role: "assistant", Content: "b"}, {Role: "user", Content: "c"}},
-		{{Role: "system", Content: "S"}, {Role: "user", Content: "a"}, {Role: "assistant", Content: "b"}, {Role: "user", Content: "c"}},
+	// Tool schemas in OpenAI's form, written as json.dumps prints them.
+	toolJSON := []string{
+		`{"type": "function", "function": {"name": "get_weather", "description": "Current weather of a city", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}`,
+		`{"type": "function", "function": {"name": "add", "parameters": {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}}}}`,
+	}
+	tools, err := chat.ParseTools([]byte("[" + strings.Join(toolJSON, ",") + "]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(name, args string) chat.ToolCall {
+		return chat.ToolCall{ID: "call_" + name, Type: "function", Function: chat.FunctionCall{Name: name, Arguments: args}}
+	}
+	type conv struct {
+		msgs  []chat.Message
+		tools bool
+	}
+	convs := []conv{
+		{msgs: []chat.Message{{Role: "user", Content: "你好"}}},
+		{msgs: []chat.Message{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "hi"}}},
+		{msgs: []chat.Message{{Role: "user", Content: "a"}, {Role: "assistant", Content: "b"}, {Role: "user", Content: "c"}}},
+		{msgs: []chat.Message{{Role: "system", Content: "S"}, {Role: "user", Content: "a"}, {Role: "assistant", Content: "b"}, {Role: "user", Content: "c"}}},
+		{tools: true, msgs: []chat.Message{{Role: "user", Content: "Weather in Paris?"}}},
+		{tools: true, msgs: []chat.Message{
+			{Role: "system", Content: "You are terse."},
+			{Role: "user", Content: "Weather in Paris and Rome?"},
+			{Role: "assistant", ToolCalls: []chat.ToolCall{call("get_weather", `{"city": "Paris"}`), call("get_weather", `{"city":"Rome"}`)}},
+			{Role: "tool", ToolCallID: "call_get_weather", Content: `{"temp": 21}`},
+			{Role: "tool", ToolCallID: "call_get_weather", Content: "sunny, 25°C"},
+		}},
+		{tools: true, msgs: []chat.Message{
+			{Role: "user", Content: "2+3?"},
+			{Role: "assistant", Content: "Let me add.", ToolCalls: []chat.ToolCall{call("add", `{"a": 2, "b": 3}`)}},
+			{Role: "tool", Content: "5"},
+			{Role: "assistant", Content: "It is 5."},
+			{Role: "user", Content: "thanks"},
+		}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -125,7 +163,10 @@ func TestModelfileTemplate(t *testing.T) {
 			if !ok || !ok2 {
 				t.Fatalf("no TEMPLATE in:\n%s", mf)
 			}
-			tmpl, err := template.New("ollama").Parse(src)
+			if !strings.Contains(src, ".Tools") || !strings.Contains(src, ".ToolCalls") {
+				t.Fatalf("the TEMPLATE renders no tools:\n%s", src)
+			}
+			tmpl, err := template.New("ollama").Option("missingkey=zero").Parse(src)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,33 +174,88 @@ func TestModelfileTemplate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, msgs := range convs {
-				want, err := jinja.Render(msgs, chat.Options{AddGenerationPrompt: true})
+			for _, cv := range convs {
+				opt := chat.Options{AddGenerationPrompt: true}
+				var otools []ollamaTool
+				if cv.tools {
+					opt.Tools = tools
+					for _, j := range toolJSON {
+						fn := strings.TrimSuffix(strings.TrimPrefix(j, `{"type": "function", "function": `), "}")
+						otools = append(otools, ollamaTool{Type: "function", Function: ollamaJSON{fn}})
+					}
+				}
+				want, err := jinja.Render(cv.msgs, opt)
 				if err != nil {
 					t.Fatal(err)
 				}
-				type msg struct{ Role, Content string }
-				data := struct {
-					System   string
-					Messages []msg
-				}{}
-				for _, m := range msgs {
-					if m.Role == "system" {
-						data.System = m.Content
-						continue
-					}
-					data.Messages = append(data.Messages, msg{m.Role, m.Content})
-				}
+				system, msgs := ollamaCollate(cv.msgs)
+				data := map[string]any{"System": system, "Messages": msgs, "Tools": otools, "Response": ""}
 				var got strings.Builder
 				if err := tmpl.Execute(&got, data); err != nil {
 					t.Fatal(err)
 				}
 				if got.String() != want {
-					t.Errorf("messages %v:\nModelfile renders %q\nchat template     %q", msgs, got.String(), want)
+					t.Errorf("messages %+v (tools %v):\nModelfile renders %q\nchat template     %q", cv.msgs, cv.tools, got.String(), want)
 				}
 			}
 		})
 	}
+	t.Run("template without tools", func(t *testing.T) {
+		c := model.DefaultConfig()
+		mf := modelfile("m.gguf", &c, "{% for m in messages %}{{ m.content }}{% endfor %}")
+		if strings.Contains(mf, "Tools") || strings.Contains(mf, "tool") {
+			t.Errorf("a chat template without tools got a TEMPLATE with them:\n%s", mf)
+		}
+	})
+}
+
+// Stand-ins for Ollama's api types as its TEMPLATE sees them: the tool
+// function and the arguments print through a String method on a pointer
+// receiver (Ollama's print json.Marshal; these print fixed text).
+type (
+	ollamaJSON struct{ s string }
+	ollamaTool struct {
+		Type     string
+		Function ollamaJSON
+	}
+	ollamaCall struct {
+		Function struct {
+			Name      string
+			Arguments ollamaJSON
+		}
+	}
+	ollamaMessage struct {
+		Role, Content string
+		ToolCalls     []ollamaCall
+	}
+)
+
+func (j *ollamaJSON) String() string { return j.s }
+
+// ollamaCollate is Ollama's template collate: .System joins every system
+// message; .Messages keeps them all, merging consecutive messages of one
+// role (but tool results) with a blank line.
+func ollamaCollate(msgs []chat.Message) (string, []*ollamaMessage) {
+	var system []string
+	var out []*ollamaMessage
+	for _, m := range msgs {
+		if m.Role == "system" {
+			system = append(system, m.Content)
+		}
+		if n := len(out); n > 0 && out[n-1].Role == m.Role && m.Role != "tool" {
+			out[n-1].Content += "\n\n" + m.Content
+			continue
+		}
+		om := &ollamaMessage{Role: m.Role, Content: m.Content}
+		for _, c := range m.ToolCalls {
+			var oc ollamaCall
+			oc.Function.Name = c.Function.Name
+			oc.Function.Arguments = ollamaJSON{c.Function.Arguments.(string)}
+			om.ToolCalls = append(om.ToolCalls, oc)
+		}
+		out = append(out, om)
+	}
+	return strings.Join(system, "\n\n"), out
 }
 
 func dirExists(p string) bool {
