@@ -98,16 +98,36 @@ func (p *pass) ffnBackward(fa *ffnActs, w, g *ffnW[float32], x, dOut, dx []float
 	F := len(w.gate) / C
 	gate, up := fa.gate[:rows*F], fa.up[:rows*F]
 	dgate, dup, dh := p.a.dffn.gate[:rows*F], p.a.dffn.up[:rows*F], p.a.dffn.h[:rows*F]
-	// out = h·Wdᵀ. h is not kept (acts.go): recompute it in dgate's buffer,
-	// which is free until SwiGLUBackward.
-	h := dgate
-	be.SwiGLUForward(h, gate, up, rows*F)
-	p.linearBackward(dh, g.down, dOut, h, w.down, rows, C, F, false)
-	// h = silu(gate) ⊙ up
-	be.Zero(dgate)
-	be.Zero(dup)
-	be.SwiGLUBackward(dgate, dup, dh, gate, up, rows*F)
+	if f, ok := be.(swigluRecomputer); ok && p.lora == nil {
+		// The same steps as below in one SwiGLU pass: dh needs only dOut
+		// (without a LoRA on down, which would need h first), then h
+		// (into fa.h, the shared buffer forward used), dgate and dup are
+		// written together, then dWd from h.
+		h := fa.h[:rows*F]
+		be.MatMul(dh, dOut, w.down, rows, F, C, false, false, false)
+		f.SwiGLURecomputeBackward(h, dgate, dup, dh, gate, up, rows*F)
+		if g.down != nil {
+			be.MatMul(g.down, dOut, h, C, F, rows, true, false, true)
+		}
+	} else {
+		// out = h·Wdᵀ. h is not kept (acts.go): recompute it in dgate's
+		// buffer, which is free until SwiGLUBackward.
+		h := dgate
+		be.SwiGLUForward(h, gate, up, rows*F)
+		p.linearBackward(dh, g.down, dOut, h, w.down, rows, C, F, false)
+		// h = silu(gate) ⊙ up
+		be.Zero(dgate)
+		be.Zero(dup)
+		be.SwiGLUBackward(dgate, dup, dh, gate, up, rows*F)
+	}
 	// gate, up = x·Wgᵀ, x·Wuᵀ
 	p.linearBackward(dx, g.gate, dgate, x, w.gate, rows, F, C, accumulate)
 	p.linearBackward(dx, g.up, dup, x, w.up, rows, F, C, true)
+}
+
+// swigluRecomputer is the optional fused SwiGLU backward (cpu.Backend has
+// it): h = silu(gate)·up and dGate, dUp WRITTEN in one pass, the bits of
+// SwiGLUForward(h, …); Zero(dGate); Zero(dUp); SwiGLUBackward(dGate, dUp, …).
+type swigluRecomputer interface {
+	SwiGLURecomputeBackward(h, dGate, dUp, dOut, gate, up []float32, n int)
 }

@@ -149,6 +149,7 @@ type ewOp int
 const (
 	opSwiGLU ewOp = iota
 	opSwiGLUBack
+	opSwiGLUBackSet
 	opAdd
 	opScale
 	opZero
@@ -167,6 +168,8 @@ func (t *ewTask) Run(lo, hi int) {
 		swiglu(t.asm, t.out[lo:hi], t.a[lo:hi], t.b2[lo:hi])
 	case opSwiGLUBack:
 		swigluBack(t.asm, t.dA[lo:hi], t.dB[lo:hi], t.dO[lo:hi], t.a[lo:hi], t.b2[lo:hi])
+	case opSwiGLUBackSet:
+		swigluBackSet(t.asm, t.out[lo:hi], t.dA[lo:hi], t.dB[lo:hi], t.dO[lo:hi], t.a[lo:hi], t.b2[lo:hi])
 	case opAdd:
 		vadd(t.asm, t.out[lo:hi], t.a[lo:hi], t.b2[lo:hi])
 	case opScale:
@@ -189,6 +192,22 @@ func (b *Backend) SwiGLUForward(out, gate, up []float32, n int) {
 func (b *Backend) SwiGLUBackward(dGate, dUp, dOut, gate, up []float32, n int) {
 	t := &b.ew
 	*t = ewTask{op: opSwiGLUBack, asm: b.asm, dA: dGate[:n], dB: dUp[:n], dO: dOut[:n], a: gate[:n], b2: up[:n]}
+	b.pool.For(n, ewGrain, t)
+}
+
+// SwiGLURecomputeBackward is the FFN backward's SwiGLU step in one pass:
+// it recomputes h = silu(gate)·up (which the down projection's weight
+// gradient needs) and WRITES dGate, dUp (not +=), all [n]. The unfused
+// equivalent, with the same bits:
+//
+//	SwiGLUForward(h, gate, up, n); Zero(dGate); Zero(dUp)
+//	SwiGLUBackward(dGate, dUp, dOut, gate, up, n)
+//
+// It saves a second read of gate and up, a second exp and both zeroing
+// passes.
+func (b *Backend) SwiGLURecomputeBackward(h, dGate, dUp, dOut, gate, up []float32, n int) {
+	t := &b.ew
+	*t = ewTask{op: opSwiGLUBackSet, asm: b.asm, out: h[:n], dA: dGate[:n], dB: dUp[:n], dO: dOut[:n], a: gate[:n], b2: up[:n]}
 	b.pool.For(n, ewGrain, t)
 }
 

@@ -109,6 +109,29 @@ func swigluBack(asm bool, dg, du, d, g, u []float32) {
 	}
 }
 
+// swigluBackSet is swiglu's recomputation fused with swigluBack writing
+// (not adding) the gradients, in one pass over g, u and d:
+// h[i] = silu(g[i])·u[i], du[i] = d[i]·silu(g[i]),
+// dg[i] = d[i]·u[i]·s·(1 + g[i]·(1−s)). Each value has the bits swiglu
+// and swigluBack (into zeros) give on the same path.
+func swigluBackSet(asm bool, h, dg, du, d, g, u []float32) {
+	n := len(dg)
+	h, du, d, g, u = h[:n], du[:n], d[:n], g[:n], u[:n]
+	n8 := 0
+	if asm {
+		if n8 = n &^ 7; n8 > 0 {
+			swigluBackSetAVX2(n8, &h[0], &dg[0], &du[0], &d[0], &g[0], &u[0])
+		}
+	}
+	for i := n8; i < n; i++ {
+		den := 1 + expf(-g[i])
+		h[i] = g[i] / den * u[i]
+		s := 1 / den
+		du[i] = d[i] * g[i] * s
+		dg[i] = d[i] * u[i] * s * (1 + g[i]*(1-s))
+	}
+}
+
 // dots3x4 sets out[i*ldo+j] = Σ_{p<hs} q[i*ldq+p]·k[j*ldk+p] for i < 3,
 // j < 4: a 3-query × 4-key tile of attention scores.
 func dots3x4(asm bool, hs int, q []float32, ldq int, k []float32, ldk int, out []float32, ldo int) {

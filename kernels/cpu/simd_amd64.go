@@ -28,6 +28,12 @@ func swigluAVX2(n int, out, gate, up *float32)
 //go:noescape
 func swigluBackAVX2(n int, dg, du, dout, gate, up *float32)
 
+// swigluBackSetAVX2: h = swiglu, dg, du = its gradients, written (n a
+// positive multiple of 8).
+//
+//go:noescape
+func swigluBackSetAVX2(n int, h, dg, du, dout, gate, up *float32)
+
 // dots3x4AVX2: out[i*ldo+j] = Σ_{p<hs} q[i*ldq+p]·k[j*ldk+p] for i < 3,
 // j < 4 (hs a positive multiple of 8).
 //

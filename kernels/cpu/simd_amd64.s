@@ -184,6 +184,51 @@ swbloop:
 	VZEROUPPER
 	RET
 
+// func swigluBackSetAVX2(n int, h, dg, du, dout, gate, up *float32)
+// The operations of swigluAVX2 and swigluBackAVX2 (its FMAs into zero
+// become plain products: the same bits), sharing one exp.
+TEXT ·swigluBackSetAVX2(SB), NOSPLIT, $0-56
+	MOVQ    n+0(FP), CX
+	MOVQ    h+8(FP), R9
+	MOVQ    dg+16(FP), DI
+	MOVQ    du+24(FP), BX
+	MOVQ    dout+32(FP), DX
+	MOVQ    gate+40(FP), SI
+	MOVQ    up+48(FP), R8
+	EXPCONST
+	VMOVUPS expneg<>(SB), Y6
+
+swsloop:
+	VMOVUPS     (SI), Y14
+	VMULPS      Y6, Y14, Y0
+	EXP8
+	VADDPS      Y13, Y0, Y0     // den = 1 + exp(−g)
+	VMOVUPS     (R8), Y15       // u
+	VDIVPS      Y0, Y14, Y1
+	VMULPS      Y15, Y1, Y1     // h = g/den·u
+	VMOVUPS     Y1, (R9)
+	VDIVPS      Y0, Y13, Y5     // s = sigmoid(g)
+	VMOVUPS     (DX), Y7        // d
+	VMULPS      Y5, Y14, Y1     // g·s
+	VMULPS      Y1, Y7, Y1      // du = d·g·s
+	VMOVUPS     Y1, (BX)
+	VSUBPS      Y5, Y13, Y2     // 1 − s
+	VFMADD213PS Y13, Y14, Y2    // 1 + g·(1 − s)
+	VMULPS      Y5, Y2, Y2
+	VMULPS      Y15, Y2, Y2
+	VMULPS      Y2, Y7, Y2      // dg = d·u·s·(1 + g(1 − s))
+	VMOVUPS     Y2, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	ADDQ        $32, BX
+	ADDQ        $32, DX
+	ADDQ        $32, R8
+	ADDQ        $32, R9
+	SUBQ        $8, CX
+	JNZ         swsloop
+	VZEROUPPER
+	RET
+
 // ---------------------------------------------------------------------------
 // dots3x4AVX2: out[i*ldo+j] = Σ_{p<hs} q[i*ldq+p]·k[j*ldk+p], i < 3, j < 4.
 // The attention score tile (queries × keys, both contiguous along the head

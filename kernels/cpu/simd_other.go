@@ -10,6 +10,10 @@ func maxAVX2(n int, x *float32) float32                      { panic("cpu: AVX2 
 func swigluAVX2(n int, out, gate, up *float32)               { panic("cpu: AVX2 on non-amd64") }
 func swigluBackAVX2(n int, dg, du, dout, gate, up *float32)  { panic("cpu: AVX2 on non-amd64") }
 
+func swigluBackSetAVX2(n int, h, dg, du, dout, gate, up *float32) {
+	panic("cpu: AVX2 on non-amd64")
+}
+
 func dots3x4AVX2(hs int, q *float32, ldq int, k *float32, ldk int, out *float32, ldo int) {
 	panic("cpu: AVX2 on non-amd64")
 }

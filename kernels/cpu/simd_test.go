@@ -120,6 +120,39 @@ func TestSIMDAsmVsGo(t *testing.T) {
 			}
 		}
 	})
+	t.Run("swigluBackSet", func(t *testing.T) {
+		for _, n := range []int{1, 7, 8, 9, 1003} {
+			g, u, d := randVec(r, n, -12, 12), randVec(r, n, -2, 2), randVec(r, n, -1, 1)
+			var h, dg, du [2][]float32
+			for k, asm := range []bool{true, false} {
+				h[k], dg[k], du[k] = make([]float32, n), make([]float32, n), make([]float32, n)
+				swigluBackSet(asm, h[k], dg[k], du[k], d, g, u)
+				// Same path, unfused into zeros: the same bits.
+				h2, dg2, du2 := make([]float32, n), make([]float32, n), make([]float32, n)
+				swiglu(asm, h2, g, u)
+				swigluBack(asm, dg2, du2, d, g, u)
+				for i := 0; i < n; i++ {
+					if h[k][i] != h2[i] || dg[k][i] != dg2[i] || du[k][i] != du2[i] {
+						t.Fatalf("asm=%v n=%d [%d]: fused h,dg,du = %g,%g,%g; unfused %g,%g,%g",
+							asm, n, i, h[k][i], dg[k][i], du[k][i], h2[i], dg2[i], du2[i])
+					}
+				}
+			}
+			for i := 0; i < n; i++ {
+				// The reference values: float64 formulas.
+				gg, uu, dd := float64(g[i]), float64(u[i]), float64(d[i])
+				sg := 1 / (1 + math.Exp(-gg))
+				want := [3]float64{gg * sg * uu, dd * uu * sg * (1 + gg*(1-sg)), dd * gg * sg}
+				for k := range 2 {
+					for j, got := range [3]float32{h[k][i], dg[k][i], du[k][i]} {
+						if math.Abs(float64(got)-want[j]) > 1e-6*(1+math.Abs(want[j])) {
+							t.Fatalf("n=%d [%d] g=%g output %d: got %g, want %g", n, i, g[i], j, got, want[j])
+						}
+					}
+				}
+			}
+		}
+	})
 	t.Run("dots3x4", func(t *testing.T) {
 		for _, hs := range []int{8, 16, 64, 72} {
 			q, k := randVec(r, 3*hs+5, -1, 1), randVec(r, 4*(hs+3), -1, 1)

@@ -37,7 +37,7 @@ func (t *ewTask) StatName() string {
 	switch t.op {
 	case opSwiGLU:
 		return "swiglu.fwd"
-	case opSwiGLUBack:
+	case opSwiGLUBack, opSwiGLUBackSet:
 		return "swiglu.bwd"
 	case opAdd:
 		return "add"
