@@ -239,29 +239,18 @@ type reduceTask struct {
 	partial [64]float64
 	n       int
 	shares  int
+	asm     bool
 }
 
 func (t *reduceTask) Run(lo, hi int) {
-	var s0, s1, s2, s3 float64
-	x := t.x[lo:hi]
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += float64(x[i]) * float64(x[i])
-		s1 += float64(x[i+1]) * float64(x[i+1])
-		s2 += float64(x[i+2]) * float64(x[i+2])
-		s3 += float64(x[i+3]) * float64(x[i+3])
-	}
-	for ; i < len(x); i++ {
-		s0 += float64(x[i]) * float64(x[i])
-	}
-	t.partial[shareOf(lo, t.n, t.shares)] = s0 + s1 + s2 + s3
+	t.partial[shareOf(lo, t.n, t.shares)] = sumsq64(t.asm, t.x[lo:hi])
 }
 
 // SumSquares implements kernels.Backend.
 func (b *Backend) SumSquares(x []float32) float64 {
 	t := &b.red
 	shares := min(b.shares, len(t.partial))
-	t.x, t.n, t.shares = x, len(x), shares
+	t.x, t.n, t.shares, t.asm = x, len(x), shares, b.asm
 	clear(t.partial[:])
 	if len(x) == 0 {
 		return 0

@@ -218,6 +218,29 @@ func sumsq(asm bool, x []float32) float32 {
 	return s
 }
 
+// sumsq64 returns Σ x[i]² accumulated in float64 (each square is exact
+// there). The asm path keeps 16 partial sums, the Go path 4; the orders
+// differ, the float64 sums by far less than a float32 ulp.
+func sumsq64(asm bool, x []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	if asm {
+		if i = len(x) &^ 15; i > 0 {
+			s0 = sumsq64AVX2(i, &x[0])
+		}
+	}
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i]) * float64(x[i])
+		s1 += float64(x[i+1]) * float64(x[i+1])
+		s2 += float64(x[i+2]) * float64(x[i+2])
+		s3 += float64(x[i+3]) * float64(x[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i]) * float64(x[i])
+	}
+	return s0 + s1 + s2 + s3
+}
+
 // scaleMul sets out[i] = w[i]·(x[i]·r), the RMSNorm output (same bits on
 // both paths).
 func scaleMul(asm bool, out, x, w []float32, r float32) {

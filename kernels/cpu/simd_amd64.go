@@ -77,3 +77,9 @@ func addAVX2(n int, out, a, b *float32)
 //
 //go:noescape
 func scaleAVX2(n int, x *float32, s float32)
+
+// sumsq64AVX2 returns Σ x[i]² for i < n in float64 (n a positive multiple
+// of 16).
+//
+//go:noescape
+func sumsq64AVX2(n int, x *float32) float64

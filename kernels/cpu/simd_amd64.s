@@ -512,3 +512,39 @@ TEXT ·scaleAVX2(SB), NOSPLIT, $0-20
 	LOOP32x8(VSCALE, vscale32, vscale8, vscale8loop, vscaledone)
 	VZEROUPPER
 	RET
+
+// func sumsq64AVX2(n int, x *float32) float64
+// Σ x[i]² in float64: each float32 is widened (exact) and squared exactly
+// (48 significant bits), so an FMA adds the exact square. Four
+// accumulators of 4 doubles; 16 floats per iteration.
+TEXT ·sumsq64AVX2(SB), NOSPLIT, $0-24
+	MOVQ   n+0(FP), CX
+	MOVQ   x+8(FP), SI
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+
+ss64loop:
+	VCVTPS2PD   (SI), Y0
+	VCVTPS2PD   16(SI), Y1
+	VCVTPS2PD   32(SI), Y2
+	VCVTPS2PD   48(SI), Y3
+	VFMADD231PD Y0, Y0, Y4
+	VFMADD231PD Y1, Y1, Y5
+	VFMADD231PD Y2, Y2, Y6
+	VFMADD231PD Y3, Y3, Y7
+	ADDQ        $64, SI
+	SUBQ        $16, CX
+	JNZ         ss64loop
+
+	VADDPD       Y5, Y4, Y4
+	VADDPD       Y7, Y6, Y6
+	VADDPD       Y6, Y4, Y4
+	VEXTRACTF128 $1, Y4, X1
+	VADDPD       X1, X4, X4
+	VPERMILPD    $1, X4, X1
+	VADDSD       X1, X4, X4
+	MOVSD        X4, ret+16(FP)
+	VZEROUPPER
+	RET

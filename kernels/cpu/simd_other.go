@@ -26,3 +26,5 @@ func rmsBackDotAVX2(n int, dw, x, dy, w *float32, r float32) float32 { panic("cp
 func rmsBackDxAVX2(n int, dx, x, dy, w *float32, r, dot float32)     { panic("cpu: AVX2 on non-amd64") }
 func addAVX2(n int, out, a, b *float32)                              { panic("cpu: AVX2 on non-amd64") }
 func scaleAVX2(n int, x *float32, s float32)                         { panic("cpu: AVX2 on non-amd64") }
+
+func sumsq64AVX2(n int, x *float32) float64 { panic("cpu: AVX2 on non-amd64") }

@@ -289,6 +289,18 @@ func TestElementwiseAsmVsGo(t *testing.T) {
 			near(t, n, "asm vs float64", a, float32(want), 1e-6)
 			near(t, n, "asm vs go", a, b, 4e-6)
 		}},
+		{"sumsq64", func(t *testing.T, n int) {
+			x := randVec(r, n+3, -2, 2)[:n]
+			a, b := sumsq64(true, x), sumsq64(false, x)
+			want := sum64(n, func(i int) float64 { return float64(x[i]) * float64(x[i]) })
+			// Float64 sums of exact squares in other orders: far below a
+			// float32 ulp apart.
+			for _, got := range []float64{a, b} {
+				if math.Abs(got-want) > 1e-13*want {
+					t.Fatalf("n=%d: asm %v, go %v, float64 loop %v", n, a, b, want)
+				}
+			}
+		}},
 		{"scaleMul", func(t *testing.T, n int) {
 			x, w, o := randVec(r, n+3, -2, 2), randVec(r, n+3, -1, 1), randVec(r, n+3, -1, 1)
 			o1, o2 := clone(o), clone(o)
@@ -391,13 +403,15 @@ func BenchmarkRMSNorm(b *testing.B) {
 	}
 }
 
-// BenchmarkElementwise times Add, Scale and the embedding backward over
-// 4096×512 floats on one thread, pure Go and AVX2.
+// BenchmarkElementwise times Add, Scale, the embedding backward, Σx² and
+// the FFN backward's SwiGLU step over 4096×512 floats on one thread, pure
+// Go and AVX2.
 func BenchmarkElementwise(b *testing.B) {
 	N, C, V := 4096, 512, 6400
 	n := N * C
 	r := rand.New(rand.NewPCG(9, 10))
 	x, y, out := randVec(r, n, -1, 1), randVec(r, n, -1, 1), make([]float32, n)
+	dd, dg, du := randVec(r, n, -1, 1), make([]float32, n), make([]float32, n)
 	tab := make([]float32, V*C)
 	ids := make([]int32, N)
 	for i := range ids {
@@ -423,5 +437,14 @@ func BenchmarkElementwise(b *testing.B) {
 		run("add", func(be *Backend) { be.Add(out, x, y, n) })
 		run("scale", func(be *Backend) { be.Scale(out, 0.999) })
 		run("embback", func(be *Backend) { be.EmbeddingBackward(tab, ids, x, N, C) })
+		run("sumsq", func(be *Backend) { be.SumSquares(x) })
+		// The FFN backward's SwiGLU step, as separate kernels and fused.
+		run("swiglu_bwd_unfused", func(be *Backend) {
+			be.SwiGLUForward(out, x, y, n)
+			be.Zero(dg)
+			be.Zero(du)
+			be.SwiGLUBackward(dg, du, dd, x, y, n)
+		})
+		run("swiglu_bwd_fused", func(be *Backend) { be.SwiGLURecomputeBackward(out, dg, du, dd, x, y, n) })
 	}
 }
