@@ -172,6 +172,34 @@ func dot(a, b []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
+// vdot is dot with the AVX2 kernel's 4×8 partial sums (FMA) when asm.
+func vdot(asm bool, a, b []float32) float32 {
+	b = b[:len(a)]
+	n8 := 0
+	if asm {
+		n8 = len(a) &^ 7
+	}
+	if n8 == 0 {
+		return dot(a, b)
+	}
+	return dotAVX2(n8, &a[0], &b[0]) + dot(a[n8:], b[n8:])
+}
+
+// axpy sets dst[i] += s·src[i] (same bits on both paths).
+func axpy(asm bool, dst, src []float32, s float32) {
+	n := len(dst)
+	src = src[:n]
+	n8 := 0
+	if asm {
+		if n8 = n &^ 7; n8 > 0 {
+			axpyAVX2(n8, &dst[0], &src[0], s)
+		}
+	}
+	for i := n8; i < n; i++ {
+		dst[i] += s * src[i]
+	}
+}
+
 // adamConsts are one AdamW step's scalars, in the order adamwAVX2 reads
 // them: c1 = 1−b1, c2 = 1−b2.
 type adamConsts struct {

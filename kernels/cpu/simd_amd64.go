@@ -83,3 +83,13 @@ func scaleAVX2(n int, x *float32, s float32)
 //
 //go:noescape
 func sumsq64AVX2(n int, x *float32) float64
+
+// axpyAVX2: dst[i] += s·src[i] (n a positive multiple of 8; no FMA).
+//
+//go:noescape
+func axpyAVX2(n int, dst, src *float32, s float32)
+
+// dotAVX2 returns Σ a[i]·b[i] for i < n (n a positive multiple of 8).
+//
+//go:noescape
+func dotAVX2(n int, a, b *float32) float32

@@ -513,6 +513,39 @@ TEXT ·scaleAVX2(SB), NOSPLIT, $0-20
 	VZEROUPPER
 	RET
 
+// dst += s·src (product, then sum: the Go loop's bits); Y15 = s
+#define AXPY(o, y, acc) \
+	VMULPS  o(SI)(AX*1), Y15, y; \
+	VADDPS  o(DI)(AX*1), y, y; \
+	VMOVUPS y, o(DI)(AX*1)
+
+// func axpyAVX2(n int, dst, src *float32, s float32)
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-28
+	MOVQ         n+0(FP), CX
+	MOVQ         dst+8(FP), DI
+	MOVQ         src+16(FP), SI
+	VBROADCASTSS s+24(FP), Y15
+	LOOP32x8(AXPY, axpy32, axpy8, axpy8loop, axpydone)
+	VZEROUPPER
+	RET
+
+// acc += a·b
+#define VDOT(o, y, acc) \
+	VMOVUPS     o(SI)(AX*1), y; \
+	VFMADD231PS o(DX)(AX*1), y, acc
+
+// func dotAVX2(n int, a, b *float32) float32
+TEXT ·dotAVX2(SB), NOSPLIT, $0-28
+	MOVQ n+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	ZERO4
+	LOOP32x8(VDOT, vdot32, vdot8, vdot8loop, vdotdone)
+	HSUM4
+	MOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
 // func sumsq64AVX2(n int, x *float32) float64
 // Σ x[i]² in float64: each float32 is widened (exact) and squared exactly
 // (48 significant bits), so an FMA adds the exact square. Four

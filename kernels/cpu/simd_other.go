@@ -27,4 +27,6 @@ func rmsBackDxAVX2(n int, dx, x, dy, w *float32, r, dot float32)     { panic("cp
 func addAVX2(n int, out, a, b *float32)                              { panic("cpu: AVX2 on non-amd64") }
 func scaleAVX2(n int, x *float32, s float32)                         { panic("cpu: AVX2 on non-amd64") }
 
-func sumsq64AVX2(n int, x *float32) float64 { panic("cpu: AVX2 on non-amd64") }
+func sumsq64AVX2(n int, x *float32) float64        { panic("cpu: AVX2 on non-amd64") }
+func axpyAVX2(n int, dst, src *float32, s float32) { panic("cpu: AVX2 on non-amd64") }
+func dotAVX2(n int, a, b *float32) float32         { panic("cpu: AVX2 on non-amd64") }

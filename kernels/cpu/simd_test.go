@@ -348,6 +348,27 @@ func TestElementwiseAsmVsGo(t *testing.T) {
 				}
 			}
 		}},
+		{"axpy", func(t *testing.T, n int) {
+			d, x := randVec(r, n+3, -1, 1), randVec(r, n+3, -1, 1)
+			d1, d2 := clone(d), clone(d)
+			axpy(true, d1[:n], x, 0.37)
+			axpy(false, d2[:n], x, 0.37)
+			same(t, n, "dst", d1, d2)
+			for i := range d1[:n] {
+				if d1[i] != d[i]+0.37*x[i] {
+					t.Fatalf("n=%d [%d]: %g + 0.37·%g = %g", n, i, d[i], x[i], d1[i])
+				}
+			}
+		}},
+		{"dot", func(t *testing.T, n int) {
+			a, b := randVec(r, n+3, -1, 1), randVec(r, n+3, -1, 1)
+			x, y := vdot(true, a[:n], b), vdot(false, a[:n], b)
+			abs := sum64(n, func(i int) float64 { return math.Abs(float64(a[i]) * float64(b[i])) })
+			want := sum64(n, func(i int) float64 { return float64(a[i]) * float64(b[i]) })
+			if math.Abs(float64(x)-want) > 1e-6*abs+1e-30 || math.Abs(float64(y)-want) > 1e-6*abs+1e-30 {
+				t.Fatalf("n=%d: asm %g, go %g, float64 %g (Σ|terms| %g)", n, x, y, want, abs)
+			}
+		}},
 		{"scale", func(t *testing.T, n int) {
 			x := randVec(r, n+3, -1, 1)
 			x1, x2 := clone(x), clone(x)
@@ -438,6 +459,15 @@ func BenchmarkElementwise(b *testing.B) {
 		run("scale", func(be *Backend) { be.Scale(out, 0.999) })
 		run("embback", func(be *Backend) { be.EmbeddingBackward(tab, ids, x, N, C) })
 		run("sumsq", func(be *Backend) { be.SumSquares(x) })
+		// MoE routing's row kernels: N·2 rows of C gathered from x.
+		rows, rw := make([]int32, 2*N), randVec(r, 2*N, 0, 1)
+		for i := range rows {
+			rows[i] = int32(i / 2)
+		}
+		y2, dots := make([]float32, 2*n), make([]float32, 2*N)
+		run("gather_weighted", func(be *Backend) { be.Gather(y2, x, rows, rw, 2*N, C) })
+		run("scatter_add", func(be *Backend) { be.ScatterAdd(out, y2, rows, rw, 2*N, C) })
+		run("row_dot", func(be *Backend) { be.RowDot(dots, x, rows, y2, 2*N, C) })
 		// The FFN backward's SwiGLU step, as separate kernels and fused.
 		run("swiglu_bwd_unfused", func(be *Backend) {
 			be.SwiGLUForward(out, x, y, n)
