@@ -67,3 +67,40 @@ func TestSwiGLURecomputeBackward(t *testing.T) {
 		}
 	}
 }
+
+// TestAdamWScaled: the fused clip-and-update gives, bit for bit, Scale
+// then AdamW, and leaves the gradients as they were.
+func TestAdamWScaled(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	vec := func(n int, lo, hi float64) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(lo + (hi-lo)*r.Float64())
+		}
+		return x
+	}
+	clone := func(x []float32) []float32 { return append([]float32(nil), x...) }
+	for _, k := range []gemm.Kind{gemm.Generic, gemm.AVX2, gemm.AVX512} {
+		t.Run(k.String(), func(t *testing.T) {
+			if !gemm.Supported(k) {
+				t.Skipf("CPU lacks %v", k)
+			}
+			b := cpu.New(cpu.Options{GEMM: k, Threads: 2})
+			defer b.Close()
+			for _, n := range []int{1, 13, 70001} {
+				p, g, m, v := vec(n, -1, 1), vec(n, -3, 3), vec(n, -0.1, 0.1), vec(n, 0, 0.01)
+				p1, g1, m1, v1 := clone(p), clone(g), clone(m), clone(v)
+				b.AdamWScaled(p1, g1, m1, v1, 0.37, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3)
+				p2, g2, m2, v2 := clone(p), clone(g), clone(m), clone(v)
+				b.Scale(g2, 0.37)
+				b.AdamW(p2, g2, m2, v2, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3)
+				for i := 0; i < n; i++ {
+					if p1[i] != p2[i] || m1[i] != m2[i] || v1[i] != v2[i] || g1[i] != g[i] {
+						t.Fatalf("n=%d [%d]: fused p,m,v,g = %g,%g,%g,%g; unfused %g,%g,%g (g was %g)",
+							n, i, p1[i], m1[i], v1[i], g1[i], p2[i], m2[i], v2[i], g[i])
+					}
+				}
+			}
+		})
+	}
+}

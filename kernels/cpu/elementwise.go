@@ -276,11 +276,18 @@ func (t *adamTask) Run(lo, hi int) {
 
 // AdamW implements kernels.Backend.
 func (b *Backend) AdamW(p, g, m, v []float32, lr, beta1, beta2, eps, wd float32, step int) {
+	b.AdamWScaled(p, g, m, v, 1, lr, beta1, beta2, eps, wd, step)
+}
+
+// AdamWScaled is AdamW on the gradients g·gscale, leaving g as it is: the
+// bits of Scale(g, gscale) then AdamW(p, g, …), in one pass instead of
+// two (gradient clipping's scale folded into the update).
+func (b *Backend) AdamWScaled(p, g, m, v []float32, gscale, lr, beta1, beta2, eps, wd float32, step int) {
 	bc1 := 1 - math.Pow(float64(beta1), float64(step))
 	bc2 := 1 - math.Pow(float64(beta2), float64(step))
 	t := &b.adam
 	*t = adamTask{p: p, g: g[:len(p)], m: m[:len(p)], v: v[:len(p)], asm: b.asm, c: adamConsts{
 		decay: 1 - lr*wd, b1: beta1, c1: 1 - beta1, b2: beta2, c2: 1 - beta2,
-		bc2Sqrt: float32(math.Sqrt(bc2)), eps: eps, stepSize: float32(float64(lr) / bc1)}}
+		bc2Sqrt: float32(math.Sqrt(bc2)), eps: eps, stepSize: float32(float64(lr) / bc1), gs: gscale}}
 	b.pool.For(len(p), ewGrain, t)
 }

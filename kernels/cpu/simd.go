@@ -201,15 +201,16 @@ func axpy(asm bool, dst, src []float32, s float32) {
 }
 
 // adamConsts are one AdamW step's scalars, in the order adamwAVX2 reads
-// them: c1 = 1−b1, c2 = 1−b2.
+// them: c1 = 1−b1, c2 = 1−b2, gs the gradient's scale (1: none; x·1 is x).
 type adamConsts struct {
-	decay, b1, c1, b2, c2, bc2Sqrt, eps, stepSize float32
+	decay, b1, c1, b2, c2, bc2Sqrt, eps, stepSize, gs float32
 }
 
-// adamw does one AdamW update of p, m and v from g (see Backend.AdamW):
+// adamw does one AdamW update of p, m and v from g·gs (see Backend.AdamW
+// and AdamWScaled), g itself unchanged: with g' = g·gs,
 //
 //	p = p·decay − stepSize·m / (√v / bc2Sqrt + eps), after
-//	m = b1·m + c1·g,  v = b2·v + c2·g·g.
+//	m = b1·m + c1·g',  v = b2·v + c2·g'·g'.
 //
 // The assembly does the same float32 operations in the same order (no
 // FMA), so both paths give identical bits.
@@ -222,8 +223,9 @@ func adamw(asm bool, p, g, m, v []float32, c *adamConsts) {
 		}
 	}
 	for i := n8; i < len(p); i++ {
-		mi := c.b1*m[i] + c.c1*g[i]
-		vi := c.b2*v[i] + c.c2*g[i]*g[i]
+		gi := g[i] * c.gs
+		mi := c.b1*m[i] + c.c1*gi
+		vi := c.b2*v[i] + c.c2*gi*gi
 		m[i], v[i] = mi, vi
 		denom := float32(math.Sqrt(float64(vi)))/c.bc2Sqrt + c.eps
 		p[i] = p[i]*c.decay - c.stepSize*mi/denom

@@ -310,7 +310,7 @@ dotsloop:
 
 // ---------------------------------------------------------------------------
 // func adamwAVX2(n int, p, grad, m, v *float32, c *adamConsts)
-// Y8–Y15 hold c's eight scalars; the operations and their order are
+// Y8–Y15 and Y6 hold c's nine scalars; the operations and their order are
 // adamw's (simd.go), with no FMA, so results match the Go loop exactly.
 TEXT ·adamwAVX2(SB), NOSPLIT, $0-48
 	MOVQ         n+0(FP), CX
@@ -327,10 +327,11 @@ TEXT ·adamwAVX2(SB), NOSPLIT, $0-48
 	VBROADCASTSS 20(DX), Y13 // bc2Sqrt
 	VBROADCASTSS 24(DX), Y14 // eps
 	VBROADCASTSS 28(DX), Y15 // stepSize
+	VBROADCASTSS 32(DX), Y6  // gs
 	XORQ         AX, AX
 
 adamwloop:
-	VMOVUPS (SI)(AX*1), Y0      // g
+	VMULPS  (SI)(AX*1), Y6, Y0  // g·gs
 	VMULPS  (R8)(AX*1), Y9, Y1  // b1·m
 	VMULPS  Y0, Y10, Y2         // c1·g
 	VADDPS  Y2, Y1, Y1          // m'

@@ -222,7 +222,7 @@ func TestAdamWAsmVsGo(t *testing.T) {
 	needAVX2(t)
 	r := rand.New(rand.NewPCG(5, 6))
 	c := &adamConsts{decay: 1 - 1e-3*0.1, b1: 0.9, c1: 1 - float32(0.9), b2: 0.999, c2: 1 - float32(0.999),
-		bc2Sqrt: 0.0447, eps: 1e-8, stepSize: 1e-3 / 0.19}
+		bc2Sqrt: 0.0447, eps: 1e-8, stepSize: 1e-3 / 0.19, gs: 0.73}
 	for _, n := range []int{1, 7, 8, 9, 64, 1001} {
 		var ps, ms [2][]float32
 		g := randVec(r, n, -1, 1)
