@@ -160,15 +160,24 @@ type ewTask struct {
 	out, a, b2, dA, dB, dO []float32
 	s                      float32
 	asm                    bool
+	wide                   bool // the AVX-512 SwiGLU kernels
 }
 
 func (t *ewTask) Run(lo, hi int) {
 	switch t.op {
 	case opSwiGLU:
+		if t.wide {
+			swiglu512(t.out[lo:hi], t.a[lo:hi], t.b2[lo:hi])
+			return
+		}
 		swiglu(t.asm, t.out[lo:hi], t.a[lo:hi], t.b2[lo:hi])
 	case opSwiGLUBack:
 		swigluBack(t.asm, t.dA[lo:hi], t.dB[lo:hi], t.dO[lo:hi], t.a[lo:hi], t.b2[lo:hi])
 	case opSwiGLUBackSet:
+		if t.wide {
+			swigluBackSet512(t.out[lo:hi], t.dA[lo:hi], t.dB[lo:hi], t.dO[lo:hi], t.a[lo:hi], t.b2[lo:hi])
+			return
+		}
 		swigluBackSet(t.asm, t.out[lo:hi], t.dA[lo:hi], t.dB[lo:hi], t.dO[lo:hi], t.a[lo:hi], t.b2[lo:hi])
 	case opAdd:
 		vadd(t.asm, t.out[lo:hi], t.a[lo:hi], t.b2[lo:hi])
@@ -184,7 +193,7 @@ const ewGrain = 1 << 14
 // SwiGLUForward implements kernels.Backend.
 func (b *Backend) SwiGLUForward(out, gate, up []float32, n int) {
 	t := &b.ew
-	*t = ewTask{op: opSwiGLU, asm: b.asm, out: out[:n], a: gate[:n], b2: up[:n]}
+	*t = ewTask{op: opSwiGLU, asm: b.asm, wide: b.avx512, out: out[:n], a: gate[:n], b2: up[:n]}
 	b.pool.For(n, ewGrain, t)
 }
 
@@ -207,7 +216,7 @@ func (b *Backend) SwiGLUBackward(dGate, dUp, dOut, gate, up []float32, n int) {
 // passes.
 func (b *Backend) SwiGLURecomputeBackward(h, dGate, dUp, dOut, gate, up []float32, n int) {
 	t := &b.ew
-	*t = ewTask{op: opSwiGLUBackSet, asm: b.asm, out: h[:n], dA: dGate[:n], dB: dUp[:n], dO: dOut[:n], a: gate[:n], b2: up[:n]}
+	*t = ewTask{op: opSwiGLUBackSet, asm: b.asm, wide: b.avx512, out: h[:n], dA: dGate[:n], dB: dUp[:n], dO: dOut[:n], a: gate[:n], b2: up[:n]}
 	b.pool.For(n, ewGrain, t)
 }
 

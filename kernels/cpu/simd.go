@@ -91,6 +91,18 @@ func swiglu(asm bool, out, g, u []float32) {
 	}
 }
 
+// swiglu512 is swiglu(true, …) with the AVX-512 kernel for the 16-lane
+// part (same bits; the caller checked AVX-512F).
+func swiglu512(out, g, u []float32) {
+	n := len(out)
+	g, u = g[:n], u[:n]
+	n16 := n &^ 15
+	if n16 > 0 {
+		swigluAVX512(n16, &out[0], &g[0], &u[0])
+	}
+	swiglu(true, out[n16:], g[n16:], u[n16:])
+}
+
 // swigluBack adds the gradients of swiglu: du += d·silu(g),
 // dg += d·u·s·(1 + g·(1−s)) with s = sigmoid(g).
 func swigluBack(asm bool, dg, du, d, g, u []float32) {
@@ -130,6 +142,18 @@ func swigluBackSet(asm bool, h, dg, du, d, g, u []float32) {
 		du[i] = d[i] * g[i] * s
 		dg[i] = d[i] * u[i] * s * (1 + g[i]*(1-s))
 	}
+}
+
+// swigluBackSet512 is swigluBackSet(true, …) with the AVX-512 kernel for
+// the 16-lane part (same bits; the caller checked AVX-512F).
+func swigluBackSet512(h, dg, du, d, g, u []float32) {
+	n := len(dg)
+	h, du, d, g, u = h[:n], du[:n], d[:n], g[:n], u[:n]
+	n16 := n &^ 15
+	if n16 > 0 {
+		swigluBackSetAVX512(n16, &h[0], &dg[0], &du[0], &d[0], &g[0], &u[0])
+	}
+	swigluBackSet(true, h[n16:], dg[n16:], du[n16:], d[n16:], g[n16:], u[n16:])
 }
 
 // dots3x4 sets out[i*ldo+j] = Σ_{p<hs} q[i*ldq+p]·k[j*ldk+p] for i < 3,

@@ -93,3 +93,15 @@ func axpyAVX2(n int, dst, src *float32, s float32)
 //
 //go:noescape
 func dotAVX2(n int, a, b *float32) float32
+
+// swigluAVX512 is swigluAVX2 on 16 lanes (n a positive multiple of 16;
+// AVX-512F), with the same bits.
+//
+//go:noescape
+func swigluAVX512(n int, out, gate, up *float32)
+
+// swigluBackSetAVX512 is swigluBackSetAVX2 on 16 lanes (n a positive
+// multiple of 16; AVX-512F), with the same bits.
+//
+//go:noescape
+func swigluBackSetAVX512(n int, h, dg, du, dout, gate, up *float32)

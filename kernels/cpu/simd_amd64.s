@@ -582,3 +582,121 @@ ss64loop:
 	MOVSD        X4, ret+16(FP)
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// AVX-512F versions of the SwiGLU kernels: the AVX2 ones' operations, in
+// the same order, on 16 lanes (VRNDSCALEPS $0 is VROUNDPS $0; the lower
+// bound's mask is a K register), so both give the same bits.
+
+// EXPCONST16: Z8–Z13 as EXPCONST's Y8–Y13.
+#define EXPCONST16 \
+	VBROADCASTSS explog2e<>(SB), Z8; \
+	VBROADCASTSS expc1<>(SB), Z9; \
+	VBROADCASTSS expc2<>(SB), Z10; \
+	VBROADCASTSS exphi<>(SB), Z11; \
+	VBROADCASTSS explo<>(SB), Z12; \
+	VBROADCASTSS expone<>(SB), Z13
+
+// EXP16: Z0 = exp(Z0) for 16 lanes, as EXP8; clobbers Z1–Z3, K1, and
+// needs Z16–Z21 = the polynomial's p0…p5, Z22 = 127.
+#define EXP16 \
+	VCMPPS       $0x1d, Z12, Z0, K1; \
+	VMINPS       Z11, Z0, Z0; \
+	VMAXPS       Z12, Z0, Z0; \
+	VMULPS       Z8, Z0, Z1; \
+	VRNDSCALEPS  $0, Z1, Z1; \
+	VFNMADD231PS Z9, Z1, Z0; \
+	VFNMADD231PS Z10, Z1, Z0; \
+	VMULPS       Z0, Z0, Z2; \
+	VMOVAPS      Z16, Z3; \
+	VFMADD213PS  Z17, Z0, Z3; \
+	VFMADD213PS  Z18, Z0, Z3; \
+	VFMADD213PS  Z19, Z0, Z3; \
+	VFMADD213PS  Z20, Z0, Z3; \
+	VFMADD213PS  Z21, Z0, Z3; \
+	VFMADD213PS  Z0, Z2, Z3; \
+	VADDPS       Z13, Z3, Z3; \
+	VCVTTPS2DQ   Z1, Z1; \
+	VPADDD       Z22, Z1, Z1; \
+	VPSLLD       $23, Z1, Z1; \
+	VMULPS       Z1, Z3, Z0; \
+	VMOVAPS.Z    Z0, K1, Z0
+
+#define EXPPOLY16 \
+	VBROADCASTSS expp0<>(SB), Z16; \
+	VBROADCASTSS expp1<>(SB), Z17; \
+	VBROADCASTSS expp2<>(SB), Z18; \
+	VBROADCASTSS expp3<>(SB), Z19; \
+	VBROADCASTSS expp4<>(SB), Z20; \
+	VBROADCASTSS expp5<>(SB), Z21; \
+	VPBROADCASTD exp127<>(SB), Z22
+
+// func swigluAVX512(n int, out, gate, up *float32)
+TEXT ·swigluAVX512(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), CX
+	MOVQ         out+8(FP), DI
+	MOVQ         gate+16(FP), SI
+	MOVQ         up+24(FP), DX
+	EXPCONST16
+	EXPPOLY16
+	VBROADCASTSS expneg<>(SB), Z6
+
+sw16loop:
+	VMOVUPS (SI), Z14
+	VMULPS  Z6, Z14, Z0
+	EXP16
+	VADDPS  Z13, Z0, Z0
+	VDIVPS  Z0, Z14, Z1
+	VMULPS  (DX), Z1, Z1
+	VMOVUPS Z1, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	ADDQ    $64, DX
+	SUBQ    $16, CX
+	JNZ     sw16loop
+	VZEROUPPER
+	RET
+
+// func swigluBackSetAVX512(n int, h, dg, du, dout, gate, up *float32)
+TEXT ·swigluBackSetAVX512(SB), NOSPLIT, $0-56
+	MOVQ         n+0(FP), CX
+	MOVQ         h+8(FP), R9
+	MOVQ         dg+16(FP), DI
+	MOVQ         du+24(FP), BX
+	MOVQ         dout+32(FP), DX
+	MOVQ         gate+40(FP), SI
+	MOVQ         up+48(FP), R8
+	EXPCONST16
+	EXPPOLY16
+	VBROADCASTSS expneg<>(SB), Z6
+
+sws16loop:
+	VMOVUPS     (SI), Z14
+	VMULPS      Z6, Z14, Z0
+	EXP16
+	VADDPS      Z13, Z0, Z0     // den = 1 + exp(−g)
+	VMOVUPS     (R8), Z15       // u
+	VDIVPS      Z0, Z14, Z1
+	VMULPS      Z15, Z1, Z1     // h = g/den·u
+	VMOVUPS     Z1, (R9)
+	VDIVPS      Z0, Z13, Z5     // s = sigmoid(g)
+	VMOVUPS     (DX), Z7        // d
+	VMULPS      Z5, Z14, Z1     // g·s
+	VMULPS      Z1, Z7, Z1      // du = d·g·s
+	VMOVUPS     Z1, (BX)
+	VSUBPS      Z5, Z13, Z2     // 1 − s
+	VFMADD213PS Z13, Z14, Z2    // 1 + g·(1 − s)
+	VMULPS      Z5, Z2, Z2
+	VMULPS      Z15, Z2, Z2
+	VMULPS      Z2, Z7, Z2      // dg = d·u·s·(1 + g(1 − s))
+	VMOVUPS     Z2, (DI)
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	ADDQ        $64, BX
+	ADDQ        $64, DX
+	ADDQ        $64, R8
+	ADDQ        $64, R9
+	SUBQ        $16, CX
+	JNZ         sws16loop
+	VZEROUPPER
+	RET

@@ -30,3 +30,8 @@ func scaleAVX2(n int, x *float32, s float32)                         { panic("cp
 func sumsq64AVX2(n int, x *float32) float64        { panic("cpu: AVX2 on non-amd64") }
 func axpyAVX2(n int, dst, src *float32, s float32) { panic("cpu: AVX2 on non-amd64") }
 func dotAVX2(n int, a, b *float32) float32         { panic("cpu: AVX2 on non-amd64") }
+func swigluAVX512(n int, out, gate, up *float32)   { panic("cpu: AVX-512 on non-amd64") }
+
+func swigluBackSetAVX512(n int, h, dg, du, dout, gate, up *float32) {
+	panic("cpu: AVX-512 on non-amd64")
+}

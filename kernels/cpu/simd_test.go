@@ -168,6 +168,74 @@ func TestSIMDAsmVsGo(t *testing.T) {
 	})
 }
 
+// TestSwiGLUAVX512: the AVX-512 SwiGLU kernels give the AVX2 kernels'
+// exact bits (same operations on wider vectors), at lengths with and
+// without a 16-lane tail.
+func TestSwiGLUAVX512(t *testing.T) {
+	if !gemm.Supported(gemm.AVX512) {
+		t.Skip("CPU lacks AVX-512F")
+	}
+	r := rand.New(rand.NewPCG(61, 62))
+	for _, n := range []int{1, 8, 15, 16, 17, 24, 1003, 4096} {
+		// exp's clamps included: |g| up to 120.
+		g, u, d := randVec(r, n, -120, 120), randVec(r, n, -2, 2), randVec(r, n, -1, 1)
+		for i := 0; i < n; i += 3 {
+			g[i] = float32(r.NormFloat64() * 3)
+		}
+		o1, o2 := make([]float32, n), make([]float32, n)
+		swiglu512(o1, g, u)
+		swiglu(true, o2, g, u)
+		var h, dg, du [2][]float32
+		for k := range 2 {
+			h[k], dg[k], du[k] = make([]float32, n), make([]float32, n), make([]float32, n)
+		}
+		swigluBackSet512(h[0], dg[0], du[0], d, g, u)
+		swigluBackSet(true, h[1], dg[1], du[1], d, g, u)
+		for i := 0; i < n; i++ {
+			if math.Float32bits(o1[i]) != math.Float32bits(o2[i]) || h[0][i] != h[1][i] || dg[0][i] != dg[1][i] || du[0][i] != du[1][i] {
+				t.Fatalf("n=%d [%d] g=%g: avx512 out,h,dg,du = %g,%g,%g,%g; avx2 %g,%g,%g,%g", n, i, g[i],
+					o1[i], h[0][i], dg[0][i], du[0][i], o2[i], h[1][i], dg[1][i], du[1][i])
+			}
+		}
+	}
+}
+
+// BenchmarkSwiGLU times the SwiGLU forward and the fused backward step on
+// one thread over 16K floats (in L1/L2) and 2M (in L3), per kernel path.
+func BenchmarkSwiGLU(b *testing.B) {
+	for _, n := range []int{1 << 14, 1 << 21} {
+		r := rand.New(rand.NewPCG(1, 1))
+		g, u, d := randVec(r, n, -4, 4), randVec(r, n, -1, 1), randVec(r, n, -1, 1)
+		h, dg, du := make([]float32, n), make([]float32, n), make([]float32, n)
+		for _, path := range []string{"go", "avx2", "avx512"} {
+			run := func(name string, f func()) {
+				b.Run(fmt.Sprintf("%s/n=%d/%s", name, n, path), func(b *testing.B) {
+					switch path {
+					case "avx2":
+						needAVX2(b)
+					case "avx512":
+						if !gemm.Supported(gemm.AVX512) {
+							b.Skip("CPU lacks AVX-512F")
+						}
+					}
+					for b.Loop() {
+						f()
+					}
+					b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gelem/s")
+				})
+			}
+			if path == "avx512" {
+				run("fwd", func() { swiglu512(h, g, u) })
+				run("bwd", func() { swigluBackSet512(h, dg, du, d, g, u) })
+				continue
+			}
+			asm := path == "avx2"
+			run("fwd", func() { swiglu(asm, h, g, u) })
+			run("bwd", func() { swigluBackSet(asm, h, dg, du, d, g, u) })
+		}
+	}
+}
+
 // BenchmarkExp reports exp throughput (elements/s) over a 6400-wide row,
 // the cross-entropy's softmax.
 func BenchmarkExp(b *testing.B) {
