@@ -104,3 +104,52 @@ func TestAdamWScaled(t *testing.T) {
 		})
 	}
 }
+
+// TestCrossEntropyForwardBackward: the fused cross-entropy gives, bit for
+// bit, CrossEntropyForward then CrossEntropyBackward, in place or not,
+// ignored rows (target −1) and a zero and a negative dLoss included.
+func TestCrossEntropyForwardBackward(t *testing.T) {
+	r := rand.New(rand.NewPCG(71, 72))
+	N, V := 37, 203
+	for _, k := range []gemm.Kind{gemm.Generic, gemm.AVX2, gemm.AVX512} {
+		t.Run(k.String(), func(t *testing.T) {
+			if !gemm.Supported(k) {
+				t.Skipf("CPU lacks %v", k)
+			}
+			b := cpu.New(cpu.Options{GEMM: k, Threads: 3})
+			defer b.Close()
+			logits, tg, dL := make([]float32, N*V), make([]int32, N), make([]float32, N)
+			for i := range logits {
+				logits[i] = float32(r.NormFloat64() * 4)
+			}
+			for i := range tg {
+				tg[i], dL[i] = int32(r.IntN(V)), float32(r.Float64())/float32(N)
+			}
+			tg[3], tg[20], dL[5], dL[6] = -1, -1, 0, -0.01
+			want, wantLoss := append([]float32(nil), logits...), make([]float32, N)
+			b.CrossEntropyForward(wantLoss, want, tg, N, V)
+			b.CrossEntropyBackward(want, want, tg, dL, N, V)
+			for _, inPlace := range []bool{false, true} {
+				in := append([]float32(nil), logits...)
+				d, loss := make([]float32, N*V), make([]float32, N)
+				if inPlace {
+					d = in
+				}
+				b.CrossEntropyForwardBackward(loss, d, in, tg, dL, N, V)
+				for i := range loss {
+					if loss[i] != wantLoss[i] {
+						t.Fatalf("inPlace=%v loss[%d] = %g, want %g", inPlace, i, loss[i], wantLoss[i])
+					}
+				}
+				for i := range d {
+					if d[i] != want[i] {
+						t.Fatalf("inPlace=%v dLogits[%d] = %g, want %g", inPlace, i, d[i], want[i])
+					}
+				}
+				if wantLoss[0] <= 0 || wantLoss[3] != 0 {
+					t.Fatalf("losses %g, %g: want > 0 and 0 (ignored row)", wantLoss[0], wantLoss[3])
+				}
+			}
+		})
+	}
+}

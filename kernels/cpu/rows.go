@@ -10,7 +10,7 @@ import "math"
 // folded into the exponent as log g. Nothing [N,V] is allocated: the
 // forward's softmax lives in one V-wide scratch row per share.
 type ceTask struct {
-	back, asm             bool
+	back, fwd, asm        bool // back and fwd: both (CrossEntropyForwardBackward)
 	losses, logits, dL, d []float32
 	targets               []int32
 	V, n, shares          int
@@ -52,10 +52,16 @@ func (t *ceTask) Run(lo, hi int) {
 		}
 		drow := t.d[i*V : (i+1)*V]
 		if tg < 0 {
+			if t.fwd {
+				t.losses[i] = 0
+			}
 			clear(drow)
 			continue
 		}
 		l := vlse(t.asm, tmp, row)
+		if t.fwd {
+			t.losses[i] = l - row[tg] // before drow (which may be row) is written
+		}
 		g := t.dL[i]
 		if g > 0 {
 			// g·exp(v − l) = exp(v − l + log g): one pass instead of two.
@@ -83,6 +89,17 @@ func (b *Backend) CrossEntropyBackward(dLogits, logits []float32, targets []int3
 	t := &b.ce
 	*t = ceTask{back: true, d: dLogits, logits: logits, targets: targets, dL: dLoss, V: V, asm: b.asm, n: N,
 		shares: b.shares, scratch: grow(t.scratch, b.shares*V)}
+	b.pool.Split(N, t)
+}
+
+// CrossEntropyForwardBackward is CrossEntropyForward then
+// CrossEntropyBackward (dLoss given up front) in one pass over each row:
+// one log-sum-exp serves both, with the same bits. dLogits may be logits
+// (in place).
+func (b *Backend) CrossEntropyForwardBackward(losses, dLogits, logits []float32, targets []int32, dLoss []float32, N, V int) {
+	t := &b.ce
+	*t = ceTask{back: true, fwd: true, losses: losses, d: dLogits, logits: logits, targets: targets, dL: dLoss, V: V,
+		asm: b.asm, n: N, shares: b.shares, scratch: grow(t.scratch, b.shares*V)}
 	b.pool.Split(N, t)
 }
 
