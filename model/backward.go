@@ -5,7 +5,9 @@ package model
 // It turns dLoss (prepared by loss) into gradients ADDED to m.Grads.
 //
 // Scratch: dres carries d(residual stream) down the blocks; dln is
-// d(RMSNorm output), zeroed before each norm's consumers add into it.
+// d(RMSNorm output), written by the first of each norm's consumers
+// (a product that overwrites: the bits of zeroing and adding) and added
+// to by the others.
 func (p *pass) backward(ids, targets []int32, scale float32) {
 	be, a := p.be, p.a
 	N, C, V := p.N, p.Config.HiddenSize, p.Config.VocabSize
@@ -18,8 +20,7 @@ func (p *pass) backward(ids, targets []int32, scale float32) {
 	if targets != nil {
 		be.CrossEntropyBackward(dlogits, dlogits, targets, a.dLoss[:N], N, V)
 	}
-	be.Zero(dln)
-	p.linearBackward(dln, p.g.lmHead, dlogits, a.lnf[:N*C], p.w.lmHead, N, V, C)
+	p.linearBackward(dln, p.g.lmHead, dlogits, a.lnf[:N*C], p.w.lmHead, N, V, C, false)
 	p.backwardFromNorm(ids, scale)
 }
 
@@ -46,18 +47,16 @@ func (p *pass) backwardFromNorm(ids []int32, scale float32) {
 		// through; the FFN's input ln is not kept (acts.go), so recompute
 		// it. Same kernel, same input: bit-identical values (and rstd2).
 		be.RMSNormForward(L.ln, L.rstd2, L.mid, L.w.postNorm, N, C, eps)
-		be.Zero(dln)
 		if c.UseMoE {
 			p.moeBackward(&L, scale)
 		} else {
-			p.ffnBackward(&L.ffn, &L.w.ffn, &L.g.ffn, L.ln, dres, dln, N)
+			p.ffnBackward(&L.ffn, &L.w.ffn, &L.g.ffn, L.ln, dres, dln, N, false)
 		}
 		be.RMSNormBackward(dres, L.g.postNorm, dln, L.mid, L.w.postNorm, L.rstd2, N, C)
 
 		// dres is d(mid).
 		// mid = x + att·Woᵀ: the residual passes dres through.
-		be.Zero(datt)
-		p.linearBackward(datt, L.g.wo, dres, L.att, L.w.wo, N, C, qC)
+		p.linearBackward(datt, L.g.wo, dres, L.att, L.w.wo, N, C, qC, false)
 		// att = Attention(q, k, v)
 		be.Zero(dq)
 		be.Zero(dk)
@@ -69,7 +68,6 @@ func (p *pass) backwardFromNorm(ids []int32, scale float32) {
 		// q, k, v = ln·Wqᵀ, ln·Wkᵀ, ln·Wvᵀ, with ln = RMSNorm_in(x)
 		// recomputed as above.
 		be.RMSNormForward(L.ln, L.rstd1, L.x, L.w.inNorm, N, C, eps)
-		be.Zero(dln)
 		dqp, dkp := dq, dk // d(the projections' outputs)
 		if L.qr != nil {
 			// minimind-3: q, k = RMSNorm_q(qr), RMSNorm_k(kr) per head.
@@ -80,9 +78,9 @@ func (p *pass) backwardFromNorm(ids []int32, scale float32) {
 			be.RMSNormBackward(dkr, L.g.kNorm, dk, L.kr, L.w.kNorm, L.rstdk, N*NKV, HS)
 			dqp, dkp = dqr, dkr
 		}
-		p.linearBackward(dln, L.g.wq, dqp, L.ln, L.w.wq, N, qC, C)
-		p.linearBackward(dln, L.g.wk, dkp, L.ln, L.w.wk, N, kvC, C)
-		p.linearBackward(dln, L.g.wv, dv, L.ln, L.w.wv, N, kvC, C)
+		p.linearBackward(dln, L.g.wq, dqp, L.ln, L.w.wq, N, qC, C, false)
+		p.linearBackward(dln, L.g.wk, dkp, L.ln, L.w.wk, N, kvC, C, true)
+		p.linearBackward(dln, L.g.wv, dv, L.ln, L.w.wv, N, kvC, C, true)
 		be.RMSNormBackward(dres, L.g.inNorm, dln, L.x, L.w.inNorm, L.rstd1, N, C)
 		// dres is d(x), the previous block's d(next).
 	}
@@ -93,23 +91,43 @@ func (p *pass) backwardFromNorm(ids []int32, scale float32) {
 }
 
 // ffnBackward: given dOut [rows,C] of out = down(silu(gate x) ⊙ up x),
-// adds to dx [rows,C] and to the FFN's weight gradients g.
-func (p *pass) ffnBackward(fa *ffnActs, w, g *ffnW[float32], x, dOut, dx []float32, rows int) {
+// adds to the FFN's weight gradients g and to dx [rows,C], or writes dx
+// when accumulate is false.
+func (p *pass) ffnBackward(fa *ffnActs, w, g *ffnW[float32], x, dOut, dx []float32, rows int, accumulate bool) {
 	be, C := p.be, p.Config.HiddenSize
 	F := len(w.gate) / C
 	gate, up := fa.gate[:rows*F], fa.up[:rows*F]
 	dgate, dup, dh := p.a.dffn.gate[:rows*F], p.a.dffn.up[:rows*F], p.a.dffn.h[:rows*F]
-	// out = h·Wdᵀ. h is not kept (acts.go): recompute it in dgate's buffer,
-	// which is free until SwiGLUBackward.
-	h := dgate
-	be.SwiGLUForward(h, gate, up, rows*F)
-	be.Zero(dh)
-	p.linearBackward(dh, g.down, dOut, h, w.down, rows, C, F)
-	// h = silu(gate) ⊙ up
-	be.Zero(dgate)
-	be.Zero(dup)
-	be.SwiGLUBackward(dgate, dup, dh, gate, up, rows*F)
+	if f, ok := be.(swigluRecomputer); ok && p.lora == nil {
+		// The same steps as below in one SwiGLU pass: dh needs only dOut
+		// (without a LoRA on down, which would need h first), then h
+		// (into fa.h, the shared buffer forward used), dgate and dup are
+		// written together, then dWd from h.
+		h := fa.h[:rows*F]
+		be.MatMul(dh, dOut, w.down, rows, F, C, false, false, false)
+		f.SwiGLURecomputeBackward(h, dgate, dup, dh, gate, up, rows*F)
+		if g.down != nil {
+			be.MatMul(g.down, dOut, h, C, F, rows, true, false, true)
+		}
+	} else {
+		// out = h·Wdᵀ. h is not kept (acts.go): recompute it in dgate's
+		// buffer, which is free until SwiGLUBackward.
+		h := dgate
+		be.SwiGLUForward(h, gate, up, rows*F)
+		p.linearBackward(dh, g.down, dOut, h, w.down, rows, C, F, false)
+		// h = silu(gate) ⊙ up
+		be.Zero(dgate)
+		be.Zero(dup)
+		be.SwiGLUBackward(dgate, dup, dh, gate, up, rows*F)
+	}
 	// gate, up = x·Wgᵀ, x·Wuᵀ
-	p.linearBackward(dx, g.gate, dgate, x, w.gate, rows, F, C)
-	p.linearBackward(dx, g.up, dup, x, w.up, rows, F, C)
+	p.linearBackward(dx, g.gate, dgate, x, w.gate, rows, F, C, accumulate)
+	p.linearBackward(dx, g.up, dup, x, w.up, rows, F, C, true)
+}
+
+// swigluRecomputer is the optional fused SwiGLU backward (cpu.Backend has
+// it): h = silu(gate)·up and dGate, dUp WRITTEN in one pass, the bits of
+// SwiGLUForward(h, …); Zero(dGate); Zero(dUp); SwiGLUBackward(dGate, dUp, …).
+type swigluRecomputer interface {
+	SwiGLURecomputeBackward(h, dGate, dUp, dOut, gate, up []float32, n int)
 }

@@ -187,22 +187,18 @@ func (p *pass) project(keep int) []float32 {
 }
 
 // loss computes logits for every row, the per-token cross-entropy and the
-// masked mean, and prepares dLoss = scale·mask/Σmask for backward.
-func (p *pass) loss(targets []int32, lossMask []float32, scale float32) Stats {
+// masked mean, and prepares dLoss = scale·mask/Σmask for backward. With
+// backward set and a backend that fuses the cross-entropy's two passes
+// (ceFuser), it also turns the logits into dlogits and reports fused:
+// backward must then skip its cross-entropy step.
+func (p *pass) loss(targets []int32, lossMask []float32, scale float32, backward bool) (st Stats, fused bool) {
 	a, N, V := p.a, p.N, p.Config.VocabSize
 	logits := p.project(0)
-	p.be.CrossEntropyForward(a.losses[:N], logits, targets, N, V)
-	var sum, msum float64
+	var msum float64
 	for i := 0; i < N; i++ {
-		if targets[i] < 0 {
-			continue
+		if targets[i] >= 0 {
+			msum += float64(lossMask[i])
 		}
-		sum += float64(a.losses[i]) * float64(lossMask[i])
-		msum += float64(lossMask[i])
-	}
-	st := Stats{Tokens: msum}
-	if msum > 0 {
-		st.CE = sum / msum
 	}
 	for i := 0; i < N; i++ {
 		a.dLoss[i] = 0
@@ -210,11 +206,35 @@ func (p *pass) loss(targets []int32, lossMask []float32, scale float32) Stats {
 			a.dLoss[i] = float32(float64(scale) * float64(lossMask[i]) / msum)
 		}
 	}
+	if f, ok := p.be.(ceFuser); ok && backward {
+		f.CrossEntropyForwardBackward(a.losses[:N], logits, logits, targets, a.dLoss[:N], N, V)
+		fused = true
+	} else {
+		p.be.CrossEntropyForward(a.losses[:N], logits, targets, N, V)
+	}
+	var sum float64
+	for i := 0; i < N; i++ {
+		if targets[i] < 0 {
+			continue
+		}
+		sum += float64(a.losses[i]) * float64(lossMask[i])
+	}
+	st = Stats{Tokens: msum}
+	if msum > 0 {
+		st.CE = sum / msum
+	}
 	for l := range a.layers {
 		if mo := a.layers[l].moe; mo != nil {
 			st.Aux += mo.aux
 		}
 	}
 	st.Loss = st.CE + st.Aux
-	return st
+	return st, fused
+}
+
+// ceFuser is the optional fused cross-entropy (cpu.Backend has it): the
+// per-row losses and dLogits in one pass over the logits, the bits of
+// CrossEntropyForward then CrossEntropyBackward; dLogits may be logits.
+type ceFuser interface {
+	CrossEntropyForwardBackward(losses, dLogits, logits []float32, targets []int32, dLoss []float32, N, V int)
 }

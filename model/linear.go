@@ -20,12 +20,13 @@ func (p *pass) linear(out, x, w []float32, w16 []uint16, w8 []byte, rows, n, k i
 }
 
 // linearBackward mirrors linear (out = x·wᵀ, same rows, n, k): it adds
-// dOut[rows,n]·w to dx[rows,k] and dOutᵀ·x to dw[n,k]. Like every backward
-// kernel it accumulates, so a scratch dx is zeroed before its first use.
+// dOutᵀ·x to dw[n,k] and dOut[rows,n]·w to dx[rows,k], or writes it there
+// when accumulate is false: a scratch dx whose first contribution this is
+// needs no zeroing pass (overwriting gives the bits of 0 + x).
 // A frozen base (a LoRA attached) has no dw: then only dx and the
 // adapter's gradients are computed.
-func (p *pass) linearBackward(dx, dw, dOut, x, w []float32, rows, n, k int) {
-	p.be.MatMul(dx, dOut, w, rows, k, n, false, false, true)
+func (p *pass) linearBackward(dx, dw, dOut, x, w []float32, rows, n, k int, accumulate bool) {
+	p.be.MatMul(dx, dOut, w, rows, k, n, false, false, accumulate)
 	if dw != nil {
 		p.be.MatMul(dw, dOut, x, n, k, rows, true, false, true)
 	}

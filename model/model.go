@@ -137,7 +137,10 @@ func (m *Model) ForwardBackward(ids, targets []int32, lossMask []float32, B, T i
 	m.EnableGrads()
 	p := m.trainPass(B, T)
 	p.forward(ids, nil, nil)
-	st := p.loss(targets, lossMask, scale)
+	st, fused := p.loss(targets, lossMask, scale, true)
+	if fused {
+		targets = nil // the logits buffer holds dlogits already
+	}
 	p.backward(ids, targets, scale)
 	return st, nil
 }
@@ -153,7 +156,8 @@ func (m *Model) Loss(ids, targets []int32, lossMask []float32, B, T int, trainin
 		p = m.trainPass(B, T)
 	}
 	p.forward(ids, nil, nil)
-	return p.loss(targets, lossMask, 0), nil
+	st, _ := p.loss(targets, lossMask, 0, false)
+	return st, nil
 }
 
 func (m *Model) checkLoss(ids, targets []int32, lossMask []float32, B, T int) error {

@@ -120,8 +120,8 @@ func (p *pass) balanceLoss(mo *moeActs) float64 {
 }
 
 // moeBackward mirrors moeForward: a.dres is d(out) of out = MoE(ln)
-// (backward's dres); it adds d(ln) to a.dln and the layer's MoE weight
-// gradients to L.g.
+// (backward's dres); it writes d(ln) to a.dln and adds the layer's MoE
+// weight gradients to L.g.
 func (p *pass) moeBackward(L *layer, scale float32) {
 	c, be, a := &p.Config, p.be, p.a
 	N, C := p.N, c.HiddenSize
@@ -131,8 +131,15 @@ func (p *pass) moeBackward(L *layer, scale float32) {
 	x, dOut, dx := L.ln, a.dres[:N*C], a.dln[:N*C]
 
 	// out += shared(x): shared experts see every token with weight 1.
+	// The first contribution to dx writes it (backward's dln holds the
+	// previous norm's gradient until then).
+	fresh := true
 	for s := range lw.shared {
-		p.ffnBackward(&mo.shared[s], &lw.shared[s], &lg.shared[s], x, dOut, dx, N)
+		p.ffnBackward(&mo.shared[s], &lw.shared[s], &lg.shared[s], x, dOut, dx, N, !fresh)
+		fresh = false
+	}
+	if fresh {
+		be.Zero(dx)
 	}
 
 	// out[tok[j]] += wSel[j]·y[j]: dy[j] = wSel[j]·dOut[tok[j]], dw[j] = dOut[tok[j]]·y[j].
@@ -140,7 +147,6 @@ func (p *pass) moeBackward(L *layer, scale float32) {
 	be.Gather(dy, dOut, mo.tok[:NK], mo.wSel[:NK], NK, C)
 	be.Zero(dwSel)
 	be.RowDot(dwSel, dOut, mo.tok[:NK], mo.y[:NK*C], NK, C)
-	be.Zero(dxg)
 	// xg is shared by all layers (acts.go): gather this layer's again.
 	be.Gather(mo.xg[:NK*C], x, mo.tok[:NK], nil, NK, C)
 	F := c.ExpertSize()
@@ -150,7 +156,8 @@ func (p *pass) moeBackward(L *layer, scale float32) {
 			continue
 		}
 		ex := ffnActs{gate: mo.ex.gate[lo*F : hi*F], up: mo.ex.up[lo*F : hi*F], h: mo.ex.h[lo*F : hi*F]}
-		p.ffnBackward(&ex, &lw.experts[e], &lg.experts[e], mo.xg[lo*C:hi*C], dy[lo*C:hi*C], dxg[lo*C:hi*C], hi-lo)
+		// The experts' row groups tile dxg: each writes its own.
+		p.ffnBackward(&ex, &lw.experts[e], &lg.experts[e], mo.xg[lo*C:hi*C], dy[lo*C:hi*C], dxg[lo*C:hi*C], hi-lo, false)
 	}
 	// xg[j] = x[tok[j]]
 	be.ScatterAdd(dx, dxg, mo.tok[:NK], nil, NK, C)
@@ -180,5 +187,5 @@ func (p *pass) moeBackward(L *layer, scale float32) {
 	be.Zero(dLogits)
 	be.MoERouteBackward(dLogits, dTopW, dProbs, mo.probs[:N*E], mo.topW[:NK], mo.topIdx[:NK], N, E, K, c.NormTopkProb)
 	// logits = x·Wrᵀ
-	p.linearBackward(dx, lg.router, dLogits, x, lw.router, N, E, C)
+	p.linearBackward(dx, lg.router, dLogits, x, lw.router, N, E, C, true)
 }

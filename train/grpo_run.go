@@ -304,12 +304,12 @@ func RunGRPO(ctx context.Context, c GRPOConfig) (*GRPOResult, error) {
 		if err != nil {
 			return res, fmt.Errorf("train: grpo: update %d: %w", step+1, err)
 		}
-		norm, _ := ClipGradNorm(be, pol.Grads, c.GradClip)
+		norm, coef := GradNorm(be, pol.Grads, c.GradClip)
 		lr := LR(step, total, 0, c.LearningRate)
 		if bad := nonfinite([]string{"loss", "grad_norm"}, gs.Loss, norm); bad != "" {
 			return res, fmt.Errorf("train: grpo: update %d: %s is not finite: %w", step+1, bad, ErrNonFinite)
 		}
-		opt.Step(be, pol.Params.Data, pol.Grads, float32(lr))
+		opt.StepScaled(be, pol.Params.Data, pol.Grads, float32(lr), ClipScale(coef, c.GradClip))
 		updS := time.Since(tu).Seconds()
 		stepS := time.Since(ts).Seconds()
 		mean, std := meanStd(rewards)

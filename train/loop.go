@@ -278,14 +278,17 @@ func (t *Trainer) Run(ctx context.Context) error {
 			tokens = n
 		}
 		var norm float64
-		overflow := false // a loss scaler's skip (Device in fp16)
+		clip := float32(1) // the gradients' clipping factor, applied by the update
+		overflow := false  // a loss scaler's skip (Device in fp16)
 		if t.Device != nil {
 			var err error
 			if norm, overflow, err = t.Device.Unscale(); err != nil {
 				return fmt.Errorf("step %d: %w", t.Step+1, err)
 			}
 		} else {
-			norm, _ = ClipGradNorm(be, t.grads(), o.GradClip)
+			var coef float64
+			norm, coef = GradNorm(be, t.grads(), o.GradClip)
+			clip = ClipScale(coef, o.GradClip)
 		}
 		lr := LR(t.Step, total, o.WarmupIters, o.LearningRate)
 		// Every rank sees the same averaged loss and gradients, so every
@@ -324,7 +327,8 @@ func (t *Trainer) Run(ctx context.Context) error {
 		case t.Device != nil:
 			t.Device.Apply(float32(lr), o.GradClip, norm)
 		default:
-			t.Opt.Step(be, t.params(), t.grads(), float32(lr))
+			// ClipGradNorm + Step in one pass over the gradients.
+			t.Opt.StepScaled(be, t.params(), t.grads(), float32(lr), clip)
 		}
 		t.Step++
 		t.savePos()

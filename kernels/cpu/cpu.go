@@ -48,6 +48,7 @@ type Backend struct {
 	adam   adamTask
 	shares int  // Split shares = pool workers
 	asm    bool // use the AVX2 kernels of simd_amd64.s (an assembly GEMM kind)
+	avx512 bool // and the AVX-512 SwiGLU kernels (the AVX512 GEMM kind)
 }
 
 var _ kernels.Backend = (*Backend)(nil)
@@ -70,7 +71,7 @@ func NewChecked(opts Options) (*Backend, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Backend{pool: pool, gemm: g, shares: pool.Workers(), asm: g.Kind() != gemm.Generic}, nil
+	return &Backend{pool: pool, gemm: g, shares: pool.Workers(), asm: g.Kind() != gemm.Generic, avx512: g.Kind() == gemm.AVX512}, nil
 }
 
 // Close stops the worker goroutines.

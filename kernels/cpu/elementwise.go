@@ -149,6 +149,7 @@ type ewOp int
 const (
 	opSwiGLU ewOp = iota
 	opSwiGLUBack
+	opSwiGLUBackSet
 	opAdd
 	opScale
 	opZero
@@ -159,14 +160,25 @@ type ewTask struct {
 	out, a, b2, dA, dB, dO []float32
 	s                      float32
 	asm                    bool
+	wide                   bool // the AVX-512 SwiGLU kernels
 }
 
 func (t *ewTask) Run(lo, hi int) {
 	switch t.op {
 	case opSwiGLU:
+		if t.wide {
+			swiglu512(t.out[lo:hi], t.a[lo:hi], t.b2[lo:hi])
+			return
+		}
 		swiglu(t.asm, t.out[lo:hi], t.a[lo:hi], t.b2[lo:hi])
 	case opSwiGLUBack:
 		swigluBack(t.asm, t.dA[lo:hi], t.dB[lo:hi], t.dO[lo:hi], t.a[lo:hi], t.b2[lo:hi])
+	case opSwiGLUBackSet:
+		if t.wide {
+			swigluBackSet512(t.out[lo:hi], t.dA[lo:hi], t.dB[lo:hi], t.dO[lo:hi], t.a[lo:hi], t.b2[lo:hi])
+			return
+		}
+		swigluBackSet(t.asm, t.out[lo:hi], t.dA[lo:hi], t.dB[lo:hi], t.dO[lo:hi], t.a[lo:hi], t.b2[lo:hi])
 	case opAdd:
 		vadd(t.asm, t.out[lo:hi], t.a[lo:hi], t.b2[lo:hi])
 	case opScale:
@@ -181,7 +193,7 @@ const ewGrain = 1 << 14
 // SwiGLUForward implements kernels.Backend.
 func (b *Backend) SwiGLUForward(out, gate, up []float32, n int) {
 	t := &b.ew
-	*t = ewTask{op: opSwiGLU, asm: b.asm, out: out[:n], a: gate[:n], b2: up[:n]}
+	*t = ewTask{op: opSwiGLU, asm: b.asm, wide: b.avx512, out: out[:n], a: gate[:n], b2: up[:n]}
 	b.pool.For(n, ewGrain, t)
 }
 
@@ -189,6 +201,22 @@ func (b *Backend) SwiGLUForward(out, gate, up []float32, n int) {
 func (b *Backend) SwiGLUBackward(dGate, dUp, dOut, gate, up []float32, n int) {
 	t := &b.ew
 	*t = ewTask{op: opSwiGLUBack, asm: b.asm, dA: dGate[:n], dB: dUp[:n], dO: dOut[:n], a: gate[:n], b2: up[:n]}
+	b.pool.For(n, ewGrain, t)
+}
+
+// SwiGLURecomputeBackward is the FFN backward's SwiGLU step in one pass:
+// it recomputes h = silu(gate)·up (which the down projection's weight
+// gradient needs) and WRITES dGate, dUp (not +=), all [n]. The unfused
+// equivalent, with the same bits:
+//
+//	SwiGLUForward(h, gate, up, n); Zero(dGate); Zero(dUp)
+//	SwiGLUBackward(dGate, dUp, dOut, gate, up, n)
+//
+// It saves a second read of gate and up, a second exp and both zeroing
+// passes.
+func (b *Backend) SwiGLURecomputeBackward(h, dGate, dUp, dOut, gate, up []float32, n int) {
+	t := &b.ew
+	*t = ewTask{op: opSwiGLUBackSet, asm: b.asm, wide: b.avx512, out: h[:n], dA: dGate[:n], dB: dUp[:n], dO: dOut[:n], a: gate[:n], b2: up[:n]}
 	b.pool.For(n, ewGrain, t)
 }
 
@@ -220,29 +248,18 @@ type reduceTask struct {
 	partial [64]float64
 	n       int
 	shares  int
+	asm     bool
 }
 
 func (t *reduceTask) Run(lo, hi int) {
-	var s0, s1, s2, s3 float64
-	x := t.x[lo:hi]
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += float64(x[i]) * float64(x[i])
-		s1 += float64(x[i+1]) * float64(x[i+1])
-		s2 += float64(x[i+2]) * float64(x[i+2])
-		s3 += float64(x[i+3]) * float64(x[i+3])
-	}
-	for ; i < len(x); i++ {
-		s0 += float64(x[i]) * float64(x[i])
-	}
-	t.partial[shareOf(lo, t.n, t.shares)] = s0 + s1 + s2 + s3
+	t.partial[shareOf(lo, t.n, t.shares)] = sumsq64(t.asm, t.x[lo:hi])
 }
 
 // SumSquares implements kernels.Backend.
 func (b *Backend) SumSquares(x []float32) float64 {
 	t := &b.red
 	shares := min(b.shares, len(t.partial))
-	t.x, t.n, t.shares = x, len(x), shares
+	t.x, t.n, t.shares, t.asm = x, len(x), shares, b.asm
 	clear(t.partial[:])
 	if len(x) == 0 {
 		return 0
@@ -268,11 +285,18 @@ func (t *adamTask) Run(lo, hi int) {
 
 // AdamW implements kernels.Backend.
 func (b *Backend) AdamW(p, g, m, v []float32, lr, beta1, beta2, eps, wd float32, step int) {
+	b.AdamWScaled(p, g, m, v, 1, lr, beta1, beta2, eps, wd, step)
+}
+
+// AdamWScaled is AdamW on the gradients g·gscale, leaving g as it is: the
+// bits of Scale(g, gscale) then AdamW(p, g, …), in one pass instead of
+// two (gradient clipping's scale folded into the update).
+func (b *Backend) AdamWScaled(p, g, m, v []float32, gscale, lr, beta1, beta2, eps, wd float32, step int) {
 	bc1 := 1 - math.Pow(float64(beta1), float64(step))
 	bc2 := 1 - math.Pow(float64(beta2), float64(step))
 	t := &b.adam
 	*t = adamTask{p: p, g: g[:len(p)], m: m[:len(p)], v: v[:len(p)], asm: b.asm, c: adamConsts{
 		decay: 1 - lr*wd, b1: beta1, c1: 1 - beta1, b2: beta2, c2: 1 - beta2,
-		bc2Sqrt: float32(math.Sqrt(bc2)), eps: eps, stepSize: float32(float64(lr) / bc1)}}
+		bc2Sqrt: float32(math.Sqrt(bc2)), eps: eps, stepSize: float32(float64(lr) / bc1), gs: gscale}}
 	b.pool.For(len(p), ewGrain, t)
 }

@@ -10,7 +10,7 @@ import "math"
 // folded into the exponent as log g. Nothing [N,V] is allocated: the
 // forward's softmax lives in one V-wide scratch row per share.
 type ceTask struct {
-	back, asm             bool
+	back, fwd, asm        bool // back and fwd: both (CrossEntropyForwardBackward)
 	losses, logits, dL, d []float32
 	targets               []int32
 	V, n, shares          int
@@ -52,10 +52,16 @@ func (t *ceTask) Run(lo, hi int) {
 		}
 		drow := t.d[i*V : (i+1)*V]
 		if tg < 0 {
+			if t.fwd {
+				t.losses[i] = 0
+			}
 			clear(drow)
 			continue
 		}
 		l := vlse(t.asm, tmp, row)
+		if t.fwd {
+			t.losses[i] = l - row[tg] // before drow (which may be row) is written
+		}
 		g := t.dL[i]
 		if g > 0 {
 			// g·exp(v − l) = exp(v − l + log g): one pass instead of two.
@@ -83,6 +89,17 @@ func (b *Backend) CrossEntropyBackward(dLogits, logits []float32, targets []int3
 	t := &b.ce
 	*t = ceTask{back: true, d: dLogits, logits: logits, targets: targets, dL: dLoss, V: V, asm: b.asm, n: N,
 		shares: b.shares, scratch: grow(t.scratch, b.shares*V)}
+	b.pool.Split(N, t)
+}
+
+// CrossEntropyForwardBackward is CrossEntropyForward then
+// CrossEntropyBackward (dLoss given up front) in one pass over each row:
+// one log-sum-exp serves both, with the same bits. dLogits may be logits
+// (in place).
+func (b *Backend) CrossEntropyForwardBackward(losses, dLogits, logits []float32, targets []int32, dLoss []float32, N, V int) {
+	t := &b.ce
+	*t = ceTask{back: true, fwd: true, losses: losses, d: dLogits, logits: logits, targets: targets, dL: dLoss, V: V,
+		asm: b.asm, n: N, shares: b.shares, scratch: grow(t.scratch, b.shares*V)}
 	b.pool.Split(N, t)
 }
 
@@ -200,6 +217,7 @@ const (
 
 type rowsTask struct {
 	op         rowsOp
+	asm        bool
 	out, in, w []float32
 	rows       []int32
 	M, C       int
@@ -212,13 +230,10 @@ func (t *rowsTask) Run(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			src := t.in[int(t.rows[i])*C:][:C]
 			dst := t.out[i*C : (i+1)*C]
-			if t.w == nil {
-				copy(dst, src)
-				continue
-			}
-			s := t.w[i]
-			for j := range dst {
-				dst[j] = s * src[j]
+			copy(dst, src)
+			if t.w != nil {
+				// In place while the row is in L1: the bits of s·src.
+				vscale(t.asm, dst, t.w[i])
 			}
 		}
 	case opScatter:
@@ -227,17 +242,15 @@ func (t *rowsTask) Run(lo, hi int) {
 		for i := 0; i < t.M; i++ {
 			src := t.in[i*C+lo : i*C+hi]
 			dst := t.out[int(t.rows[i])*C+lo : int(t.rows[i])*C+hi]
-			s := float32(1)
-			if t.w != nil {
-				s = t.w[i]
-			}
-			for j := range dst {
-				dst[j] += s * src[j]
+			if t.w == nil {
+				vadd(t.asm, dst, dst, src)
+			} else {
+				axpy(t.asm, dst, src, t.w[i])
 			}
 		}
 	case opRowDot:
 		for i := lo; i < hi; i++ {
-			t.out[i] += dot(t.in[int(t.rows[i])*C:][:C], t.w[i*C:(i+1)*C])
+			t.out[i] += vdot(t.asm, t.in[int(t.rows[i])*C:][:C], t.w[i*C:(i+1)*C])
 		}
 	}
 }
@@ -245,20 +258,20 @@ func (t *rowsTask) Run(lo, hi int) {
 // Gather implements kernels.Backend.
 func (b *Backend) Gather(out, in []float32, rows []int32, w []float32, M, C int) {
 	t := &b.rows
-	*t = rowsTask{op: opGather, out: out, in: in, rows: rows, w: w, M: M, C: C}
+	*t = rowsTask{op: opGather, asm: b.asm, out: out, in: in, rows: rows, w: w, M: M, C: C}
 	b.pool.For(M, 16, t)
 }
 
 // ScatterAdd implements kernels.Backend.
 func (b *Backend) ScatterAdd(out, in []float32, rows []int32, w []float32, M, C int) {
 	t := &b.rows
-	*t = rowsTask{op: opScatter, out: out, in: in, rows: rows, w: w, M: M, C: C}
+	*t = rowsTask{op: opScatter, asm: b.asm, out: out, in: in, rows: rows, w: w, M: M, C: C}
 	b.pool.Split(C, t)
 }
 
 // RowDot implements kernels.Backend.
 func (b *Backend) RowDot(out, a []float32, rows []int32, bm []float32, M, C int) {
 	t := &b.rows
-	*t = rowsTask{op: opRowDot, out: out, in: a, rows: rows, w: bm, M: M, C: C}
+	*t = rowsTask{op: opRowDot, asm: b.asm, out: out, in: a, rows: rows, w: bm, M: M, C: C}
 	b.pool.For(M, 16, t)
 }

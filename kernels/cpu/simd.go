@@ -91,6 +91,18 @@ func swiglu(asm bool, out, g, u []float32) {
 	}
 }
 
+// swiglu512 is swiglu(true, …) with the AVX-512 kernel for the 16-lane
+// part (same bits; the caller checked AVX-512F).
+func swiglu512(out, g, u []float32) {
+	n := len(out)
+	g, u = g[:n], u[:n]
+	n16 := n &^ 15
+	if n16 > 0 {
+		swigluAVX512(n16, &out[0], &g[0], &u[0])
+	}
+	swiglu(true, out[n16:], g[n16:], u[n16:])
+}
+
 // swigluBack adds the gradients of swiglu: du += d·silu(g),
 // dg += d·u·s·(1 + g·(1−s)) with s = sigmoid(g).
 func swigluBack(asm bool, dg, du, d, g, u []float32) {
@@ -107,6 +119,41 @@ func swigluBack(asm bool, dg, du, d, g, u []float32) {
 		du[i] += d[i] * g[i] * s
 		dg[i] += d[i] * u[i] * s * (1 + g[i]*(1-s))
 	}
+}
+
+// swigluBackSet is swiglu's recomputation fused with swigluBack writing
+// (not adding) the gradients, in one pass over g, u and d:
+// h[i] = silu(g[i])·u[i], du[i] = d[i]·silu(g[i]),
+// dg[i] = d[i]·u[i]·s·(1 + g[i]·(1−s)). Each value has the bits swiglu
+// and swigluBack (into zeros) give on the same path.
+func swigluBackSet(asm bool, h, dg, du, d, g, u []float32) {
+	n := len(dg)
+	h, du, d, g, u = h[:n], du[:n], d[:n], g[:n], u[:n]
+	n8 := 0
+	if asm {
+		if n8 = n &^ 7; n8 > 0 {
+			swigluBackSetAVX2(n8, &h[0], &dg[0], &du[0], &d[0], &g[0], &u[0])
+		}
+	}
+	for i := n8; i < n; i++ {
+		den := 1 + expf(-g[i])
+		h[i] = g[i] / den * u[i]
+		s := 1 / den
+		du[i] = d[i] * g[i] * s
+		dg[i] = d[i] * u[i] * s * (1 + g[i]*(1-s))
+	}
+}
+
+// swigluBackSet512 is swigluBackSet(true, …) with the AVX-512 kernel for
+// the 16-lane part (same bits; the caller checked AVX-512F).
+func swigluBackSet512(h, dg, du, d, g, u []float32) {
+	n := len(dg)
+	h, du, d, g, u = h[:n], du[:n], d[:n], g[:n], u[:n]
+	n16 := n &^ 15
+	if n16 > 0 {
+		swigluBackSetAVX512(n16, &h[0], &dg[0], &du[0], &d[0], &g[0], &u[0])
+	}
+	swigluBackSet(true, h[n16:], dg[n16:], du[n16:], d[n16:], g[n16:], u[n16:])
 }
 
 // dots3x4 sets out[i*ldo+j] = Σ_{p<hs} q[i*ldq+p]·k[j*ldk+p] for i < 3,
@@ -149,16 +196,45 @@ func dot(a, b []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// adamConsts are one AdamW step's scalars, in the order adamwAVX2 reads
-// them: c1 = 1−b1, c2 = 1−b2.
-type adamConsts struct {
-	decay, b1, c1, b2, c2, bc2Sqrt, eps, stepSize float32
+// vdot is dot with the AVX2 kernel's 4×8 partial sums (FMA) when asm.
+func vdot(asm bool, a, b []float32) float32 {
+	b = b[:len(a)]
+	n8 := 0
+	if asm {
+		n8 = len(a) &^ 7
+	}
+	if n8 == 0 {
+		return dot(a, b)
+	}
+	return dotAVX2(n8, &a[0], &b[0]) + dot(a[n8:], b[n8:])
 }
 
-// adamw does one AdamW update of p, m and v from g (see Backend.AdamW):
+// axpy sets dst[i] += s·src[i] (same bits on both paths).
+func axpy(asm bool, dst, src []float32, s float32) {
+	n := len(dst)
+	src = src[:n]
+	n8 := 0
+	if asm {
+		if n8 = n &^ 7; n8 > 0 {
+			axpyAVX2(n8, &dst[0], &src[0], s)
+		}
+	}
+	for i := n8; i < n; i++ {
+		dst[i] += s * src[i]
+	}
+}
+
+// adamConsts are one AdamW step's scalars, in the order adamwAVX2 reads
+// them: c1 = 1−b1, c2 = 1−b2, gs the gradient's scale (1: none; x·1 is x).
+type adamConsts struct {
+	decay, b1, c1, b2, c2, bc2Sqrt, eps, stepSize, gs float32
+}
+
+// adamw does one AdamW update of p, m and v from g·gs (see Backend.AdamW
+// and AdamWScaled), g itself unchanged: with g' = g·gs,
 //
 //	p = p·decay − stepSize·m / (√v / bc2Sqrt + eps), after
-//	m = b1·m + c1·g,  v = b2·v + c2·g·g.
+//	m = b1·m + c1·g',  v = b2·v + c2·g'·g'.
 //
 // The assembly does the same float32 operations in the same order (no
 // FMA), so both paths give identical bits.
@@ -171,8 +247,9 @@ func adamw(asm bool, p, g, m, v []float32, c *adamConsts) {
 		}
 	}
 	for i := n8; i < len(p); i++ {
-		mi := c.b1*m[i] + c.c1*g[i]
-		vi := c.b2*v[i] + c.c2*g[i]*g[i]
+		gi := g[i] * c.gs
+		mi := c.b1*m[i] + c.c1*gi
+		vi := c.b2*v[i] + c.c2*gi*gi
 		m[i], v[i] = mi, vi
 		denom := float32(math.Sqrt(float64(vi)))/c.bc2Sqrt + c.eps
 		p[i] = p[i]*c.decay - c.stepSize*mi/denom
@@ -193,6 +270,29 @@ func sumsq(asm bool, x []float32) float32 {
 		s += v * v
 	}
 	return s
+}
+
+// sumsq64 returns Σ x[i]² accumulated in float64 (each square is exact
+// there). The asm path keeps 16 partial sums, the Go path 4; the orders
+// differ, the float64 sums by far less than a float32 ulp.
+func sumsq64(asm bool, x []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	if asm {
+		if i = len(x) &^ 15; i > 0 {
+			s0 = sumsq64AVX2(i, &x[0])
+		}
+	}
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i]) * float64(x[i])
+		s1 += float64(x[i+1]) * float64(x[i+1])
+		s2 += float64(x[i+2]) * float64(x[i+2])
+		s3 += float64(x[i+3]) * float64(x[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i]) * float64(x[i])
+	}
+	return s0 + s1 + s2 + s3
 }
 
 // scaleMul sets out[i] = w[i]·(x[i]·r), the RMSNorm output (same bits on

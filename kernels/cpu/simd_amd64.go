@@ -28,6 +28,12 @@ func swigluAVX2(n int, out, gate, up *float32)
 //go:noescape
 func swigluBackAVX2(n int, dg, du, dout, gate, up *float32)
 
+// swigluBackSetAVX2: h = swiglu, dg, du = its gradients, written (n a
+// positive multiple of 8).
+//
+//go:noescape
+func swigluBackSetAVX2(n int, h, dg, du, dout, gate, up *float32)
+
 // dots3x4AVX2: out[i*ldo+j] = Σ_{p<hs} q[i*ldq+p]·k[j*ldk+p] for i < 3,
 // j < 4 (hs a positive multiple of 8).
 //
@@ -71,3 +77,31 @@ func addAVX2(n int, out, a, b *float32)
 //
 //go:noescape
 func scaleAVX2(n int, x *float32, s float32)
+
+// sumsq64AVX2 returns Σ x[i]² for i < n in float64 (n a positive multiple
+// of 16).
+//
+//go:noescape
+func sumsq64AVX2(n int, x *float32) float64
+
+// axpyAVX2: dst[i] += s·src[i] (n a positive multiple of 8; no FMA).
+//
+//go:noescape
+func axpyAVX2(n int, dst, src *float32, s float32)
+
+// dotAVX2 returns Σ a[i]·b[i] for i < n (n a positive multiple of 8).
+//
+//go:noescape
+func dotAVX2(n int, a, b *float32) float32
+
+// swigluAVX512 is swigluAVX2 on 16 lanes (n a positive multiple of 16;
+// AVX-512F), with the same bits.
+//
+//go:noescape
+func swigluAVX512(n int, out, gate, up *float32)
+
+// swigluBackSetAVX512 is swigluBackSetAVX2 on 16 lanes (n a positive
+// multiple of 16; AVX-512F), with the same bits.
+//
+//go:noescape
+func swigluBackSetAVX512(n int, h, dg, du, dout, gate, up *float32)

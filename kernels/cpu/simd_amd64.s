@@ -184,6 +184,51 @@ swbloop:
 	VZEROUPPER
 	RET
 
+// func swigluBackSetAVX2(n int, h, dg, du, dout, gate, up *float32)
+// The operations of swigluAVX2 and swigluBackAVX2 (its FMAs into zero
+// become plain products: the same bits), sharing one exp.
+TEXT ·swigluBackSetAVX2(SB), NOSPLIT, $0-56
+	MOVQ    n+0(FP), CX
+	MOVQ    h+8(FP), R9
+	MOVQ    dg+16(FP), DI
+	MOVQ    du+24(FP), BX
+	MOVQ    dout+32(FP), DX
+	MOVQ    gate+40(FP), SI
+	MOVQ    up+48(FP), R8
+	EXPCONST
+	VMOVUPS expneg<>(SB), Y6
+
+swsloop:
+	VMOVUPS     (SI), Y14
+	VMULPS      Y6, Y14, Y0
+	EXP8
+	VADDPS      Y13, Y0, Y0     // den = 1 + exp(−g)
+	VMOVUPS     (R8), Y15       // u
+	VDIVPS      Y0, Y14, Y1
+	VMULPS      Y15, Y1, Y1     // h = g/den·u
+	VMOVUPS     Y1, (R9)
+	VDIVPS      Y0, Y13, Y5     // s = sigmoid(g)
+	VMOVUPS     (DX), Y7        // d
+	VMULPS      Y5, Y14, Y1     // g·s
+	VMULPS      Y1, Y7, Y1      // du = d·g·s
+	VMOVUPS     Y1, (BX)
+	VSUBPS      Y5, Y13, Y2     // 1 − s
+	VFMADD213PS Y13, Y14, Y2    // 1 + g·(1 − s)
+	VMULPS      Y5, Y2, Y2
+	VMULPS      Y15, Y2, Y2
+	VMULPS      Y2, Y7, Y2      // dg = d·u·s·(1 + g(1 − s))
+	VMOVUPS     Y2, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	ADDQ        $32, BX
+	ADDQ        $32, DX
+	ADDQ        $32, R8
+	ADDQ        $32, R9
+	SUBQ        $8, CX
+	JNZ         swsloop
+	VZEROUPPER
+	RET
+
 // ---------------------------------------------------------------------------
 // dots3x4AVX2: out[i*ldo+j] = Σ_{p<hs} q[i*ldq+p]·k[j*ldk+p], i < 3, j < 4.
 // The attention score tile (queries × keys, both contiguous along the head
@@ -265,7 +310,7 @@ dotsloop:
 
 // ---------------------------------------------------------------------------
 // func adamwAVX2(n int, p, grad, m, v *float32, c *adamConsts)
-// Y8–Y15 hold c's eight scalars; the operations and their order are
+// Y8–Y15 and Y6 hold c's nine scalars; the operations and their order are
 // adamw's (simd.go), with no FMA, so results match the Go loop exactly.
 TEXT ·adamwAVX2(SB), NOSPLIT, $0-48
 	MOVQ         n+0(FP), CX
@@ -282,10 +327,11 @@ TEXT ·adamwAVX2(SB), NOSPLIT, $0-48
 	VBROADCASTSS 20(DX), Y13 // bc2Sqrt
 	VBROADCASTSS 24(DX), Y14 // eps
 	VBROADCASTSS 28(DX), Y15 // stepSize
+	VBROADCASTSS 32(DX), Y6  // gs
 	XORQ         AX, AX
 
 adamwloop:
-	VMOVUPS (SI)(AX*1), Y0      // g
+	VMULPS  (SI)(AX*1), Y6, Y0  // g·gs
 	VMULPS  (R8)(AX*1), Y9, Y1  // b1·m
 	VMULPS  Y0, Y10, Y2         // c1·g
 	VADDPS  Y2, Y1, Y1          // m'
@@ -465,5 +511,192 @@ TEXT ·scaleAVX2(SB), NOSPLIT, $0-20
 	MOVQ         x+8(FP), DI
 	VBROADCASTSS s+16(FP), Y15
 	LOOP32x8(VSCALE, vscale32, vscale8, vscale8loop, vscaledone)
+	VZEROUPPER
+	RET
+
+// dst += s·src (product, then sum: the Go loop's bits); Y15 = s
+#define AXPY(o, y, acc) \
+	VMULPS  o(SI)(AX*1), Y15, y; \
+	VADDPS  o(DI)(AX*1), y, y; \
+	VMOVUPS y, o(DI)(AX*1)
+
+// func axpyAVX2(n int, dst, src *float32, s float32)
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-28
+	MOVQ         n+0(FP), CX
+	MOVQ         dst+8(FP), DI
+	MOVQ         src+16(FP), SI
+	VBROADCASTSS s+24(FP), Y15
+	LOOP32x8(AXPY, axpy32, axpy8, axpy8loop, axpydone)
+	VZEROUPPER
+	RET
+
+// acc += a·b
+#define VDOT(o, y, acc) \
+	VMOVUPS     o(SI)(AX*1), y; \
+	VFMADD231PS o(DX)(AX*1), y, acc
+
+// func dotAVX2(n int, a, b *float32) float32
+TEXT ·dotAVX2(SB), NOSPLIT, $0-28
+	MOVQ n+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	ZERO4
+	LOOP32x8(VDOT, vdot32, vdot8, vdot8loop, vdotdone)
+	HSUM4
+	MOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func sumsq64AVX2(n int, x *float32) float64
+// Σ x[i]² in float64: each float32 is widened (exact) and squared exactly
+// (48 significant bits), so an FMA adds the exact square. Four
+// accumulators of 4 doubles; 16 floats per iteration.
+TEXT ·sumsq64AVX2(SB), NOSPLIT, $0-24
+	MOVQ   n+0(FP), CX
+	MOVQ   x+8(FP), SI
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+
+ss64loop:
+	VCVTPS2PD   (SI), Y0
+	VCVTPS2PD   16(SI), Y1
+	VCVTPS2PD   32(SI), Y2
+	VCVTPS2PD   48(SI), Y3
+	VFMADD231PD Y0, Y0, Y4
+	VFMADD231PD Y1, Y1, Y5
+	VFMADD231PD Y2, Y2, Y6
+	VFMADD231PD Y3, Y3, Y7
+	ADDQ        $64, SI
+	SUBQ        $16, CX
+	JNZ         ss64loop
+
+	VADDPD       Y5, Y4, Y4
+	VADDPD       Y7, Y6, Y6
+	VADDPD       Y6, Y4, Y4
+	VEXTRACTF128 $1, Y4, X1
+	VADDPD       X1, X4, X4
+	VPERMILPD    $1, X4, X1
+	VADDSD       X1, X4, X4
+	MOVSD        X4, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// AVX-512F versions of the SwiGLU kernels: the AVX2 ones' operations, in
+// the same order, on 16 lanes (VRNDSCALEPS $0 is VROUNDPS $0; the lower
+// bound's mask is a K register), so both give the same bits.
+
+// EXPCONST16: Z8–Z13 as EXPCONST's Y8–Y13.
+#define EXPCONST16 \
+	VBROADCASTSS explog2e<>(SB), Z8; \
+	VBROADCASTSS expc1<>(SB), Z9; \
+	VBROADCASTSS expc2<>(SB), Z10; \
+	VBROADCASTSS exphi<>(SB), Z11; \
+	VBROADCASTSS explo<>(SB), Z12; \
+	VBROADCASTSS expone<>(SB), Z13
+
+// EXP16: Z0 = exp(Z0) for 16 lanes, as EXP8; clobbers Z1–Z3, K1, and
+// needs Z16–Z21 = the polynomial's p0…p5, Z22 = 127.
+#define EXP16 \
+	VCMPPS       $0x1d, Z12, Z0, K1; \
+	VMINPS       Z11, Z0, Z0; \
+	VMAXPS       Z12, Z0, Z0; \
+	VMULPS       Z8, Z0, Z1; \
+	VRNDSCALEPS  $0, Z1, Z1; \
+	VFNMADD231PS Z9, Z1, Z0; \
+	VFNMADD231PS Z10, Z1, Z0; \
+	VMULPS       Z0, Z0, Z2; \
+	VMOVAPS      Z16, Z3; \
+	VFMADD213PS  Z17, Z0, Z3; \
+	VFMADD213PS  Z18, Z0, Z3; \
+	VFMADD213PS  Z19, Z0, Z3; \
+	VFMADD213PS  Z20, Z0, Z3; \
+	VFMADD213PS  Z21, Z0, Z3; \
+	VFMADD213PS  Z0, Z2, Z3; \
+	VADDPS       Z13, Z3, Z3; \
+	VCVTTPS2DQ   Z1, Z1; \
+	VPADDD       Z22, Z1, Z1; \
+	VPSLLD       $23, Z1, Z1; \
+	VMULPS       Z1, Z3, Z0; \
+	VMOVAPS.Z    Z0, K1, Z0
+
+#define EXPPOLY16 \
+	VBROADCASTSS expp0<>(SB), Z16; \
+	VBROADCASTSS expp1<>(SB), Z17; \
+	VBROADCASTSS expp2<>(SB), Z18; \
+	VBROADCASTSS expp3<>(SB), Z19; \
+	VBROADCASTSS expp4<>(SB), Z20; \
+	VBROADCASTSS expp5<>(SB), Z21; \
+	VPBROADCASTD exp127<>(SB), Z22
+
+// func swigluAVX512(n int, out, gate, up *float32)
+TEXT ·swigluAVX512(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), CX
+	MOVQ         out+8(FP), DI
+	MOVQ         gate+16(FP), SI
+	MOVQ         up+24(FP), DX
+	EXPCONST16
+	EXPPOLY16
+	VBROADCASTSS expneg<>(SB), Z6
+
+sw16loop:
+	VMOVUPS (SI), Z14
+	VMULPS  Z6, Z14, Z0
+	EXP16
+	VADDPS  Z13, Z0, Z0
+	VDIVPS  Z0, Z14, Z1
+	VMULPS  (DX), Z1, Z1
+	VMOVUPS Z1, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	ADDQ    $64, DX
+	SUBQ    $16, CX
+	JNZ     sw16loop
+	VZEROUPPER
+	RET
+
+// func swigluBackSetAVX512(n int, h, dg, du, dout, gate, up *float32)
+TEXT ·swigluBackSetAVX512(SB), NOSPLIT, $0-56
+	MOVQ         n+0(FP), CX
+	MOVQ         h+8(FP), R9
+	MOVQ         dg+16(FP), DI
+	MOVQ         du+24(FP), BX
+	MOVQ         dout+32(FP), DX
+	MOVQ         gate+40(FP), SI
+	MOVQ         up+48(FP), R8
+	EXPCONST16
+	EXPPOLY16
+	VBROADCASTSS expneg<>(SB), Z6
+
+sws16loop:
+	VMOVUPS     (SI), Z14
+	VMULPS      Z6, Z14, Z0
+	EXP16
+	VADDPS      Z13, Z0, Z0     // den = 1 + exp(−g)
+	VMOVUPS     (R8), Z15       // u
+	VDIVPS      Z0, Z14, Z1
+	VMULPS      Z15, Z1, Z1     // h = g/den·u
+	VMOVUPS     Z1, (R9)
+	VDIVPS      Z0, Z13, Z5     // s = sigmoid(g)
+	VMOVUPS     (DX), Z7        // d
+	VMULPS      Z5, Z14, Z1     // g·s
+	VMULPS      Z1, Z7, Z1      // du = d·g·s
+	VMOVUPS     Z1, (BX)
+	VSUBPS      Z5, Z13, Z2     // 1 − s
+	VFMADD213PS Z13, Z14, Z2    // 1 + g·(1 − s)
+	VMULPS      Z5, Z2, Z2
+	VMULPS      Z15, Z2, Z2
+	VMULPS      Z2, Z7, Z2      // dg = d·u·s·(1 + g(1 − s))
+	VMOVUPS     Z2, (DI)
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	ADDQ        $64, BX
+	ADDQ        $64, DX
+	ADDQ        $64, R8
+	ADDQ        $64, R9
+	SUBQ        $16, CX
+	JNZ         sws16loop
 	VZEROUPPER
 	RET

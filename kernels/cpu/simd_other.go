@@ -10,6 +10,10 @@ func maxAVX2(n int, x *float32) float32                      { panic("cpu: AVX2 
 func swigluAVX2(n int, out, gate, up *float32)               { panic("cpu: AVX2 on non-amd64") }
 func swigluBackAVX2(n int, dg, du, dout, gate, up *float32)  { panic("cpu: AVX2 on non-amd64") }
 
+func swigluBackSetAVX2(n int, h, dg, du, dout, gate, up *float32) {
+	panic("cpu: AVX2 on non-amd64")
+}
+
 func dots3x4AVX2(hs int, q *float32, ldq int, k *float32, ldk int, out *float32, ldo int) {
 	panic("cpu: AVX2 on non-amd64")
 }
@@ -22,3 +26,12 @@ func rmsBackDotAVX2(n int, dw, x, dy, w *float32, r float32) float32 { panic("cp
 func rmsBackDxAVX2(n int, dx, x, dy, w *float32, r, dot float32)     { panic("cpu: AVX2 on non-amd64") }
 func addAVX2(n int, out, a, b *float32)                              { panic("cpu: AVX2 on non-amd64") }
 func scaleAVX2(n int, x *float32, s float32)                         { panic("cpu: AVX2 on non-amd64") }
+
+func sumsq64AVX2(n int, x *float32) float64        { panic("cpu: AVX2 on non-amd64") }
+func axpyAVX2(n int, dst, src *float32, s float32) { panic("cpu: AVX2 on non-amd64") }
+func dotAVX2(n int, a, b *float32) float32         { panic("cpu: AVX2 on non-amd64") }
+func swigluAVX512(n int, out, gate, up *float32)   { panic("cpu: AVX-512 on non-amd64") }
+
+func swigluBackSetAVX512(n int, h, dg, du, dout, gate, up *float32) {
+	panic("cpu: AVX-512 on non-amd64")
+}

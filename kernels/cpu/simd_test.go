@@ -120,6 +120,39 @@ func TestSIMDAsmVsGo(t *testing.T) {
 			}
 		}
 	})
+	t.Run("swigluBackSet", func(t *testing.T) {
+		for _, n := range []int{1, 7, 8, 9, 1003} {
+			g, u, d := randVec(r, n, -12, 12), randVec(r, n, -2, 2), randVec(r, n, -1, 1)
+			var h, dg, du [2][]float32
+			for k, asm := range []bool{true, false} {
+				h[k], dg[k], du[k] = make([]float32, n), make([]float32, n), make([]float32, n)
+				swigluBackSet(asm, h[k], dg[k], du[k], d, g, u)
+				// Same path, unfused into zeros: the same bits.
+				h2, dg2, du2 := make([]float32, n), make([]float32, n), make([]float32, n)
+				swiglu(asm, h2, g, u)
+				swigluBack(asm, dg2, du2, d, g, u)
+				for i := 0; i < n; i++ {
+					if h[k][i] != h2[i] || dg[k][i] != dg2[i] || du[k][i] != du2[i] {
+						t.Fatalf("asm=%v n=%d [%d]: fused h,dg,du = %g,%g,%g; unfused %g,%g,%g",
+							asm, n, i, h[k][i], dg[k][i], du[k][i], h2[i], dg2[i], du2[i])
+					}
+				}
+			}
+			for i := 0; i < n; i++ {
+				// The reference values: float64 formulas.
+				gg, uu, dd := float64(g[i]), float64(u[i]), float64(d[i])
+				sg := 1 / (1 + math.Exp(-gg))
+				want := [3]float64{gg * sg * uu, dd * uu * sg * (1 + gg*(1-sg)), dd * gg * sg}
+				for k := range 2 {
+					for j, got := range [3]float32{h[k][i], dg[k][i], du[k][i]} {
+						if math.Abs(float64(got)-want[j]) > 1e-6*(1+math.Abs(want[j])) {
+							t.Fatalf("n=%d [%d] g=%g output %d: got %g, want %g", n, i, g[i], j, got, want[j])
+						}
+					}
+				}
+			}
+		}
+	})
 	t.Run("dots3x4", func(t *testing.T) {
 		for _, hs := range []int{8, 16, 64, 72} {
 			q, k := randVec(r, 3*hs+5, -1, 1), randVec(r, 4*(hs+3), -1, 1)
@@ -133,6 +166,74 @@ func TestSIMDAsmVsGo(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSwiGLUAVX512: the AVX-512 SwiGLU kernels give the AVX2 kernels'
+// exact bits (same operations on wider vectors), at lengths with and
+// without a 16-lane tail.
+func TestSwiGLUAVX512(t *testing.T) {
+	if !gemm.Supported(gemm.AVX512) {
+		t.Skip("CPU lacks AVX-512F")
+	}
+	r := rand.New(rand.NewPCG(61, 62))
+	for _, n := range []int{1, 8, 15, 16, 17, 24, 1003, 4096} {
+		// exp's clamps included: |g| up to 120.
+		g, u, d := randVec(r, n, -120, 120), randVec(r, n, -2, 2), randVec(r, n, -1, 1)
+		for i := 0; i < n; i += 3 {
+			g[i] = float32(r.NormFloat64() * 3)
+		}
+		o1, o2 := make([]float32, n), make([]float32, n)
+		swiglu512(o1, g, u)
+		swiglu(true, o2, g, u)
+		var h, dg, du [2][]float32
+		for k := range 2 {
+			h[k], dg[k], du[k] = make([]float32, n), make([]float32, n), make([]float32, n)
+		}
+		swigluBackSet512(h[0], dg[0], du[0], d, g, u)
+		swigluBackSet(true, h[1], dg[1], du[1], d, g, u)
+		for i := 0; i < n; i++ {
+			if math.Float32bits(o1[i]) != math.Float32bits(o2[i]) || h[0][i] != h[1][i] || dg[0][i] != dg[1][i] || du[0][i] != du[1][i] {
+				t.Fatalf("n=%d [%d] g=%g: avx512 out,h,dg,du = %g,%g,%g,%g; avx2 %g,%g,%g,%g", n, i, g[i],
+					o1[i], h[0][i], dg[0][i], du[0][i], o2[i], h[1][i], dg[1][i], du[1][i])
+			}
+		}
+	}
+}
+
+// BenchmarkSwiGLU times the SwiGLU forward and the fused backward step on
+// one thread over 16K floats (in L1/L2) and 2M (in L3), per kernel path.
+func BenchmarkSwiGLU(b *testing.B) {
+	for _, n := range []int{1 << 14, 1 << 21} {
+		r := rand.New(rand.NewPCG(1, 1))
+		g, u, d := randVec(r, n, -4, 4), randVec(r, n, -1, 1), randVec(r, n, -1, 1)
+		h, dg, du := make([]float32, n), make([]float32, n), make([]float32, n)
+		for _, path := range []string{"go", "avx2", "avx512"} {
+			run := func(name string, f func()) {
+				b.Run(fmt.Sprintf("%s/n=%d/%s", name, n, path), func(b *testing.B) {
+					switch path {
+					case "avx2":
+						needAVX2(b)
+					case "avx512":
+						if !gemm.Supported(gemm.AVX512) {
+							b.Skip("CPU lacks AVX-512F")
+						}
+					}
+					for b.Loop() {
+						f()
+					}
+					b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gelem/s")
+				})
+			}
+			if path == "avx512" {
+				run("fwd", func() { swiglu512(h, g, u) })
+				run("bwd", func() { swigluBackSet512(h, dg, du, d, g, u) })
+				continue
+			}
+			asm := path == "avx2"
+			run("fwd", func() { swiglu(asm, h, g, u) })
+			run("bwd", func() { swigluBackSet(asm, h, dg, du, d, g, u) })
+		}
+	}
 }
 
 // BenchmarkExp reports exp throughput (elements/s) over a 6400-wide row,
@@ -189,7 +290,7 @@ func TestAdamWAsmVsGo(t *testing.T) {
 	needAVX2(t)
 	r := rand.New(rand.NewPCG(5, 6))
 	c := &adamConsts{decay: 1 - 1e-3*0.1, b1: 0.9, c1: 1 - float32(0.9), b2: 0.999, c2: 1 - float32(0.999),
-		bc2Sqrt: 0.0447, eps: 1e-8, stepSize: 1e-3 / 0.19}
+		bc2Sqrt: 0.0447, eps: 1e-8, stepSize: 1e-3 / 0.19, gs: 0.73}
 	for _, n := range []int{1, 7, 8, 9, 64, 1001} {
 		var ps, ms [2][]float32
 		g := randVec(r, n, -1, 1)
@@ -256,6 +357,18 @@ func TestElementwiseAsmVsGo(t *testing.T) {
 			near(t, n, "asm vs float64", a, float32(want), 1e-6)
 			near(t, n, "asm vs go", a, b, 4e-6)
 		}},
+		{"sumsq64", func(t *testing.T, n int) {
+			x := randVec(r, n+3, -2, 2)[:n]
+			a, b := sumsq64(true, x), sumsq64(false, x)
+			want := sum64(n, func(i int) float64 { return float64(x[i]) * float64(x[i]) })
+			// Float64 sums of exact squares in other orders: far below a
+			// float32 ulp apart.
+			for _, got := range []float64{a, b} {
+				if math.Abs(got-want) > 1e-13*want {
+					t.Fatalf("n=%d: asm %v, go %v, float64 loop %v", n, a, b, want)
+				}
+			}
+		}},
 		{"scaleMul", func(t *testing.T, n int) {
 			x, w, o := randVec(r, n+3, -2, 2), randVec(r, n+3, -1, 1), randVec(r, n+3, -1, 1)
 			o1, o2 := clone(o), clone(o)
@@ -301,6 +414,27 @@ func TestElementwiseAsmVsGo(t *testing.T) {
 				if d1[i] != d[i]+s[i] {
 					t.Fatalf("n=%d [%d]: %g + %g = %g", n, i, d[i], s[i], d1[i])
 				}
+			}
+		}},
+		{"axpy", func(t *testing.T, n int) {
+			d, x := randVec(r, n+3, -1, 1), randVec(r, n+3, -1, 1)
+			d1, d2 := clone(d), clone(d)
+			axpy(true, d1[:n], x, 0.37)
+			axpy(false, d2[:n], x, 0.37)
+			same(t, n, "dst", d1, d2)
+			for i := range d1[:n] {
+				if d1[i] != d[i]+0.37*x[i] {
+					t.Fatalf("n=%d [%d]: %g + 0.37·%g = %g", n, i, d[i], x[i], d1[i])
+				}
+			}
+		}},
+		{"dot", func(t *testing.T, n int) {
+			a, b := randVec(r, n+3, -1, 1), randVec(r, n+3, -1, 1)
+			x, y := vdot(true, a[:n], b), vdot(false, a[:n], b)
+			abs := sum64(n, func(i int) float64 { return math.Abs(float64(a[i]) * float64(b[i])) })
+			want := sum64(n, func(i int) float64 { return float64(a[i]) * float64(b[i]) })
+			if math.Abs(float64(x)-want) > 1e-6*abs+1e-30 || math.Abs(float64(y)-want) > 1e-6*abs+1e-30 {
+				t.Fatalf("n=%d: asm %g, go %g, float64 %g (Σ|terms| %g)", n, x, y, want, abs)
 			}
 		}},
 		{"scale", func(t *testing.T, n int) {
@@ -358,13 +492,15 @@ func BenchmarkRMSNorm(b *testing.B) {
 	}
 }
 
-// BenchmarkElementwise times Add, Scale and the embedding backward over
-// 4096×512 floats on one thread, pure Go and AVX2.
+// BenchmarkElementwise times Add, Scale, the embedding backward, Σx² and
+// the FFN backward's SwiGLU step over 4096×512 floats on one thread, pure
+// Go and AVX2.
 func BenchmarkElementwise(b *testing.B) {
 	N, C, V := 4096, 512, 6400
 	n := N * C
 	r := rand.New(rand.NewPCG(9, 10))
 	x, y, out := randVec(r, n, -1, 1), randVec(r, n, -1, 1), make([]float32, n)
+	dd, dg, du := randVec(r, n, -1, 1), make([]float32, n), make([]float32, n)
 	tab := make([]float32, V*C)
 	ids := make([]int32, N)
 	for i := range ids {
@@ -390,5 +526,23 @@ func BenchmarkElementwise(b *testing.B) {
 		run("add", func(be *Backend) { be.Add(out, x, y, n) })
 		run("scale", func(be *Backend) { be.Scale(out, 0.999) })
 		run("embback", func(be *Backend) { be.EmbeddingBackward(tab, ids, x, N, C) })
+		run("sumsq", func(be *Backend) { be.SumSquares(x) })
+		// MoE routing's row kernels: N·2 rows of C gathered from x.
+		rows, rw := make([]int32, 2*N), randVec(r, 2*N, 0, 1)
+		for i := range rows {
+			rows[i] = int32(i / 2)
+		}
+		y2, dots := make([]float32, 2*n), make([]float32, 2*N)
+		run("gather_weighted", func(be *Backend) { be.Gather(y2, x, rows, rw, 2*N, C) })
+		run("scatter_add", func(be *Backend) { be.ScatterAdd(out, y2, rows, rw, 2*N, C) })
+		run("row_dot", func(be *Backend) { be.RowDot(dots, x, rows, y2, 2*N, C) })
+		// The FFN backward's SwiGLU step, as separate kernels and fused.
+		run("swiglu_bwd_unfused", func(be *Backend) {
+			be.SwiGLUForward(out, x, y, n)
+			be.Zero(dg)
+			be.Zero(du)
+			be.SwiGLUBackward(dg, du, dd, x, y, n)
+		})
+		run("swiglu_bwd_fused", func(be *Backend) { be.SwiGLURecomputeBackward(out, dg, du, dd, x, y, n) })
 	}
 }

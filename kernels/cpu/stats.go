@@ -21,7 +21,12 @@ func (t *normTask) StatName() string { return dir(t.back, "rmsnorm") }
 func (t *ropeTask) StatName() string { return dir(t.sign < 0, "rope") }
 
 // StatName implements parallel.Named.
-func (t *ceTask) StatName() string { return dir(t.back, "cross_entropy") }
+func (t *ceTask) StatName() string {
+	if t.fwd && t.back {
+		return "cross_entropy.fused"
+	}
+	return dir(t.back, "cross_entropy")
+}
 
 // StatName implements parallel.Named.
 func (t *routeTask) StatName() string { return dir(t.back, "moe_route") }
@@ -37,7 +42,7 @@ func (t *ewTask) StatName() string {
 	switch t.op {
 	case opSwiGLU:
 		return "swiglu.fwd"
-	case opSwiGLUBack:
+	case opSwiGLUBack, opSwiGLUBackSet:
 		return "swiglu.bwd"
 	case opAdd:
 		return "add"
