@@ -415,9 +415,10 @@ func RunPPO(ctx context.Context, cfg PPOConfig) (steps []PPOStep, err error) {
 		optStep := func() {
 			lr = LR(adamStep, totalOpt, 0, o.LearningRate)
 			clr = LR(adamStep, totalOpt, 0, cfg.CriticLR)
-			gnorm, _ = ClipGradNorm(be, actor.Grads, o.GradClip)
+			var coef float64
+			gnorm, coef = GradNorm(be, actor.Grads, o.GradClip)
 			clipCritic(be, critic, o.GradClip)
-			actorOpt.Step(be, actorP.Data, actor.Grads, float32(lr))
+			actorOpt.StepScaled(be, actorP.Data, actor.Grads, float32(lr), ClipScale(coef, o.GradClip))
 			criticOpt.Step(be, criticP.Data, critic.Grads, float32(clr))
 			headOpt.Step(be, head, critic.HeadGrad, float32(clr))
 			adamStep++

@@ -322,8 +322,8 @@ func runBenchTrain(ctx context.Context, opts BenchOptions, g *globalOptions, out
 		if err != nil {
 			return err
 		}
-		train.ClipGradNorm(be, m.Grads, 1)
-		opt.Step(be, m.Params.Data, m.Grads, 1e-4)
+		_, coef := train.GradNorm(be, m.Grads, 1)
+		opt.StepScaled(be, m.Params.Data, m.Grads, 1e-4, train.ClipScale(coef, 1))
 		dt := time.Since(t0).Seconds()
 		loss = st.Loss
 		if s == 0 && pool != nil {

@@ -405,8 +405,8 @@ func scalingTrainCell(ctx context.Context, c model.Config, opts BenchScalingOpti
 		if _, err := m.ForwardBackward(x, y, mask, B, T, 1); err != nil {
 			return r, err
 		}
-		train.ClipGradNorm(be, m.Grads, 1)
-		opt.Step(be, m.Params.Data, m.Grads, 1e-4)
+		_, coef := train.GradNorm(be, m.Grads, 1)
+		opt.StepScaled(be, m.Params.Data, m.Grads, 1e-4, train.ClipScale(coef, 1))
 		if s > 0 {
 			times = append(times, time.Since(t0).Seconds())
 		}
