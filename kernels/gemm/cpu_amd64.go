@@ -14,15 +14,16 @@ var (
 	hasVNNI = hasAVX512 && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL
 )
 
-// kernAVX2 is the 6×16 AVX2+FMA micro-kernel (kernels_amd64.s).
+// kernAVX2 is the 6×16 AVX2+FMA micro-kernel (kernels_amd64.s); see
+// Gemm.kernel for pf and pfstep.
 //
 //go:noescape
-func kernAVX2(kc int, a, b, c *float32, ldc int, accum int)
+func kernAVX2(kc int, a, b, c *float32, ldc int, accum int, pf *float32, pfstep int)
 
 // kernAVX512 is the 12×32 AVX-512F micro-kernel (kernels_amd64.s).
 //
 //go:noescape
-func kernAVX512(kc int, a, b, c *float32, ldc int, accum int)
+func kernAVX512(kc int, a, b, c *float32, ldc int, accum int, pf *float32, pfstep int)
 
 // dot4AVX2 is the skinny-path dot kernel, k a multiple of 8.
 //
@@ -134,12 +135,6 @@ func packStrips12N(kc int, a *float32, lda int, panels int, dst *float32, pstrid
 //
 //go:noescape
 func packStrips6N(kc int, a *float32, lda int, panels int, dst *float32, pstride int)
-
-// prefetchL1 asks for the n bytes at p (n ≥ 1) to be brought into L1
-// (a hint, as prefetchRows).
-//
-//go:noescape
-func prefetchL1(p *float32, n int)
 
 // prefetchRows asks for rows runs of seg bytes, stride bytes apart from
 // p, to be brought into L2 (a hint: it never faults, p may point at the

@@ -9,8 +9,14 @@ const (
 	hasVNNI   = false
 )
 
-func kernAVX2(kc int, a, b, c *float32, ldc int, accum int)     { panic("gemm: AVX2 on non-amd64") }
-func kernAVX512(kc int, a, b, c *float32, ldc int, accum int)   { panic("gemm: AVX512 on non-amd64") }
+func kernAVX2(kc int, a, b, c *float32, ldc int, accum int, pf *float32, pfstep int) {
+	panic("gemm: AVX2 on non-amd64")
+}
+
+func kernAVX512(kc int, a, b, c *float32, ldc int, accum int, pf *float32, pfstep int) {
+	panic("gemm: AVX512 on non-amd64")
+}
+
 func dot4AVX2(k int, a, b *float32, ldb int, out *[4]float32)   { panic("gemm: AVX2 on non-amd64") }
 func dot4AVX512(k int, a, b *float32, ldb int, out *[4]float32) { panic("gemm: AVX512 on non-amd64") }
 
@@ -63,7 +69,5 @@ func packStrips12N(kc int, a *float32, lda int, panels int, dst *float32, pstrid
 func packStrips6N(kc int, a *float32, lda int, panels int, dst *float32, pstride int) {
 	panic("gemm: AVX2 on non-amd64")
 }
-
-func prefetchL1(p *float32, n int) {}
 
 func prefetchRows(p *float32, rows int, seg int, stride int) {}

@@ -16,7 +16,7 @@ func BenchmarkMicroKernel(b *testing.B) {
 			bp := make([]float32, cfg.nr*kc)
 			c := make([]float32, cfg.mr*cfg.nr)
 			for b.Loop() {
-				g.kernel(kc, &a[0], &bp[0], &c[0], cfg.nr, 1)
+				g.kernel(kc, &a[0], &bp[0], &c[0], cfg.nr, 1, &bp[0], 0)
 			}
 			sec := b.Elapsed().Seconds() / float64(b.N)
 			b.ReportMetric(2*float64(cfg.mr*cfg.nr*kc)/sec/1e9, "GFLOP/s")

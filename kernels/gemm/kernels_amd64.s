@@ -18,8 +18,8 @@
 //
 // SI = a, DI = b, DX = c row pointer, R8 = ldc in bytes, CX = k counter.
 
-// func kernAVX2(kc int, a, b, c *float32, ldc int, accum int)
-TEXT ·kernAVX2(SB), NOSPLIT, $0-48
+// func kernAVX2(kc int, a, b, c *float32, ldc int, accum int, pf *float32, pfstep int)
+TEXT ·kernAVX2(SB), NOSPLIT, $0-64
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -27,6 +27,8 @@ TEXT ·kernAVX2(SB), NOSPLIT, $0-48
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
 	MOVQ accum+40(FP), R9
+	MOVQ pf+48(FP), R11
+	MOVQ pfstep+56(FP), R12
 
 	// Prefetch the C tile (6 rows × 64 bytes, up to two lines each): it
 	// is read or written only after the k loop, and when C is larger than
@@ -88,6 +90,8 @@ TEXT ·kernAVX2(SB), NOSPLIT, $0-48
 
 avx2loop:
 	AVX2STEP(0, 0)
+	PREFETCHT0 (R11)
+	ADDQ R12, R11
 	ADDQ $24, SI
 	ADDQ $64, DI
 	DECQ CX
@@ -127,8 +131,8 @@ avx2set:
 // of b, 12 broadcast loads, 24 FMAs — FMA-bound on two 512-bit FMA pipes
 // (12 cycles) with 24 independent chains.
 
-// func kernAVX512(kc int, a, b, c *float32, ldc int, accum int)
-TEXT ·kernAVX512(SB), NOSPLIT, $0-48
+// func kernAVX512(kc int, a, b, c *float32, ldc int, accum int, pf *float32, pfstep int)
+TEXT ·kernAVX512(SB), NOSPLIT, $0-64
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -136,6 +140,8 @@ TEXT ·kernAVX512(SB), NOSPLIT, $0-48
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
 	MOVQ accum+40(FP), R9
+	MOVQ pf+48(FP), R11
+	MOVQ pfstep+56(FP), R12
 
 	// Prefetch the C tile (12 rows × 128 bytes: two lines, three when
 	// unaligned), as the AVX2 kernel does: it is read or written only
@@ -220,6 +226,8 @@ avx512loop:
 	VFMADD231PS  Z25, Z30, Z21
 	VFMADD231PS  Z24, Z31, Z22
 	VFMADD231PS  Z25, Z31, Z23
+	PREFETCHT0   (R11)
+	ADDQ         R12, R11
 	ADDQ         $48, SI
 	ADDQ         $128, DI
 	DECQ         CX
@@ -1118,20 +1126,6 @@ strips6Nq:
 	ADDQ $24, DI
 	DECQ CX
 	JNZ  strips6Nk
-	RET
-
-// func prefetchL1(p *float32, n int)
-// PREFETCHT0 (into L1) every 64-byte line of the n bytes at p (n ≥ 1).
-TEXT ·prefetchL1(SB), NOSPLIT, $0-16
-	MOVQ p+0(FP), SI
-	MOVQ n+8(FP), CX
-	XORQ AX, AX
-
-pfl1:
-	PREFETCHT0 (SI)(AX*1)
-	ADDQ $64, AX
-	CMPQ AX, CX
-	JLT  pfl1
 	RET
 
 // func prefetchRows(p *float32, rows int, seg int, stride int)
