@@ -5,6 +5,7 @@
 # the ratio.
 #
 #   scripts/bench_compare.sh [rounds]       (default 3)
+#   ONLY=train scripts/bench_compare.sh     (only the cases whose name matches)
 #
 # Needs Debian's python3-torch (/usr/bin/python3) for the PyTorch side, on
 # a fast BLAS: Debian's torch calls whatever libblas.so.3 the alternatives
@@ -12,6 +13,11 @@
 # libopenblas0-pthread installed) it is ~20× slower, so the script checks
 # the library torch actually loads and refuses to compare against the
 # reference one.
+#
+# MFU is against the fp32 peak our run measures with an FMA loop on the
+# same threads; PyTorch's MFU divides its GFLOP/s by that same peak. With
+# GODEBUG=cpu.avx512f=off the Go side runs its AVX2 kernels (what an
+# AVX2-only machine such as Zen 3 runs) and measures the AVX2 peak.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -38,6 +44,7 @@ cases=(
 for ((r = 1; r <= rounds; r++)); do
 	for c in "${cases[@]}"; do
 		IFS='|' read -r name ours theirs key <<<"$c"
+		[[ -n ${ONLY:-} && ! $name =~ $ONLY ]] && continue
 		echo "round $r: $name" >&2
 		# shellcheck disable=SC2086
 		g=$("$bin" $ours | tail -n 1)
@@ -52,13 +59,16 @@ rows = {}
 for line in open(sys.argv[1]):
     name, key, g, t = line.rstrip("\n").split("\t")
     g, t = json.loads(g), json.loads(t)
-    r = rows.setdefault(name, {"go": [], "torch": [], "mfu": []})
+    r = rows.setdefault(name, {"go": [], "torch": [], "mfu": [], "tmfu": []})
     r["go"].append(g[key]); r["torch"].append(t[key])
     if "mfu" in g:
         r["mfu"].append(g["mfu"])
+        r["tmfu"].append(t["gflops"] / g["peak_gflops"])
 print(f"{'case':<18} {'MiniMind-Go':>12} {'PyTorch':>10} {'ratio':>7}   (tokens/s, medians)")
 for name, r in rows.items():
     go, th = statistics.median(r["go"]), statistics.median(r["torch"])
-    extra = f"   MFU {100*statistics.median(r['mfu']):.1f}%" if r["mfu"] else ""
+    extra = ""
+    if r["mfu"]:
+        extra = f"   MFU {100*statistics.median(r['mfu']):.1f}% (PyTorch {100*statistics.median(r['tmfu']):.1f}%)"
     print(f"{name:<18} {go:>12.1f} {th:>10.1f} {go/th:>6.2f}×{extra}")
 PY

@@ -231,7 +231,8 @@ def main():
                     help="generate: start decoding after a KV cache of --prompt_len random positions instead of prefilling a prompt (decode speed at long context without the prefill's time and memory); prefill is then not timed")
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--peak_gflops", type=float, default=211.2)
+    ap.add_argument("--peak_gflops", type=float, default=0,
+                    help="train: fp32 peak for the MFU figure (0: no MFU; bench_compare.sh divides by the peak our own run measured)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     blas = blas_info()
@@ -264,7 +265,7 @@ def main():
         step = statistics.median(times)
         gflops = train_flops(c, B, T, n_params - c.vocab * c.hidden + c.vocab * c.hidden) / step / 1e9
         print(json.dumps({"tokens_per_s": B * T / step, "step_s": step, "gflops": gflops,
-                          "mfu": gflops / a.peak_gflops, "peak_gflops": a.peak_gflops,
+                          **({"mfu": gflops / a.peak_gflops, "peak_gflops": a.peak_gflops} if a.peak_gflops > 0 else {}),
                           "batch_size": B, "seq_len": T, "use_moe": c.use_moe,
                           "backend": "torch %s cpu, %d threads" % (torch.__version__, a.threads), **process_facts()}))
         return
