@@ -48,7 +48,7 @@ func newQuickstartCommand(g *globalOptions) *cobra.Command {
 	var o QuickstartOptions
 	cmd := &cobra.Command{
 		Use:   "quickstart [--out_dir ./out/quickstart]",
-		Short: "Pretrain and fine-tune a small MiniMind on the bundled sample, in about 2 minutes",
+		Short: "Pretrain and fine-tune a small MiniMind on the bundled sample, in about a minute",
 		Long: `The whole MiniMind path on the data this binary carries (a few MB of the
 project's Chinese poetry, English prose and SFT conversations, licences kept):
 
@@ -62,7 +62,7 @@ Every sample it writes also goes to --out_dir/samples.jsonl, so that
 --dashboard 127.0.0.1:6006 (or 'minimind dashboard --out_dir DIR' later)
 shows them beside the loss curves.
 
-It takes about 2 minutes on 2 CPU cores. --full trains a bigger model
+It takes about a minute on 2 CPU cores. --full trains a bigger model
 (hidden 256) on longer samples, for better samples, in about 7 minutes.
 The same steps at full size are 'minimind pretrain' and 'minimind sft'.
 
