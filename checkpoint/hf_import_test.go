@@ -513,6 +513,52 @@ func TestLoadWeightFileInHFDir(t *testing.T) {
 			t.Errorf("rope_theta %g (want base's %g) or weights differ", q.Config.RopeTheta, b.RopeTheta)
 		}
 	})
+	t.Run("safetensors without config.json", func(t *testing.T) {
+		dir := hfDir(t, checkpoint.SafetensorsFile)
+		path := filepath.Join(t.TempDir(), "minimind.safetensors")
+		if err := os.Rename(filepath.Join(dir, checkpoint.SafetensorsFile), path); err != nil {
+			t.Fatal(err)
+		}
+		b := base
+		b.NumAttentionHeads = c.NumAttentionHeads
+		q, err := checkpoint.Load(path, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Config.RopeTheta != b.RopeTheta || q.Config.HiddenSize != c.HiddenSize || q.Config.NumKeyValueHeads != c.NumKeyValueHeads ||
+			q.Config.NumHiddenLayers != c.NumHiddenLayers || !q.Config.Tied() || !slices.Equal(q.Data, p.Data) {
+			t.Errorf("config %+v (want c's sizes, base's rope_theta %g, tied) or weights differ", q.Config, b.RopeTheta)
+		}
+		// Heads that do not divide k_proj's rows: a clear error, no panic.
+		b.NumAttentionHeads = 3
+		if _, err := checkpoint.Load(path, b); err == nil {
+			t.Error("3 heads: no error")
+		}
+	})
+	t.Run("safetensors without config.json, untied head", func(t *testing.T) {
+		var ts []safetensors.Tensor
+		for _, s := range p.Specs {
+			ts = append(ts, safetensors.FromFloat32(s.Name, s.Shape, p.View(p.Data, s.Name), safetensors.F32))
+		}
+		emb, _ := p.Spec(model.EmbedName)
+		head := slices.Clone(p.View(p.Data, model.EmbedName))
+		head[0]++
+		ts = append(ts, safetensors.FromFloat32(model.LMHeadName, emb.Shape, head, safetensors.F32))
+		path := filepath.Join(t.TempDir(), "untied.safetensors")
+		writeST(t, path, ts)
+		b := base
+		b.NumAttentionHeads = c.NumAttentionHeads
+		q, err := checkpoint.Load(path, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Config.Tied() {
+			t.Fatal("an lm_head.weight unlike the embedding loaded as tied")
+		}
+		if got := q.View(q.Data, model.LMHeadName); !slices.Equal(got, head) {
+			t.Error("lm_head.weight differs")
+		}
+	})
 }
 
 // configDiff lists the config.json fields in which got differs from want.

@@ -31,7 +31,8 @@ import (
 // and base. The weights are those of the file named (DIR/pytorch_model.bin
 // loads the .bin even when DIR also holds model.safetensors), or, for a
 // shard named by the directory's index, the whole sharded checkpoint. A
-// .bin without a config.json is read as a .pth; a .pth or .pt always is,
+// .bin or .safetensors without a config.json is read as a .pth is (sizes
+// from the shapes, the rest from base); a .pth or .pt always is,
 // config.json or not, as the trainers' output directories may hold a
 // config.json of another model.
 func Load(path string, base model.Config) (*model.Params, error) {
@@ -48,10 +49,16 @@ func Load(path string, base model.Config) (*model.Params, error) {
 		cfgPath := filepath.Join(filepath.Dir(path), ConfigFile)
 		_, err := os.Stat(cfgPath)
 		switch {
-		case err == nil || ext == ".safetensors": // a .safetensors has no shapes-only reading
+		case err == nil:
 			return loadWeightFile(path)
 		case !errors.Is(err, os.ErrNotExist):
 			return nil, err
+		case ext == ".safetensors":
+			src, err := openSafetensors(path)
+			if err != nil {
+				return nil, err
+			}
+			return loadShapes(path, dropBuffers(src), base)
 		}
 		return LoadPth(path, base)
 	case ".pth", ".pt":
@@ -191,17 +198,16 @@ func LoadPth(path string, base model.Config) (*model.Params, error) {
 	if err != nil {
 		return nil, err
 	}
-	byName := map[string]pth.Tensor{}
+	return loadShapes(path, pthSource(ts), base)
+}
+
+// loadShapes builds a model from a weight file without a config.json (a
+// .pth, or a lone .safetensors): sizes from the tensors' shapes, the rest
+// from base (ConfigFromShapes).
+func loadShapes(path string, src tensorSource, base model.Config) (*model.Params, error) {
 	shapes := map[string][]int{}
-	src := tensorSource{
-		shape: func(name string) ([]int, bool) { s, ok := shapes[name]; return s, ok },
-		data:  func(name string) ([]float32, error) { return byName[name].Data, nil },
-	}
-	for _, t := range ts {
-		n := stripPrefix(t.Name)
-		byName[n] = t
-		shapes[n] = t.Shape
-		src.names = append(src.names, n)
+	for _, n := range src.names {
+		shapes[n], _ = src.shape(n)
 	}
 	cfg, err := ConfigFromShapes(shapes, base)
 	if err != nil {
@@ -209,9 +215,19 @@ func LoadPth(path string, base model.Config) (*model.Params, error) {
 	}
 	// Upstream's trainers save both tied keys (the same values); an
 	// lm_head.weight that differs from the embedding is an untied head.
-	if e, ok := byName[model.EmbedName]; ok {
-		if h, ok := byName[model.LMHeadName]; ok && !slices.Equal(e.Data, h.Data) {
-			cfg.TieWordEmbeddings = false
+	if _, ok := shapes[model.EmbedName]; ok {
+		if _, ok := shapes[model.LMHeadName]; ok {
+			e, err := src.data(model.EmbedName)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			h, err := src.data(model.LMHeadName)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			if !slices.Equal(e, h) {
+				cfg.TieWordEmbeddings = false
+			}
 		}
 	}
 	p, err := build(cfg, src)
