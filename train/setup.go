@@ -11,14 +11,18 @@ import (
 
 // Setup is what shapes a stage's objective beyond Options: DPO's loss, β
 // and reference model, distillation's teacher and loss, LoRA's frozen base
-// model. A resume state stores it, and a resumed run must have the same
-// (ErrChangedSetup otherwise): continuing under another loss or against
-// other frozen weights would quietly optimise a different objective from
-// the saved moments. Older resume states hold none and are not checked.
+// model, GRPO's and PPO's reference, reward and loss settings. A resume
+// state stores it, and a resumed run must have the same (ErrChangedSetup
+// otherwise): continuing under another loss or against other frozen
+// weights would quietly optimise a different objective from the saved
+// moments. Older resume states hold none (or lack a part or a field) and
+// are not checked for what they lack.
 type Setup struct {
 	DPO     *DPOSetup     `json:"dpo,omitempty"`
 	Distill *DistillSetup `json:"distill,omitempty"`
 	Base    *WeightsID    `json:"lora_base,omitempty"` // LoRA's frozen base (--init)
+	GRPO    *GRPOSetup    `json:"grpo,omitempty"`
+	PPO     *PPOSetup     `json:"ppo,omitempty"`
 }
 
 // DPOSetup is StageDPO's part of Setup: the resolved loss variant and β,
@@ -34,6 +38,43 @@ type DistillSetup struct {
 	Teacher     WeightsID `json:"teacher"`
 	Alpha       float64   `json:"alpha"`
 	Temperature float64   `json:"temperature"`
+}
+
+// GRPOSetup is RunGRPO's part of Setup: the frozen reference, the reward,
+// the resolved loss and what shapes the rollouts a step learns from.
+type GRPOSetup struct {
+	Reference WeightsID `json:"reference"`
+	// Reward names the reward (GRPOConfig.RewardName); "" is unknown and
+	// not compared.
+	Reward         string  `json:"reward,omitempty"`
+	LossType       string  `json:"loss_type"`
+	Beta           float64 `json:"beta"`
+	Epsilon        float64 `json:"epsilon"`
+	EpsilonHigh    float64 `json:"epsilon_high"`
+	NumGenerations int     `json:"num_generations"`
+	Temperature    float64 `json:"temperature"`
+	MaxGenLen      int     `json:"max_gen_len"`
+}
+
+// PPOSetup is RunPPO's part of Setup: the frozen reference (the starting
+// weights), the reward, the PPO loss and update settings and what shapes
+// the rollouts.
+type PPOSetup struct {
+	Reference WeightsID `json:"reference"`
+	// Reward names the reward (PPOConfig.RewardName); "" is unknown and not
+	// compared.
+	Reward         string  `json:"reward,omitempty"`
+	ClipEpsilon    float64 `json:"clip_epsilon"`
+	VFCoef         float64 `json:"vf_coef"`
+	KLCoef         float64 `json:"kl_coef"`
+	Gamma          float64 `json:"gamma"`
+	Lam            float64 `json:"lam"`
+	ClipRangeValue float64 `json:"cliprange_value"`
+	EarlyStopKL    float64 `json:"early_stop_kl"`
+	UpdateIters    int     `json:"ppo_update_iters"`
+	MiniBatch      int     `json:"mini_batch_size"`
+	Temperature    float64 `json:"temperature"`
+	MaxGenLen      int     `json:"max_gen_len"`
 }
 
 // WeightsID names frozen weights a run depends on: the file they came
@@ -95,6 +136,45 @@ func setupChanges(saved, now *Setup) []string {
 	}
 	if a, b := saved.Base, now.Base; a != nil && b != nil {
 		weights("the base model (--init)", *a, *b)
+	}
+	reward := func(a, b string) {
+		if a != "" && b != "" && a != b {
+			add("reward", a, b)
+		}
+	}
+	if a, b := saved.GRPO, now.GRPO; a != nil && b != nil {
+		weights("the reference model (--init)", a.Reference, b.Reference)
+		reward(a.Reward, b.Reward)
+		for _, f := range []struct {
+			flag string
+			a, b any
+		}{
+			{"loss_type", a.LossType, b.LossType}, {"beta", a.Beta, b.Beta}, {"epsilon", a.Epsilon, b.Epsilon},
+			{"epsilon_high", a.EpsilonHigh, b.EpsilonHigh}, {"num_generations", a.NumGenerations, b.NumGenerations},
+			{"temperature", a.Temperature, b.Temperature}, {"max_gen_len", a.MaxGenLen, b.MaxGenLen},
+		} {
+			if f.a != f.b {
+				add(f.flag, f.a, f.b)
+			}
+		}
+	}
+	if a, b := saved.PPO, now.PPO; a != nil && b != nil {
+		weights("the reference model (--init)", a.Reference, b.Reference)
+		reward(a.Reward, b.Reward)
+		for _, f := range []struct {
+			flag string
+			a, b any
+		}{
+			{"clip_epsilon", a.ClipEpsilon, b.ClipEpsilon}, {"vf_coef", a.VFCoef, b.VFCoef}, {"kl_coef", a.KLCoef, b.KLCoef},
+			{"gamma", a.Gamma, b.Gamma}, {"lam", a.Lam, b.Lam}, {"cliprange_value", a.ClipRangeValue, b.ClipRangeValue},
+			{"early_stop_kl", a.EarlyStopKL, b.EarlyStopKL}, {"ppo_update_iters", a.UpdateIters, b.UpdateIters},
+			{"mini_batch_size", a.MiniBatch, b.MiniBatch}, {"temperature", a.Temperature, b.Temperature},
+			{"max_gen_len", a.MaxGenLen, b.MaxGenLen},
+		} {
+			if f.a != f.b {
+				add(f.flag, f.a, f.b)
+			}
+		}
 	}
 	return out
 }

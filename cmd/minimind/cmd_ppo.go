@@ -167,7 +167,8 @@ func runPPO(ctx context.Context, opts PPOOptions, g *globalOptions, out, errOut 
 	fmt.Fprintf(out, "ppo: actor/reference/critic from %s (%s); tokenizer %s; %d prompts from %s; reward %s\n",
 		initPath, describeModel(&base.Config), tokSource, jds.Len(), strings.Join(opts.DataPath, ","), opts.Reward)
 	cfg := train.PPOConfig{Init: base, Options: o, CriticLR: opts.CriticLR, PPO: opts.PPO, MaxGenLen: opts.MaxGenLen,
-		Temperature: opts.Temperature, Data: jds, Tokenizer: tok, Reward: rf, Backend: be, OutDir: opts.OutDir,
+		Temperature: opts.Temperature, Data: jds, Tokenizer: tok, Reward: rf, RewardName: rewardName(opts.Reward, opts.RewardURL),
+		InitPath: initPath, Backend: be, OutDir: opts.OutDir,
 		Resume: opts.Resume, SaveDType: "F16",
 		OnLog: func(msg string) { fmt.Fprintln(errOut, msg) },
 		OnStep: func(s train.PPOStep) {
