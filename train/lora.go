@@ -171,6 +171,7 @@ func RunLoRA(ctx context.Context, cfg LoRAConfig) (res *LoRAResult, err error) {
 		spec.Seed = o.Seed
 	}
 	paths := cfg.Paths(mc)
+	setup := &Setup{Base: new(weightsID(cfg.BasePath, cfg.Base.Data))}
 	var resume *loraResume
 	if cfg.Resume {
 		if resume, err = loadLoRAResume(paths.Resume, mc); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -179,20 +180,14 @@ func RunLoRA(ctx context.Context, cfg LoRAConfig) (res *LoRAResult, err error) {
 		if resume == nil {
 			logf("no resume state at %s: starting fresh", paths.Resume)
 		} else {
-			if resume.LoRA.Rank != spec.Rank || resume.LoRA.Alpha != spec.Alpha || !slices.Equal(resume.LoRA.Targets, spec.Targets) {
-				return nil, fmt.Errorf("lora: resume from %s: it trains rank %d alpha %g targets %v, the flags say rank %d alpha %g targets %v: %w",
-					paths.Resume, resume.LoRA.Rank, resume.LoRA.Alpha, resume.LoRA.Targets, spec.Rank, spec.Alpha, spec.Targets, ErrChangedSchedule)
+			// Other adapters or another base: another objective.
+			if err := changedSetup(paths.Resume, append(loraChanges(resume.LoRA, spec), setupChanges(resume.Setup, setup)...)); err != nil {
+				return nil, err
 			}
 			if ch := scheduleChanges(resume.Options, o); len(ch) > 0 {
 				return nil, fmt.Errorf("lora: resume from %s: %s (saved → now): %w", paths.Resume, strings.Join(ch, ", "), ErrChangedSchedule)
 			}
 			spec = resume.LoRA
-		}
-	}
-	setup := &Setup{Base: new(weightsID(cfg.BasePath, cfg.Base.Data))}
-	if resume != nil {
-		if err := checkSetup(paths.Resume, resume.Setup, setup); err != nil {
-			return nil, err
 		}
 	}
 	m := model.New(cfg.Base, cfg.Backend)
@@ -296,6 +291,28 @@ func RunLoRA(ctx context.Context, cfg LoRAConfig) (res *LoRAResult, err error) {
 	}
 	res.Steps, res.Elapsed = rec.History(), tr.Elapsed()
 	return res, nil
+}
+
+// loraChanges lists the flags whose adapters differ from saved's, as
+// "--flag saved → now" (the seed only drew A, which the resume state holds).
+func loraChanges(saved, now model.LoRASpec) []string {
+	var out []string
+	if saved.Rank != now.Rank {
+		out = append(out, fmt.Sprintf("--lora_rank %d → %d", saved.Rank, now.Rank))
+	}
+	if saved.Alpha != now.Alpha {
+		out = append(out, fmt.Sprintf("--lora_alpha %g → %g", saved.Alpha, now.Alpha))
+	}
+	if !slices.Equal(saved.Targets, now.Targets) {
+		targets := func(t []string) string {
+			if len(t) == 0 {
+				return "(default)"
+			}
+			return strings.Join(t, ",")
+		}
+		out = append(out, fmt.Sprintf("--lora_targets %s → %s", targets(saved.Targets), targets(now.Targets)))
+	}
+	return out
 }
 
 func saveLoRAResume(path string, st *loraResume) error {

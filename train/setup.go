@@ -190,9 +190,15 @@ func describe(w WeightsID) string {
 // checkSetup fails with ErrChangedSetup when a resumed run's setup differs
 // from the saved one.
 func checkSetup(resumePath string, saved, now *Setup) error {
-	if ch := setupChanges(saved, now); len(ch) > 0 {
-		return fmt.Errorf("train: resume from %s: %s (saved → now): %w; rerun with the saved values and weights, or without --resume to start afresh",
-			resumePath, strings.Join(ch, ", "), ErrChangedSetup)
+	return changedSetup(resumePath, setupChanges(saved, now))
+}
+
+// changedSetup is ErrChangedSetup naming the changes ch (as setupChanges
+// writes them), nil when there are none.
+func changedSetup(resumePath string, ch []string) error {
+	if len(ch) == 0 {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("train: resume from %s: %s (saved → now): %w; rerun with the saved values and weights, or without --resume to start afresh",
+		resumePath, strings.Join(ch, ", "), ErrChangedSetup)
 }
