@@ -225,71 +225,31 @@ func RunLoRA(ctx context.Context, cfg LoRAConfig) (res *LoRAResult, err error) {
 		},
 		LoRAPaths: paths,
 	}
-	if rank != 0 {
-		// Only rank 0 records and writes; the others train in lockstep.
-		if err := tr.Run(ctx); err != nil {
-			return nil, err
-		}
-		res.Elapsed = tr.Elapsed()
-		return res, nil
-	}
-	rec, err := OpenRecorder(paths.Metrics, StageLoRA, res.Step)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if cerr := rec.Close(); cerr != nil && err == nil {
-			res, err = nil, cerr
-		}
-	}()
-	if cfg.OnStart != nil {
-		cfg.OnStart(res.LoRAStart)
-	}
-	var recErr error
-	tr.OnStep = func(s Step) {
-		s.Stage = StageLoRA
-		if ev := cfg.Eval; ev != nil && !s.Stopped && (s.Step == s.Total || ev.Interval > 0 && s.Step%ev.Interval == 0) {
-			r, err := Evaluate(ctx, m, ev.Data, ev.Enc, max(1, ev.BatchTokens))
-			switch {
-			case err == nil:
-				s.EvalLoss = r.Loss
-			case ctx.Err() == nil:
-				logf("step %d: evaluation failed: %v", s.Step, err)
+	r := &recording{Stage: StageLoRA, Metrics: paths.Metrics, Plot: paths.Plot, Title: "MiniMind-Go LoRA " + cfg.Name,
+		Eval: cfg.Eval, Logf: logf, OnSave: cfg.OnSave,
+		Start: func() {
+			if cfg.OnStart != nil {
+				cfg.OnStart(res.LoRAStart)
 			}
-		}
-		if err := rec.Add(s); err != nil && recErr == nil {
-			recErr = fmt.Errorf("step %d: %s: %w", s.Step, paths.Metrics, err)
-		}
-		if cfg.OnStep != nil {
-			cfg.OnStep(s)
-		}
+		},
+		OnStep: func(s Step) {
+			if cfg.OnStep != nil {
+				s.Stage = StageLoRA
+				cfg.OnStep(s)
+			}
+		},
+		Write: func(st *ResumeState) error {
+			if err := checkpoint.SaveLoRA(paths.Weights, l, "F16"); err != nil {
+				return err
+			}
+			st.Setup = setup
+			return saveLoRAResume(paths.Resume, &loraResume{ResumeState: *st, LoRA: spec})
+		},
 	}
-	tr.OnSave = func(_ context.Context, reason string, st *ResumeState) error {
-		if recErr != nil {
-			return recErr
-		}
-		if err := checkpoint.SaveLoRA(paths.Weights, l, "F16"); err != nil {
-			return err
-		}
-		st.Setup = setup
-		if err := saveLoRAResume(paths.Resume, &loraResume{ResumeState: *st, LoRA: spec}); err != nil {
-			return err
-		}
-		if err := rec.Plot(paths.Plot, "MiniMind-Go LoRA "+cfg.Name); err != nil {
-			return err
-		}
-		if cfg.OnSave != nil {
-			cfg.OnSave(Save{Reason: reason, Step: st.Step})
-		}
-		return nil
-	}
-	if err := tr.Run(ctx); err != nil {
+	if res.Steps, err = r.run(ctx, tr, rank == 0); err != nil {
 		return nil, err
 	}
-	if recErr != nil {
-		return nil, recErr
-	}
-	res.Steps, res.Elapsed = rec.History(), tr.Elapsed()
+	res.Elapsed = tr.Elapsed()
 	return res, nil
 }
 
