@@ -110,71 +110,57 @@ func setupChanges(saved, now *Setup) []string {
 		return nil
 	}
 	var out []string
-	add := func(flag string, a, b any) { out = append(out, fmt.Sprintf("--%s %v → %v", flag, a, b)) }
+	// flags lists each differing pair, in order; a value is any comparable
+	// one (a string, a number).
+	type pair struct {
+		flag string
+		a, b any
+	}
+	flags := func(ps ...pair) {
+		for _, p := range ps {
+			if p.a != p.b {
+				out = append(out, fmt.Sprintf("--%s %v → %v", p.flag, p.a, p.b))
+			}
+		}
+	}
 	weights := func(what string, a, b WeightsID) {
 		if a.Sum != b.Sum {
 			out = append(out, fmt.Sprintf("%s has other weights (%s → %s)", what, describe(a), describe(b)))
 		}
 	}
+	// The reward's name is compared only when both runs gave one.
+	reward := func(a, b string) pair {
+		if a == "" || b == "" {
+			return pair{}
+		}
+		return pair{"reward", a, b}
+	}
 	if a, b := saved.DPO, now.DPO; a != nil && b != nil {
-		if a.Loss != b.Loss {
-			add("dpo_loss", a.Loss, b.Loss)
-		}
-		if a.Beta != b.Beta {
-			add("beta", a.Beta, b.Beta)
-		}
+		flags(pair{"dpo_loss", a.Loss, b.Loss}, pair{"beta", a.Beta, b.Beta})
 		weights("the reference model", a.Reference, b.Reference)
 	}
 	if a, b := saved.Distill, now.Distill; a != nil && b != nil {
 		weights("the teacher (--teacher)", a.Teacher, b.Teacher)
-		if a.Alpha != b.Alpha {
-			add("alpha", a.Alpha, b.Alpha)
-		}
-		if a.Temperature != b.Temperature {
-			add("temperature", a.Temperature, b.Temperature)
-		}
+		flags(pair{"alpha", a.Alpha, b.Alpha}, pair{"temperature", a.Temperature, b.Temperature})
 	}
 	if a, b := saved.Base, now.Base; a != nil && b != nil {
 		weights("the base model (--init)", *a, *b)
 	}
-	reward := func(a, b string) {
-		if a != "" && b != "" && a != b {
-			add("reward", a, b)
-		}
-	}
 	if a, b := saved.GRPO, now.GRPO; a != nil && b != nil {
 		weights("the reference model (--init)", a.Reference, b.Reference)
-		reward(a.Reward, b.Reward)
-		for _, f := range []struct {
-			flag string
-			a, b any
-		}{
-			{"loss_type", a.LossType, b.LossType}, {"beta", a.Beta, b.Beta}, {"epsilon", a.Epsilon, b.Epsilon},
-			{"epsilon_high", a.EpsilonHigh, b.EpsilonHigh}, {"num_generations", a.NumGenerations, b.NumGenerations},
-			{"temperature", a.Temperature, b.Temperature}, {"max_gen_len", a.MaxGenLen, b.MaxGenLen},
-		} {
-			if f.a != f.b {
-				add(f.flag, f.a, f.b)
-			}
-		}
+		flags(reward(a.Reward, b.Reward),
+			pair{"loss_type", a.LossType, b.LossType}, pair{"beta", a.Beta, b.Beta}, pair{"epsilon", a.Epsilon, b.Epsilon},
+			pair{"epsilon_high", a.EpsilonHigh, b.EpsilonHigh}, pair{"num_generations", a.NumGenerations, b.NumGenerations},
+			pair{"temperature", a.Temperature, b.Temperature}, pair{"max_gen_len", a.MaxGenLen, b.MaxGenLen})
 	}
 	if a, b := saved.PPO, now.PPO; a != nil && b != nil {
 		weights("the reference model (--init)", a.Reference, b.Reference)
-		reward(a.Reward, b.Reward)
-		for _, f := range []struct {
-			flag string
-			a, b any
-		}{
-			{"clip_epsilon", a.ClipEpsilon, b.ClipEpsilon}, {"vf_coef", a.VFCoef, b.VFCoef}, {"kl_coef", a.KLCoef, b.KLCoef},
-			{"gamma", a.Gamma, b.Gamma}, {"lam", a.Lam, b.Lam}, {"cliprange_value", a.ClipRangeValue, b.ClipRangeValue},
-			{"early_stop_kl", a.EarlyStopKL, b.EarlyStopKL}, {"ppo_update_iters", a.UpdateIters, b.UpdateIters},
-			{"mini_batch_size", a.MiniBatch, b.MiniBatch}, {"temperature", a.Temperature, b.Temperature},
-			{"max_gen_len", a.MaxGenLen, b.MaxGenLen},
-		} {
-			if f.a != f.b {
-				add(f.flag, f.a, f.b)
-			}
-		}
+		flags(reward(a.Reward, b.Reward),
+			pair{"clip_epsilon", a.ClipEpsilon, b.ClipEpsilon}, pair{"vf_coef", a.VFCoef, b.VFCoef}, pair{"kl_coef", a.KLCoef, b.KLCoef},
+			pair{"gamma", a.Gamma, b.Gamma}, pair{"lam", a.Lam, b.Lam}, pair{"cliprange_value", a.ClipRangeValue, b.ClipRangeValue},
+			pair{"early_stop_kl", a.EarlyStopKL, b.EarlyStopKL}, pair{"ppo_update_iters", a.UpdateIters, b.UpdateIters},
+			pair{"mini_batch_size", a.MiniBatch, b.MiniBatch}, pair{"temperature", a.Temperature, b.Temperature},
+			pair{"max_gen_len", a.MaxGenLen, b.MaxGenLen})
 	}
 	return out
 }
