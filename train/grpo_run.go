@@ -165,7 +165,10 @@ func (c *GRPOConfig) check() error {
 // policy itself), rewards, group advantages, old log-probs of the sampling
 // policy, one GRPO/CISPO step, clipping and AdamW. Checkpoints go to
 // OutDir/grpo_{hidden}.pth with a resume state; metrics.jsonl gets one
-// GRPOStep per update and grpo_reward.png the reward curve.
+// GRPOStep per update and grpo_reward.png the reward curve. The resume
+// state records the setup (the reference's weights, RewardName, the loss
+// and rollout settings); a resumed run with another fails with
+// ErrChangedSetup.
 func RunGRPO(ctx context.Context, c GRPOConfig) (*GRPOResult, error) {
 	if err := c.check(); err != nil {
 		return nil, err

@@ -204,7 +204,9 @@ type ppoState struct {
 // batch). Every SaveInterval steps, at the end and when ctx is cancelled
 // it writes the actor, the critic, both resume files, metrics.jsonl and
 // the reward plot. Rollout seeds and minibatch orders derive from
-// (Seed, step), so a resumed run continues as the uninterrupted one would.
+// (Seed, step), so a resumed run continues as the uninterrupted one would;
+// one with another setup (Init's weights, RewardName, the PPO and rollout
+// settings) fails with ErrChangedSetup.
 func RunPPO(ctx context.Context, cfg PPOConfig) (steps []PPOStep, err error) {
 	switch {
 	case cfg.Init == nil:
