@@ -20,7 +20,9 @@ var (
 	ErrChangedSchedule = errors.New("schedule changed since the resume state was saved")
 	// ErrChangedSetup: a run is resumed with another objective than it
 	// was saved with: DPO's loss, β or reference model, distillation's
-	// teacher, α or temperature, or LoRA's base model (see Setup).
+	// teacher, α or temperature, LoRA's base model or adapters (rank, α,
+	// targets), GRPO's and PPO's
+	// reference, reward, loss and rollout settings (see Setup).
 	ErrChangedSetup = errors.New("training setup changed since the resume state was saved")
 	// ErrResumeField: a resume state's field is out of range (a damaged
 	// or foreign file).

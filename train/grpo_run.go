@@ -73,6 +73,14 @@ type GRPOConfig struct {
 	SaveInterval   int     // updates between checkpoints (0: the end only)
 	SaveDType      string  // --save_dtype: f16 ("" too), bf16 or f32
 
+	// RewardName identifies Score in the resume state (cmd: the --reward
+	// terms with the server's URL): a resumed run with another is refused
+	// (ErrChangedSetup). "" leaves the reward unchecked.
+	RewardName string
+	// RefPath is where Ref came from, named in a resume error when the
+	// resumed run's reference has other weights (the weights are compared).
+	RefPath string
+
 	OutDir string
 	Resume bool // continue from OutDir's grpo resume state
 	Logf   func(format string, args ...any)
@@ -157,7 +165,10 @@ func (c *GRPOConfig) check() error {
 // policy itself), rewards, group advantages, old log-probs of the sampling
 // policy, one GRPO/CISPO step, clipping and AdamW. Checkpoints go to
 // OutDir/grpo_{hidden}.pth with a resume state; metrics.jsonl gets one
-// GRPOStep per update and grpo_reward.png the reward curve.
+// GRPOStep per update and grpo_reward.png the reward curve. The resume
+// state records the setup (the reference's weights, RewardName, the loss
+// and rollout settings); a resumed run with another fails with
+// ErrChangedSetup.
 func RunGRPO(ctx context.Context, c GRPOConfig) (*GRPOResult, error) {
 	if err := c.check(); err != nil {
 		return nil, err
@@ -186,6 +197,7 @@ func RunGRPO(ctx context.Context, c GRPOConfig) (*GRPOResult, error) {
 	if err := os.MkdirAll(c.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("train: grpo: %w", err)
 	}
+	setup := c.setup(g.Opts)
 	start := 0
 	if c.Resume {
 		st, err := LoadResume(resumePath)
@@ -195,6 +207,9 @@ func RunGRPO(ctx context.Context, c GRPOConfig) (*GRPOResult, error) {
 		if len(st.Params) != len(pol.Params.Data) || st.Loader.Len != len(c.Prompts) {
 			return nil, fmt.Errorf("train: grpo --resume %s: saved for %d parameters and %d prompts, this run has %d and %d",
 				resumePath, len(st.Params), st.Loader.Len, len(pol.Params.Data), len(c.Prompts))
+		}
+		if err := checkSetup(resumePath, st.Setup, setup); err != nil {
+			return nil, err
 		}
 		copy(pol.Params.Data, st.Params)
 		copy(opt.M, st.M)
@@ -213,7 +228,7 @@ func RunGRPO(ctx context.Context, c GRPOConfig) (*GRPOResult, error) {
 		st := &ResumeState{Config: pol.Config, Step: step, AdamStep: opt.T, Epoch: ep, WorldSize: 1,
 			Loader:  data.LoaderState{Epoch: ep, Offset: min((step%perEpoch)*c.BatchSize, len(c.Prompts)), Seed: c.Seed, Shfl: true, Len: len(c.Prompts)},
 			Options: Options{Epochs: c.Epochs, BatchSize: c.BatchSize, LearningRate: c.LearningRate, GradClip: c.GradClip, Seed: c.Seed, Shuffle: true, AdamW: opt.Config},
-			Params:  pol.Params.Data, M: opt.M, V: opt.V}
+			Setup:   setup, Params: pol.Params.Data, M: opt.M, V: opt.V}
 		if err := SaveResume(resumePath, st); err != nil {
 			return fmt.Errorf("train: grpo: %w", err)
 		}
@@ -334,6 +349,13 @@ func RunGRPO(ctx context.Context, c GRPOConfig) (*GRPOResult, error) {
 		logf("grpo: %v", err)
 	}
 	return res, nil
+}
+
+// setup is the run's Setup, with the loss options as NewGRPO resolved them.
+func (c *GRPOConfig) setup(loss GRPOOptions) *Setup {
+	return &Setup{GRPO: &GRPOSetup{Reference: weightsID(c.RefPath, c.Ref.Params.Data), Reward: c.RewardName,
+		LossType: loss.LossType, Beta: loss.Beta, Epsilon: loss.Epsilon, EpsilonHigh: loss.EpsilonHigh,
+		NumGenerations: c.NumGenerations, Temperature: c.Temperature, MaxGenLen: c.MaxGenLen}}
 }
 
 func (c *GRPOConfig) dtype() string {

@@ -171,6 +171,7 @@ func RunLoRA(ctx context.Context, cfg LoRAConfig) (res *LoRAResult, err error) {
 		spec.Seed = o.Seed
 	}
 	paths := cfg.Paths(mc)
+	setup := &Setup{Base: new(weightsID(cfg.BasePath, cfg.Base.Data))}
 	var resume *loraResume
 	if cfg.Resume {
 		if resume, err = loadLoRAResume(paths.Resume, mc); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -179,20 +180,14 @@ func RunLoRA(ctx context.Context, cfg LoRAConfig) (res *LoRAResult, err error) {
 		if resume == nil {
 			logf("no resume state at %s: starting fresh", paths.Resume)
 		} else {
-			if resume.LoRA.Rank != spec.Rank || resume.LoRA.Alpha != spec.Alpha || !slices.Equal(resume.LoRA.Targets, spec.Targets) {
-				return nil, fmt.Errorf("lora: resume from %s: it trains rank %d alpha %g targets %v, the flags say rank %d alpha %g targets %v: %w",
-					paths.Resume, resume.LoRA.Rank, resume.LoRA.Alpha, resume.LoRA.Targets, spec.Rank, spec.Alpha, spec.Targets, ErrChangedSchedule)
+			// Other adapters or another base: another objective.
+			if err := changedSetup(paths.Resume, append(loraChanges(resume.LoRA, spec), setupChanges(resume.Setup, setup)...)); err != nil {
+				return nil, err
 			}
 			if ch := scheduleChanges(resume.Options, o); len(ch) > 0 {
 				return nil, fmt.Errorf("lora: resume from %s: %s (saved → now): %w", paths.Resume, strings.Join(ch, ", "), ErrChangedSchedule)
 			}
 			spec = resume.LoRA
-		}
-	}
-	setup := &Setup{Base: new(weightsID(cfg.BasePath, cfg.Base.Data))}
-	if resume != nil {
-		if err := checkSetup(paths.Resume, resume.Setup, setup); err != nil {
-			return nil, err
 		}
 	}
 	m := model.New(cfg.Base, cfg.Backend)
@@ -230,72 +225,54 @@ func RunLoRA(ctx context.Context, cfg LoRAConfig) (res *LoRAResult, err error) {
 		},
 		LoRAPaths: paths,
 	}
-	if rank != 0 {
-		// Only rank 0 records and writes; the others train in lockstep.
-		if err := tr.Run(ctx); err != nil {
-			return nil, err
-		}
-		res.Elapsed = tr.Elapsed()
-		return res, nil
-	}
-	rec, err := OpenRecorder(paths.Metrics, StageLoRA, res.Step)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if cerr := rec.Close(); cerr != nil && err == nil {
-			res, err = nil, cerr
-		}
-	}()
-	if cfg.OnStart != nil {
-		cfg.OnStart(res.LoRAStart)
-	}
-	var recErr error
-	tr.OnStep = func(s Step) {
-		s.Stage = StageLoRA
-		if ev := cfg.Eval; ev != nil && !s.Stopped && (s.Step == s.Total || ev.Interval > 0 && s.Step%ev.Interval == 0) {
-			r, err := Evaluate(ctx, m, ev.Data, ev.Enc, max(1, ev.BatchTokens))
-			switch {
-			case err == nil:
-				s.EvalLoss = r.Loss
-			case ctx.Err() == nil:
-				logf("step %d: evaluation failed: %v", s.Step, err)
+	r := &recording{Stage: StageLoRA, Metrics: paths.Metrics, Plot: paths.Plot, Title: "MiniMind-Go LoRA " + cfg.Name,
+		Eval: cfg.Eval, Logf: logf, OnSave: cfg.OnSave,
+		Start: func() {
+			if cfg.OnStart != nil {
+				cfg.OnStart(res.LoRAStart)
 			}
-		}
-		if err := rec.Add(s); err != nil && recErr == nil {
-			recErr = fmt.Errorf("step %d: %s: %w", s.Step, paths.Metrics, err)
-		}
-		if cfg.OnStep != nil {
-			cfg.OnStep(s)
-		}
+		},
+		OnStep: func(s Step) {
+			if cfg.OnStep != nil {
+				s.Stage = StageLoRA
+				cfg.OnStep(s)
+			}
+		},
+		Write: func(st *ResumeState) error {
+			if err := checkpoint.SaveLoRA(paths.Weights, l, "F16"); err != nil {
+				return err
+			}
+			st.Setup = setup
+			return saveLoRAResume(paths.Resume, &loraResume{ResumeState: *st, LoRA: spec})
+		},
 	}
-	tr.OnSave = func(_ context.Context, reason string, st *ResumeState) error {
-		if recErr != nil {
-			return recErr
-		}
-		if err := checkpoint.SaveLoRA(paths.Weights, l, "F16"); err != nil {
-			return err
-		}
-		st.Setup = setup
-		if err := saveLoRAResume(paths.Resume, &loraResume{ResumeState: *st, LoRA: spec}); err != nil {
-			return err
-		}
-		if err := rec.Plot(paths.Plot, "MiniMind-Go LoRA "+cfg.Name); err != nil {
-			return err
-		}
-		if cfg.OnSave != nil {
-			cfg.OnSave(Save{Reason: reason, Step: st.Step})
-		}
-		return nil
-	}
-	if err := tr.Run(ctx); err != nil {
+	if res.Steps, err = r.run(ctx, tr, rank == 0); err != nil {
 		return nil, err
 	}
-	if recErr != nil {
-		return nil, recErr
-	}
-	res.Steps, res.Elapsed = rec.History(), tr.Elapsed()
+	res.Elapsed = tr.Elapsed()
 	return res, nil
+}
+
+// loraChanges lists the flags whose adapters differ from saved's, as
+// "--flag saved → now" (the seed only drew A, which the resume state holds).
+func loraChanges(saved, now model.LoRASpec) []string {
+	var out []string
+	if saved.Rank != now.Rank {
+		out = append(out, fmt.Sprintf("--lora_rank %d → %d", saved.Rank, now.Rank))
+	}
+	if saved.Alpha != now.Alpha {
+		out = append(out, fmt.Sprintf("--lora_alpha %g → %g", saved.Alpha, now.Alpha))
+	}
+	if !slices.Equal(saved.Targets, now.Targets) {
+		targets := func(t []string) string {
+			if len(t) == 0 {
+				return "(default)"
+			}
+			return strings.Join(t, ",")
+		}
+		out = append(out, fmt.Sprintf("--lora_targets %s → %s", targets(saved.Targets), targets(now.Targets)))
+	}
+	return out
 }
 
 func saveLoRAResume(path string, st *loraResume) error {

@@ -40,9 +40,16 @@ type PPOConfig struct {
 	Tokenizer   *tokenizer.Tokenizer
 	Reward      reward.Func
 	Backend     kernels.Backend
-	OutDir      string
-	Resume      bool   // continue from ppo_actor_{hidden}_resume.safetensors when it exists
-	SaveDType   string // the .pth files' precision ("F16" as upstream)
+	// RewardName identifies Reward in the resume state (cmd: the --reward
+	// terms with the server's URL): a resumed run with another is refused
+	// (ErrChangedSetup). "" leaves the reward unchecked.
+	RewardName string
+	// InitPath is where Init came from, named in a resume error when the
+	// resumed run's reference has other weights (the weights are compared).
+	InitPath  string
+	OutDir    string
+	Resume    bool   // continue from ppo_actor_{hidden}_resume.safetensors when it exists
+	SaveDType string // the .pth files' precision ("F16" as upstream)
 
 	OnLog  func(msg string)
 	OnStep func(PPOStep)
@@ -184,6 +191,9 @@ type ppoState struct {
 	AdamStep int          `json:"adam_step"`
 	Options  Options      `json:"options"`
 	PPO      PPOOptions   `json:"ppo"`
+	// Setup is the reference, reward and PPO settings the run trains
+	// under; nil in older files.
+	Setup *Setup `json:"setup,omitempty"`
 }
 
 // RunPPO trains cfg's actor and critic: for each batch of prompts it
@@ -194,7 +204,9 @@ type ppoState struct {
 // batch). Every SaveInterval steps, at the end and when ctx is cancelled
 // it writes the actor, the critic, both resume files, metrics.jsonl and
 // the reward plot. Rollout seeds and minibatch orders derive from
-// (Seed, step), so a resumed run continues as the uninterrupted one would.
+// (Seed, step), so a resumed run continues as the uninterrupted one would;
+// one with another setup (Init's weights, RewardName, the PPO and rollout
+// settings) fails with ErrChangedSetup.
 func RunPPO(ctx context.Context, cfg PPOConfig) (steps []PPOStep, err error) {
 	switch {
 	case cfg.Init == nil:
@@ -250,9 +262,10 @@ func RunPPO(ctx context.Context, cfg PPOConfig) (steps []PPOStep, err error) {
 	}
 	actorOpt, criticOpt := NewAdamW(actorP, o.AdamW), NewAdamW(criticP, o.AdamW)
 	headOpt := &AdamW{Config: o.AdamW, M: make([]float32, C+1), V: make([]float32, C+1)}
+	setup := cfg.setup()
 	start := 0
 	if cfg.Resume {
-		st, err := loadPPOResume(paths, &mc, actorP, criticP, head, actorOpt, criticOpt, headOpt)
+		st, err := loadPPOResume(paths, &mc, setup, actorP, criticP, head, actorOpt, criticOpt, headOpt)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			logf("no resume state at %s: starting fresh", paths.Resume)
@@ -309,7 +322,7 @@ func RunPPO(ctx context.Context, cfg PPOConfig) (steps []PPOStep, err error) {
 		if err := saveCritic(paths.Critic, criticP, head, saveDType(cfg.SaveDType)); err != nil {
 			return err
 		}
-		st := ppoState{Config: mc, Step: step, AdamStep: actorOpt.T, Options: o, PPO: cfg.PPO}
+		st := ppoState{Config: mc, Step: step, AdamStep: actorOpt.T, Options: o, PPO: cfg.PPO, Setup: setup}
 		if err := savePPOResume(paths, &st, actorP, criticP, head, actorOpt, criticOpt, headOpt); err != nil {
 			return err
 		}
@@ -485,6 +498,15 @@ func RunPPO(ctx context.Context, cfg PPOConfig) (steps []PPOStep, err error) {
 	return steps, nil
 }
 
+// setup is the run's Setup: the reference is Init (RunPPO keeps it frozen).
+func (c *PPOConfig) setup() *Setup {
+	p := c.PPO
+	return &Setup{PPO: &PPOSetup{Reference: weightsID(c.InitPath, c.Init.Data), Reward: c.RewardName,
+		ClipEpsilon: p.ClipEpsilon, VFCoef: p.VFCoef, KLCoef: p.KLCoef, Gamma: p.Gamma, Lam: p.Lam,
+		ClipRangeValue: p.ClipRangeValue, EarlyStopKL: p.EarlyStopKL, UpdateIters: p.UpdateIters, MiniBatch: p.MiniBatch,
+		Temperature: c.Temperature, MaxGenLen: c.MaxGenLen}}
+}
+
 // ppoOrder is epoch's prompt order: a permutation drawn from (Seed,
 // epoch), as upstream's setup_seed(42 + epoch); randperm, or file order.
 func ppoOrder(N, epoch int, o Options) []int {
@@ -546,8 +568,9 @@ func savePPOResume(paths PPOPaths, st *ppoState, actorP, criticP *model.Params, 
 	return checkpoint.SaveResume(paths.Resume, &checkpoint.ResumeFile{Meta: meta, Params: actorP.Data, M: ao.M, V: ao.V})
 }
 
-// loadPPOResume reads both resume files into the given slabs.
-func loadPPOResume(paths PPOPaths, mc *model.Config, actorP, criticP *model.Params, head []float32, ao, co, ho *AdamW) (*ppoState, error) {
+// loadPPOResume reads both resume files into the given slabs, once their
+// setup is checked against now's.
+func loadPPOResume(paths PPOPaths, mc *model.Config, now *Setup, actorP, criticP *model.Params, head []float32, ao, co, ho *AdamW) (*ppoState, error) {
 	if _, err := os.Stat(paths.Resume); err != nil {
 		return nil, err
 	}
@@ -575,6 +598,9 @@ func loadPPOResume(paths PPOPaths, mc *model.Config, actorP, criticP *model.Para
 		len(af.Params) != n || len(af.M) != n || len(af.V) != n || len(cf.Params) != n+C+1 || len(cf.M) != n+C+1 || len(cf.V) != n+C+1 {
 		return nil, fmt.Errorf("ppo: resume %s was trained on hidden_size %d, %d layers, use_moe %v (%d values); these weights have %d, %d, %v (%d): %w",
 			paths.Resume, st.Config.HiddenSize, st.Config.NumHiddenLayers, st.Config.UseMoE, len(af.Params), mc.HiddenSize, mc.NumHiddenLayers, mc.UseMoE, n, ErrArchitecture)
+	}
+	if err := checkSetup(paths.Resume, st.Setup, now); err != nil {
+		return nil, err
 	}
 	for _, x := range []struct {
 		name string

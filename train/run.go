@@ -380,93 +380,42 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		},
 		Paths: paths,
 	}
-	if !rank0 {
-		// Only rank 0 records and writes; the others train in lockstep.
-		if err := tr.Run(ctx); err != nil {
-			return nil, err
-		}
-		res.Elapsed = tr.Elapsed()
-		return res, nil
-	}
-
-	rec, err := OpenRecorder(paths.Metrics, cfg.Stage, res.Step)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if cerr := rec.Close(); cerr != nil && err == nil {
-			res, err = nil, cerr
-		}
-	}()
 	title := "MiniMind-Go " + cfg.Stage
 	if cfg.PlotTitle != nil {
 		title = cfg.PlotTitle(&res.Model)
 	}
-	if cfg.OnStart != nil {
-		cfg.OnStart(res.Start)
-	}
-	var recErr error // the first failed metrics write, reported at the next save point or the end
-	if cfg.OnMicro != nil {
-		total := tr.TotalSteps()
-		tr.OnMicro = func(k, n int) { cfg.OnMicro(Micro{Step: tr.Step + 1, Total: total, K: k, N: n}) }
-	}
-	tr.OnStep = func(s Step) {
-		if ev := cfg.Eval; ev != nil && !s.Stopped && (s.Step == s.Total || ev.Interval > 0 && s.Step%ev.Interval == 0) {
-			err := tr.syncDevice(false) // the evaluation reads the host weights
-			var r *EvalResult
-			if err == nil {
-				r, err = EvaluateProgress(ctx, tr.Model, ev.Data, ev.Enc, max(1, ev.BatchTokens), cfg.OnEval)
-			}
-			switch {
-			case err == nil:
-				s.EvalLoss = r.Loss
-			case ctx.Err() == nil:
-				// A held-out score is a report, not the run: note it and go on.
-				logf("step %d: evaluation failed: %v", s.Step, err)
-			}
-		}
-		if err := rec.Add(s); err != nil && recErr == nil {
-			recErr = fmt.Errorf("step %d: %s: %w", s.Step, paths.Metrics, err)
-		}
-		if cfg.OnStep != nil {
-			cfg.OnStep(s)
-		}
-	}
 	tokSaved := cfg.Tokenizer == nil
-	tr.OnSave = func(_ context.Context, reason string, st *ResumeState) error {
-		if recErr != nil {
-			return recErr
-		}
-		if !tokSaved {
-			// The tokenizer travels with the checkpoints: loaders of a
-			// .pth look in its directory first.
-			if err := cfg.Tokenizer.Save(cfg.OutDir); err != nil {
+	r := &recording{Stage: cfg.Stage, Metrics: paths.Metrics, Plot: paths.Plot, Title: title,
+		Eval: cfg.Eval, OnEval: cfg.OnEval, Logf: logf, OnStep: cfg.OnStep, OnSave: cfg.OnSave,
+		Start: func() {
+			if cfg.OnStart != nil {
+				cfg.OnStart(res.Start)
+			}
+			if cfg.OnMicro != nil {
+				total := tr.TotalSteps()
+				tr.OnMicro = func(k, n int) { cfg.OnMicro(Micro{Step: tr.Step + 1, Total: total, K: k, N: n}) }
+			}
+		},
+		Write: func(st *ResumeState) error {
+			if !tokSaved {
+				// The tokenizer travels with the checkpoints: loaders of a
+				// .pth look in its directory first.
+				if err := cfg.Tokenizer.Save(cfg.OutDir); err != nil {
+					return err
+				}
+				tokSaved = true
+			}
+			if err := checkpoint.SavePth(paths.Weights, params, dtype); err != nil {
 				return err
 			}
-			tokSaved = true
-		}
-		if err := checkpoint.SavePth(paths.Weights, params, dtype); err != nil {
-			return err
-		}
-		st.Setup = setup
-		if err := SaveResume(paths.Resume, st); err != nil {
-			return err
-		}
-		if err := rec.Plot(paths.Plot, title); err != nil {
-			return err
-		}
-		if cfg.OnSave != nil {
-			cfg.OnSave(Save{Reason: reason, Step: st.Step})
-		}
-		return nil
+			st.Setup = setup
+			return SaveResume(paths.Resume, st)
+		},
 	}
-	if err := tr.Run(ctx); err != nil {
+	if res.Steps, err = r.run(ctx, tr, rank0); err != nil {
 		return nil, err
 	}
-	if recErr != nil {
-		return nil, recErr
-	}
-	res.Steps, res.Elapsed = rec.History(), tr.Elapsed()
+	res.Elapsed = tr.Elapsed()
 	return res, nil
 }
 

@@ -27,6 +27,16 @@ func TestSetupChanges(t *testing.T) {
 	dist := func(teacher WeightsID, alpha, temp float64) *Setup {
 		return &Setup{Distill: &DistillSetup{Teacher: teacher, Alpha: alpha, Temperature: temp}}
 	}
+	grpo := func(reward string, beta float64, n int, ref WeightsID) *Setup {
+		return &Setup{GRPO: &GRPOSetup{Reference: ref, Reward: reward, LossType: LossCISPO, Beta: beta, Epsilon: 0.2, EpsilonHigh: 5,
+			NumGenerations: n, Temperature: 0.8, MaxGenLen: 16}}
+	}
+	ppo := func(reward string, kl float64, iters int, ref WeightsID) *Setup {
+		p := DefaultPPO()
+		return &Setup{PPO: &PPOSetup{Reference: ref, Reward: reward, ClipEpsilon: p.ClipEpsilon, VFCoef: p.VFCoef, KLCoef: kl,
+			Gamma: p.Gamma, Lam: p.Lam, ClipRangeValue: p.ClipRangeValue, EarlyStopKL: p.EarlyStopKL, UpdateIters: iters,
+			MiniBatch: p.MiniBatch, Temperature: 0.8, MaxGenLen: 16}}
+	}
 	for _, tc := range []struct {
 		name       string
 		saved, now *Setup
@@ -42,6 +52,12 @@ func TestSetupChanges(t *testing.T) {
 		{"lora base without paths", &Setup{Base: &WeightsID{Sum: "crc32c:1"}}, &Setup{Base: &WeightsID{Sum: "crc32c:2"}},
 			[]string{"the base model (--init) has other weights (crc32c:1 → crc32c:2)"}},
 		{"other stage's part", dpo(DPOSum, 0.15, w), dist(w, 0.5, 1.5), nil},
+		{"grpo", grpo("rules", 0.1, 6, w), grpo("rules+gt", 0.04, 4, other), []string{"the reference model (--init) has other weights (ref.pth " + w.Sum + " → ref.pth " + other.Sum + ")",
+			"--reward rules → rules+gt", "--beta 0.1 → 0.04", "--num_generations 6 → 4"}},
+		{"grpo, reward unnamed now", grpo("rules", 0.1, 6, w), grpo("", 0.1, 6, moved), nil},
+		{"grpo, reward unnamed before", grpo("", 0.1, 6, w), grpo("rules", 0.1, 6, w), nil},
+		{"ppo", ppo("rules", 0.02, 2, w), ppo("rules", 0.05, 1, w), []string{"--kl_coef 0.02 → 0.05", "--ppo_update_iters 2 → 1"}},
+		{"ppo, older file", nil, ppo("rules", 0.02, 2, w), nil},
 	} {
 		if got := setupChanges(tc.saved, tc.now); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)

@@ -136,3 +136,44 @@ func TestLoRAResumeBase(t *testing.T) {
 		t.Fatalf("resume on another base: %v, want ErrChangedSetup naming both files", err)
 	}
 }
+
+// TestLoRAResumeSpec: a LoRA run resumed with other adapters (rank, alpha
+// or targets) is refused with ErrChangedSetup naming the flag; the same
+// adapters resume.
+func TestLoRAResumeSpec(t *testing.T) {
+	base := modeltest.Params(t, tinyConfig(false), 11)
+	all := strings.Join(model.LoRATargets, ",")
+	for _, tc := range []struct {
+		name   string
+		change func(s *model.LoRASpec)
+		want   string // in the error; "" means the resume works
+	}{
+		{"same adapters", func(*model.LoRASpec) {}, ""},
+		{"other rank", func(s *model.LoRASpec) { s.Rank = 3 }, "--lora_rank 2 → 3"},
+		{"other alpha", func(s *model.LoRASpec) { s.Alpha = 8 }, "--lora_alpha 4 → 8"},
+		{"other targets", func(s *model.LoRASpec) { s.Targets = []string{"q_proj"} }, "--lora_targets " + all + " → q_proj"},
+		{"default targets", func(s *model.LoRASpec) { s.Targets = nil }, "--lora_targets " + all + " → (default)"},
+		{"rank and alpha", func(s *model.LoRASpec) { s.Rank, s.Alpha = 4, 1 }, "--lora_rank 2 → 4, --lora_alpha 4 → 1 (saved → now)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := loraConfig(t, t.TempDir(), base)
+			ctx := &cancelAfter{Context: context.Background()}
+			ctx.n.Store(7)
+			if _, err := train.RunLoRA(ctx, cfg); !errors.Is(err, context.Canceled) {
+				t.Fatalf("interrupted run: %v", err)
+			}
+			cfg.Resume = true
+			tc.change(&cfg.Spec)
+			res, err := train.RunLoRA(context.Background(), cfg)
+			if tc.want == "" {
+				if err != nil || res.Step == 0 {
+					t.Fatalf("resume: %v, want it to continue", err)
+				}
+				return
+			}
+			if !errors.Is(err, train.ErrChangedSetup) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("resume: %v, want ErrChangedSetup naming %q", err, tc.want)
+			}
+		})
+	}
+}

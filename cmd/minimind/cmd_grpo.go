@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/minimind-go/minimind/chat"
@@ -84,7 +85,9 @@ averaged per completion, then over the batch (+ the MoE balance loss). The
 reference is the frozen starting model. Logs and metrics.jsonl carry the mean
 reward, KL, ratio, clipped share, rollout tokens/s and the share of a step
 spent in rollout and in the update; grpo_reward.png plots the reward.
-Writes grpo_{hidden}[_moe].pth; kill it and pass --resume to continue.
+Writes grpo_{hidden}[_moe].pth; kill it and pass --resume to continue (a
+resume with another --init model, --reward, loss, --num_generations,
+--temperature or --max_gen_len exits with status 2).
 
 Examples:
   minimind grpo --data_path dataset/rlaif.jsonl --init out/full_sft_512.pth
@@ -176,6 +179,7 @@ func runGRPO(ctx context.Context, o grpoFlags, g *globalOptions, out io.Writer) 
 		}
 		return rf.Score(ctx, batch)
 	}
+	rc.RewardName, rc.RefPath = rewardName(o.Reward, o.RewardURL), initPath
 	rc.OutDir, rc.Resume = o.OutDir, o.Resume
 	rc.Logf = func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
@@ -192,6 +196,30 @@ func runGRPO(ctx context.Context, o grpoFlags, g *globalOptions, out io.Writer) 
 	}
 	fmt.Fprintf(out, "grpo: wrote %s\n", res.Weights)
 	return nil
+}
+
+// rewardName is the resume state's name of the reward that reward.Parse
+// builds from spec and url (both valid): the rule terms, then "+gt" and
+// "+url:URL" for the scores added to them, so that spellings of one reward
+// ("gt" and "rules+gt", "url" with --reward_url and "url:URL") compare equal.
+func rewardName(spec, url string) string {
+	gt := false
+	for _, term := range strings.Split(spec, "+") {
+		switch term = strings.TrimSpace(term); {
+		case term == "gt":
+			gt = true
+		case strings.HasPrefix(term, "url:"):
+			url = strings.TrimPrefix(term, "url:")
+		}
+	}
+	name := "rules"
+	if gt {
+		name += "+gt"
+	}
+	if url != "" {
+		name += "+url:" + url
+	}
+	return name
 }
 
 // engineRollout samples with eng (the engine on the policy): the ids of

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/minimind-go/minimind/train"
 )
 
 // runGRPOCmd runs `minimind grpo` (or `train --mode grpo` when viaTrain).
@@ -46,10 +49,11 @@ func TestGRPOCommand(t *testing.T) {
 	if err := os.WriteFile(rl, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	args := []string{"--data_path", rl, "--out_dir", dir, "--hidden_size", "32", "--num_hidden_layers", "1",
+		"--num_attention_heads", "4", "--num_key_value_heads", "2", "--intermediate_size", "64", "--max_position_embeddings", "48",
+		"--num_generations", "3", "--max_gen_len", "6", "--reward", "gt", "--save_dtype", "f32", "--loss_type", "grpo"}
 	for _, viaTrain := range []bool{false, true} {
-		out, err := runGRPOCmd(t, viaTrain, "--data_path", rl, "--out_dir", dir, "--hidden_size", "32", "--num_hidden_layers", "1",
-			"--num_attention_heads", "4", "--num_key_value_heads", "2", "--intermediate_size", "64", "--max_position_embeddings", "48",
-			"--num_generations", "3", "--max_gen_len", "6", "--reward", "gt", "--save_dtype", "f32", "--loss_type", "grpo")
+		out, err := runGRPOCmd(t, viaTrain, args...)
 		if err != nil {
 			t.Fatalf("via train %v: %v\n%s", viaTrain, err, out)
 		}
@@ -76,6 +80,30 @@ func TestGRPOCommand(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "grpo_32.pth")); err != nil {
 		t.Error(err)
+	}
+	// --resume with the same setup continues (here: nothing left to do);
+	// with another objective it is a usage error (exit status 2) naming
+	// the change.
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"same setup", []string{"--reward", "rules+gt"}, ""},
+		{"other beta", []string{"--beta", "0.3"}, "--beta 0.1 → 0.3"},
+		{"other reward", []string{"--reward", "rules"}, "--reward rules+gt → rules"},
+		{"other group size", []string{"--num_generations", "2"}, "--num_generations 3 → 2"},
+	} {
+		out, err := runGRPOCmd(t, false, append(append(args, "--resume"), tc.args...)...)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v\n%s", tc.name, err, out)
+			}
+			continue
+		}
+		if !errors.Is(err, train.ErrChangedSetup) || !strings.Contains(err.Error(), tc.want) || exitCode(err) != exitUsage {
+			t.Errorf("%s: %v (exit status %d), want ErrChangedSetup naming %q, exit status %d", tc.name, err, exitCode(err), tc.want, exitUsage)
+		}
 	}
 	bad := filepath.Join(dir, "bad.jsonl")
 	long := strings.Repeat("word ", 60)

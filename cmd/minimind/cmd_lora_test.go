@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minimind-go/minimind/train"
 	"github.com/spf13/cobra"
 )
 
@@ -38,7 +40,7 @@ func fileHash(t *testing.T, path string) [32]byte {
 // TestLoRACommand: `minimind lora` on a small domain slice lowers that
 // slice's eval loss (eval --lora), leaves the base file unchanged, and
 // the merged model (convert --merge_lora --dtype f32) scores what the
-// LoRA-applied one does.
+// LoRA-applied one does; --resume with another --lora_rank exits 2.
 func TestLoRACommand(t *testing.T) {
 	dir := t.TempDir()
 	pre := filepath.Join(dir, "pre.jsonl")
@@ -60,14 +62,25 @@ func TestLoRACommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := &globalOptions{threads: 1, quiet: true}
-	out, err := runCommand(t, newLoRACommand(g), "--data_path", slice, "--init", base, "--num_attention_heads", "4",
+	args := []string{"--data_path", slice, "--init", base, "--num_attention_heads", "4",
 		"--out_dir", dir, "--lora_name", "lora_dom", "--lora_rank", "4", "--epochs", "8", "--batch_size", "2",
-		"--max_seq_len", "48", "--learning_rate", "0.02", "--log_interval", "100")
+		"--max_seq_len", "48", "--learning_rate", "0.02", "--log_interval", "100"}
+	out, err := runCommand(t, newLoRACommand(g), args...)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if !strings.Contains(out, "in 2 linears") || !strings.Contains(out, "the base has no gradients") {
 		t.Errorf("start lines:\n%s", out)
+	}
+	// --resume with other adapters: a usage error (exit status 2) naming
+	// the flag, and nothing written.
+	h1 := fileHash(t, filepath.Join(dir, "lora_dom_32.pth"))
+	out, err = runCommand(t, newLoRACommand(g), append(args, "--resume", "--lora_rank", "8")...)
+	if !errors.Is(err, train.ErrChangedSetup) || !strings.Contains(err.Error(), "--lora_rank 4 → 8") || exitCode(err) != exitUsage {
+		t.Errorf("--resume --lora_rank 8: %v (exit status %d), want ErrChangedSetup naming the rank, exit status %d\n%s", err, exitCode(err), exitUsage, out)
+	}
+	if fileHash(t, filepath.Join(dir, "lora_dom_32.pth")) != h1 {
+		t.Error("the refused resume rewrote the adapters")
 	}
 	adapter := filepath.Join(dir, "lora_dom_32.pth")
 	if fileHash(t, base) != h0 {

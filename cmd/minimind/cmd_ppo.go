@@ -97,7 +97,8 @@ Writes {out_dir}/ppo_actor_{hidden}[_moe].pth (upstream's name),
 ppo_critic_{hidden}[_moe].pth (CriticModel's state dict with value_head.*),
 their resume state, metrics.jsonl (reward, policy_loss, value_loss, kl_ref,
 approx_kl, clipfrac, rollout tokens/s and the rollout/update split) and
-reward_ppo.png.
+reward_ppo.png. A --resume with another --init model, --reward, PPO flag,
+--temperature or --max_gen_len exits with status 2.
 
 Examples:
   minimind ppo --data_path dataset/rlaif.jsonl --init out/full_sft_768.pth
@@ -167,7 +168,8 @@ func runPPO(ctx context.Context, opts PPOOptions, g *globalOptions, out, errOut 
 	fmt.Fprintf(out, "ppo: actor/reference/critic from %s (%s); tokenizer %s; %d prompts from %s; reward %s\n",
 		initPath, describeModel(&base.Config), tokSource, jds.Len(), strings.Join(opts.DataPath, ","), opts.Reward)
 	cfg := train.PPOConfig{Init: base, Options: o, CriticLR: opts.CriticLR, PPO: opts.PPO, MaxGenLen: opts.MaxGenLen,
-		Temperature: opts.Temperature, Data: jds, Tokenizer: tok, Reward: rf, Backend: be, OutDir: opts.OutDir,
+		Temperature: opts.Temperature, Data: jds, Tokenizer: tok, Reward: rf, RewardName: rewardName(opts.Reward, opts.RewardURL),
+		InitPath: initPath, Backend: be, OutDir: opts.OutDir,
 		Resume: opts.Resume, SaveDType: "F16",
 		OnLog: func(msg string) { fmt.Fprintln(errOut, msg) },
 		OnStep: func(s train.PPOStep) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +67,21 @@ func TestPPOCommand(t *testing.T) {
 	out, err = runPPOCmd(t, append(args, "--resume")...)
 	if err != nil || !strings.Contains(out, "resuming") || !strings.Contains(out, "done: 2 steps") {
 		t.Errorf("--resume after the end: %v\n%s", err, out)
+	}
+	// --resume with another objective: a usage error (exit status 2)
+	// naming the change.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--kl_coef", "0.1"}, "--kl_coef 0.02 → 0.1"},
+		{[]string{"--reward", "gt"}, "--reward rules → rules+gt"},
+		{[]string{"--temperature", "1"}, "--temperature 0.8 → 1"},
+	} {
+		out, err := runPPOCmd(t, append(append(args, "--resume"), tc.args...)...)
+		if !errors.Is(err, train.ErrChangedSetup) || !strings.Contains(err.Error(), tc.want) || exitCode(err) != exitUsage {
+			t.Errorf("%v: %v (exit status %d), want ErrChangedSetup naming %q, exit status %d\n%s", tc.args, err, exitCode(err), tc.want, exitUsage, out)
+		}
 	}
 	for _, bad := range [][]string{{"--clip_epsilon", "0"}, {"--ppo_update_iters", "0"}, {"--max_gen_len", "0"}, {"--reward", "nope"}} {
 		out, err := runPPOCmd(t, append(args, bad...)...)

@@ -20,7 +20,7 @@ import (
 const (
 	exitOK          = 0
 	exitError       = 1 // any failure not listed below
-	exitUsage       = 2 // bad flags or arguments
+	exitUsage       = 2 // bad flags or arguments (also flags a --resume state contradicts)
 	exitNonFinite   = 3 // training met a NaN/Inf loss or gradient, or eval a non-finite result
 	exitInterrupted = 130
 )
@@ -50,7 +50,7 @@ PyTorch .pth state dicts) and tokenizer files that the Python MiniMind uses.
 Exit status:
   0    success
   1    an error (the message says what failed)
-  2    bad flags or arguments
+  2    bad flags or arguments, or flags that contradict the --resume state
   3    a NaN or infinite training loss or gradient (nothing saved), or a
        non-finite eval result
   130  interrupted (Ctrl-C); training saves a checkpoint first`,
@@ -139,7 +139,9 @@ func exitCode(err error) int {
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(os.Stderr, "minimind: interrupted")
 		return exitInterrupted
-	case errors.Is(err, errUsage):
+	case errors.Is(err, errUsage), errors.Is(err, train.ErrChangedSetup), errors.Is(err, train.ErrChangedSchedule):
+		// A resume refused for a changed setup or schedule is a flag
+		// problem too, whichever command met it.
 		fmt.Fprintln(os.Stderr, "minimind:", err)
 		return exitUsage
 	case errors.Is(err, train.ErrNonFinite):
