@@ -15,12 +15,23 @@
 # reference one.
 #
 # MFU is against the fp32 peak our run measures with an FMA loop on the
-# same threads; PyTorch's MFU divides its GFLOP/s by that same peak. With
-# GODEBUG=cpu.avx512f=off the Go side runs its AVX2 kernels (what an
-# AVX2-only machine such as Zen 3 runs) and measures the AVX2 peak.
+# same threads; PyTorch's MFU divides its GFLOP/s by that same peak.
+#
+# AVX2=1 restricts both sides to AVX2 on an AVX-512 machine, to stand in
+# for an AVX2-only one such as Zen 3: ours with GODEBUG=cpu.avx512f=off
+# (Go's switch that hides AVX-512 from every kernel; the peak is then
+# measured with the AVX2 loop), PyTorch with OPENBLAS_CORETYPE=Haswell
+# (OpenBLAS's AVX2 kernels, the ones it runs on Zen) and
+# ATEN_CPU_CAPABILITY=avx2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
+goenv=() pyenv=()
+if [[ ${AVX2:-} == 1 ]]; then
+	goenv=(GODEBUG=cpu.avx512f=off)
+	pyenv=(OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2)
+	echo "AVX2 only: ${goenv[*]} / ${pyenv[*]}" >&2
+fi
 py=/usr/bin/python3
 if ! blas=$("$py" scripts/bench_torch.py blas); then
 	echo "bench_compare: PyTorch runs on the reference BLAS ($blas);" >&2
@@ -47,9 +58,9 @@ for ((r = 1; r <= rounds; r++)); do
 		[[ -n ${ONLY:-} && ! $name =~ $ONLY ]] && continue
 		echo "round $r: $name" >&2
 		# shellcheck disable=SC2086
-		g=$("$bin" $ours | tail -n 1)
+		g=$(env "${goenv[@]}" "$bin" $ours | tail -n 1)
 		# shellcheck disable=SC2086
-		t=$("$py" scripts/bench_torch.py $theirs | tail -n 1)
+		t=$(env "${pyenv[@]}" "$py" scripts/bench_torch.py $theirs | tail -n 1)
 		printf '%s\t%s\t%s\t%s\n' "$name" "$key" "$g" "$t" >>"$out"
 	done
 done
