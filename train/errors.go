@@ -16,7 +16,8 @@ var (
 	ErrWorldSize = errors.New("world size differs")
 	// ErrChangedSchedule: a run is resumed with options that change the
 	// learning-rate schedule or the batches (Config.AllowChangedSchedule
-	// permits it).
+	// permits it to Run), or a GRPO or PPO run with another schedule,
+	// seed or number of prompts.
 	ErrChangedSchedule = errors.New("schedule changed since the resume state was saved")
 	// ErrChangedSetup: a run is resumed with another objective than it
 	// was saved with: DPO's loss, β or reference model, distillation's

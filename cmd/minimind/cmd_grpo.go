@@ -87,7 +87,8 @@ reward, KL, ratio, clipped share, rollout tokens/s and the share of a step
 spent in rollout and in the update; grpo_reward.png plots the reward.
 Writes grpo_{hidden}[_moe].pth; kill it and pass --resume to continue (a
 resume with another --init model, --reward, loss, --num_generations,
---temperature or --max_gen_len exits with status 2).
+--temperature, --max_gen_len, --epochs, --batch_size, --learning_rate,
+--grad_clip, --seed or number of prompts exits with status 2).
 
 Examples:
   minimind grpo --data_path dataset/rlaif.jsonl --init out/full_sft_512.pth
