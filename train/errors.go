@@ -23,7 +23,8 @@ var (
 	// was saved with: DPO's loss, β or reference model, distillation's
 	// teacher, α or temperature, LoRA's base model or adapters (rank, α,
 	// targets), GRPO's and PPO's
-	// reference, reward, loss and rollout settings (see Setup).
+	// reference, reward, loss and rollout settings, GRPO's prompt
+	// rendering (--thinking_ratio) (see Setup).
 	ErrChangedSetup = errors.New("training setup changed since the resume state was saved")
 	// ErrResumeField: a resume state's field is out of range (a damaged
 	// or foreign file).

@@ -80,6 +80,11 @@ type GRPOConfig struct {
 	// RefPath is where Ref came from, named in a resume error when the
 	// resumed run's reference has other weights (the weights are compared).
 	RefPath string
+	// ThinkingRatio is how the caller rendered Prompts (cmd:
+	// --thinking_ratio, the share of prompts that open a think block).
+	// RunGRPO only records it: a resumed run with another is refused
+	// (ErrChangedSetup), as its rollouts would answer other prompts.
+	ThinkingRatio float64
 
 	OutDir string
 	Resume bool // continue from OutDir's grpo resume state
@@ -360,7 +365,7 @@ func RunGRPO(ctx context.Context, c GRPOConfig) (*GRPOResult, error) {
 func (c *GRPOConfig) setup(loss GRPOOptions) *Setup {
 	return &Setup{GRPO: &GRPOSetup{Reference: weightsID(c.RefPath, c.Ref.Params.Data), Reward: c.RewardName,
 		LossType: loss.LossType, Beta: loss.Beta, Epsilon: loss.Epsilon, EpsilonHigh: loss.EpsilonHigh,
-		NumGenerations: c.NumGenerations, Temperature: c.Temperature, MaxGenLen: c.MaxGenLen}}
+		NumGenerations: c.NumGenerations, Temperature: c.Temperature, MaxGenLen: c.MaxGenLen, ThinkingRatio: new(c.ThinkingRatio)}}
 }
 
 // options are the run's schedule in Options terms, as its resume state

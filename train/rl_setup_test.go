@@ -20,7 +20,7 @@ import (
 )
 
 // TestGRPOResumeSetup: a GRPO run resumed with another reference, reward,
-// loss setting, group size or rollout setting is refused with
+// loss setting, group size, rollout setting or thinking ratio is refused with
 // ErrChangedSetup naming the change, one with another schedule (epochs,
 // batch size, learning rate, clipping, seed, number of prompts) with
 // ErrChangedSchedule; the same setup and schedule (also with the
@@ -42,7 +42,7 @@ func TestGRPOResumeSetup(t *testing.T) {
 		c.Prompts, c.Score, c.Rollout = addPrompts(tok, trainSet[:4]), addScore(tok), sampleRollout(policy)
 		c.NumGenerations, c.BatchSize, c.MaxGenLen = 2, 2, 3
 		c.LearningRate, c.SaveInterval, c.OutDir, c.SaveDType = 1e-3, 1, dir, "f32"
-		c.RewardName, c.RefPath = "rules+gt", "/models/full_sft_32.pth"
+		c.RewardName, c.RefPath, c.ThinkingRatio = "rules+gt", "/models/full_sft_32.pth", 0.5
 		return c
 	}
 	resumePath := func(dir string) string { return filepath.Join(dir, train.GRPOWeightName(&mc)+"_resume.safetensors") }
@@ -70,6 +70,7 @@ func TestGRPOResumeSetup(t *testing.T) {
 		{"other group size", func(_ *testing.T, c *train.GRPOConfig) { c.NumGenerations = 3 }, "--num_generations 2 → 3", nil},
 		{"other temperature", func(_ *testing.T, c *train.GRPOConfig) { c.Temperature = 1 }, "--temperature 0.8 → 1", nil},
 		{"other max_gen_len", func(_ *testing.T, c *train.GRPOConfig) { c.MaxGenLen = 4 }, "--max_gen_len 3 → 4", nil},
+		{"other thinking_ratio", func(_ *testing.T, c *train.GRPOConfig) { c.ThinkingRatio = 0 }, "--thinking_ratio 0.5 → 0", nil},
 		{"other epochs", func(_ *testing.T, c *train.GRPOConfig) { c.Epochs = 2 }, "--epochs 1 → 2", train.ErrChangedSchedule},
 		{"other batch_size", func(_ *testing.T, c *train.GRPOConfig) { c.BatchSize = 1 }, "--batch_size 2 → 1", train.ErrChangedSchedule},
 		{"other learning_rate", func(_ *testing.T, c *train.GRPOConfig) { c.LearningRate = 2e-3 }, "--learning_rate 0.001 → 0.002", train.ErrChangedSchedule},

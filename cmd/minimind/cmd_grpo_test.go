@@ -94,6 +94,7 @@ func TestGRPOCommand(t *testing.T) {
 		{"other beta", []string{"--beta", "0.3"}, "--beta 0.1 → 0.3", train.ErrChangedSetup},
 		{"other reward", []string{"--reward", "rules"}, "--reward rules+gt → rules", train.ErrChangedSetup},
 		{"other group size", []string{"--num_generations", "2"}, "--num_generations 3 → 2", train.ErrChangedSetup},
+		{"other thinking ratio", []string{"--thinking_ratio", "0"}, "--thinking_ratio 0.5 → 0", train.ErrChangedSetup},
 		{"other learning rate", []string{"--learning_rate", "1e-6"}, "--learning_rate 3e-07 → 1e-06", train.ErrChangedSchedule},
 		{"other batch size", []string{"--batch_size", "1"}, "--batch_size 2 → 1", train.ErrChangedSchedule},
 		{"other seed", []string{"--seed", "7"}, "--seed 42 → 7", train.ErrChangedSchedule},
