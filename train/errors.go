@@ -16,13 +16,15 @@ var (
 	ErrWorldSize = errors.New("world size differs")
 	// ErrChangedSchedule: a run is resumed with options that change the
 	// learning-rate schedule or the batches (Config.AllowChangedSchedule
-	// permits it).
+	// permits it to Run), or a GRPO or PPO run with another schedule,
+	// seed or number of prompts.
 	ErrChangedSchedule = errors.New("schedule changed since the resume state was saved")
 	// ErrChangedSetup: a run is resumed with another objective than it
 	// was saved with: DPO's loss, β or reference model, distillation's
 	// teacher, α or temperature, LoRA's base model or adapters (rank, α,
 	// targets), GRPO's and PPO's
-	// reference, reward, loss and rollout settings (see Setup).
+	// reference, reward, loss and rollout settings, GRPO's prompt
+	// rendering (--thinking_ratio) (see Setup).
 	ErrChangedSetup = errors.New("training setup changed since the resume state was saved")
 	// ErrResumeField: a resume state's field is out of range (a damaged
 	// or foreign file).

@@ -80,6 +80,11 @@ type GRPOConfig struct {
 	// RefPath is where Ref came from, named in a resume error when the
 	// resumed run's reference has other weights (the weights are compared).
 	RefPath string
+	// ThinkingRatio is how the caller rendered Prompts (cmd:
+	// --thinking_ratio, the share of prompts that open a think block).
+	// RunGRPO only records it: a resumed run with another is refused
+	// (ErrChangedSetup), as its rollouts would answer other prompts.
+	ThinkingRatio float64
 
 	OutDir string
 	Resume bool // continue from OutDir's grpo resume state
@@ -167,8 +172,10 @@ func (c *GRPOConfig) check() error {
 // OutDir/grpo_{hidden}.pth with a resume state; metrics.jsonl gets one
 // GRPOStep per update and grpo_reward.png the reward curve. The resume
 // state records the setup (the reference's weights, RewardName, the loss
-// and rollout settings); a resumed run with another fails with
-// ErrChangedSetup.
+// and rollout settings) and the schedule (epochs, batch size, learning
+// rate, clipping, seed, the number of prompts); a resumed run with another
+// setup fails with ErrChangedSetup, with another schedule with
+// ErrChangedSchedule.
 func RunGRPO(ctx context.Context, c GRPOConfig) (*GRPOResult, error) {
 	if err := c.check(); err != nil {
 		return nil, err
@@ -189,7 +196,7 @@ func RunGRPO(ctx context.Context, c GRPOConfig) (*GRPOResult, error) {
 	}
 	perEpoch := (len(c.Prompts) + c.BatchSize - 1) / c.BatchSize
 	total := perEpoch * c.Epochs
-	opt := NewAdamW(pol.Params, DefaultAdamW())
+	opt := NewAdamW(pol.Params, c.options().AdamW)
 	name := GRPOWeightName(&pol.Config)
 	weights := filepath.Join(c.OutDir, name+".pth")
 	resumePath := filepath.Join(c.OutDir, name+"_resume.safetensors")
@@ -204,11 +211,14 @@ func RunGRPO(ctx context.Context, c GRPOConfig) (*GRPOResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("train: grpo --resume: %w", err)
 		}
-		if len(st.Params) != len(pol.Params.Data) || st.Loader.Len != len(c.Prompts) {
-			return nil, fmt.Errorf("train: grpo --resume %s: saved for %d parameters and %d prompts, this run has %d and %d",
-				resumePath, len(st.Params), st.Loader.Len, len(pol.Params.Data), len(c.Prompts))
+		if len(st.Params) != len(pol.Params.Data) {
+			return nil, fmt.Errorf("train: grpo --resume %s: saved for %d parameters, this model has %d: %w",
+				resumePath, len(st.Params), len(pol.Params.Data), ErrArchitecture)
 		}
 		if err := checkSetup(resumePath, st.Setup, setup); err != nil {
+			return nil, err
+		}
+		if err := changedSchedule(StageGRPO, resumePath, rlScheduleChanges(st.Options, c.options(), st.Loader.Len, len(c.Prompts))); err != nil {
 			return nil, err
 		}
 		copy(pol.Params.Data, st.Params)
@@ -227,7 +237,7 @@ func RunGRPO(ctx context.Context, c GRPOConfig) (*GRPOResult, error) {
 		ep := step / perEpoch
 		st := &ResumeState{Config: pol.Config, Step: step, AdamStep: opt.T, Epoch: ep, WorldSize: 1,
 			Loader:  data.LoaderState{Epoch: ep, Offset: min((step%perEpoch)*c.BatchSize, len(c.Prompts)), Seed: c.Seed, Shfl: true, Len: len(c.Prompts)},
-			Options: Options{Epochs: c.Epochs, BatchSize: c.BatchSize, LearningRate: c.LearningRate, GradClip: c.GradClip, Seed: c.Seed, Shuffle: true, AdamW: opt.Config},
+			Options: c.options(),
 			Setup:   setup, Params: pol.Params.Data, M: opt.M, V: opt.V}
 		if err := SaveResume(resumePath, st); err != nil {
 			return fmt.Errorf("train: grpo: %w", err)
@@ -355,7 +365,14 @@ func RunGRPO(ctx context.Context, c GRPOConfig) (*GRPOResult, error) {
 func (c *GRPOConfig) setup(loss GRPOOptions) *Setup {
 	return &Setup{GRPO: &GRPOSetup{Reference: weightsID(c.RefPath, c.Ref.Params.Data), Reward: c.RewardName,
 		LossType: loss.LossType, Beta: loss.Beta, Epsilon: loss.Epsilon, EpsilonHigh: loss.EpsilonHigh,
-		NumGenerations: c.NumGenerations, Temperature: c.Temperature, MaxGenLen: c.MaxGenLen}}
+		NumGenerations: c.NumGenerations, Temperature: c.Temperature, MaxGenLen: c.MaxGenLen, ThinkingRatio: new(c.ThinkingRatio)}}
+}
+
+// options are the run's schedule in Options terms, as its resume state
+// records them and a resumed run compares them (rlScheduleChanges).
+func (c *GRPOConfig) options() Options {
+	return Options{Epochs: c.Epochs, BatchSize: c.BatchSize, LearningRate: c.LearningRate, GradClip: c.GradClip,
+		Seed: c.Seed, Shuffle: true, AdamW: DefaultAdamW()}
 }
 
 func (c *GRPOConfig) dtype() string {

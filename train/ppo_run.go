@@ -194,6 +194,11 @@ type ppoState struct {
 	// Setup is the reference, reward and PPO settings the run trains
 	// under; nil in older files.
 	Setup *Setup `json:"setup,omitempty"`
+	// Prompts and CriticLR complete Options' schedule: the number of
+	// prompts (0 in older files) and --critic_learning_rate (nil in older
+	// files); neither is compared when absent.
+	Prompts  int      `json:"prompts,omitempty"`
+	CriticLR *float64 `json:"critic_learning_rate,omitempty"`
 }
 
 // RunPPO trains cfg's actor and critic: for each batch of prompts it
@@ -206,7 +211,9 @@ type ppoState struct {
 // the reward plot. Rollout seeds and minibatch orders derive from
 // (Seed, step), so a resumed run continues as the uninterrupted one would;
 // one with another setup (Init's weights, RewardName, the PPO and rollout
-// settings) fails with ErrChangedSetup.
+// settings) fails with ErrChangedSetup, one with another schedule (epochs,
+// batch size, accumulation, prompt length, both learning rates, clipping,
+// seed, shuffling, the number of prompts) with ErrChangedSchedule.
 func RunPPO(ctx context.Context, cfg PPOConfig) (steps []PPOStep, err error) {
 	switch {
 	case cfg.Init == nil:
@@ -262,10 +269,13 @@ func RunPPO(ctx context.Context, cfg PPOConfig) (steps []PPOStep, err error) {
 	}
 	actorOpt, criticOpt := NewAdamW(actorP, o.AdamW), NewAdamW(criticP, o.AdamW)
 	headOpt := &AdamW{Config: o.AdamW, M: make([]float32, C+1), V: make([]float32, C+1)}
-	setup := cfg.setup()
+	N := cfg.Data.Len()
+	// now is what a save records besides the counters, and what a resume
+	// state must agree with.
+	now := ppoState{Config: mc, Options: o, PPO: cfg.PPO, Setup: cfg.setup(), Prompts: N, CriticLR: &cfg.CriticLR}
 	start := 0
 	if cfg.Resume {
-		st, err := loadPPOResume(paths, &mc, setup, actorP, criticP, head, actorOpt, criticOpt, headOpt)
+		st, err := loadPPOResume(paths, &now, actorP, criticP, head, actorOpt, criticOpt, headOpt)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			logf("no resume state at %s: starting fresh", paths.Resume)
@@ -289,7 +299,6 @@ func RunPPO(ctx context.Context, cfg PPOConfig) (steps []PPOStep, err error) {
 		return nil, fmt.Errorf("ppo: rollout engine: %w", err)
 	}
 
-	N := cfg.Data.Len()
 	perEpoch := (N + o.BatchSize - 1) / o.BatchSize
 	total := o.Epochs * perEpoch
 	mbFactor := (o.BatchSize + cfg.PPO.MiniBatch - 1) / cfg.PPO.MiniBatch
@@ -322,7 +331,8 @@ func RunPPO(ctx context.Context, cfg PPOConfig) (steps []PPOStep, err error) {
 		if err := saveCritic(paths.Critic, criticP, head, saveDType(cfg.SaveDType)); err != nil {
 			return err
 		}
-		st := ppoState{Config: mc, Step: step, AdamStep: actorOpt.T, Options: o, PPO: cfg.PPO, Setup: setup}
+		st := now
+		st.Step, st.AdamStep = step, actorOpt.T
 		if err := savePPOResume(paths, &st, actorP, criticP, head, actorOpt, criticOpt, headOpt); err != nil {
 			return err
 		}
@@ -569,8 +579,8 @@ func savePPOResume(paths PPOPaths, st *ppoState, actorP, criticP *model.Params, 
 }
 
 // loadPPOResume reads both resume files into the given slabs, once their
-// setup is checked against now's.
-func loadPPOResume(paths PPOPaths, mc *model.Config, now *Setup, actorP, criticP *model.Params, head []float32, ao, co, ho *AdamW) (*ppoState, error) {
+// setup and schedule are checked against now's.
+func loadPPOResume(paths PPOPaths, now *ppoState, actorP, criticP *model.Params, head []float32, ao, co, ho *AdamW) (*ppoState, error) {
 	if _, err := os.Stat(paths.Resume); err != nil {
 		return nil, err
 	}
@@ -593,13 +603,21 @@ func loadPPOResume(paths PPOPaths, mc *model.Config, now *Setup, actorP, criticP
 		// A kill between the two writes: the pair does not belong together.
 		return nil, fmt.Errorf("ppo: %s is at step %d, %s at %d (a kill while saving?): %w", paths.CriticResume, cst.Step, paths.Resume, st.Step, ErrResumeField)
 	}
+	mc := &now.Config
 	n, C := len(actorP.Data), mc.HiddenSize
 	if st.Config.HiddenSize != mc.HiddenSize || st.Config.NumHiddenLayers != mc.NumHiddenLayers || st.Config.UseMoE != mc.UseMoE ||
 		len(af.Params) != n || len(af.M) != n || len(af.V) != n || len(cf.Params) != n+C+1 || len(cf.M) != n+C+1 || len(cf.V) != n+C+1 {
 		return nil, fmt.Errorf("ppo: resume %s was trained on hidden_size %d, %d layers, use_moe %v (%d values); these weights have %d, %d, %v (%d): %w",
 			paths.Resume, st.Config.HiddenSize, st.Config.NumHiddenLayers, st.Config.UseMoE, len(af.Params), mc.HiddenSize, mc.NumHiddenLayers, mc.UseMoE, n, ErrArchitecture)
 	}
-	if err := checkSetup(paths.Resume, st.Setup, now); err != nil {
+	if err := checkSetup(paths.Resume, st.Setup, now.Setup); err != nil {
+		return nil, err
+	}
+	ch := rlScheduleChanges(st.Options, now.Options, st.Prompts, now.Prompts)
+	if st.CriticLR != nil && *st.CriticLR != *now.CriticLR {
+		ch = append(ch, fmt.Sprintf("--critic_learning_rate %v → %v", *st.CriticLR, *now.CriticLR))
+	}
+	if err := changedSchedule(StagePPO, paths.Resume, ch); err != nil {
 		return nil, err
 	}
 	for _, x := range []struct {

@@ -54,6 +54,9 @@ type GRPOSetup struct {
 	NumGenerations int     `json:"num_generations"`
 	Temperature    float64 `json:"temperature"`
 	MaxGenLen      int     `json:"max_gen_len"`
+	// ThinkingRatio is GRPOConfig.ThinkingRatio, which shapes the prompts;
+	// nil in older files (not compared).
+	ThinkingRatio *float64 `json:"thinking_ratio,omitempty"`
 }
 
 // PPOSetup is RunPPO's part of Setup: the frozen reference (the starting
@@ -152,6 +155,9 @@ func setupChanges(saved, now *Setup) []string {
 			pair{"loss_type", a.LossType, b.LossType}, pair{"beta", a.Beta, b.Beta}, pair{"epsilon", a.Epsilon, b.Epsilon},
 			pair{"epsilon_high", a.EpsilonHigh, b.EpsilonHigh}, pair{"num_generations", a.NumGenerations, b.NumGenerations},
 			pair{"temperature", a.Temperature, b.Temperature}, pair{"max_gen_len", a.MaxGenLen, b.MaxGenLen})
+		if a.ThinkingRatio != nil && b.ThinkingRatio != nil {
+			flags(pair{"thinking_ratio", *a.ThinkingRatio, *b.ThinkingRatio})
+		}
 	}
 	if a, b := saved.PPO, now.PPO; a != nil && b != nil {
 		weights("the reference model (--init)", a.Reference, b.Reference)

@@ -31,6 +31,11 @@ func TestSetupChanges(t *testing.T) {
 		return &Setup{GRPO: &GRPOSetup{Reference: ref, Reward: reward, LossType: LossCISPO, Beta: beta, Epsilon: 0.2, EpsilonHigh: 5,
 			NumGenerations: n, Temperature: 0.8, MaxGenLen: 16}}
 	}
+	// thinking sets s's GRPO thinking ratio (nil: an older file's).
+	thinking := func(s *Setup, ratio *float64) *Setup {
+		s.GRPO.ThinkingRatio = ratio
+		return s
+	}
 	ppo := func(reward string, kl float64, iters int, ref WeightsID) *Setup {
 		p := DefaultPPO()
 		return &Setup{PPO: &PPOSetup{Reference: ref, Reward: reward, ClipEpsilon: p.ClipEpsilon, VFCoef: p.VFCoef, KLCoef: kl,
@@ -56,6 +61,8 @@ func TestSetupChanges(t *testing.T) {
 			"--reward rules → rules+gt", "--beta 0.1 → 0.04", "--num_generations 6 → 4"}},
 		{"grpo, reward unnamed now", grpo("rules", 0.1, 6, w), grpo("", 0.1, 6, moved), nil},
 		{"grpo, reward unnamed before", grpo("", 0.1, 6, w), grpo("rules", 0.1, 6, w), nil},
+		{"grpo thinking ratio", thinking(grpo("rules", 0.1, 6, w), new(0.5)), thinking(grpo("rules", 0.1, 6, w), new(0.0)), []string{"--thinking_ratio 0.5 → 0"}},
+		{"grpo thinking ratio, older file", grpo("rules", 0.1, 6, w), thinking(grpo("rules", 0.1, 6, w), new(0.5)), nil},
 		{"ppo", ppo("rules", 0.02, 2, w), ppo("rules", 0.05, 1, w), []string{"--kl_coef 0.02 → 0.05", "--ppo_update_iters 2 → 1"}},
 		{"ppo, older file", nil, ppo("rules", 0.02, 2, w), nil},
 	} {

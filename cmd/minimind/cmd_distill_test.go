@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -117,7 +116,7 @@ func TestDistillCommand(t *testing.T) {
 		{nil, []string{"full_sft_768_moe.pth", "--teacher MODEL"}},
 	} {
 		out, err := runDistillCmd(t, append(base, c.args...)...)
-		if !errors.Is(err, errUsage) {
+		if !isUsage(err) {
 			t.Errorf("%v: error %v, want a usage error\n%s", c.args, err, out)
 			continue
 		}

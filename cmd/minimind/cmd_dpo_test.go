@@ -133,7 +133,7 @@ func TestDPOResumeOtherBeta(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	out, err := runDPO(t, false, append(args, "--resume", "--beta", "0.3")...)
-	if !errors.Is(err, train.ErrChangedSetup) || !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--beta 0.15 → 0.3") {
+	if !errors.Is(err, train.ErrChangedSetup) || !isUsage(err) || !strings.Contains(err.Error(), "--beta 0.15 → 0.3") {
 		t.Fatalf("resume with --beta 0.3: %v, want a usage error naming the change\n%s", err, out)
 	}
 }

@@ -87,7 +87,9 @@ reward, KL, ratio, clipped share, rollout tokens/s and the share of a step
 spent in rollout and in the update; grpo_reward.png plots the reward.
 Writes grpo_{hidden}[_moe].pth; kill it and pass --resume to continue (a
 resume with another --init model, --reward, loss, --num_generations,
---temperature or --max_gen_len exits with status 2).
+--temperature, --max_gen_len, --thinking_ratio, --epochs, --batch_size,
+--learning_rate, --grad_clip, --seed or number of prompts exits with
+status 2).
 
 Examples:
   minimind grpo --data_path dataset/rlaif.jsonl --init out/full_sft_512.pth
@@ -179,7 +181,7 @@ func runGRPO(ctx context.Context, o grpoFlags, g *globalOptions, out io.Writer) 
 		}
 		return rf.Score(ctx, batch)
 	}
-	rc.RewardName, rc.RefPath = rewardName(o.Reward, o.RewardURL), initPath
+	rc.RewardName, rc.RefPath, rc.ThinkingRatio = rewardName(o.Reward, o.RewardURL), initPath, o.ThinkingRatio
 	rc.OutDir, rc.Resume = o.OutDir, o.Resume
 	rc.Logf = func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)

@@ -82,17 +82,22 @@ func TestGRPOCommand(t *testing.T) {
 		t.Error(err)
 	}
 	// --resume with the same setup continues (here: nothing left to do);
-	// with another objective it is a usage error (exit status 2) naming
-	// the change.
+	// with another objective or schedule it is a usage error (exit status
+	// 2) naming the change.
 	for _, tc := range []struct {
 		name string
 		args []string
 		want string
+		err  error
 	}{
-		{"same setup", []string{"--reward", "rules+gt"}, ""},
-		{"other beta", []string{"--beta", "0.3"}, "--beta 0.1 → 0.3"},
-		{"other reward", []string{"--reward", "rules"}, "--reward rules+gt → rules"},
-		{"other group size", []string{"--num_generations", "2"}, "--num_generations 3 → 2"},
+		{"same setup", []string{"--reward", "rules+gt"}, "", nil},
+		{"other beta", []string{"--beta", "0.3"}, "--beta 0.1 → 0.3", train.ErrChangedSetup},
+		{"other reward", []string{"--reward", "rules"}, "--reward rules+gt → rules", train.ErrChangedSetup},
+		{"other group size", []string{"--num_generations", "2"}, "--num_generations 3 → 2", train.ErrChangedSetup},
+		{"other thinking ratio", []string{"--thinking_ratio", "0"}, "--thinking_ratio 0.5 → 0", train.ErrChangedSetup},
+		{"other learning rate", []string{"--learning_rate", "1e-6"}, "--learning_rate 3e-07 → 1e-06", train.ErrChangedSchedule},
+		{"other batch size", []string{"--batch_size", "1"}, "--batch_size 2 → 1", train.ErrChangedSchedule},
+		{"other seed", []string{"--seed", "7"}, "--seed 42 → 7", train.ErrChangedSchedule},
 	} {
 		out, err := runGRPOCmd(t, false, append(append(args, "--resume"), tc.args...)...)
 		if tc.want == "" {
@@ -101,8 +106,8 @@ func TestGRPOCommand(t *testing.T) {
 			}
 			continue
 		}
-		if !errors.Is(err, train.ErrChangedSetup) || !strings.Contains(err.Error(), tc.want) || exitCode(err) != exitUsage {
-			t.Errorf("%s: %v (exit status %d), want ErrChangedSetup naming %q, exit status %d", tc.name, err, exitCode(err), tc.want, exitUsage)
+		if !errors.Is(err, tc.err) || !strings.Contains(err.Error(), tc.want) || exitCode(err) != exitUsage {
+			t.Errorf("%s: %v (exit status %d), want %q naming %q, exit status %d", tc.name, err, exitCode(err), tc.err, tc.want, exitUsage)
 		}
 	}
 	bad := filepath.Join(dir, "bad.jsonl")

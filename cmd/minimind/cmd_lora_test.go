@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minimind-go/minimind/checkpoint"
+	"github.com/minimind-go/minimind/checkpoint/safetensors"
 	"github.com/minimind-go/minimind/train"
 	"github.com/spf13/cobra"
 )
@@ -40,7 +42,9 @@ func fileHash(t *testing.T, path string) [32]byte {
 // TestLoRACommand: `minimind lora` on a small domain slice lowers that
 // slice's eval loss (eval --lora), leaves the base file unchanged, and
 // the merged model (convert --merge_lora --dtype f32) scores what the
-// LoRA-applied one does; --resume with another --lora_rank exits 2.
+// LoRA-applied one does; --resume with another --lora_rank, a too long
+// --max_seq_len, a resume on another architecture and a batch past the
+// memory exit 2.
 func TestLoRACommand(t *testing.T) {
 	dir := t.TempDir()
 	pre := filepath.Join(dir, "pre.jsonl")
@@ -81,6 +85,47 @@ func TestLoRACommand(t *testing.T) {
 	}
 	if fileHash(t, filepath.Join(dir, "lora_dom_32.pth")) != h1 {
 		t.Error("the refused resume rewrote the adapters")
+	}
+	// What `train` exits 2 for exits 2 here too: samples longer than the
+	// model, a resume state from another architecture, a batch that does
+	// not fit in memory.
+	// A .pth holds no max_position_embeddings: the base with 64 is an HF
+	// directory.
+	p, err := loadModelParams(base, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Config.MaxPositionEmbeddings = 64
+	hf := filepath.Join(dir, "hf")
+	if err := checkpoint.SaveHF(hf, p, safetensors.F32); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "other")
+	if out, err := pretrain(t, pre, other, "--max_position_embeddings", "64", "--max_seq_len", "48", "--num_hidden_layers", "2"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		err  error
+		want string
+	}{
+		{"max_seq_len past the positions", []string{"--init", hf, "--max_seq_len", "80"}, train.ErrMaxSeqLen, "--max_seq_len 80 (79 positions per sample) exceeds max_position_embeddings 64"},
+		{"resume on another architecture", []string{"--resume", "--init", filepath.Join(other, "pretrain_32.pth")}, train.ErrArchitecture, "this base has 32, 2, false"},
+		{"not enough memory", []string{"--batch_size", "1000000000"}, train.ErrMemory, "--batch_size 1000000000 × 47 positions needs about"},
+	} {
+		if tc.err == train.ErrMemory {
+			if _, err := os.Stat("/proc/meminfo"); err != nil {
+				continue // no memory check there
+			}
+		}
+		out, err := runCommand(t, newLoRACommand(g), append(args, tc.args...)...)
+		if !errors.Is(err, tc.err) || !strings.Contains(err.Error(), tc.want) || exitCode(err) != exitUsage {
+			t.Errorf("%s: %v (exit status %d), want %q naming %q, exit status %d\n%s", tc.name, err, exitCode(err), tc.err, tc.want, exitUsage, out)
+		}
+	}
+	if fileHash(t, filepath.Join(dir, "lora_dom_32.pth")) != h1 {
+		t.Error("a refused run rewrote the adapters")
 	}
 	adapter := filepath.Join(dir, "lora_dom_32.pth")
 	if fileHash(t, base) != h0 {

@@ -98,7 +98,10 @@ ppo_critic_{hidden}[_moe].pth (CriticModel's state dict with value_head.*),
 their resume state, metrics.jsonl (reward, policy_loss, value_loss, kl_ref,
 approx_kl, clipfrac, rollout tokens/s and the rollout/update split) and
 reward_ppo.png. A --resume with another --init model, --reward, PPO flag,
---temperature or --max_gen_len exits with status 2.
+--temperature, --max_gen_len, schedule flag (--epochs, --batch_size,
+--accumulation_steps, --max_seq_len, --learning_rate,
+--critic_learning_rate, --grad_clip, --seed, --shuffle) or number of
+prompts exits with status 2.
 
 Examples:
   minimind ppo --data_path dataset/rlaif.jsonl --init out/full_sft_768.pth

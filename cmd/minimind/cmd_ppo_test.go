@@ -68,19 +68,24 @@ func TestPPOCommand(t *testing.T) {
 	if err != nil || !strings.Contains(out, "resuming") || !strings.Contains(out, "done: 2 steps") {
 		t.Errorf("--resume after the end: %v\n%s", err, out)
 	}
-	// --resume with another objective: a usage error (exit status 2)
-	// naming the change.
+	// --resume with another objective or schedule: a usage error (exit
+	// status 2) naming the change.
 	for _, tc := range []struct {
 		args []string
 		want string
+		err  error
 	}{
-		{[]string{"--kl_coef", "0.1"}, "--kl_coef 0.02 → 0.1"},
-		{[]string{"--reward", "gt"}, "--reward rules → rules+gt"},
-		{[]string{"--temperature", "1"}, "--temperature 0.8 → 1"},
+		{[]string{"--kl_coef", "0.1"}, "--kl_coef 0.02 → 0.1", train.ErrChangedSetup},
+		{[]string{"--reward", "gt"}, "--reward rules → rules+gt", train.ErrChangedSetup},
+		{[]string{"--temperature", "1"}, "--temperature 0.8 → 1", train.ErrChangedSetup},
+		{[]string{"--learning_rate", "2e-3"}, "--learning_rate 0.001 → 0.002", train.ErrChangedSchedule},
+		{[]string{"--critic_learning_rate", "1e-6"}, "--critic_learning_rate 5e-07 → 1e-06", train.ErrChangedSchedule},
+		{[]string{"--epochs", "2"}, "--epochs 1 → 2", train.ErrChangedSchedule},
+		{[]string{"--seed", "7"}, "--seed 42 → 7", train.ErrChangedSchedule},
 	} {
 		out, err := runPPOCmd(t, append(append(args, "--resume"), tc.args...)...)
-		if !errors.Is(err, train.ErrChangedSetup) || !strings.Contains(err.Error(), tc.want) || exitCode(err) != exitUsage {
-			t.Errorf("%v: %v (exit status %d), want ErrChangedSetup naming %q, exit status %d\n%s", tc.args, err, exitCode(err), tc.want, exitUsage, out)
+		if !errors.Is(err, tc.err) || !strings.Contains(err.Error(), tc.want) || exitCode(err) != exitUsage {
+			t.Errorf("%v: %v (exit status %d), want %q naming %q, exit status %d\n%s", tc.args, err, exitCode(err), tc.err, tc.want, exitUsage, out)
 		}
 	}
 	for _, bad := range [][]string{{"--clip_epsilon", "0"}, {"--ppo_update_iters", "0"}, {"--max_gen_len", "0"}, {"--reward", "nope"}} {

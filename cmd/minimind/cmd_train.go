@@ -577,11 +577,7 @@ func trainStage(ctx context.Context, opts TrainOptions, g *globalOptions, out, e
 		}
 	}
 	res, err := train.Run(ctx, rc)
-	if errors.Is(err, train.ErrMaxSeqLen) || errors.Is(err, train.ErrChangedSchedule) || errors.Is(err, train.ErrChangedSetup) ||
-		errors.Is(err, train.ErrArchitecture) || errors.Is(err, train.ErrMemory) {
-		return nil, fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if err != nil {
+	if err != nil { // isUsage (exitCode) tells which are usage errors
 		return nil, err
 	}
 	if events != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,7 +51,7 @@ func TestTrainNamesFromInit(t *testing.T) {
 		t.Error("full_sft_512.pth written: named from the flags' defaults")
 	}
 	out, err := trainCmd(t, append(common, "--hidden_size", "512")...)
-	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--hidden_size 512 but "+init+" has hidden_size 32") {
+	if !isUsage(err) || !strings.Contains(err.Error(), "--hidden_size 512 but "+init+" has hidden_size 32") {
 		t.Errorf("contradicting --hidden_size: err = %v, want a usage error naming both\n%s", err, out)
 	}
 }
@@ -111,7 +110,7 @@ func TestTrainMemoryCheck(t *testing.T) {
 	pre := filepath.Join(dir, "pre.jsonl")
 	writeTexts(t, pre, 4)
 	out, err := pretrain(t, pre, filepath.Join(dir, "out"), "--batch_size", "1000000000")
-	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--batch_size 1000000000 × 11 positions (--max_seq_len 12) needs about") ||
+	if !isUsage(err) || !strings.Contains(err.Error(), "--batch_size 1000000000 × 11 positions (--max_seq_len 12) needs about") ||
 		!strings.Contains(err.Error(), "is available") {
 		t.Errorf("err = %v, want the memory needed and available\n%s", err, out)
 	}

@@ -67,7 +67,7 @@ func TestSFTThinkWeight(t *testing.T) {
 		t.Errorf("resume state think_weight %g, want 10", st.Options.ThinkWeight)
 	}
 	_, err = sftRun(t, data, out, "--resume")
-	if !errors.Is(err, train.ErrChangedSchedule) || !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--think_weight 10 → 1") {
+	if !errors.Is(err, train.ErrChangedSchedule) || !isUsage(err) || !strings.Contains(err.Error(), "--think_weight 10 → 1") {
 		t.Errorf("resume without --think_weight: %v\nwant a schedule change naming --think_weight 10 → 1", err)
 	}
 	_, err = sftRun(t, data, out, "--think_weight", "0")

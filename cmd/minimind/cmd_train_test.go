@@ -84,7 +84,7 @@ func TestTrainFlagErrors(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, c.wantErr) || !errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.want) {
+			if !errors.Is(err, c.wantErr) || !isUsage(err) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v\nwant a usage error with %q", err, c.want)
 			}
 			if code := exitCode(err); code != exitUsage {

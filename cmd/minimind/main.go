@@ -20,7 +20,7 @@ import (
 const (
 	exitOK          = 0
 	exitError       = 1 // any failure not listed below
-	exitUsage       = 2 // bad flags or arguments (also flags a --resume state contradicts)
+	exitUsage       = 2 // bad flags or arguments (also flags a --resume state contradicts, and files named that do not fit: isUsage)
 	exitNonFinite   = 3 // training met a NaN/Inf loss or gradient, or eval a non-finite result
 	exitInterrupted = 130
 )
@@ -50,7 +50,9 @@ PyTorch .pth state dicts) and tokenizer files that the Python MiniMind uses.
 Exit status:
   0    success
   1    an error (the message says what failed)
-  2    bad flags or arguments, or flags that contradict the --resume state
+  2    bad flags or arguments, flags that contradict the --resume state, or
+       weights that do not fit them (another architecture, too few positions
+       for --max_seq_len, not enough memory)
   3    a NaN or infinite training loss or gradient (nothing saved), or a
        non-finite eval result
   130  interrupted (Ctrl-C); training saves a checkpoint first`,
@@ -131,6 +133,22 @@ func main() {
 	os.Exit(exitCode(err))
 }
 
+// isUsage tells whether err is a usage error (exit status 2): errUsage, or
+// one of train's errors that the flags or the files they name cause — a
+// resume refused for a changed setup or schedule, samples longer than the
+// model, an architecture that contradicts the weights, a batch that does
+// not fit in memory — whichever command met it (train, lora, dpo,
+// distill, grpo, ppo, eval).
+func isUsage(err error) bool {
+	for _, target := range []error{errUsage, train.ErrChangedSetup, train.ErrChangedSchedule,
+		train.ErrMaxSeqLen, train.ErrArchitecture, train.ErrMemory} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
 // exitCode maps an error to the documented exit status and prints it.
 func exitCode(err error) int {
 	switch {
@@ -139,9 +157,7 @@ func exitCode(err error) int {
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(os.Stderr, "minimind: interrupted")
 		return exitInterrupted
-	case errors.Is(err, errUsage), errors.Is(err, train.ErrChangedSetup), errors.Is(err, train.ErrChangedSchedule):
-		// A resume refused for a changed setup or schedule is a flag
-		// problem too, whichever command met it.
+	case isUsage(err):
 		fmt.Fprintln(os.Stderr, "minimind:", err)
 		return exitUsage
 	case errors.Is(err, train.ErrNonFinite):
