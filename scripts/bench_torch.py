@@ -207,10 +207,22 @@ def blas_info():
     return {"blas": path, "reference": not fast}
 
 
-def train_flops(c, B, T, n_params):
-    # Same napkin math as model.TrainFLOPs: 6·N·tokens for the matmuls
-    # (embedding lookup excluded, tied head included) + attention scores.
-    return 6.0 * n_params * B * T + 12.0 * c.layers * c.hidden * T * B * T / 2
+def train_flops(c, B, T):
+    # The same napkin math as model.TrainFLOPs, so both MFUs share one
+    # basis: 3 × forward, where forward counts 2 FLOPs per multiply-add of
+    # the projections a token actually runs through (for MoE: its top-k
+    # routed experts, the shared ones and the router, not every expert),
+    # the tied LM head, and attention over all T positions.
+    C, F, V, L = c.hidden, c.inter, c.vocab, c.layers
+    q, kv = C, c.kv_heads * (C // c.heads)
+    per_tok = 2 * C * q + 2 * C * kv
+    ffn = 3 * C * F
+    if c.use_moe:
+        ffn = 3 * C * (c.top_k + c.shared) * F
+        per_tok += C * c.experts
+    per_tok = (per_tok + ffn) * L + C * V
+    att = 2 * T * q * L
+    return 3.0 * 2 * (per_tok + att) * B * T
 
 
 def process_facts():
@@ -263,7 +275,7 @@ def main():
             if s > 0:
                 times.append(time.perf_counter() - t0)
         step = statistics.median(times)
-        gflops = train_flops(c, B, T, n_params - c.vocab * c.hidden + c.vocab * c.hidden) / step / 1e9
+        gflops = train_flops(c, B, T) / step / 1e9
         print(json.dumps({"tokens_per_s": B * T / step, "step_s": step, "gflops": gflops,
                           **({"mfu": gflops / a.peak_gflops, "peak_gflops": a.peak_gflops} if a.peak_gflops > 0 else {}),
                           "batch_size": B, "seq_len": T, "use_moe": c.use_moe,
