@@ -184,8 +184,8 @@ func RunLoRA(ctx context.Context, cfg LoRAConfig) (res *LoRAResult, err error) {
 			if err := changedSetup(paths.Resume, append(loraChanges(resume.LoRA, spec), setupChanges(resume.Setup, setup)...)); err != nil {
 				return nil, err
 			}
-			if ch := scheduleChanges(resume.Options, o); len(ch) > 0 {
-				return nil, fmt.Errorf("lora: resume from %s: %s (saved → now): %w", paths.Resume, strings.Join(ch, ", "), ErrChangedSchedule)
+			if err := changedSchedule(StageLoRA, paths.Resume, scheduleChanges(resume.Options, o)); err != nil {
+				return nil, err
 			}
 			spec = resume.LoRA
 		}

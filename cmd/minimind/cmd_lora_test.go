@@ -83,6 +83,12 @@ func TestLoRACommand(t *testing.T) {
 	if !errors.Is(err, train.ErrChangedSetup) || !strings.Contains(err.Error(), "--lora_rank 4 → 8") || exitCode(err) != exitUsage {
 		t.Errorf("--resume --lora_rank 8: %v (exit status %d), want ErrChangedSetup naming the rank, exit status %d\n%s", err, exitCode(err), exitUsage, out)
 	}
+	// Another schedule: ErrChangedSchedule naming it, with the way out.
+	out, err = runCommand(t, newLoRACommand(g), append(args, "--resume", "--epochs", "9")...)
+	if !errors.Is(err, train.ErrChangedSchedule) || !strings.Contains(err.Error(), "--epochs 8 → 9 (saved → now)") ||
+		!strings.Contains(err.Error(), "rerun with the saved values") || exitCode(err) != exitUsage {
+		t.Errorf("--resume --epochs 9: %v (exit status %d), want ErrChangedSchedule naming the epochs and the rerun, exit status %d\n%s", err, exitCode(err), exitUsage, out)
+	}
 	if fileHash(t, filepath.Join(dir, "lora_dom_32.pth")) != h1 {
 		t.Error("the refused resume rewrote the adapters")
 	}

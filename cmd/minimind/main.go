@@ -50,9 +50,9 @@ PyTorch .pth state dicts) and tokenizer files that the Python MiniMind uses.
 Exit status:
   0    success
   1    an error (the message says what failed)
-  2    bad flags or arguments, flags that contradict the --resume state, or
-       weights that do not fit them (another architecture, too few positions
-       for --max_seq_len, not enough memory)
+  2    bad flags or arguments, flags (or an mpirun -n) that contradict the
+       --resume state, or weights that do not fit them (another
+       architecture, too few positions for --max_seq_len, not enough memory)
   3    a NaN or infinite training loss or gradient (nothing saved), or a
        non-finite eval result
   130  interrupted (Ctrl-C); training saves a checkpoint first`,
@@ -135,13 +135,13 @@ func main() {
 
 // isUsage tells whether err is a usage error (exit status 2): errUsage, or
 // one of train's errors that the flags or the files they name cause — a
-// resume refused for a changed setup or schedule, samples longer than the
+// resume refused for a changed setup, schedule or world size, samples longer than the
 // model, an architecture that contradicts the weights, a batch that does
 // not fit in memory — whichever command met it (train, lora, dpo,
 // distill, grpo, ppo, eval).
 func isUsage(err error) bool {
 	for _, target := range []error{errUsage, train.ErrChangedSetup, train.ErrChangedSchedule,
-		train.ErrMaxSeqLen, train.ErrArchitecture, train.ErrMemory} {
+		train.ErrWorldSize, train.ErrMaxSeqLen, train.ErrArchitecture, train.ErrMemory} {
 		if errors.Is(err, target) {
 			return true
 		}

@@ -25,7 +25,7 @@ func TestExitCode(t *testing.T) {
 		{train.ErrMaxSeqLen, exitUsage},
 		{train.ErrArchitecture, exitUsage},
 		{train.ErrMemory, exitUsage},
-		{train.ErrWorldSize, exitError},
+		{train.ErrWorldSize, exitUsage},
 		{train.ErrResumeField, exitError},
 		{train.ErrNonFinite, exitNonFinite},
 		{context.Canceled, exitInterrupted},
