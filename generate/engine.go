@@ -79,6 +79,7 @@ type EngineOptions struct {
 	Queue int
 	// PrefillChunk is the most prompt tokens fed in one step, so a long
 	// prompt does not stall the sequences already decoding (default 256).
+	// Prompts waiting in adjacent slots share it, fed in one pass.
 	PrefillChunk int
 }
 
@@ -93,6 +94,9 @@ type Stats struct {
 	// continuous batching achieved, and BatchRows − DecodeRows the rows
 	// computed for nothing.
 	DecodeSteps, DecodeRows, BatchRows int64
+	// PrefillPasses counts the prefill forward passes and PrefillRows the
+	// prompts they fed (PrefillRows ÷ PrefillPasses: prompts per pass).
+	PrefillPasses, PrefillRows int64
 }
 
 // Engine decodes up to Slots sequences at once with one model: each step
@@ -110,6 +114,8 @@ type Engine struct {
 	rows  []*model.KVCache // rows[b]: row b alone
 	slots []*seq
 	ids   []int32
+	pids  []int32     // a prefill pass's prompt tokens [rows, T]
+	last  [][]float32 // a prefill pass's logits after each row's last prompt token
 	saved []int32
 	order uint64 // admission counter, for prefill order
 
@@ -120,6 +126,7 @@ type Engine struct {
 	generated atomic.Int64
 	// Decode step counters (Stats).
 	decodeSteps, decodeRows, batchRows atomic.Int64
+	prefillPasses, prefillRows         atomic.Int64
 }
 
 // seq is one sequence in a slot.
@@ -170,6 +177,7 @@ func NewEngine(m *model.Model, tok *tokenizer.Tokenizer, opts EngineOptions) (*E
 	e := &Engine{
 		m: m, tok: tok, opts: opts, kv: kv,
 		slots: make([]*seq, opts.Slots), ids: make([]int32, opts.Slots), saved: make([]int32, opts.Slots),
+		pids:  make([]int32, 0, opts.PrefillChunk),
 		queue: make(chan *seq, opts.Queue), done: make(chan struct{}),
 	}
 	e.stopTokens = []int32{int32(m.Config.EosTokenID)}
@@ -204,7 +212,8 @@ func (e *Engine) Tokenizer() *tokenizer.Tokenizer { return e.tok }
 // Stats returns the current load; safe from any goroutine.
 func (e *Engine) Stats() Stats {
 	return Stats{Slots: e.opts.Slots, Active: int(e.active.Load()), Queued: len(e.queue), Generated: e.generated.Load(),
-		DecodeSteps: e.decodeSteps.Load(), DecodeRows: e.decodeRows.Load(), BatchRows: e.batchRows.Load()}
+		DecodeSteps: e.decodeSteps.Load(), DecodeRows: e.decodeRows.Load(), BatchRows: e.batchRows.Load(),
+		PrefillPasses: e.prefillPasses.Load(), PrefillRows: e.prefillRows.Load()}
 }
 
 // Done is closed when Run has returned.
@@ -418,7 +427,8 @@ func (e *Engine) safeStep() (err error) {
 
 // step drops cancelled sequences, feeds every decoding sequence its next
 // token in one batched forward pass, then prefills up to PrefillChunk
-// prompt tokens of the sequences still waiting, oldest first.
+// prompt tokens of the sequences still waiting, oldest first, together
+// with those in the slots next to it (prefillRun).
 func (e *Engine) step() error {
 	V := e.m.Config.VocabSize
 	hi, decoding := 0, 0
@@ -462,23 +472,114 @@ func (e *Engine) step() error {
 		}
 	}
 	for budget := e.opts.PrefillChunk; budget > 0; {
-		b := e.oldestPrefilling()
-		if b < 0 {
+		lo, hi := e.prefillRun(budget)
+		if lo < 0 {
 			break
 		}
-		s := e.slots[b]
-		n := min(budget, len(s.prompt)-s.fed)
-		logits, err := e.m.Forward(e.rows[b], s.prompt[s.fed:s.fed+n], n, nil, 1)
+		n, err := e.prefill(lo, hi, budget)
 		if err != nil {
-			return fmt.Errorf("generate: prefill: %w", err)
+			return err
 		}
-		s.fed += n
+		e.prefillPasses.Add(1)
+		e.prefillRows.Add(int64(hi - lo))
 		budget -= n
-		if s.fed == len(s.prompt) {
-			e.advance(b, logits[:V])
+		for b := lo; b < hi; b++ {
+			if s := e.slots[b]; s.fed == len(s.prompt) {
+				e.advance(b, e.last[b-lo])
+			}
 		}
 	}
 	return nil
+}
+
+// prefill feeds slots [lo, hi) the next prompt tokens in one forward pass
+// and leaves each row's logits after its last prompt token in e.last
+// (only a row that reached the end of its prompt needs them). One row feeds
+// up to budget tokens; several rows (prefillRun keeps them within budget)
+// feed their whole remainders, the shorter ones padded at the end to the
+// longest, and their cache lengths are cut back to the real tokens, so the
+// padding's keys and values are overwritten later: causal attention keeps
+// the real tokens from seeing it. It returns the positions computed,
+// padding included.
+func (e *Engine) prefill(lo, hi, budget int) (int, error) {
+	V := e.m.Config.VocabSize
+	T, short := 0, len(e.slots[lo].prompt)
+	for b := lo; b < hi; b++ {
+		s := e.slots[b]
+		T = max(T, len(s.prompt)-s.fed)
+		short = min(short, len(s.prompt)-s.fed)
+	}
+	T = min(T, budget)
+	ids := e.pids[:0]
+	for b := lo; b < hi; b++ {
+		s := e.slots[b]
+		n := min(T, len(s.prompt)-s.fed)
+		ids = append(ids, s.prompt[s.fed:s.fed+n]...)
+		for range T - n {
+			ids = append(ids, 0)
+		}
+	}
+	e.pids = ids[:0]
+	view := e.rows[lo]
+	if hi-lo > 1 {
+		view = e.kv.Slice(lo, hi)
+	}
+	// The last keep positions of every row hold each row's last real one.
+	keep := T - min(short, T) + 1
+	logits, err := e.m.Forward(view, ids, T, nil, keep)
+	if err != nil {
+		return 0, fmt.Errorf("generate: prefill: %w", err)
+	}
+	e.last = e.last[:0]
+	for b := lo; b < hi; b++ {
+		s := e.slots[b]
+		n := min(T, len(s.prompt)-s.fed)
+		e.kv.Lens[b] -= int32(T - n)
+		s.fed += n
+		at := (b-lo)*keep + n - 1 - (T - keep)
+		e.last = append(e.last, logits[at*V:(at+1)*V])
+	}
+	return (hi - lo) * T, nil
+}
+
+// prefillRun returns the slots [lo, hi) of the next prefill pass: the
+// oldest sequence still prefilling, and with it the prefilling ones in the
+// slots next to it as long as all their remainders, padded to the longest,
+// fit in budget; lo < 0 when none is prefilling. Adjacent slots share one
+// contiguous view of the KV cache, so a burst of requests, admitted into
+// consecutive free slots, is prefilled a budget's worth of whole prompts
+// per pass, oldest first, instead of one small product per prompt.
+func (e *Engine) prefillRun(budget int) (lo, hi int) {
+	b := e.oldestPrefilling()
+	if b < 0 {
+		return -1, -1
+	}
+	// A row joins when the run's rows, padded to the longest remainder,
+	// still fit in budget and every padded row in its cache window.
+	lo, hi = b, b+1
+	longest, fed := len(e.slots[b].prompt)-e.slots[b].fed, e.slots[b].fed
+	join := func(i int) bool {
+		if i < 0 || i >= len(e.slots) || e.slots[i] == nil || e.slots[i].decoding {
+			return false
+		}
+		s := e.slots[i]
+		l, f := max(longest, len(s.prompt)-s.fed), max(fed, s.fed)
+		if (hi-lo+1)*l > budget || f+l > e.opts.Window {
+			return false
+		}
+		longest, fed = l, f
+		return true
+	}
+	for {
+		switch {
+		case join(hi):
+			hi++
+		case join(lo - 1):
+			lo--
+		default:
+			return lo, hi
+		}
+	}
 }
 
 // oldestPrefilling returns the slot of the earliest admitted sequence whose

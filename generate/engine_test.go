@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -367,5 +369,65 @@ func TestEngineDecodeStats(t *testing.T) {
 	got := [4]int64{st.Generated, st.DecodeSteps, st.DecodeRows, st.BatchRows}
 	if want := [4]int64{15, 5, 12, 15}; got != want {
 		t.Errorf("generated, decode steps, decode rows, batch rows = %v, want %v", got, want)
+	}
+	// The three prompts, admitted together into slots 0-2, are prefilled
+	// in one pass.
+	if st.PrefillPasses != 1 || st.PrefillRows != 3 {
+		t.Errorf("prefill passes, rows = %d, %d, want 1, 3", st.PrefillPasses, st.PrefillRows)
+	}
+}
+
+// TestBatchedPrefill: prompts of different lengths in adjacent slots are
+// prefilled together, padded to the longest (one pass of 4 rows when the
+// prefill budget holds them all; smaller runs and chunks of the longest
+// prompt when it does not), and every reply, with its log-probabilities,
+// is the one the prompt gets alone in the engine.
+func TestBatchedPrefill(t *testing.T) {
+	for _, chunk := range []int{256, 24, 7} {
+		t.Run(fmt.Sprint("prefill chunk ", chunk), func(t *testing.T) { testBatchedPrefill(t, chunk) })
+	}
+}
+
+func testBatchedPrefill(t *testing.T, chunk int) {
+	e := generatetest.Engine(t, 2, generate.EngineOptions{Slots: 4, Window: 96, PrefillChunk: chunk})
+	tok := e.Tokenizer()
+	var reqs []generate.Request
+	lens := map[int]bool{}
+	for _, p := range []string{
+		"a",
+		"hello world",
+		"<|im_start|>user\n你好<|im_end|>\n<|im_start|>assistant\n",
+		"The quick brown fox jumps over the lazy dog, again and again.",
+	} {
+		ids := tok.Encode(p)
+		lens[len(ids)] = true
+		reqs = append(reqs, generate.Request{Prompt: ids, Options: generate.Options{MaxNewTokens: 12, IgnoreEOS: true, LogProbs: true}})
+	}
+	if len(lens) != 4 {
+		t.Fatalf("prompt lengths %v are not all different", lens)
+	}
+	batched, err := e.Generate(context.Background(), reqs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Stats(); chunk == 256 && (st.PrefillPasses != 1 || st.PrefillRows != 4) {
+		t.Errorf("prefill passes, rows = %d, %d, want 1, 4", st.PrefillPasses, st.PrefillRows)
+	} else {
+		t.Logf("prompt lengths %v: %d prefill passes of %d rows in all", lens, st.PrefillPasses, st.PrefillRows)
+	}
+	for i, r := range batched {
+		alone, err := e.Generate(context.Background(), reqs[i:i+1], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := alone[0]
+		if !slices.Equal(a.Tokens, r.Tokens) || len(a.LogProbs) != len(r.LogProbs) {
+			t.Fatalf("prompt %d: alone %v, batched %v", i, a.Tokens, r.Tokens)
+		}
+		for j := range a.LogProbs {
+			if d := math.Abs(float64(a.LogProbs[j] - r.LogProbs[j])); d > 1e-4 {
+				t.Errorf("prompt %d token %d: log-probability alone %g, batched %g", i, j, a.LogProbs[j], r.LogProbs[j])
+			}
+		}
 	}
 }

@@ -54,34 +54,27 @@ func (kv *KVCache) ResetRow(b int) {
 }
 
 // Row returns a one-row cache sharing row b's storage and length.
-func (kv *KVCache) Row(b int) *KVCache {
-	w := len(kv.K[0]) / (kv.B * kv.S) * kv.S
-	r := &KVCache{B: 1, S: kv.S, Lens: kv.Lens[b : b+1 : b+1]}
-	for l := range kv.K {
-		r.K = append(r.K, kv.K[l][b*w:(b+1)*w:(b+1)*w])
-		r.V = append(r.V, kv.V[l][b*w:(b+1)*w:(b+1)*w])
-	}
-	if kv.mask != nil {
-		r.mask = kv.mask[b*kv.S : (b+1)*kv.S : (b+1)*kv.S]
-	}
-	return r
-}
+func (kv *KVCache) Row(b int) *KVCache { return kv.Slice(b, b+1) }
 
-// Rows returns a cache of rows [0, n) sharing kv's storage and lengths (the
-// [B,S,NKV,HS] layout keeps them contiguous), so a batched decoder can run
-// only its first n slots.
-func (kv *KVCache) Rows(n int) *KVCache {
-	if n == kv.B {
+// Rows returns a cache of rows [0, n) sharing kv's storage and lengths, so
+// a batched decoder can run only its first n slots.
+func (kv *KVCache) Rows(n int) *KVCache { return kv.Slice(0, n) }
+
+// Slice returns a cache of rows [lo, hi) sharing kv's storage and lengths
+// (the [B,S,NKV,HS] layout keeps them contiguous): a server prefills the
+// prompts of adjacent slots in one pass through it.
+func (kv *KVCache) Slice(lo, hi int) *KVCache {
+	if lo == 0 && hi == kv.B {
 		return kv
 	}
 	w := len(kv.K[0]) / kv.B
-	r := &KVCache{B: n, S: kv.S, Lens: kv.Lens[:n:n]}
+	r := &KVCache{B: hi - lo, S: kv.S, Lens: kv.Lens[lo:hi:hi]}
 	for l := range kv.K {
-		r.K = append(r.K, kv.K[l][:n*w:n*w])
-		r.V = append(r.V, kv.V[l][:n*w:n*w])
+		r.K = append(r.K, kv.K[l][lo*w:hi*w:hi*w])
+		r.V = append(r.V, kv.V[l][lo*w:hi*w:hi*w])
 	}
 	if kv.mask != nil {
-		r.mask = kv.mask[: n*kv.S : n*kv.S]
+		r.mask = kv.mask[lo*kv.S : hi*kv.S : hi*kv.S]
 	}
 	return r
 }

@@ -231,7 +231,8 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": status, "model": s.opts.ModelName,
 		"slots": st.Slots, "active": st.Active, "queued": st.Queued, "generated_tokens": st.Generated,
-		"decode_steps": st.DecodeSteps, "decode_rows": st.DecodeRows, "batch_rows": st.BatchRows})
+		"decode_steps": st.DecodeSteps, "decode_rows": st.DecodeRows, "batch_rows": st.BatchRows,
+		"prefill_passes": st.PrefillPasses, "prefill_rows": st.PrefillRows})
 }
 
 func (s *Server) handleUnknown(w http.ResponseWriter, r *http.Request) {

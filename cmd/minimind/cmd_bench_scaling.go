@@ -55,7 +55,7 @@ func (o *BenchScalingOptions) AddFlags(f *pflag.FlagSet) {
 	f.IntSliceVar(&o.Contexts, "contexts", []int{128, 512, 1024, 2048, 4096}, "decode contexts: tokens already in the KV cache")
 	f.IntSliceVar(&o.Batches, "batches", []int{1, 8, 32}, "decode batch sizes")
 	f.IntVar(&o.DecodeTokens, "decode_tokens", 16, "timed decode steps per cell (after one warm-up step)")
-	f.StringVar(&o.DType, "dtype", "f32", "decode weight precision: f32, f16 or bf16")
+	f.StringVar(&o.DType, "dtype", "f32", "decode weight precision: f32, f16, bf16 or q8_0")
 	f.StringVar(&o.Python, "python", "/usr/bin/python3", "Python with PyTorch for the reference columns (empty: none)")
 	f.StringVar(&o.TorchScript, "torch_script", "scripts/bench_torch.py", "the PyTorch benchmark (the repository's scripts/bench_torch.py)")
 	f.IntVar(&o.TorchTokens, "torch_decode_tokens", 4, "PyTorch decode steps per cell (it runs them twice: warm-up and timed)")

@@ -42,7 +42,7 @@ func (o *BenchServeOptions) AddFlags(f *pflag.FlagSet) {
 	o.Bench.Model.AddFlags(f)
 	o.Bench.Device.AddFlags(f)
 	f.StringVar(&o.Bench.Path, "model", "", "serve this model (HF directory or .pth; with the tokenizer saved beside it, as serve finds it) instead of random weights")
-	f.StringVar(&o.Bench.DType, "dtype", "f32", "inference weight precision of the in-process server: f32, f16 or bf16")
+	f.StringVar(&o.Bench.DType, "dtype", "f32", "inference weight precision of the in-process server: f32, f16, bf16 or q8_0")
 	f.BoolVar(&o.Bench.JSON, "json", false, "print one JSON object as the last line")
 	f.StringVar(&o.URL, "url", "", "drive the OpenAI server at this base URL (http://HOST:PORT) instead of starting one in-process")
 	f.IntSliceVar(&o.Clients, "clients", []int{1, 8, 32, 64}, "concurrent streaming clients, one load level each")
@@ -114,6 +114,9 @@ type serveLevel struct {
 	// none). Unlike the timings they do not depend on machine load.
 	MeanBatch  *float64 `json:"mean_batch,omitempty"`
 	PaddedRows *float64 `json:"padded_rows,omitempty"`
+	// PrefillBatch is the prompts a prefill pass took, on average: the
+	// engine prefills the prompts of adjacent slots together.
+	PrefillBatch *float64 `json:"prefill_batch,omitempty"`
 	// FirstError is one error's message, when there were any.
 	FirstError string `json:"first_error,omitempty"`
 }
@@ -155,23 +158,28 @@ func runBenchServe(ctx context.Context, opts BenchServeOptions, g *globalOptions
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: slices.Max(opts.Clients), DisableCompression: true}}
 	defer client.CloseIdleConnections()
 	var levels []serveLevel
-	fmt.Fprintf(out, "%8s %9s %8s %8s %10s %12s %12s %14s %11s\n", "clients", "requests", "tokens", "wall s", "tokens/s", "TTFT p50 ms", "TTFT p99 ms", "per reply t/s", "mean batch")
+	fmt.Fprintf(out, "%8s %9s %8s %8s %10s %12s %12s %14s %11s %14s\n", "clients", "requests", "tokens", "wall s", "tokens/s", "TTFT p50 ms", "TTFT p99 ms", "per reply t/s", "mean batch", "prefill batch")
 	for _, n := range opts.Clients {
 		h0, ok0 := engineCounters(ctx, client, base)
 		lv, err := serveLoad(ctx, client, base, opts, n)
 		if err != nil {
 			return err
 		}
-		batch := "-"
+		batch, pbatch := "-", "-"
 		if h1, ok1 := engineCounters(ctx, client, base); ok0 && ok1 && h1.DecodeSteps > h0.DecodeSteps {
 			mb := float64(h1.DecodeRows-h0.DecodeRows) / float64(h1.DecodeSteps-h0.DecodeSteps)
 			pad := 1 - float64(h1.DecodeRows-h0.DecodeRows)/float64(h1.BatchRows-h0.BatchRows)
 			lv.MeanBatch, lv.PaddedRows = &mb, &pad
 			batch = fmt.Sprintf("%.1f", mb)
+			if h1.PrefillPasses > h0.PrefillPasses {
+				pb := float64(h1.PrefillRows-h0.PrefillRows) / float64(h1.PrefillPasses-h0.PrefillPasses)
+				lv.PrefillBatch = &pb
+				pbatch = fmt.Sprintf("%.1f", pb)
+			}
 		}
 		levels = append(levels, lv)
-		fmt.Fprintf(out, "%8d %9d %8d %8.2f %10.1f %12.1f %12.1f %14.1f %11s\n", lv.Clients, lv.Requests, lv.CompletionTokens,
-			lv.WallS, lv.TokensPerS, lv.TTFTP50Ms, lv.TTFTP99Ms, lv.ReplyTokensPerS, batch)
+		fmt.Fprintf(out, "%8d %9d %8d %8.2f %10.1f %12.1f %12.1f %14.1f %11s %14s\n", lv.Clients, lv.Requests, lv.CompletionTokens,
+			lv.WallS, lv.TokensPerS, lv.TTFTP50Ms, lv.TTFTP99Ms, lv.ReplyTokensPerS, batch, pbatch)
 		if lv.Errors > 0 {
 			fmt.Fprintf(out, "  %d of %d requests failed, e.g.: %s\n", lv.Errors, lv.Requests, lv.FirstError)
 		}
@@ -250,10 +258,14 @@ type healthCounters struct {
 	DecodeSteps *int64 `json:"decode_steps"`
 	DecodeRows  int64  `json:"decode_rows"`
 	BatchRows   int64  `json:"batch_rows"`
+	// PrefillPasses and PrefillRows are absent on servers from before
+	// batched prefill; they read as zero then.
+	PrefillPasses int64 `json:"prefill_passes"`
+	PrefillRows   int64 `json:"prefill_rows"`
 }
 
 // counters is healthCounters with the step count known.
-type counters struct{ DecodeSteps, DecodeRows, BatchRows int64 }
+type counters struct{ DecodeSteps, DecodeRows, BatchRows, PrefillPasses, PrefillRows int64 }
 
 // engineCounters reads base's /health; ok is false for a server without
 // the counters (another implementation, or an error).
@@ -271,7 +283,7 @@ func engineCounters(ctx context.Context, client *http.Client, base string) (coun
 	if res.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(res.Body, 1<<16)).Decode(&h) != nil || h.DecodeSteps == nil {
 		return counters{}, false
 	}
-	return counters{*h.DecodeSteps, h.DecodeRows, h.BatchRows}, true
+	return counters{*h.DecodeSteps, h.DecodeRows, h.BatchRows, h.PrefillPasses, h.PrefillRows}, true
 }
 
 // serveResult is one request's outcome.

@@ -65,6 +65,9 @@ func TestBenchServe(t *testing.T) {
 		if pad, ok := lv["padded_rows"].(float64); !ok || pad < 0 || pad >= 1 {
 			t.Errorf("level %d: padded_rows %v, want in [0, 1)", i, lv["padded_rows"])
 		}
+		if pb, ok := lv["prefill_batch"].(float64); !ok || pb < 1 || pb > float64(min(n, opts.Slots)) {
+			t.Errorf("level %d: prefill_batch %v, want within [1, %d]", i, lv["prefill_batch"], min(n, opts.Slots))
+		}
 	}
 	if !strings.Contains(out.String(), "TTFT p50 ms") {
 		t.Errorf("no table header:\n%s", out.String())
