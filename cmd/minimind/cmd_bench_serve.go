@@ -253,19 +253,16 @@ func startBenchServer(ctx context.Context, opts BenchServeOptions, g *globalOpti
 	return "http://" + ln.Addr().String(), stop, desc, nil
 }
 
-// healthCounters are the decode counters MiniMind-Go's /health reports.
-type healthCounters struct {
-	DecodeSteps *int64 `json:"decode_steps"`
-	DecodeRows  int64  `json:"decode_rows"`
-	BatchRows   int64  `json:"batch_rows"`
-	// PrefillPasses and PrefillRows are absent on servers from before
-	// batched prefill; they read as zero then.
+// counters are the engine counters MiniMind-Go's /health reports.
+// PrefillPasses and PrefillRows are absent on servers from before batched
+// prefill; they read as zero then.
+type counters struct {
+	DecodeSteps   int64 `json:"decode_steps"`
+	DecodeRows    int64 `json:"decode_rows"`
+	BatchRows     int64 `json:"batch_rows"`
 	PrefillPasses int64 `json:"prefill_passes"`
 	PrefillRows   int64 `json:"prefill_rows"`
 }
-
-// counters is healthCounters with the step count known.
-type counters struct{ DecodeSteps, DecodeRows, BatchRows, PrefillPasses, PrefillRows int64 }
 
 // engineCounters reads base's /health; ok is false for a server without
 // the counters (another implementation, or an error).
@@ -279,11 +276,17 @@ func engineCounters(ctx context.Context, client *http.Client, base string) (coun
 		return counters{}, false
 	}
 	defer res.Body.Close()
-	var h healthCounters
+	// The outer decode_steps shadows the embedded one: a nil pointer tells a
+	// server without the counters from one whose count is zero.
+	var h struct {
+		counters
+		DecodeSteps *int64 `json:"decode_steps"`
+	}
 	if res.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(res.Body, 1<<16)).Decode(&h) != nil || h.DecodeSteps == nil {
 		return counters{}, false
 	}
-	return counters{*h.DecodeSteps, h.DecodeRows, h.BatchRows, h.PrefillPasses, h.PrefillRows}, true
+	h.counters.DecodeSteps = *h.DecodeSteps
+	return h.counters, true
 }
 
 // serveResult is one request's outcome.
